@@ -1,0 +1,99 @@
+"""Builds the objects one process needs, from settings: the one place where layers meet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+
+from crm.config import Settings
+from crm.projectors.customers import CustomerSpendProjector
+from crm.projectors.restaurants import RestaurantsProjector
+from crm.projectors.runner import ProjectionRunner
+from crm.read_model.queries import Queries
+from crm.write_model.api_keys import ApiKeys
+from crm.write_model.application import Clock, CrmApplication, utc_now
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATE_LOCK_ID = 727_001  # PostgreSQL advisory lock: one `crm migrate` at a time
+
+
+@dataclass
+class Container:
+    """Everything a web, worker or CLI process uses, built once per process."""
+
+    settings: Settings
+    application: CrmApplication
+    runner: ProjectionRunner
+    queries: Queries
+    api_keys: ApiKeys
+    clock: Clock
+
+    @property
+    def engine(self) -> Engine:
+        return self.application.factory.datastore.engine
+
+
+def event_store_env(settings: Settings, create_tables: bool = False) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "SQLALCHEMY_URL": settings.database_url,
+        "CREATE_TABLE": "y" if create_tables else "n",
+    }
+
+
+def _ensure_sqlite_directory(settings: Settings) -> None:
+    if settings.is_sqlite:
+        database = make_url(settings.database_url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = False) -> Container:
+    """Wire the application, the projectors (inline) and the queries for one process."""
+    _ensure_sqlite_directory(settings)
+    application = CrmApplication(
+        event_store_env(settings, _create_tables),
+        secret=settings.secret_key.encode(),
+        clock=clock,
+        command_retries=settings.command_retries,
+    )
+    queries = Queries(application.factory.datastore.engine)
+    application.visit_locator = queries.customer_of_visit
+    runner = ProjectionRunner(application, [RestaurantsProjector(), CustomerSpendProjector()])
+    if settings.projection_mode == "inline":
+        application.saved_observers.append(runner.on_saved)
+    return Container(
+        settings=settings,
+        application=application,
+        runner=runner,
+        queries=queries,
+        api_keys=ApiKeys(application.factory.datastore),
+        clock=clock,
+    )
+
+
+def migrate(settings: Settings) -> None:
+    """Create or upgrade the event store tables and, through Alembic, every other table."""
+    from alembic import command
+    from alembic.config import Config
+
+    container = build(settings, _create_tables=True)  # the library creates its own tables
+    engine = container.engine
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATE_LOCK_ID})
+            connection.commit()
+        try:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+        finally:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATE_LOCK_ID})
+                connection.commit()
+    container.runner.catch_up()

@@ -1,0 +1,155 @@
+"""The `crm` command: serve, migrate, apikey, history, projections."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from uuid import UUID
+
+import click
+
+from crm.config import Settings
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _container(settings: Settings | None = None):
+    from crm.bootstrap import build
+
+    return build(settings or _settings())
+
+
+@click.group()
+def main() -> None:
+    """CRM Backend Service."""
+    level = _settings().log_level
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default: $HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: $PORT or 8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the REST API (gunicorn; one process with threads on SQLite)."""
+    from crm.serve import serve as run
+
+    settings = _settings()
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"CRM serving on http://{host}:{port}/api/ (docs: http://{host}:{port}/api/docs)", err=True)
+    run(settings, host, port)
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the event store and read-model tables."""
+    from crm.bootstrap import migrate as run
+
+    run(_settings())
+    click.echo("database is up to date", err=True)
+
+
+@main.group()
+def apikey() -> None:
+    """Issue and revoke API keys."""
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="A unique name; recorded as the actor of every change.")
+@click.option("--admin", is_flag=True, help="A key that sees every restaurant.")
+@click.option("--restaurant", "restaurant_id", type=click.UUID, help="A key scoped to one restaurant.")
+def apikey_create(name: str, admin: bool, restaurant_id: UUID | None) -> None:
+    """Create a key and print it (only the key, on stdout; it is not shown again)."""
+    if admin == (restaurant_id is not None):
+        raise click.UsageError("give exactly one of --admin or --restaurant ID")
+    container = _container()
+    if restaurant_id is not None and container.queries.restaurant(restaurant_id, None) is None:
+        raise click.BadParameter(f"no restaurant {restaurant_id}", param_hint="--restaurant")
+    click.echo(_issue(container, name, restaurant_id))
+
+
+@apikey.command("bootstrap")
+def apikey_bootstrap() -> None:
+    """Create an admin key named 'admin' if no admin key exists yet, and print it once."""
+    container = _container()
+    if container.api_keys.has_admin_key():
+        click.echo("an admin API key already exists (create another: crm apikey create --admin --name NAME)", err=True)
+        return
+    key = _issue(container, "admin", None)
+    click.echo("Your admin API key (shown once, keep it):", err=True)
+    click.echo(key)
+
+
+@apikey.command("revoke")
+@click.argument("name")
+def apikey_revoke(name: str) -> None:
+    """Revoke the key called NAME."""
+    from crm.write_model.errors import NotFound
+
+    try:
+        _container().api_keys.revoke(name)
+    except NotFound:
+        raise click.ClickException(f"no active API key named {name!r}") from None
+    click.echo(f"revoked {name}", err=True)
+
+
+def _issue(container, name: str, restaurant_id: UUID | None) -> str:
+    from crm.write_model.errors import DomainError
+
+    try:
+        return container.api_keys.issue(name, restaurant_id)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command()
+@click.argument("customer_id", type=click.UUID)
+def history(customer_id: UUID) -> None:
+    """Print a customer's events in order."""
+    from crm.write_model.errors import CustomerNotFound
+
+    try:
+        events = _container().application.customer_history(customer_id, scope=None)
+    except CustomerNotFound:
+        raise click.ClickException(f"no customer {customer_id}") from None
+    for event in events:
+        data = ", ".join(f"{k}={v}" for k, v in event["data"].items())
+        click.echo(f"v{event['version']:<4} {event['occurred_at']}  {event['type']:<15} by {event['actor']}  {data}")
+
+
+@main.group()
+def projections() -> None:
+    """Inspect and rebuild the read model."""
+
+
+@projections.command("rebuild")
+@click.argument("names", nargs=-1)
+def projections_rebuild(names: tuple[str, ...]) -> None:
+    """Empty the read tables and replay the whole event log into them."""
+    container = _container()
+    runner = container.runner
+    unknown = set(names) - set(runner.projectors)
+    if unknown:
+        raise click.BadParameter(
+            f"unknown projection(s): {', '.join(sorted(unknown))}; known: {', '.join(runner.projectors)}"
+        )
+    started = time.perf_counter()
+    bars: dict[str, object] = {}
+
+    def progress(name: str, position: int, end: int) -> None:
+        bar = bars.get(name)
+        if bar is None:
+            bar = bars[name] = click.progressbar(length=max(end, 1), label=f"{name:<12}", file=sys.stderr)
+            bar.__enter__()
+        bar.update(position - bar.pos)
+
+    counts = runner.rebuild(names or None, progress=progress)
+    for bar in bars.values():
+        bar.__exit__(None, None, None)
+    elapsed = time.perf_counter() - started
+    events = max(counts.values(), default=0)  # every projection reads the whole log
+    click.echo(f"rebuilt {events} events in {elapsed:.2f} s ({events / elapsed if elapsed else 0:.0f} events/s)")

@@ -1,0 +1,45 @@
+"""Settings read once from the environment (and `.env`, via python-dotenv)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///var/crm.sqlite3"
+INSECURE_DEV_SECRET = "insecure-development-secret-change-me"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str = INSECURE_DEV_SECRET
+    log_level: str = "INFO"
+    projection_mode: str = "inline"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_concurrency: int = 0  # 0: chosen from the database (1 process on SQLite)
+    max_body_bytes: int = 1024 * 1024
+    command_retries: int = 30
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None, load_dotenv_file: bool = True) -> Settings:
+        """Build settings from the process environment (after loading `.env` if present)."""
+        if environ is None:
+            if load_dotenv_file:
+                from dotenv import load_dotenv
+
+                load_dotenv(override=False)
+            environ = dict(os.environ)
+        return cls(
+            database_url=environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            secret_key=environ.get("SECRET_KEY") or INSECURE_DEV_SECRET,
+            log_level=(environ.get("LOG_LEVEL") or "INFO").upper(),
+            projection_mode=(environ.get("PROJECTION_MODE") or "inline").lower(),
+            host=environ.get("HOST") or "127.0.0.1",
+            port=int(environ.get("PORT") or 8000),
+            web_concurrency=int(environ.get("WEB_CONCURRENCY") or 0),
+        )

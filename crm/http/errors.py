@@ -1,0 +1,63 @@
+"""Every error becomes JSON `{"message", "errors"?}`; domain errors map to statuses here only."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from crm.write_model.errors import Conflict, DomainError, InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
+
+_STATUS = ((InvalidInput, 400), (NotFound, 404), (Conflict, 409))
+
+
+def flatten(messages: object) -> dict[str, list[str]]:
+    """webargs' `{"json": {...}, "query": {...}}` as one `{field: [messages]}` map."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(messages, dict):
+        return {"body": [str(messages)]}
+    for location, fields in messages.items():
+        if isinstance(fields, list):
+            errors.setdefault("body" if location == "json" else location, []).extend(map(str, fields))
+            continue
+        for field, problems in fields.items():
+            name = "body" if field == "_schema" else str(field)
+            if isinstance(problems, dict):  # nested or per-item errors
+                problems = [f"{key}: {value}" for key, value in problems.items()]
+            errors.setdefault(name, []).extend(map(str, problems))
+    return errors
+
+
+def http_error_payload(error: HTTPException) -> tuple[dict, int, dict]:
+    data = getattr(error, "data", None) or {}
+    payload: dict = {"message": data.get("message") or error.description or error.name}
+    if "errors" in data:
+        payload["errors"] = data["errors"]
+    elif "messages" in data:
+        payload["message"] = "Invalid input."
+        payload["errors"] = flatten(data["messages"])
+    headers = dict(data.get("headers") or {})
+    if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return payload, error.code or 500, headers
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        status = next((code for kind, code in _STATUS if isinstance(error, kind)), 400)
+        payload: dict = {"message": str(error)}
+        if isinstance(error, InvalidInput):
+            payload = {"message": "Invalid input.", "errors": {error.field: [error.message]}}
+        return jsonify(payload), status
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            payload, status, headers = http_error_payload(error)
+            return jsonify(payload), status, headers
+        log.exception("unhandled error")
+        return jsonify({"message": "Internal server error."}), 500

@@ -1,0 +1,195 @@
+"""Request and response schemas of the REST API."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from marshmallow import Schema, fields, pre_load, validate
+
+from crm.http.fields import AwareDateTime, QueryInteger, StrictInteger, dollars
+from crm.write_model.validation import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_VISIT_SPEND_CENTS
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+
+class InputSchema(Schema):
+    """Refuses unknown fields; silently drops the read-only ones a client echoes back."""
+
+    read_only_fields: tuple[str, ...] = ()
+
+    @pre_load
+    def _drop_read_only(self, data, **kwargs):
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in self.read_only_fields}
+        return data
+
+
+# -- pagination ---------------------------------------------------------------------------
+
+
+class PageQuery(Schema):
+    page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=10_000_000))
+    page_size = QueryInteger(load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+
+@cache
+def page_of(item_schema: type[Schema]) -> type[Schema]:
+    """The paginated envelope `{"count", "next", "previous", "results"}` for an item schema."""
+    return Schema.from_dict(
+        {
+            "count": fields.Integer(required=True),
+            "next": fields.String(allow_none=True),
+            "previous": fields.String(allow_none=True),
+            "results": fields.List(fields.Nested(item_schema), required=True),
+        },
+        name=f"{item_schema.__name__.removesuffix('Schema')}Page",
+    )
+
+
+# -- restaurants --------------------------------------------------------------------------
+
+_name = dict(validate=validate.Length(min=1, max=MAX_NAME_LENGTH))
+
+
+class RestaurantSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    name = fields.String(required=True)
+    timezone = fields.String()
+    created_at = AwareDateTime(dump_only=True)
+
+
+class RestaurantCreateSchema(InputSchema):
+    read_only_fields = ("id", "created_at")
+    name = fields.String(required=True, **_name)
+    timezone = fields.String(load_default="UTC", validate=validate.Length(min=1, max=64))
+
+
+class RestaurantPatchSchema(InputSchema):
+    read_only_fields = ("id", "created_at")
+    name = fields.String(**_name)
+    timezone = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class RestaurantUpdateSchema(RestaurantPatchSchema):
+    name = fields.String(required=True, **_name)
+
+
+# -- customers ----------------------------------------------------------------------------
+
+_email = dict(validate=[validate.Length(max=MAX_EMAIL_LENGTH), validate.Email()])
+_person = dict(validate=validate.Length(max=MAX_NAME_LENGTH))
+_customer_read_only = (
+    "id",
+    "restaurant_name",
+    "total_spend_cents",
+    "total_spend_dollars",
+    "visit_count",
+    "last_visit_at",
+    "created_at",
+)
+
+
+class CustomerSchema(Schema):
+    id = fields.UUID()
+    restaurant = fields.UUID()
+    restaurant_name = fields.String(allow_none=True)
+    email = fields.String()
+    first_name = fields.String()
+    last_name = fields.String()
+    total_spend_cents = fields.Integer()
+    total_spend_dollars = fields.Function(lambda c: dollars(c["total_spend_cents"]))
+    visit_count = fields.Integer()
+    last_visit_at = AwareDateTime(allow_none=True)
+    created_at = AwareDateTime()
+
+
+class CustomerCreateSchema(InputSchema):
+    read_only_fields = _customer_read_only
+    restaurant = fields.UUID(load_default=None)
+    email = fields.String(required=True, **_email)
+    first_name = fields.String(load_default="", **_person)
+    last_name = fields.String(load_default="", **_person)
+
+
+class CustomerPatchSchema(InputSchema):
+    read_only_fields = _customer_read_only + ("restaurant",)
+    email = fields.String(**_email)
+    first_name = fields.String(**_person)
+    last_name = fields.String(**_person)
+
+
+class CustomerUpdateSchema(CustomerPatchSchema):
+    email = fields.String(required=True, **_email)
+
+
+class CustomerListQuery(PageQuery):
+    restaurant_id = fields.UUID(load_default=None)
+    search = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+
+
+class CustomerQuery(Schema):
+    as_of = AwareDateTime(load_default=None)
+
+
+class InactiveQuery(PageQuery):
+    restaurant_id = fields.UUID(load_default=None)
+    days = QueryInteger(load_default=30, validate=validate.Range(min=0, max=36_500))
+
+
+class HighSpendersQuery(PageQuery):
+    restaurant_id = fields.UUID(load_default=None)
+    min_spend_cents = QueryInteger(load_default=50_000, validate=validate.Range(min=0, max=10**12))
+
+
+class HistoryEventSchema(Schema):
+    type = fields.String()
+    version = fields.Integer()
+    occurred_at = fields.String()
+    actor = fields.String()
+    data = fields.Dict()
+
+
+class HistorySchema(Schema):
+    customer = fields.UUID()
+    events = fields.List(fields.Nested(HistoryEventSchema))
+
+
+# -- visits -------------------------------------------------------------------------------
+
+_spend = dict(validate=validate.Range(min=0, max=MAX_VISIT_SPEND_CENTS))
+_visit_read_only = ("id", "customer_email", "spend_dollars")
+
+
+class VisitSchema(Schema):
+    id = fields.UUID()
+    customer = fields.UUID()
+    customer_email = fields.String()
+    visited_at = AwareDateTime()
+    spend_cents = fields.Integer()
+    spend_dollars = fields.Function(lambda v: dollars(v["spend_cents"]))
+
+
+class AddVisitSchema(InputSchema):
+    read_only_fields = _visit_read_only + ("customer",)
+    spend_cents = StrictInteger(required=True, **_spend)
+    visited_at = AwareDateTime(load_default=None)
+
+
+class VisitCreateSchema(AddVisitSchema):
+    read_only_fields = _visit_read_only
+    customer = fields.UUID(required=True)
+
+
+class VisitPatchSchema(InputSchema):
+    read_only_fields = _visit_read_only + ("customer",)
+    spend_cents = StrictInteger(**_spend)
+    visited_at = AwareDateTime()
+
+
+class VisitUpdateSchema(VisitPatchSchema):
+    spend_cents = StrictInteger(required=True, **_spend)
+
+
+class VisitListQuery(PageQuery):
+    customer_id = fields.UUID(load_default=None)

@@ -1,0 +1,1 @@
+"""Projectors turn the event log into read tables; the runner drives them."""

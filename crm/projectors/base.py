@@ -1,0 +1,28 @@
+"""The projector contract: a named read model, the tables it owns, a batch apply."""
+
+from __future__ import annotations
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+
+class Projector:
+    """Applies events to the tables it owns.
+
+    Subclasses define `handle` as a `singledispatchmethod` with one handler per event type; other events are ignored
+    (the runner still advances the position past them). `begin_batch`/`end_batch` frame a
+    batch, all inside the one transaction that also advances the tracking position.
+    """
+
+    name: str
+    tables: tuple[Table, ...]
+
+    def begin_batch(self, session: Session) -> None:
+        """Called at the start of each batch."""
+
+    def handle(self, event: object, session: Session) -> None:
+        """Apply one event. Subclasses make this a `singledispatchmethod` of their own."""
+        raise NotImplementedError
+
+    def end_batch(self, session: Session) -> None:
+        """Called after the last event of each batch."""

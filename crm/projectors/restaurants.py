@@ -1,0 +1,42 @@
+"""RestaurantsProjector: the `restaurants` table."""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+
+from sqlalchemy.orm import Session
+
+from crm.projectors.base import Projector
+from crm.read_model.tables import restaurants
+from crm.write_model.restaurants import Restaurant
+
+
+class RestaurantsProjector(Projector):
+    """One row per open restaurant."""
+
+    name = "restaurants"
+    tables = (restaurants,)
+
+    @singledispatchmethod
+    def handle(self, event: object, session: Session) -> None:
+        """Events of other aggregates change nothing here."""
+
+    @handle.register
+    def _opened(self, event: Restaurant.Opened, session: Session) -> None:
+        session.execute(
+            restaurants.insert().values(
+                id=event.originator_id, name=event.name, timezone=event.timezone, created_at=event.timestamp
+            )
+        )
+
+    @handle.register
+    def _changed(self, event: Restaurant.DetailsChanged, session: Session) -> None:
+        session.execute(
+            restaurants.update()
+            .where(restaurants.c.id == event.originator_id)
+            .values(name=event.name, timezone=event.timezone)
+        )
+
+    @handle.register
+    def _deleted(self, event: Restaurant.Deleted, session: Session) -> None:
+        session.execute(restaurants.delete().where(restaurants.c.id == event.originator_id))

@@ -1,0 +1,104 @@
+"""Drives projectors from their tracked position to the head of the log.
+
+Inline mode calls `catch_up()` after every command in the process that ran it. Each batch
+is one transaction: the tracking position is advanced first (compare-and-set), then the
+rows are written; a batch that loses the race to another runner rolls back and is re-read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from eventsourcing.persistence import Notification
+
+from crm.projectors import tracking
+from crm.projectors.base import Projector
+from crm.write_model.application import CrmApplication
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+
+class _LostRace(Exception):
+    """Another runner advanced this projection first; the batch was rolled back."""
+
+
+class ProjectionRunner:
+    """Catches projectors up with the event log of one application."""
+
+    def __init__(self, app: CrmApplication, projectors: Iterable[Projector], batch_size: int = 500):
+        self.app = app
+        self.projectors = {p.name: p for p in projectors}
+        self.batch_size = batch_size
+        self._locks = {name: threading.Lock() for name in self.projectors}
+        self._datastore = app.factory.datastore
+
+    def position(self, name: str) -> int:
+        with self._datastore.transaction(commit=False) as session:
+            return tracking.position(session, name)
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def catch_up(self, target: int | None = None, progress: Progress | None = None) -> int:
+        """Apply every new event to every projection; return how many events were applied.
+
+        With `target`, a projection already at or past it is left alone (another request
+        caught it up while this one waited for the lock).
+        """
+        applied = 0
+        for name in self.projectors:
+            applied += self._catch_up_one(name, target, progress)
+        return applied
+
+    def on_saved(self, position: int) -> None:
+        """Observer for `CrmApplication.saved_observers`: inline read-your-writes."""
+        try:
+            self.catch_up(position)
+        except Exception:  # the command has committed; a lagging read model must not undo its answer
+            log.exception("inline projection failed; the read model lags until the next catch-up")
+
+    def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> dict[str, int]:
+        """Empty the projections' tables and replay the whole log into them; events read per projection."""
+        names = list(names or self.projectors)
+        for name in names:
+            projector = self.projectors[name]
+            with self._locks[name], self._datastore.transaction(commit=True) as session:
+                for table in reversed(projector.tables):
+                    session.execute(table.delete())
+                tracking.reset(session, name)
+        return {name: self._catch_up_one(name, None, progress) for name in names}
+
+    def _catch_up_one(self, name: str, target: int | None, progress: Progress | None) -> int:
+        projector = self.projectors[name]
+        applied = 0
+        with self._locks[name]:
+            head = self.head() if progress else 0
+            while True:
+                start = self.position(name)
+                if target is not None and start >= target:
+                    return applied
+                notifications = self.app.recorder.select_notifications(start, self.batch_size, inclusive_of_start=False)
+                if not notifications:
+                    return applied
+                try:
+                    self._apply_batch(projector, start, notifications)
+                except _LostRace:
+                    time.sleep(0.001)
+                    continue
+                applied += len(notifications)
+                if progress:
+                    progress(name, notifications[-1].id, max(head, notifications[-1].id))
+
+    def _apply_batch(self, projector: Projector, start: int, notifications: list[Notification]) -> None:
+        events = [self.app.mapper.to_domain_event(n) for n in notifications]
+        with self._datastore.transaction(commit=True) as session:
+            if not tracking.advance(session, projector.name, start, notifications[-1].id):
+                raise _LostRace()
+            projector.begin_batch(session)
+            for event in events:
+                projector.handle(event, session)
+            projector.end_batch(session)

@@ -1,0 +1,150 @@
+"""Read-only queries over the read model. They return plain dicts, never ORM objects.
+
+`scope` is the caller's restaurant id (None for an admin): every query is filtered by it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.engine import Engine
+
+from crm.read_model.tables import customers, restaurants, visits
+
+
+@dataclass(frozen=True)
+class Page:
+    count: int
+    items: list[dict[str, Any]]
+    page: int
+    page_size: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.page_size < self.count
+
+
+def _utc(value: Any) -> Any:
+    # SQLite hands back naive datetimes for DateTime(timezone=True): they were stored in UTC.
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _row(row) -> dict[str, Any]:
+    return {key: _utc(value) for key, value in row._mapping.items()}
+
+
+_customer_columns = (
+    customers.c.id,
+    customers.c.restaurant_id.label("restaurant"),
+    restaurants.c.name.label("restaurant_name"),
+    customers.c.email,
+    customers.c.first_name,
+    customers.c.last_name,
+    customers.c.total_spend_cents,
+    customers.c.visit_count,
+    customers.c.last_visit_at,
+    customers.c.created_at,
+)
+_customers_from = customers.outerjoin(restaurants, restaurants.c.id == customers.c.restaurant_id)
+
+_visit_columns = (
+    visits.c.id,
+    visits.c.customer_id.label("customer"),
+    customers.c.email.label("customer_email"),
+    visits.c.visited_at,
+    visits.c.spend_cents,
+)
+_visits_from = visits.join(customers, customers.c.id == visits.c.customer_id)
+
+
+class Queries:
+    """The questions the API asks of the read model."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # -- restaurants
+
+    def restaurant(self, restaurant_id: UUID, scope: UUID | None) -> dict | None:
+        query = select(restaurants).where(restaurants.c.id == restaurant_id)
+        return self._one(self._scoped(query, restaurants.c.id, scope))
+
+    def restaurants(self, scope: UUID | None, page: int, page_size: int) -> Page:
+        query = self._scoped(select(restaurants), restaurants.c.id, scope)
+        return self._page(query, (restaurants.c.created_at.desc(), restaurants.c.id.desc()), page, page_size)
+
+    # -- customers
+
+    def customer(self, customer_id: UUID, scope: UUID | None) -> dict | None:
+        query = select(*_customer_columns).select_from(_customers_from).where(customers.c.id == customer_id)
+        return self._one(self._scoped(query, customers.c.restaurant_id, scope))
+
+    def customers(
+        self, scope: UUID | None, restaurant_id: UUID | None, search: str | None, page: int, page_size: int
+    ) -> Page:
+        query = self._customers_query(scope, restaurant_id)
+        if search:
+            pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(customers.c.search_text.like(pattern, escape="\\"))
+        return self._page(query, (customers.c.created_at.desc(), customers.c.id.desc()), page, page_size)
+
+    def inactive_customers(
+        self, scope: UUID | None, restaurant_id: UUID | None, days: int, now: datetime, page: int, page_size: int
+    ) -> Page:
+        """Customers whose last activity (last visit, else registration) is over `days` x 24 h ago."""
+        cutoff = now - timedelta(days=days)
+        query = self._customers_query(scope, restaurant_id).where(customers.c.last_active_at < cutoff)
+        return self._page(query, (customers.c.last_active_at.asc(), customers.c.id.asc()), page, page_size)
+
+    def high_spenders(
+        self, scope: UUID | None, restaurant_id: UUID | None, min_spend_cents: int, page: int, page_size: int
+    ) -> Page:
+        """Customers whose total spend is at least `min_spend_cents`, highest first."""
+        query = self._customers_query(scope, restaurant_id).where(customers.c.total_spend_cents >= min_spend_cents)
+        return self._page(query, (customers.c.total_spend_cents.desc(), customers.c.id.asc()), page, page_size)
+
+    # -- visits
+
+    def visit(self, visit_id: UUID, scope: UUID | None) -> dict | None:
+        query = select(*_visit_columns).select_from(_visits_from).where(visits.c.id == visit_id)
+        return self._one(self._scoped(query, visits.c.restaurant_id, scope))
+
+    def visits(self, scope: UUID | None, customer_id: UUID | None, page: int, page_size: int) -> Page:
+        query = self._scoped(select(*_visit_columns).select_from(_visits_from), visits.c.restaurant_id, scope)
+        if customer_id is not None:
+            query = query.where(visits.c.customer_id == customer_id)
+        return self._page(query, (visits.c.visited_at.desc(), visits.c.id.desc()), page, page_size)
+
+    def customer_of_visit(self, visit_id: UUID) -> UUID | None:
+        """Which customer holds a visit (a fact that never changes once recorded)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(visits.c.customer_id).where(visits.c.id == visit_id)).scalar()
+
+    # -- helpers
+
+    def _customers_query(self, scope: UUID | None, restaurant_id: UUID | None) -> Select:
+        query = self._scoped(select(*_customer_columns).select_from(_customers_from), customers.c.restaurant_id, scope)
+        if restaurant_id is not None:
+            query = query.where(customers.c.restaurant_id == restaurant_id)
+        return query
+
+    @staticmethod
+    def _scoped(query: Select, column, scope: UUID | None) -> Select:
+        return query if scope is None else query.where(column == scope)
+
+    def _one(self, query: Select) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _row(row)
+
+    def _page(self, query: Select, order_by: tuple, page: int, page_size: int) -> Page:
+        with self.engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+            rows = conn.execute(query.order_by(*order_by).limit(page_size).offset((page - 1) * page_size)).all()
+        return Page(count=count, items=[_row(r) for r in rows], page=page, page_size=page_size)

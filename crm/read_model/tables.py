@@ -1,0 +1,59 @@
+"""Read-model tables. Only projectors write them; queries read them."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Uuid
+
+read_metadata = MetaData()
+
+restaurants = Table(
+    "restaurants",
+    read_metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_restaurants_created_at", "created_at"),
+)
+
+customers = Table(
+    "customers",
+    read_metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("restaurant_id", Uuid, nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("first_name", String(200), nullable=False),
+    Column("last_name", String(200), nullable=False),
+    Column("search_text", String(700), nullable=False),  # lower-cased email and names
+    Column("total_spend_cents", BigInteger, nullable=False),
+    Column("visit_count", Integer, nullable=False),
+    Column("last_visit_at", DateTime(timezone=True), nullable=True),
+    Column("last_active_at", DateTime(timezone=True), nullable=False),  # last visit, else registration
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_customers_restaurant_last_active", "restaurant_id", "last_active_at"),
+    Index("ix_customers_restaurant_spend", "restaurant_id", "total_spend_cents"),
+    Index("ix_customers_restaurant_created", "restaurant_id", "created_at"),
+    Index("ix_customers_last_active", "last_active_at"),
+    Index("ix_customers_spend", "total_spend_cents"),
+    Index("ix_customers_created", "created_at"),
+)
+
+visits = Table(
+    "visits",
+    read_metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("customer_id", Uuid, nullable=False),
+    Column("restaurant_id", Uuid, nullable=False),
+    Column("spend_cents", BigInteger, nullable=False),
+    Column("visited_at", DateTime(timezone=True), nullable=False),
+    Index("ix_visits_customer_visited", "customer_id", "visited_at"),
+    Index("ix_visits_restaurant_visited", "restaurant_id", "visited_at"),
+    Index("ix_visits_visited", "visited_at"),
+)
+
+projection_tracking = Table(
+    "projection_tracking",
+    read_metadata,
+    Column("name", String(100), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)

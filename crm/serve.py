@@ -1,0 +1,45 @@
+"""Runs the web application under a production WSGI server (gunicorn; waitress on Windows)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from crm.config import Settings
+
+
+def _workers(settings: Settings) -> int:
+    if settings.web_concurrency:
+        return settings.web_concurrency
+    # SQLite takes writes from one process at a time: one process, many threads.
+    return 1 if settings.is_sqlite else min(2 * (os.cpu_count() or 1) + 1, 8)
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Serve until interrupted. Each worker process builds its own application after fork."""
+    if sys.platform == "win32":
+        import waitress
+
+        from crm.http import create_app
+
+        waitress.serve(create_app(settings), host=host, port=port, threads=8)
+        return
+
+    from gunicorn.app.base import BaseApplication
+
+    class _Gunicorn(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", _workers(settings))
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 8)
+            self.cfg.set("loglevel", settings.log_level.lower())
+            self.cfg.set("accesslog", "-" if settings.log_level == "DEBUG" else None)
+            self.cfg.set("preload_app", False)
+
+        def load(self):
+            from crm.http import create_app
+
+            return create_app(settings)
+
+    _Gunicorn().run()

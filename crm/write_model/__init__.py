@@ -1,0 +1,1 @@
+"""The write model: aggregates, their events, and the application that runs commands."""

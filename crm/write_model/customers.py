@@ -1,0 +1,160 @@
+"""The Customer aggregate and its visits (visits are events on the customer)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Snapshot
+
+from crm.write_model.base import CrmAggregate
+from crm.write_model.errors import CustomerNotFound, VisitNotFound
+
+
+class Customer(CrmAggregate):
+    """A restaurant's customer. Personal fields are encrypted in the log with a per-customer key."""
+
+    class Event(CrmAggregate.Event):
+        personal_data = True
+
+    class Created(Event, CrmAggregate.Created):
+        pass
+
+    class Snapshot(Snapshot):
+        personal_data = True
+
+    class Registered(Created):
+        restaurant_id: UUID
+        email: str
+        first_name: str
+        last_name: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.restaurant_id = self.restaurant_id
+            customer.email = self.email
+            customer.first_name = self.first_name
+            customer.last_name = self.last_name
+            customer.deleted = False
+            customer.visits = {}
+
+    class DetailsChanged(Event):
+        email: str
+        first_name: str
+        last_name: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.email = self.email
+            customer.first_name = self.first_name
+            customer.last_name = self.last_name
+
+    class VisitRecorded(Event):
+        visit_id: UUID
+        spend_cents: int
+        visited_at: datetime
+
+        def apply(self, customer: Customer) -> None:
+            customer.visits[str(self.visit_id)] = {
+                "spend_cents": self.spend_cents,
+                "visited_at": self.visited_at,
+                "recorded_at": self.timestamp,
+            }
+
+    class VisitCorrected(Event):
+        visit_id: UUID
+        spend_cents: int
+        visited_at: datetime
+
+        def apply(self, customer: Customer) -> None:
+            visit = customer.visits[str(self.visit_id)]
+            visit["spend_cents"] = self.spend_cents
+            visit["visited_at"] = self.visited_at
+
+    class VisitVoided(Event):
+        visit_id: UUID
+
+        def apply(self, customer: Customer) -> None:
+            del customer.visits[str(self.visit_id)]
+
+    class Deleted(Event):
+        def apply(self, customer: Customer) -> None:
+            customer.deleted = True
+
+    @classmethod
+    def register(
+        cls, id: UUID, restaurant_id: UUID, email: str, first_name: str, last_name: str, actor: str, at: datetime
+    ) -> Customer:
+        return cls._create(
+            cls.Registered,
+            id=id,
+            restaurant_id=restaurant_id,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            actor=actor,
+            timestamp=at,
+        )
+
+    def change_details(self, email: str, first_name: str, last_name: str, actor: str, at: datetime) -> None:
+        self.require_active()
+        if (email, first_name, last_name) != (self.email, self.first_name, self.last_name):
+            self.trigger_event(
+                self.DetailsChanged, email=email, first_name=first_name, last_name=last_name, actor=actor, timestamp=at
+            )
+
+    def record_visit(self, visit_id: UUID, spend_cents: int, visited_at: datetime, actor: str, at: datetime) -> None:
+        """Record a visit; recording the same visit id again changes nothing (idempotent retries)."""
+        self.require_active()
+        if self.has_visit(visit_id):
+            return
+        self.trigger_event(
+            self.VisitRecorded,
+            visit_id=visit_id,
+            spend_cents=spend_cents,
+            visited_at=visited_at,
+            actor=actor,
+            timestamp=at,
+        )
+
+    def correct_visit(self, visit_id: UUID, spend_cents: int, visited_at: datetime, actor: str, at: datetime) -> None:
+        self.require_active()
+        visit = self.visit(visit_id)
+        if (spend_cents, visited_at) != (visit["spend_cents"], visit["visited_at"]):
+            self.trigger_event(
+                self.VisitCorrected,
+                visit_id=visit_id,
+                spend_cents=spend_cents,
+                visited_at=visited_at,
+                actor=actor,
+                timestamp=at,
+            )
+
+    def void_visit(self, visit_id: UUID, actor: str, at: datetime) -> None:
+        self.require_active()
+        self.visit(visit_id)
+        self.trigger_event(self.VisitVoided, visit_id=visit_id, actor=actor, timestamp=at)
+
+    def delete(self, actor: str, at: datetime) -> None:
+        self.require_active()
+        self.trigger_event(self.Deleted, actor=actor, timestamp=at)
+
+    def require_active(self) -> None:
+        if self.deleted:
+            raise CustomerNotFound(self.id)
+
+    def has_visit(self, visit_id: UUID) -> bool:
+        return str(visit_id) in self.visits
+
+    def visit(self, visit_id: UUID) -> dict[str, Any]:
+        try:
+            return self.visits[str(visit_id)]
+        except KeyError:
+            raise VisitNotFound(visit_id) from None
+
+    @property
+    def total_spend_cents(self) -> int:
+        return sum(v["spend_cents"] for v in self.visits.values())
+
+    @property
+    def last_visit_at(self) -> datetime | None:
+        return max((v["visited_at"] for v in self.visits.values()), default=None)

@@ -1,0 +1,60 @@
+"""Domain errors. The HTTP layer maps each to a status code in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class of every error the write model raises on purpose."""
+
+
+class InvalidInput(DomainError):
+    """A value breaks a domain rule; `field` names the offending input."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFound(DomainError):
+    """No such aggregate, or it was deleted."""
+
+    def __init__(self, kind: str, id: object):
+        super().__init__(f"{kind} {id} not found")
+        self.kind = kind
+        self.id = id
+
+
+class RestaurantNotFound(NotFound):
+    def __init__(self, id: object):
+        super().__init__("restaurant", id)
+
+
+class CustomerNotFound(NotFound):
+    def __init__(self, id: object):
+        super().__init__("customer", id)
+
+
+class VisitNotFound(NotFound):
+    def __init__(self, id: object):
+        super().__init__("visit", id)
+
+
+class Conflict(DomainError):
+    """The command contradicts the current state (HTTP 409)."""
+
+
+class DuplicateEmail(Conflict):
+    def __init__(self):
+        super().__init__("a customer with this email already exists in this restaurant")
+
+
+class RestaurantHasCustomers(Conflict):
+    def __init__(self, count: int):
+        super().__init__(f"the restaurant still has {count} customer(s); delete them first")
+        self.count = count
+
+
+class ConcurrencyConflict(Conflict):
+    def __init__(self):
+        super().__init__("too many concurrent changes to the same record; retry the request")

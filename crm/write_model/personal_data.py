@@ -1,0 +1,138 @@
+"""Personal data in an immutable log: per-customer keys kept outside the log, and the mapper
+that encrypts the events (and snapshots) of aggregates marked `personal_data` with them.
+
+Destroying a customer's key makes their personal data in the log unreadable for good. Keys
+are stored wrapped with a key-encryption key derived from the server secret, so a copy of
+the database alone reveals nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from datetime import datetime, timezone
+from uuid import UUID
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, Table, Uuid, select
+
+from crm import dialects
+
+write_metadata = MetaData()
+
+customer_keys = Table(
+    "customer_keys",
+    write_metadata,
+    Column("customer_id", Uuid, primary_key=True),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+ENCRYPTED = b"\x01"  # first byte of an encrypted state; plain JSON states begin with '{'
+_NONCE_BYTES = 12
+
+
+class PersonalDataErased(Exception):
+    """The key of this aggregate no longer exists: its personal data cannot be read."""
+
+    def __init__(self, originator_id: UUID):
+        super().__init__(f"the personal data of {originator_id} has been erased")
+        self.originator_id = originator_id
+
+
+class KeyStore:
+    """Per-customer data keys, created once, cached in memory, wrapped at rest."""
+
+    def __init__(self, datastore, secret: bytes):
+        self._datastore = datastore
+        self._kek = AESGCM(hashlib.sha256(b"crm-customer-key-wrap:" + secret).digest())
+        self._cache: dict[UUID, bytes] = {}
+        self._lock = threading.Lock()
+
+    def create(self, customer_id: UUID) -> None:
+        """Make sure `customer_id` has a key (idempotent)."""
+        if self.get(customer_id) is not None:
+            return
+        key = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(_NONCE_BYTES)
+        wrapped = nonce + self._kek.encrypt(nonce, key, customer_id.bytes)
+        with self._datastore.transaction(commit=True) as session:
+            dialect = session.get_bind().dialect.name
+            session.execute(
+                dialects.insert(dialect, customer_keys)
+                .values(customer_id=customer_id, wrapped_key=wrapped, created_at=datetime.now(timezone.utc))
+                .on_conflict_do_nothing(index_elements=["customer_id"])
+            )
+
+    def get(self, customer_id: UUID) -> bytes | None:
+        with self._lock:
+            key = self._cache.get(customer_id)
+        if key is not None:
+            return key
+        with self._datastore.transaction(commit=False) as session:
+            wrapped = session.execute(
+                select(customer_keys.c.wrapped_key).where(customer_keys.c.customer_id == customer_id)
+            ).scalar()
+        if wrapped is None:
+            return None
+        wrapped = bytes(wrapped)
+        key = self._kek.decrypt(wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], customer_id.bytes)
+        with self._lock:
+            self._cache[customer_id] = key
+        return key
+
+
+def _is_personal(domain_event: object) -> bool:
+    return bool(getattr(type(domain_event), "personal_data", False))
+
+
+class PersonalDataMapper(Mapper):
+    """A mapper that encrypts the state of personal events with the originator's own key."""
+
+    def __init__(self, transcoder: Transcoder, keys: KeyStore):
+        super().__init__(transcoder)
+        self.keys = keys
+
+    def to_stored_event(self, domain_event) -> StoredEvent:
+        stored = super().to_stored_event(domain_event)
+        if not _is_personal(domain_event):
+            return stored
+        key = self.keys.get(stored.originator_id)
+        if key is None:
+            raise PersonalDataErased(stored.originator_id)
+        nonce = os.urandom(_NONCE_BYTES)
+        ciphertext = AESGCM(key).encrypt(nonce, stored.state, _associated_data(stored))
+        return StoredEvent(
+            originator_id=stored.originator_id,
+            originator_version=stored.originator_version,
+            topic=stored.topic,
+            state=ENCRYPTED + nonce + ciphertext,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent):
+        if stored_event.state[:1] == ENCRYPTED:
+            stored_event = self.decrypt(stored_event)
+        return super().to_domain_event(stored_event)
+
+    def decrypt(self, stored_event: StoredEvent) -> StoredEvent:
+        originator_id = stored_event.originator_id
+        if not isinstance(originator_id, UUID):
+            originator_id = UUID(str(originator_id))
+        key = self.keys.get(originator_id)
+        if key is None:
+            raise PersonalDataErased(originator_id)
+        body = stored_event.state[1:]
+        plain = AESGCM(key).decrypt(body[:_NONCE_BYTES], body[_NONCE_BYTES:], _associated_data(stored_event))
+        return StoredEvent(
+            originator_id=stored_event.originator_id,
+            originator_version=stored_event.originator_version,
+            topic=stored_event.topic,
+            state=plain,
+        )
+
+
+def _associated_data(stored_event: StoredEvent) -> bytes:
+    # Binds each ciphertext to its place in the log, so it cannot be moved to another event.
+    return f"{stored_event.originator_id}:{stored_event.originator_version}:{stored_event.topic}".encode()

@@ -1,0 +1,66 @@
+"""Domain rules for single values: money, time zones, visit times, names and emails."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from crm.write_model.errors import InvalidInput
+
+MAX_VISIT_SPEND_CENTS = 100_000_000
+VISIT_CLOCK_SKEW = timedelta(minutes=5)
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TIMEZONES = frozenset(available_timezones()) | {"UTC"}
+
+
+def spend_cents(value: object, field: str = "spend_cents") -> int:
+    if type(value) is not int:
+        raise InvalidInput(field, "must be an integer number of cents")
+    if not 0 <= value <= MAX_VISIT_SPEND_CENTS:
+        raise InvalidInput(field, f"must be between 0 and {MAX_VISIT_SPEND_CENTS}")
+    return value
+
+
+def timezone_name(value: object, field: str = "timezone") -> str:
+    if not isinstance(value, str) or value not in _TIMEZONES:
+        raise InvalidInput(field, "must be an IANA time zone name such as 'Europe/Paris'")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(field, "must be an IANA time zone name such as 'Europe/Paris'") from None
+    return value
+
+
+def visit_time(value: object, now: datetime, field: str = "visited_at") -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(field, "must be a date and time with a time zone")
+    value = value.astimezone(timezone.utc)
+    if value > now + VISIT_CLOCK_SKEW:
+        raise InvalidInput(field, "must not be in the future")
+    return value
+
+
+def text(value: object, field: str, *, required: bool = True, max_length: int = MAX_NAME_LENGTH) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be a string")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(field, "must not be blank")
+    if len(value) > max_length:
+        raise InvalidInput(field, f"must be at most {max_length} characters")
+    return value
+
+
+def email(value: object, field: str = "email") -> str:
+    value = text(value, field, max_length=MAX_EMAIL_LENGTH)
+    if not _EMAIL.match(value):
+        raise InvalidInput(field, "must be a valid email address")
+    return value
+
+
+def normalised_email(value: str) -> str:
+    """The form under which two emails count as the same (case-insensitive)."""
+    return value.strip().casefold()
