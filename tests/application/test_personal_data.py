@@ -1,0 +1,40 @@
+"""Personal data never sits in the event log in plain text."""
+
+from sqlalchemy import text
+
+
+def raw_rows(container, table):
+    with container.engine.connect() as conn:
+        return [(row.topic, bytes(row.state)) for row in conn.execute(text(f"SELECT topic, state FROM {table}"))]
+
+
+def test_the_event_store_holds_no_email_or_name_in_plain_text(application, container):
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin")
+    customer_id = application.register_customer(
+        restaurant_id, "Zelda.Quartz@example.com", "Zelda", "Quartzberg", actor="admin", scope=None
+    )
+    application.update_customer(customer_id, actor="admin", scope=None, email="zq@example.org", last_name="Onyxdale")
+    # 60 visits take the customer past the snapshot interval, so a snapshot is stored too.
+    for cents in range(60):
+        application.record_visit(customer_id, cents, actor="admin", scope=None)
+
+    events, snapshots = raw_rows(container, "crm_events"), raw_rows(container, "crm_snapshots")
+    assert any("Customer.Registered" in topic for topic, _ in events)
+    assert any("Customer" in topic for topic, _ in snapshots), "expected a customer snapshot"
+    for topic, state in events + snapshots:
+        lowered = state.lower()
+        for secret in (b"zelda", b"quartz", b"onyxdale", b"zq@example"):
+            assert secret not in lowered, f"{secret!r} in plain text in {topic}"
+    # Check the customer still loads (from the encrypted snapshot and events) with every visit.
+    customer = application.repository.get(customer_id)
+    assert (customer.email, customer.last_name, len(customer.visits)) == ("zq@example.org", "Onyxdale", 60)
+
+
+def test_customer_keys_are_stored_wrapped(application, container):
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin")
+    customer_id = application.register_customer(restaurant_id, "a@example.com", actor="admin", scope=None)
+    raw_key = application.keys.get(customer_id)
+    with container.engine.connect() as conn:
+        wrapped = bytes(conn.execute(text("SELECT wrapped_key FROM customer_keys")).scalar_one())
+    assert len(raw_key) == 32
+    assert raw_key not in wrapped

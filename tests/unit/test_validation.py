@@ -1,0 +1,47 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from crm.write_model import validation
+from crm.write_model.errors import InvalidInput
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("value", [-1, 100_000_001, 1.5, True, "100", None])
+def test_spend_must_be_integer_cents_in_range(value):
+    with pytest.raises(InvalidInput) as error:
+        validation.spend_cents(value)
+    assert error.value.field == "spend_cents"
+
+
+@pytest.mark.parametrize("value", [0, 1, 100_000_000])
+def test_spend_bounds_are_inclusive(value):
+    assert validation.spend_cents(value) == value
+
+
+@pytest.mark.parametrize("value", ["Mars/Base", "", "utc ", None, "EST5EDT/x"])
+def test_timezone_must_be_an_iana_name(value):
+    with pytest.raises(InvalidInput):
+        validation.timezone_name(value)
+
+
+@pytest.mark.parametrize("value", ["UTC", "Europe/Paris", "America/New_York"])
+def test_iana_timezones_are_accepted(value):
+    assert validation.timezone_name(value) == value
+
+
+def test_visit_time_must_be_aware_and_not_in_the_future():
+    with pytest.raises(InvalidInput):
+        validation.visit_time(datetime(2026, 11, 1, 12, 0), NOW)
+    with pytest.raises(InvalidInput):
+        validation.visit_time(NOW + timedelta(minutes=6), NOW)
+    assert validation.visit_time(NOW + timedelta(minutes=4), NOW) == NOW + timedelta(minutes=4)
+    paris = validation.visit_time(datetime.fromisoformat("2026-11-01T13:00:00+01:00"), NOW)
+    assert paris == NOW and paris.tzinfo == timezone.utc
+
+
+@pytest.mark.parametrize("value", ["plain", "a@b", "a b@c.de", "", "x" * 250 + "@a.co"])
+def test_email_must_look_like_one(value):
+    with pytest.raises(InvalidInput):
+        validation.email(value)
