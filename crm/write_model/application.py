@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError
 
 from crm.write_model import history, validation
 from crm.write_model.customer_emails import CustomerEmail, customer_email_id
+from crm.write_model.customer_rolls import CustomerRoll, roll_id_for, roll_ids
 from crm.write_model.customers import Customer
 from crm.write_model.errors import (
     ConcurrencyConflict,
@@ -45,7 +46,7 @@ class CrmApplication(Application):
     """
 
     name = "crm"
-    snapshotting_intervals = {Restaurant: 50, Customer: 50}
+    snapshotting_intervals = {Restaurant: 50, Customer: 50, CustomerRoll: 50}
 
     def __init__(
         self,
@@ -119,8 +120,12 @@ class CrmApplication(Application):
 
         def attempt() -> None:
             restaurant = self._restaurant(restaurant_id, scope)
-            restaurant.delete(actor, self.clock())
-            self.save(restaurant)
+            at = self.clock()
+            rolls = [self._roll(roll_id, restaurant_id, actor) for roll_id in roll_ids(restaurant_id)]
+            restaurant.delete(sum(roll.count for roll in rolls), actor, at)
+            for roll in rolls:
+                roll.close(actor, at)
+            self.save(restaurant, *rolls)
 
         with self._serialised(restaurant_id):
             self._retrying(attempt)
@@ -148,18 +153,18 @@ class CrmApplication(Application):
             if self._exists(customer_id):
                 return customer_id
             try:
-                restaurant = self._restaurant(restaurant_id, scope)
+                self._restaurant(restaurant_id, scope)
+                roll = self._roll(roll_id_for(restaurant_id, customer_id), restaurant_id, actor)
+                roll.admit(customer_id, actor, self.clock())
             except RestaurantNotFound:
                 raise InvalidInput("restaurant", "no such restaurant") from None
             index = self._claim_email(restaurant_id, email, customer_id, actor)
             self.keys.create(customer_id)
-            at = self.clock()
-            customer = Customer.register(customer_id, restaurant_id, email, first_name, last_name, actor, at)
-            restaurant.admit_customer(customer_id, actor, at)
-            self.save(customer, index, restaurant)
+            customer = Customer.register(customer_id, restaurant_id, email, first_name, last_name, actor, self.clock())
+            self.save(customer, index, roll)
             return customer_id
 
-        with self._serialised(restaurant_id):
+        with self._serialised(roll_id_for(restaurant_id, customer_id)):
             return self._retrying(attempt)
 
     def update_customer(
@@ -204,11 +209,11 @@ class CrmApplication(Application):
             customer = self._customer(customer_id, scope)
             at = self.clock()
             index = self._email_index(customer.restaurant_id, customer.email)
-            restaurant = self.repository.get(customer.restaurant_id)
+            roll = self.repository.get(roll_id_for(customer.restaurant_id, customer_id))
             customer.delete(actor, at)
             index.release(customer_id, actor, at)
-            restaurant.release_customer(customer_id, actor, at)
-            self.save(customer, index, restaurant)
+            roll.release(customer_id, actor, at)
+            self.save(customer, index, roll)
 
         with self._serialised(customer_id):
             self._retrying(attempt)
@@ -331,6 +336,12 @@ class CrmApplication(Application):
             raise VisitNotFound(visit_id) from None
         customer.visit(visit_id)
         return customer
+
+    def _roll(self, roll_id: UUID, restaurant_id: UUID, actor: str) -> CustomerRoll:
+        try:
+            return self.repository.get(roll_id)
+        except AggregateNotFoundError:
+            return CustomerRoll.start(roll_id, restaurant_id, actor, self.clock())
 
     def _email_index(self, restaurant_id: UUID, email: str) -> CustomerEmail:
         return self.repository.get(customer_email_id(self._secret, restaurant_id, email))

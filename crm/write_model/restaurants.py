@@ -1,4 +1,4 @@
-"""The Restaurant aggregate: a tenant of the CRM, and the count of its customers."""
+"""The Restaurant aggregate: a tenant of the CRM."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from crm.write_model.errors import RestaurantHasCustomers, RestaurantNotFound
 
 
 class Restaurant(CrmAggregate):
-    """A restaurant. It counts its customers so that it cannot be deleted while it has any."""
+    """A restaurant: its name and time zone. Its customers are counted by `CustomerRoll` shards."""
 
     class Opened(CrmAggregate.Created):
         name: str
@@ -19,7 +19,6 @@ class Restaurant(CrmAggregate):
         def apply(self, restaurant: Restaurant) -> None:
             restaurant.name = self.name
             restaurant.timezone = self.timezone
-            restaurant.customer_count = 0
             restaurant.deleted = False
 
     class DetailsChanged(CrmAggregate.Event):
@@ -29,18 +28,6 @@ class Restaurant(CrmAggregate):
         def apply(self, restaurant: Restaurant) -> None:
             restaurant.name = self.name
             restaurant.timezone = self.timezone
-
-    class CustomerJoined(CrmAggregate.Event):
-        customer_id: UUID
-
-        def apply(self, restaurant: Restaurant) -> None:
-            restaurant.customer_count += 1
-
-    class CustomerLeft(CrmAggregate.Event):
-        customer_id: UUID
-
-        def apply(self, restaurant: Restaurant) -> None:
-            restaurant.customer_count -= 1
 
     class Deleted(CrmAggregate.Event):
         def apply(self, restaurant: Restaurant) -> None:
@@ -55,17 +42,11 @@ class Restaurant(CrmAggregate):
         if (name, timezone) != (self.name, self.timezone):
             self.trigger_event(self.DetailsChanged, name=name, timezone=timezone, actor=actor, timestamp=at)
 
-    def admit_customer(self, customer_id: UUID, actor: str, at: datetime) -> None:
+    def delete(self, customer_count: int, actor: str, at: datetime) -> None:
+        """Delete the restaurant; `customer_count` comes from its rolls, saved in the same save."""
         self._require_open()
-        self.trigger_event(self.CustomerJoined, customer_id=customer_id, actor=actor, timestamp=at)
-
-    def release_customer(self, customer_id: UUID, actor: str, at: datetime) -> None:
-        self.trigger_event(self.CustomerLeft, customer_id=customer_id, actor=actor, timestamp=at)
-
-    def delete(self, actor: str, at: datetime) -> None:
-        self._require_open()
-        if self.customer_count:
-            raise RestaurantHasCustomers(self.customer_count)
+        if customer_count:
+            raise RestaurantHasCustomers(customer_count)
         self.trigger_event(self.Deleted, actor=actor, timestamp=at)
 
     def _require_open(self) -> None:

@@ -23,7 +23,6 @@ def test_open_records_name_and_timezone():
     [event] = restaurant.collect_events()
     assert isinstance(event, Restaurant.Opened)
     assert (event.name, event.timezone, event.actor) == ("Pizza Palace", "UTC", "admin")
-    assert restaurant.customer_count == 0
 
 
 def test_change_details_records_only_real_changes(restaurant):
@@ -35,19 +34,17 @@ def test_change_details_records_only_real_changes(restaurant):
 
 
 def test_a_restaurant_with_customers_cannot_be_deleted(restaurant):
-    customer_id = uuid4()
-    restaurant.admit_customer(customer_id, "admin", NOW)
     with pytest.raises(RestaurantHasCustomers):
-        restaurant.delete("admin", NOW)
-    restaurant.release_customer(customer_id, "admin", NOW)
-    restaurant.delete("admin", NOW)
-    events = restaurant.collect_events()
-    assert [type(e) for e in events] == [Restaurant.CustomerJoined, Restaurant.CustomerLeft, Restaurant.Deleted]
+        restaurant.delete(1, "admin", NOW)
+    assert restaurant.collect_events() == []
+    restaurant.delete(0, "admin", NOW)
+    [event] = restaurant.collect_events()
+    assert isinstance(event, Restaurant.Deleted)
 
 
-def test_a_deleted_restaurant_admits_nobody(restaurant):
-    restaurant.delete("admin", NOW)
+def test_a_deleted_restaurant_takes_no_more_commands(restaurant):
+    restaurant.delete(0, "admin", NOW)
     with pytest.raises(RestaurantNotFound):
-        restaurant.admit_customer(uuid4(), "admin", NOW)
+        restaurant.delete(0, "admin", NOW)
     with pytest.raises(RestaurantNotFound):
         restaurant.change_details("New", "UTC", "admin", NOW)

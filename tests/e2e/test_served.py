@@ -1,0 +1,77 @@
+"""The real thing: `python -m crm serve` (gunicorn) answering HTTP on a local port."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def served(settings, container):
+    port = free_port()
+    key = container.api_keys.issue("served-admin", None)
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key, "PORT": str(port)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crm", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail(process.stdout.read().decode())
+                time.sleep(0.1)
+        else:
+            pytest.fail("crm serve did not start within 30 s")
+        yield port, key
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def call(port, method, path, key=None, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    response = conn.getresponse()
+    payload = json.loads(response.read() or b"null")
+    return response.status, payload, dict(response.getheaders())
+
+
+def test_served_api_round_trip(served):
+    port, key = served
+    # Check the server is gunicorn, not Flask's development server.
+    status, _, headers = call(port, "GET", "/api/openapi.json")
+    assert status == 200 and "gunicorn" in headers.get("Server", "").lower()
+    # Check a client that writes then reads sees its write.
+    status, restaurant, _ = call(port, "POST", "/api/restaurants/", key, {"name": "Pizza Palace"})
+    assert status == 201 and restaurant["timezone"] == "UTC"
+    status, customer, _ = call(
+        port, "POST", "/api/customers/", key, {"restaurant": restaurant["id"], "email": "john@example.com"}
+    )
+    assert status == 201
+    status, visit, _ = call(port, "POST", f"/api/customers/{customer['id']}/add_visit/", key, {"spend_cents": 2500})
+    assert status == 201 and visit["spend_dollars"] == "25.00"
+    status, spenders, _ = call(port, "GET", "/api/customers/high_spenders/?min_spend_cents=2500", key)
+    assert status == 200 and [c["id"] for c in spenders["results"]] == [customer["id"]]
+    # Check errors are JSON here too.
+    status, error, _ = call(port, "GET", "/api/customers/")
+    assert status == 401 and "message" in error
