@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from crm.config import Settings
@@ -80,20 +80,25 @@ def migrate(settings: Settings) -> None:
     from alembic import command
     from alembic.config import Config
 
-    container = build(settings, _create_tables=True)  # the library creates its own tables
-    engine = container.engine
-    with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATE_LOCK_ID})
-            connection.commit()
-        try:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-            connection.commit()
-        finally:
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATE_LOCK_ID})
-                connection.commit()
-    container.runner.catch_up()
+    _ensure_sqlite_directory(settings)
+    lock_engine = create_engine(settings.database_url)
+    try:
+        with lock_engine.connect() as lock:
+            on_postgres = lock.dialect.name == "postgresql"
+            if on_postgres:  # one migrator at a time, from table creation to the last revision
+                lock.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATE_LOCK_ID})
+            try:
+                container = build(settings, _create_tables=True)  # the library creates its own tables
+                with container.engine.connect() as connection:
+                    config = Config()
+                    config.set_main_option("script_location", str(MIGRATIONS))
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                    connection.commit()
+                container.runner.catch_up()
+                container.engine.dispose()
+            finally:
+                if on_postgres:
+                    lock.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATE_LOCK_ID})
+    finally:
+        lock_engine.dispose()

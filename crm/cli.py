@@ -9,11 +9,14 @@ from uuid import UUID
 
 import click
 
-from crm.config import Settings
+from crm.config import ConfigError, Settings
 
 
 def _settings() -> Settings:
-    return Settings.from_env()
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _container(settings: Settings | None = None):
@@ -25,10 +28,12 @@ def _container(settings: Settings | None = None):
 @click.group()
 def main() -> None:
     """CRM Backend Service."""
-    level = _settings().log_level
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level != "DEBUG":
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    if settings.uses_default_secret:
+        click.echo("warning: SECRET_KEY is not set; using an insecure development secret", err=True)
 
 
 @main.command()
@@ -79,8 +84,9 @@ def apikey_bootstrap() -> None:
     if container.api_keys.has_admin_key():
         click.echo("an admin API key already exists (create another: crm apikey create --admin --name NAME)", err=True)
         return
-    key = _issue(container, "admin", None)
-    click.echo("Your admin API key (shown once, keep it):", err=True)
+    name = next(n for n in ("admin", *(f"admin-{i}" for i in range(2, 1000))) if not container.api_keys.name_taken(n))
+    key = _issue(container, name, None)
+    click.echo(f"Your admin API key {name!r} (shown once, keep it):", err=True)
     click.echo(key)
 
 

@@ -6,7 +6,13 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///var/crm.sqlite3"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+PROJECTION_MODES = ("inline",)  # "background" arrives with the `crm projector` process
 INSECURE_DEV_SECRET = "insecure-development-secret-change-me"
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot run with."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,20 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     command_retries: int = 30
 
+    def __post_init__(self) -> None:
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
+        if self.projection_mode not in PROJECTION_MODES:
+            raise ConfigError(
+                f"PROJECTION_MODE must be one of {', '.join(PROJECTION_MODES)}, not {self.projection_mode!r}"
+            )
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql+psycopg2:// URL")
+
+    @property
+    def uses_default_secret(self) -> bool:
+        return self.secret_key == INSECURE_DEV_SECRET
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -30,16 +50,21 @@ class Settings:
         """Build settings from the process environment (after loading `.env` if present)."""
         if environ is None:
             if load_dotenv_file:
-                from dotenv import load_dotenv
+                from dotenv import find_dotenv, load_dotenv
 
-                load_dotenv(override=False)
+                load_dotenv(find_dotenv(usecwd=True), override=False)
             environ = dict(os.environ)
+        try:
+            port = int(environ.get("PORT") or 8000)
+            web_concurrency = int(environ.get("WEB_CONCURRENCY") or 0)
+        except ValueError:
+            raise ConfigError("PORT and WEB_CONCURRENCY must be whole numbers") from None
         return cls(
             database_url=environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             secret_key=environ.get("SECRET_KEY") or INSECURE_DEV_SECRET,
             log_level=(environ.get("LOG_LEVEL") or "INFO").upper(),
             projection_mode=(environ.get("PROJECTION_MODE") or "inline").lower(),
             host=environ.get("HOST") or "127.0.0.1",
-            port=int(environ.get("PORT") or 8000),
-            web_concurrency=int(environ.get("WEB_CONCURRENCY") or 0),
+            port=port,
+            web_concurrency=web_concurrency,
         )

@@ -36,6 +36,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
             self.cfg.set("loglevel", settings.log_level.lower())
             self.cfg.set("accesslog", "-" if settings.log_level == "DEBUG" else None)
             self.cfg.set("preload_app", False)
+            self.cfg.set("control_socket_disable", True)  # one shared per-user socket otherwise
 
         def load(self):
             from crm.http import create_app

@@ -7,7 +7,7 @@ from flask import Flask
 from crm import __version__
 from crm.bootstrap import Container, build
 from crm.config import Settings
-from crm.http import auth, customers, docs, errors, restaurants, visits
+from crm.http import auth, customers, docs, errors, responses, restaurants, visits
 from crm.http.api import Api
 
 
@@ -19,7 +19,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        JSON_SORT_KEYS=False,
         API_TITLE="CRM Backend Service",
         API_VERSION=__version__,
         OPENAPI_VERSION="3.0.3",
@@ -32,6 +31,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     )
+    app.json.sort_keys = False
     app.url_map.strict_slashes = True
     app.extensions["crm"] = container
     api = Api(app)
@@ -40,4 +40,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     docs.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
+    responses.init_app(app)
     return app

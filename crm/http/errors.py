@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from crm.write_model.errors import Conflict, DomainError, InvalidInput, NotFound
 
@@ -40,6 +41,9 @@ def http_error_payload(error: HTTPException) -> tuple[dict, int, dict]:
         payload["message"] = "Invalid input."
         payload["errors"] = flatten(data["messages"])
     headers = dict(data.get("headers") or {})
+    if isinstance(error, RequestRedirect):  # e.g. a missing trailing slash
+        payload["message"] = f"This resource lives at {error.new_url}"
+        headers["Location"] = error.new_url
     if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     return payload, error.code or 500, headers

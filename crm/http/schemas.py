@@ -102,6 +102,7 @@ class CustomerSchema(Schema):
     visit_count = fields.Integer()
     last_visit_at = AwareDateTime(allow_none=True)
     created_at = AwareDateTime()
+    as_of = AwareDateTime(metadata={"description": "Present when the customer was rebuilt with ?as_of="})
 
 
 class CustomerCreateSchema(InputSchema):

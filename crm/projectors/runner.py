@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 
-class _LostRace(Exception):
+class LostRace(Exception):
     """Another runner advanced this projection first; the batch was rolled back."""
 
 
@@ -35,6 +35,7 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self._locks = {name: threading.Lock() for name in self.projectors}
         self._datastore = app.factory.datastore
+        self._local = threading.local()
 
     def position(self, name: str) -> int:
         with self._datastore.transaction(commit=False) as session:
@@ -60,6 +61,13 @@ class ProjectionRunner:
             self.catch_up(position)
         except Exception:  # the command has committed; a lagging read model must not undo its answer
             log.exception("inline projection failed; the read model lags until the next catch-up")
+            self._local.lagging = True
+
+    def take_lag_flag(self) -> bool:
+        """True once if an inline catch-up in this thread failed since the last call."""
+        lagging = getattr(self._local, "lagging", False)
+        self._local.lagging = False
+        return lagging
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> dict[str, int]:
         """Empty the projections' tables and replay the whole log into them; events read per projection."""
@@ -86,7 +94,7 @@ class ProjectionRunner:
                     return applied
                 try:
                     self._apply_batch(projector, start, notifications)
-                except _LostRace:
+                except LostRace:
                     time.sleep(0.001)
                     continue
                 applied += len(notifications)
@@ -97,7 +105,7 @@ class ProjectionRunner:
         events = [self.app.mapper.to_domain_event(n) for n in notifications]
         with self._datastore.transaction(commit=True) as session:
             if not tracking.advance(session, projector.name, start, notifications[-1].id):
-                raise _LostRace()
+                raise LostRace()
             projector.begin_batch(session)
             for event in events:
                 projector.handle(event, session)

@@ -22,18 +22,23 @@ def advance(session: Session, name: str, expected: int, new: int) -> bool:
     applied twice.
     """
     table = projection_tracking
-    stmt = (
+    if new <= expected:
+        return False
+    if expected:
+        moved = session.execute(
+            table.update().where(table.c.name == name, table.c.position == expected).values(position=new)
+        )
+        return moved.rowcount == 1
+    stmt = (  # the first batch ever creates the row; a row already there must still be at 0
         dialects.insert(session.get_bind().dialect.name, table)
         .values(name=name, position=new)
-        .on_conflict_do_update(
-            index_elements=[table.c.name],
-            set_={"position": new},
-            where=(table.c.position == expected) & (table.c.position < new),
-        )
+        .on_conflict_do_update(index_elements=[table.c.name], set_={"position": new}, where=table.c.position == 0)
         .returning(table.c.position)
     )
     return session.execute(stmt).first() is not None
 
 
 def reset(session: Session, name: str) -> None:
-    session.execute(projection_tracking.delete().where(projection_tracking.c.name == name))
+    """Back to 0 (kept as a row, so a runner holding an old position fails its next advance)."""
+    stmt = dialects.insert(session.get_bind().dialect.name, projection_tracking).values(name=name, position=0)
+    session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"position": 0}))

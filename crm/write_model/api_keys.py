@@ -57,9 +57,9 @@ class ApiKeys:
         if not name or len(name) > 100:
             raise InvalidInput("name", "must be 1 to 100 characters")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
+        if self.name_taken(name):
+            raise Conflict(f"an API key named {name!r} already exists (names are never reused)")
         with self._datastore.transaction(commit=True) as session:
-            if session.execute(select(api_keys.c.id).where(api_keys.c.name == name)).first():
-                raise Conflict(f"an API key named {name!r} already exists")
             session.execute(
                 api_keys.insert().values(
                     id=uuid4(),
@@ -81,6 +81,11 @@ class ApiKeys:
             )
             if result.rowcount != 1:
                 raise NotFound("api key", name)
+
+    def name_taken(self, name: str) -> bool:
+        """Names stay taken after revocation, so the actor in old events stays unambiguous."""
+        with self._datastore.transaction(commit=False) as session:
+            return session.execute(select(api_keys.c.id).where(api_keys.c.name == name)).first() is not None
 
     def has_admin_key(self) -> bool:
         with self._datastore.transaction(commit=False) as session:

@@ -22,6 +22,7 @@ from crm.write_model.errors import (
     ConcurrencyConflict,
     CustomerNotFound,
     InvalidInput,
+    ReplayOfDeleted,
     RestaurantNotFound,
     VisitNotFound,
 )
@@ -88,8 +89,11 @@ class CrmApplication(Application):
         restaurant_id = restaurant_id or uuid4()
 
         def attempt() -> UUID:
-            if not self._exists(restaurant_id):
-                self.save(Restaurant.open(restaurant_id, name, timezone, actor, self.clock()))
+            if self._exists(restaurant_id):
+                if self.repository.get(restaurant_id).deleted:
+                    raise ReplayOfDeleted("restaurant", restaurant_id)
+                return restaurant_id
+            self.save(Restaurant.open(restaurant_id, name, timezone, actor, self.clock()))
             return restaurant_id
 
         return self._retrying(attempt)
@@ -151,6 +155,8 @@ class CrmApplication(Application):
 
         def attempt() -> UUID:
             if self._exists(customer_id):
+                if self.repository.get(customer_id).deleted:
+                    raise ReplayOfDeleted("customer", customer_id)
                 return customer_id
             try:
                 self._restaurant(restaurant_id, scope)

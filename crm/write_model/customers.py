@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Snapshot
 
 from crm.write_model.base import CrmAggregate
-from crm.write_model.errors import CustomerNotFound, VisitNotFound
+from crm.write_model.errors import Conflict, CustomerNotFound, VisitNotFound
 
 
 class Customer(CrmAggregate):
@@ -74,7 +74,7 @@ class Customer(CrmAggregate):
         visit_id: UUID
 
         def apply(self, customer: Customer) -> None:
-            del customer.visits[str(self.visit_id)]
+            customer.visits[str(self.visit_id)]["voided"] = True
 
     class Deleted(Event):
         def apply(self, customer: Customer) -> None:
@@ -105,7 +105,10 @@ class Customer(CrmAggregate):
     def record_visit(self, visit_id: UUID, spend_cents: int, visited_at: datetime, actor: str, at: datetime) -> None:
         """Record a visit; recording the same visit id again changes nothing (idempotent retries)."""
         self.require_active()
-        if self.has_visit(visit_id):
+        known = self.visits.get(str(visit_id))
+        if known is not None:
+            if known.get("voided"):
+                raise Conflict(f"visit {visit_id} was recorded and has since been voided")
             return
         self.trigger_event(
             self.VisitRecorded,
@@ -142,19 +145,21 @@ class Customer(CrmAggregate):
         if self.deleted:
             raise CustomerNotFound(self.id)
 
-    def has_visit(self, visit_id: UUID) -> bool:
-        return str(visit_id) in self.visits
-
     def visit(self, visit_id: UUID) -> dict[str, Any]:
-        try:
-            return self.visits[str(visit_id)]
-        except KeyError:
-            raise VisitNotFound(visit_id) from None
+        visit = self.visits.get(str(visit_id))
+        if visit is None or visit.get("voided"):
+            raise VisitNotFound(visit_id)
+        return visit
+
+    @property
+    def counted_visits(self) -> list[dict[str, Any]]:
+        """The visits that count: every recorded visit that was not voided."""
+        return [v for v in self.visits.values() if not v.get("voided")]
 
     @property
     def total_spend_cents(self) -> int:
-        return sum(v["spend_cents"] for v in self.visits.values())
+        return sum(v["spend_cents"] for v in self.counted_visits)
 
     @property
     def last_visit_at(self) -> datetime | None:
-        return max((v["visited_at"] for v in self.visits.values()), default=None)
+        return max((v["visited_at"] for v in self.counted_visits), default=None)

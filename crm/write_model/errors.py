@@ -58,3 +58,10 @@ class RestaurantHasCustomers(Conflict):
 class ConcurrencyConflict(Conflict):
     def __init__(self):
         super().__init__("too many concurrent changes to the same record; retry the request")
+
+
+class ReplayOfDeleted(Conflict):
+    """An idempotent retry names a resource that was created and has since been deleted."""
+
+    def __init__(self, kind: str, id: object):
+        super().__init__(f"this Idempotency-Key created {kind} {id}, which has since been deleted")

@@ -66,7 +66,7 @@ def customer_as_of(app: CrmApplication, customer_id: UUID, at: datetime, scope: 
         "first_name": customer.first_name,
         "last_name": customer.last_name,
         "total_spend_cents": customer.total_spend_cents,
-        "visit_count": len(customer.visits),
+        "visit_count": len(customer.counted_visits),
         "last_visit_at": customer.last_visit_at,
         "created_at": customer.created_on,
         "as_of": at,

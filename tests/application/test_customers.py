@@ -118,3 +118,18 @@ def test_a_replayed_registration_id_returns_the_same_customer(application, resta
     assert register(application, restaurant_id, customer_id=customer_id) == customer_id
     assert register(application, restaurant_id, customer_id=customer_id) == customer_id
     assert len(application.customer_history(customer_id, scope=None)) == 1
+
+
+def test_replaying_the_creation_of_something_since_deleted_is_a_conflict(application, restaurant_id):
+    from crm.write_model.errors import ReplayOfDeleted
+
+    customer_id = uuid4()
+    register(application, restaurant_id, customer_id=customer_id)
+    application.delete_customer(customer_id, actor="admin", scope=None)
+    with pytest.raises(ReplayOfDeleted):
+        register(application, restaurant_id, customer_id=customer_id)
+    closed = uuid4()
+    application.open_restaurant("Closed Diner", actor="admin", restaurant_id=closed)
+    application.delete_restaurant(closed, actor="admin", scope=None)
+    with pytest.raises(ReplayOfDeleted):
+        application.open_restaurant("Closed Diner", actor="admin", restaurant_id=closed)

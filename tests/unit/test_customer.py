@@ -122,3 +122,15 @@ def test_customer_events_are_marked_personal_and_restaurant_events_are_not():
     assert Customer.Registered.personal_data and Customer.VisitRecorded.personal_data
     assert Customer.Snapshot.personal_data
     assert not Restaurant.Opened.personal_data
+
+
+def test_recording_a_voided_visit_id_again_is_a_conflict_not_a_new_visit(customer):
+    from crm.write_model.errors import Conflict
+
+    visit_id = uuid4()
+    customer.record_visit(visit_id, 2500, NOW, "admin", NOW)
+    customer.void_visit(visit_id, "admin", NOW)
+    new_events(customer)
+    with pytest.raises(Conflict):
+        customer.record_visit(visit_id, 2500, NOW, "admin", NOW)
+    assert new_events(customer) == [] and customer.total_spend_cents == 0

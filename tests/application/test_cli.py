@@ -1,0 +1,54 @@
+"""The `crm` command against the test database."""
+
+from click.testing import CliRunner
+
+from crm.cli import main
+
+
+def run(settings, *args):
+    env = {"DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key, "LOG_LEVEL": "WARNING"}
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def test_apikey_create_prints_only_a_working_key(settings, container):
+    result = run(settings, "apikey", "create", "--admin", "--name", "ops")
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip()
+    assert key.startswith("crm_") and len(key) > 40 and "\n" not in key
+    assert container.api_keys.authenticate(key).name == "ops"
+
+
+def test_apikey_create_needs_exactly_one_scope_and_an_existing_restaurant(settings, container):
+    assert run(settings, "apikey", "create", "--name", "x").exit_code != 0
+    result = run(settings, "apikey", "create", "--name", "x", "--restaurant", "6f1c2c1e-0000-4000-8000-000000000000")
+    assert result.exit_code != 0 and "no restaurant" in result.output
+
+
+def test_bootstrap_creates_one_admin_key_and_a_fresh_one_after_revocation(settings, container):
+    first = run(settings, "apikey", "bootstrap")
+    assert first.exit_code == 0 and first.stdout.strip().startswith("crm_")
+    again = run(settings, "apikey", "bootstrap")
+    assert again.exit_code == 0 and again.stdout.strip() == ""
+    assert run(settings, "apikey", "revoke", "admin").exit_code == 0
+    assert container.api_keys.authenticate(first.stdout.strip()) is None
+    fresh = run(settings, "apikey", "bootstrap")
+    assert fresh.exit_code == 0, fresh.output
+    assert container.api_keys.authenticate(fresh.stdout.strip()).name == "admin-2"
+
+
+def test_history_prints_the_customers_events(settings, application):
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin")
+    customer_id = application.register_customer(restaurant_id, "ann@example.com", "Ann", actor="desk", scope=None)
+    application.record_visit(customer_id, 2500, actor="till", scope=None)
+    result = run(settings, "history", str(customer_id))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert "Registered" in lines[0] and "by desk" in lines[0] and "ann@example.com" in lines[0]
+    assert "VisitRecorded" in lines[1] and "spend_cents=2500" in lines[1]
+    assert run(settings, "history", "6f1c2c1e-0000-4000-8000-000000000000").exit_code != 0
+
+
+def test_migrate_twice_is_harmless(settings):
+    assert run(settings, "migrate").exit_code == 0
+    assert run(settings, "migrate").exit_code == 0

@@ -1,0 +1,46 @@
+"""Projection positions move forward by compare-and-set only."""
+
+import logging
+
+import pytest
+
+from crm.projectors import tracking
+from crm.projectors.runner import LostRace
+
+
+def test_advance_refuses_a_stale_or_backward_move(container):
+    datastore = container.application.factory.datastore
+    with datastore.transaction(commit=True) as session:
+        tracking.reset(session, "probe")
+        assert tracking.advance(session, "probe", 0, 10)
+        assert not tracking.advance(session, "probe", 0, 12)  # someone else moved it first
+        assert not tracking.advance(session, "probe", 10, 9)  # never backwards
+        assert tracking.advance(session, "probe", 10, 12)
+        tracking.reset(session, "probe")
+        assert not tracking.advance(session, "probe", 12, 20)  # a runner holding a pre-reset position
+        assert tracking.position(session, "probe") == 0
+
+
+def test_replaying_applied_events_changes_nothing(application, container):
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin")
+    customer_id = application.register_customer(restaurant_id, "a@example.com", actor="admin", scope=None)
+    application.record_visit(customer_id, 700, actor="admin", scope=None)
+    before = container.queries.customer(customer_id, None)
+    # Check a runner that still believes it is at position 0 cannot apply the batch again.
+    notifications = application.recorder.select_notifications(1, 100)
+    projector = container.runner.projectors["customers"]
+    with pytest.raises(LostRace):
+        container.runner._apply_batch(projector, 0, notifications)
+    assert container.queries.customer(customer_id, None) == before
+
+
+def test_a_failed_inline_catch_up_is_reported_as_lag(application, container, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(container.runner, "catch_up", broken)
+    with caplog.at_level(logging.ERROR):
+        application.open_restaurant("Pizza Palace", actor="admin")
+    assert container.runner.take_lag_flag() is True
+    assert container.runner.take_lag_flag() is False
+    assert "inline projection failed" in caplog.text
