@@ -1,7 +1,6 @@
 """Two projection runners catching up at once never apply an event twice (PostgreSQL)."""
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 from sqlalchemy import select
 
@@ -10,10 +9,10 @@ from crm.read_model.tables import customers, projection_tracking
 
 
 def test_concurrent_runners_apply_each_event_once(settings, container, clock):
-    # Commands run without inline projection, so the two runners below find work to race on.
-    writer = bootstrap.build(replace(settings, projection_mode="background"), clock=clock)
-    runners = [bootstrap.build(replace(settings, projection_mode="background"), clock=clock) for _ in range(2)]
+    writer, *runners = [bootstrap.build(settings, clock=clock) for _ in range(3)]
     try:
+        # Commands run without inline projection, so the two runners below find work to race on.
+        writer.application.saved_observers.clear()
         app = writer.application
         restaurant_id = app.open_restaurant("Pizza Palace", actor="admin")
         people = [app.register_customer(restaurant_id, f"c{i}@example.com", actor="a", scope=None) for i in range(20)]
