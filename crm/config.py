@@ -3,12 +3,43 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///var/crm.sqlite3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 PROJECTION_MODES = ("inline",)  # "background" arrives with the `crm projector` process
 INSECURE_DEV_SECRET = "insecure-development-secret-change-me"
+
+
+def _embedded_secret(database_url: str) -> str:
+    """Without SECRET_KEY, a SQLite install keeps a random secret beside its database file.
+
+    Every process of one installation must use the same secret (it wraps the per-customer keys
+    and derives the email index ids), so PostgreSQL deployments, which span processes and hosts,
+    must set SECRET_KEY explicitly.
+    """
+    if not database_url.startswith("sqlite"):
+        raise ConfigError("SECRET_KEY is required with PostgreSQL: set it to a long random string")
+    database = make_url(database_url).database
+    if not database or database == ":memory:":
+        return INSECURE_DEV_SECRET
+    path = Path(database).parent / "secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".secret-key.{os.getpid()}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)  # atomic: a process racing us keeps the first secret written
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 class ConfigError(ValueError):
@@ -59,9 +90,10 @@ class Settings:
             web_concurrency = int(environ.get("WEB_CONCURRENCY") or 0)
         except ValueError:
             raise ConfigError("PORT and WEB_CONCURRENCY must be whole numbers") from None
+        database_url = environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
         return cls(
-            database_url=environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-            secret_key=environ.get("SECRET_KEY") or INSECURE_DEV_SECRET,
+            database_url=database_url,
+            secret_key=environ.get("SECRET_KEY") or _embedded_secret(database_url),
             log_level=(environ.get("LOG_LEVEL") or "INFO").upper(),
             projection_mode=(environ.get("PROJECTION_MODE") or "inline").lower(),
             host=environ.get("HOST") or "127.0.0.1",

@@ -1,13 +1,25 @@
 import pytest
 
-from crm.config import DEFAULT_DATABASE_URL, ConfigError, Settings
+from crm.config import ConfigError, Settings
 
 
-def test_defaults_are_the_embedded_setup():
-    settings = Settings.from_env({})
-    assert settings.database_url == DEFAULT_DATABASE_URL and settings.is_sqlite
-    assert settings.projection_mode == "inline" and settings.port == 8000
-    assert settings.uses_default_secret
+def test_defaults_are_the_embedded_setup(tmp_path):
+    settings = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path}/crm.sqlite3"})
+    assert settings.is_sqlite and settings.projection_mode == "inline" and settings.port == 8000
+
+
+def test_without_secret_key_sqlite_keeps_a_random_secret_beside_the_database(tmp_path):
+    environ = {"DATABASE_URL": f"sqlite:///{tmp_path}/crm.sqlite3"}
+    first = Settings.from_env(environ)
+    assert len(first.secret_key) >= 48 and not first.uses_default_secret
+    assert (tmp_path / "secret-key").stat().st_mode & 0o777 == 0o600
+    assert Settings.from_env(environ).secret_key == first.secret_key
+    assert Settings.from_env({**environ, "SECRET_KEY": "explicit"}).secret_key == "explicit"
+
+
+def test_postgresql_requires_an_explicit_secret_key():
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({"DATABASE_URL": "postgresql+psycopg2://localhost/crm"})
 
 
 @pytest.mark.parametrize(
@@ -21,4 +33,4 @@ def test_defaults_are_the_embedded_setup():
 )
 def test_nonsense_settings_are_refused_at_start(environ):
     with pytest.raises(ConfigError):
-        Settings.from_env(environ)
+        Settings.from_env({"SECRET_KEY": "s", **environ})
