@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 import flask_smorest
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, abort
 
 from crm.http.errors import http_error_payload
 
 
+def _unsafe_text(value: object, depth: int = 0) -> bool:
+    """Strings a database cannot store: NUL, and lone surrogates that are not valid UTF-8."""
+    if isinstance(value, str):
+        return "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, dict):
+        return any(_unsafe_text(k) or _unsafe_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unsafe_text(item) for item in value)
+    return False
+
+
 class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
+
+    def load_json(self, req, schema):
+        try:
+            data = super().load_json(req, schema)
+            unsafe = _unsafe_text(data)
+        except RecursionError:
+            abort(400, messages={"json": ["JSON body is nested too deeply."]})
+        except ValueError as error:  # e.g. an integer literal longer than Python converts
+            abort(400, messages={"json": [f"Invalid JSON body: {error}."]})
+        if unsafe:
+            abort(400, messages={"json": ["JSON body contains a NUL character or an invalid surrogate."]})
+        return data
+
+    def load_querystring(self, req, schema):
+        if any("\x00" in value for values in req.args.listvalues() for value in values):
+            abort(400, messages={"query": ["Query parameters must not contain NUL characters."]})
+        return super().load_querystring(req, schema)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -35,7 +35,10 @@ class AwareDateTime(fields.AwareDateTime):
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise ValidationError("Not a valid datetime.")
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+        try:
+            return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+        except OverflowError:
+            raise ValidationError("Date and time out of range.") from None
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -13,7 +14,9 @@ VISIT_CLOCK_SKEW = timedelta(minutes=5)
 MAX_NAME_LENGTH = 200
 MAX_EMAIL_LENGTH = 254
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TIMEZONES = frozenset(available_timezones()) | {"UTC"}
+# The host's own zone file ("localtime") and tzdata's placeholder ("Factory") are not places.
+_TIMEZONES = (frozenset(available_timezones()) | {"UTC"}) - {"localtime", "Factory", "posixrules"}
+EARLIEST_VISIT = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def spend_cents(value: object, field: str = "spend_cents") -> int:
@@ -40,12 +43,16 @@ def visit_time(value: object, now: datetime, field: str = "visited_at") -> datet
     value = value.astimezone(timezone.utc)
     if value > now + VISIT_CLOCK_SKEW:
         raise InvalidInput(field, "must not be in the future")
+    if value < EARLIEST_VISIT:
+        raise InvalidInput(field, "must not be before 1970")
     return value
 
 
 def text(value: object, field: str, *, required: bool = True, max_length: int = MAX_NAME_LENGTH) -> str:
     if not isinstance(value, str):
         raise InvalidInput(field, "must be a string")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise InvalidInput(field, "must not contain control characters")
     value = value.strip()
     if required and not value:
         raise InvalidInput(field, "must not be blank")

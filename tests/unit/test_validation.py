@@ -45,3 +45,20 @@ def test_visit_time_must_be_aware_and_not_in_the_future():
 def test_email_must_look_like_one(value):
     with pytest.raises(InvalidInput):
         validation.email(value)
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "tab\there", "\ud800", "line\nbreak"])
+def test_names_must_not_contain_control_characters(value):
+    with pytest.raises(InvalidInput):
+        validation.text(value, "name")
+
+
+@pytest.mark.parametrize("value", ["localtime", "Factory"])
+def test_host_specific_zone_files_are_not_time_zones(value):
+    with pytest.raises(InvalidInput):
+        validation.timezone_name(value)
+
+
+def test_visits_before_1970_are_refused():
+    with pytest.raises(InvalidInput):
+        validation.visit_time(datetime(1969, 12, 31, tzinfo=timezone.utc), NOW)

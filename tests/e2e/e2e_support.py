@@ -1,0 +1,173 @@
+"""Helpers shared by the HTTP tier: factories that go through the API and small assertions."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+RESTAURANT_FIELDS = {"id", "name", "timezone", "created_at"}
+CUSTOMER_FIELDS = {
+    "id",
+    "restaurant",
+    "restaurant_name",
+    "email",
+    "first_name",
+    "last_name",
+    "total_spend_cents",
+    "total_spend_dollars",
+    "visit_count",
+    "last_visit_at",
+    "created_at",
+}
+VISIT_FIELDS = {"id", "customer", "customer_email", "visited_at", "spend_cents", "spend_dollars"}
+PAGE_FIELDS = {"count", "next", "previous", "results"}
+
+
+def when(value: str | None) -> datetime | None:
+    """An ISO-8601 timestamp from a response, as an aware datetime (None stays None)."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    assert parsed.tzinfo is not None, f"timestamp without a time zone: {value!r}"
+    return parsed
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def ids(page: dict) -> list[str]:
+    return [row["id"] for row in page["results"]]
+
+
+def assert_invalid(response, *fields: str) -> dict:
+    """A 400 in the contract's shape, naming at least `fields` in `errors`."""
+    assert response.status_code == 400, (response.status_code, response.get_data(as_text=True))
+    body = response.get_json()
+    assert isinstance(body, dict), response.get_data(as_text=True)
+    assert isinstance(body.get("message"), str) and body["message"]
+    errors = body.get("errors")
+    assert isinstance(errors, dict) and errors, body
+    for name, messages in errors.items():
+        assert isinstance(name, str)
+        assert isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages), body
+    for field in fields:
+        assert field in errors, (field, body)
+    return body
+
+
+def assert_error(response, status: int) -> dict:
+    """A non-400 error: the given status and a JSON body with a message."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert response.is_json, response.get_data(as_text=True)
+    body = response.get_json()
+    assert isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"], body
+    return body
+
+
+STALE_HEADER = "X-Read-Model-Stale"
+
+
+def assert_created(response) -> dict:
+    """A 201 answered with the whole resource, read back at once (read-your-writes, inline mode)."""
+    assert response.status_code == 201, (response.status_code, response.get_data(as_text=True))
+    assert STALE_HEADER not in response.headers, "the read model lagged behind a write"
+    return response.get_json()
+
+
+class Make:
+    """Create resources through the API and return their JSON; every call asserts a fresh 201."""
+
+    def __init__(self, admin):
+        self.admin = admin
+
+    def restaurant(self, name: str = "Trattoria", timezone: str | None = None, api=None) -> dict:
+        body = {"name": name} if timezone is None else {"name": name, "timezone": timezone}
+        return assert_created((api or self.admin).post("/api/restaurants/", json=body))
+
+    def customer(self, restaurant: dict | None, email: str | None = None, api=None, **names) -> dict:
+        body = {"email": email or f"guest-{uuid.uuid4().hex[:10]}@example.com", **names}
+        if restaurant is not None:
+            body["restaurant"] = restaurant["id"]
+        return assert_created((api or self.admin).post("/api/customers/", json=body))
+
+    def visit(self, customer: dict, spend_cents: int, visited_at: datetime | None = None, api=None) -> dict:
+        body: dict = {"spend_cents": spend_cents}
+        if visited_at is not None:
+            body["visited_at"] = iso(visited_at)
+        return assert_created((api or self.admin).post(f"/api/customers/{customer['id']}/add_visit/", json=body))
+
+    def get(self, path: str, api=None, **kwargs) -> dict:
+        response = (api or self.admin).get(path, **kwargs)
+        assert response.status_code == 200, (path, response.status_code, response.get_json())
+        return response.get_json()
+
+
+# -- walking the URL map ------------------------------------------------------------------
+
+_ARGUMENT = re.compile(r"<(?:([a-zA-Z_][\w]*)(?:\([^)]*\))?:)?([a-zA-Z_]\w*)>")
+
+# Which kind of resource each path argument names.
+ID_ARGUMENTS = {"restaurant_id": "restaurant", "customer_id": "customer", "visit_id": "visit"}
+
+# A body the route would accept for a resource the caller can see (so a 404 means "not found").
+VALID_BODIES = {
+    ("/api/restaurants/<uuid:restaurant_id>/", "PUT"): {"name": "Renamed", "timezone": "UTC"},
+    ("/api/restaurants/<uuid:restaurant_id>/", "PATCH"): {"name": "Renamed"},
+    ("/api/customers/<uuid:customer_id>/", "PUT"): {"email": "renamed@example.com", "first_name": "Re"},
+    ("/api/customers/<uuid:customer_id>/", "PATCH"): {"first_name": "Renamed"},
+    ("/api/customers/<uuid:customer_id>/add_visit/", "POST"): {"spend_cents": 100},
+    ("/api/visits/<uuid:visit_id>/", "PUT"): {"spend_cents": 1},
+    ("/api/visits/<uuid:visit_id>/", "PATCH"): {"spend_cents": 1},
+}
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+@dataclass(frozen=True)
+class IdCall:
+    """One method of one /api/ route that takes resource ids in its path."""
+
+    rule: str
+    method: str
+    arguments: tuple[str, ...]
+    body: dict | None
+
+    def path(self, ids_by_kind: dict[str, str]) -> str:
+        return _ARGUMENT.sub(lambda m: str(ids_by_kind[ID_ARGUMENTS[m.group(2)]]), self.rule)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.rule}"
+
+
+def id_calls(app) -> list[IdCall]:
+    """Every method (but HEAD/OPTIONS) of every /api/ rule with a <uuid:...> argument.
+
+    Fails loudly on what it cannot call correctly: an unknown argument name, a non-UUID
+    argument outside the docs, or a body-taking method with no known valid body.
+    """
+    calls = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        arguments = _ARGUMENT.findall(rule.rule)
+        if not arguments:
+            continue
+        if not any(converter == "uuid" for converter, _ in arguments):
+            assert rule.rule.startswith("/api/docs/"), f"{rule.rule}: an /api/ argument that is not a UUID"
+            continue
+        for converter, name in arguments:
+            assert converter == "uuid", f"{rule.rule}: argument {name!r} is not a <uuid:...>"
+            assert name in ID_ARGUMENTS, f"{rule.rule}: unknown id argument {name!r}; teach the e2e tests about it"
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            body = VALID_BODIES.get((rule.rule, method))
+            if method in _BODY_METHODS:
+                assert body is not None, f"{method} {rule.rule}: add a valid body to VALID_BODIES"
+            calls.append(IdCall(rule.rule, method, tuple(name for _, name in arguments), body))
+    return calls
+
+
+def call(api, id_call: IdCall, ids_by_kind: dict[str, str]):
+    kwargs = {} if id_call.body is None else {"json": id_call.body}
+    return api.request(id_call.method, id_call.path(ids_by_kind), **kwargs)
