@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
+from eventsourcing.utils import get_topic
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
@@ -16,6 +19,12 @@ class Projector:
 
     name: str
     tables: tuple[Table, ...]
+
+    @cached_property
+    def topics(self) -> frozenset[str]:
+        """The topics of the events this projector handles; others are skipped undecoded."""
+        registry = vars(type(self))["handle"].dispatcher.registry
+        return frozenset(get_topic(cls) for cls in registry if cls is not object)
 
     def begin_batch(self, session: Session) -> None:
         """Called at the start of each batch."""

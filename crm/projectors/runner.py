@@ -102,7 +102,8 @@ class ProjectionRunner:
                     progress(name, notifications[-1].id, max(head, notifications[-1].id))
 
     def _apply_batch(self, projector: Projector, start: int, notifications: list[Notification]) -> None:
-        events = [self.app.mapper.to_domain_event(n) for n in notifications]
+        wanted = projector.topics
+        events = [self.app.mapper.to_domain_event(n) for n in notifications if n.topic in wanted]
         with self._datastore.transaction(commit=True) as session:
             if not tracking.advance(session, projector.name, start, notifications[-1].id):
                 raise LostRace()
