@@ -9,9 +9,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from crm.config import Settings
+from crm.projectors.campaigns import CampaignsProjector
 from crm.projectors.customers import CustomerSpendProjector
 from crm.projectors.restaurants import RestaurantsProjector
 from crm.projectors.runner import ProjectionRunner
+from crm.read_model.campaign_queries import CampaignQueries
 from crm.read_model.queries import Queries
 from crm.write_model.api_keys import ApiKeys
 from crm.write_model.application import Clock, CrmApplication, utc_now
@@ -28,6 +30,7 @@ class Container:
     application: CrmApplication
     runner: ProjectionRunner
     queries: Queries
+    campaign_queries: CampaignQueries
     api_keys: ApiKeys
     clock: Clock
 
@@ -62,7 +65,7 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
     )
     queries = Queries(application.factory.datastore.engine)
     application.visit_locator = queries.customer_of_visit
-    runner = ProjectionRunner(application, [RestaurantsProjector(), CustomerSpendProjector()])
+    runner = ProjectionRunner(application, [RestaurantsProjector(), CustomerSpendProjector(), CampaignsProjector()])
     if settings.projection_mode == "inline":
         application.saved_observers.append(runner.on_saved)
     return Container(
@@ -70,6 +73,7 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         application=application,
         runner=runner,
         queries=queries,
+        campaign_queries=CampaignQueries(application.factory.datastore.engine),
         api_keys=ApiKeys(application.factory.datastore),
         clock=clock,
     )

@@ -50,6 +50,26 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 @main.command()
+@click.option("--concurrency", "-c", type=int, default=None, help="Pool processes (default: one per core).")
+def worker(concurrency: int | None) -> None:
+    """Run the campaign workers (Celery) and the campaign follower; needs a broker."""
+    settings = _settings()
+    if not settings.broker_url:
+        raise click.ClickException(
+            "set CELERY_BROKER_URL or REDIS_URL (e.g. redis://127.0.0.1:6379/0); "
+            "without a broker, `crm serve` runs the worker itself"
+        )
+    from crm.workers import runtime
+    from crm.workers.celery_app import get_app
+
+    runtime.configure(settings)
+    argv = ["worker", "--loglevel", settings.log_level, "--queues", "crm"]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    get_app(settings).worker_main(argv)
+
+
+@main.command()
 def migrate() -> None:
     """Create or upgrade the event store and read-model tables."""
     from crm.bootstrap import migrate as run

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///var/crm.sqlite3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DELIVERY_BACKENDS = ("console", "smtp", "simulated")
 PROJECTION_MODES = ("inline",)  # "background" arrives with the `crm projector` process
 INSECURE_DEV_SECRET = "insecure-development-secret-change-me"
 
@@ -57,6 +58,17 @@ class Settings:
     web_concurrency: int = 0  # 0: chosen from the database (1 process on SQLite)
     max_body_bytes: int = 1024 * 1024
     command_retries: int = 30
+    broker_url: str | None = None  # None: the embedded worker runs inside `crm serve`
+    delivery_backend: str = "console"
+    delivery_max_attempts: int = 3
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "crm@localhost"
+    simulated_latency_ms: int = 0
+    simulated_failure_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
@@ -65,6 +77,12 @@ class Settings:
             raise ConfigError(
                 f"PROJECTION_MODE must be one of {', '.join(PROJECTION_MODES)}, not {self.projection_mode!r}"
             )
+        if self.delivery_backend not in DELIVERY_BACKENDS:
+            raise ConfigError(f"DELIVERY_BACKEND must be one of {', '.join(DELIVERY_BACKENDS)}")
+        if not 0.0 <= self.simulated_failure_rate <= 1.0:
+            raise ConfigError("SIMULATED_FAILURE_RATE must be between 0 and 1")
+        if self.delivery_max_attempts < 1 or self.simulated_latency_ms < 0:
+            raise ConfigError("DELIVERY_MAX_ATTEMPTS must be >= 1 and SIMULATED_LATENCY_MS >= 0")
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql+psycopg2:// URL")
 
@@ -85,11 +103,13 @@ class Settings:
 
                 load_dotenv(find_dotenv(usecwd=True), override=False)
             environ = dict(os.environ)
-        try:
-            port = int(environ.get("PORT") or 8000)
-            web_concurrency = int(environ.get("WEB_CONCURRENCY") or 0)
-        except ValueError:
-            raise ConfigError("PORT and WEB_CONCURRENCY must be whole numbers") from None
+
+        def number(name: str, default, kind=int):
+            try:
+                return kind(environ.get(name) or default)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, not {environ.get(name)!r}") from None
+
         database_url = environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
         return cls(
             database_url=database_url,
@@ -97,6 +117,17 @@ class Settings:
             log_level=(environ.get("LOG_LEVEL") or "INFO").upper(),
             projection_mode=(environ.get("PROJECTION_MODE") or "inline").lower(),
             host=environ.get("HOST") or "127.0.0.1",
-            port=port,
-            web_concurrency=web_concurrency,
+            port=number("PORT", 8000),
+            web_concurrency=number("WEB_CONCURRENCY", 0),
+            broker_url=environ.get("CELERY_BROKER_URL") or environ.get("REDIS_URL") or None,
+            delivery_backend=(environ.get("DELIVERY_BACKEND") or "console").lower(),
+            delivery_max_attempts=number("DELIVERY_MAX_ATTEMPTS", 3),
+            smtp_host=environ.get("SMTP_HOST") or "localhost",
+            smtp_port=number("SMTP_PORT", 25),
+            smtp_username=environ.get("SMTP_USERNAME") or None,
+            smtp_password=environ.get("SMTP_PASSWORD") or None,
+            smtp_starttls=(environ.get("SMTP_STARTTLS") or "").lower() in ("1", "true", "yes", "on"),
+            smtp_from=environ.get("SMTP_FROM") or "crm@localhost",
+            simulated_latency_ms=number("SIMULATED_LATENCY_MS", 0),
+            simulated_failure_rate=number("SIMULATED_FAILURE_RATE", 0.0, float),
         )

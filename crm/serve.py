@@ -15,14 +15,25 @@ def _workers(settings: Settings) -> int:
     return 1 if settings.is_sqlite else min(2 * (os.cpu_count() or 1) + 1, 8)
 
 
+def _web_app(settings: Settings):
+    """The Flask app of one server process, with the embedded worker when there is no broker."""
+    from crm.bootstrap import build
+    from crm.http import create_app
+
+    container = build(settings)
+    if not settings.broker_url:
+        from crm.workers.embedded import EmbeddedWorker
+
+        EmbeddedWorker(container).start()
+    return create_app(container=container)
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serve until interrupted. Each worker process builds its own application after fork."""
     if sys.platform == "win32":
         import waitress
 
-        from crm.http import create_app
-
-        waitress.serve(create_app(settings), host=host, port=port, threads=8)
+        waitress.serve(_web_app(settings), host=host, port=port, threads=8)
         return
 
     from gunicorn.app.base import BaseApplication
@@ -39,8 +50,6 @@ def serve(settings: Settings, host: str, port: int) -> None:
             self.cfg.set("control_socket_disable", True)  # one shared per-user socket otherwise
 
         def load(self):
-            from crm.http import create_app
-
-            return create_app(settings)
+            return _web_app(settings)
 
     _Gunicorn().run()

@@ -27,6 +27,10 @@ TABLES = (
     "projection_tracking",
     "customer_keys",
     "api_keys",
+    "campaigns",
+    "campaign_batches",
+    "outreach_events",
+    "simulated_deliveries",
 )
 
 

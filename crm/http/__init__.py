@@ -7,7 +7,7 @@ from flask import Flask
 from crm import __version__
 from crm.bootstrap import Container, build
 from crm.config import Settings
-from crm.http import auth, customers, docs, errors, responses, restaurants, visits
+from crm.http import auth, campaigns, customers, docs, errors, responses, restaurants, visits
 from crm.http.api import Api
 
 
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.url_map.strict_slashes = True
     app.extensions["crm"] = container
     api = Api(app)
-    for blueprint in (restaurants.blp, customers.blp, visits.blp):
+    for blueprint in (restaurants.blp, customers.blp, visits.blp, campaigns.blp, campaigns.outreach_blp):
         api.register_blueprint(blueprint)
     docs.init_app(app)
     auth.init_app(app)

@@ -63,11 +63,30 @@ _visit_columns = (
 _visits_from = visits.join(customers, customers.c.id == visits.c.customer_id)
 
 
-class Queries:
-    """The questions the API asks of the read model."""
+class QueriesBase:
+    """Shared plumbing: scoping, one row, one page (a count and a page: two queries)."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
+
+    @staticmethod
+    def _scoped(query: Select, column, scope: UUID | None) -> Select:
+        return query if scope is None else query.where(column == scope)
+
+    def _one(self, query: Select) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _row(row)
+
+    def _page(self, query: Select, order_by: tuple, page: int, page_size: int) -> Page:
+        with self.engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+            rows = conn.execute(query.order_by(*order_by).limit(page_size).offset((page - 1) * page_size)).all()
+        return Page(count=count, items=[_row(r) for r in rows], page=page, page_size=page_size)
+
+
+class Queries(QueriesBase):
+    """The questions the API asks of the read model about restaurants, customers and visits."""
 
     # -- restaurants
 
@@ -133,18 +152,3 @@ class Queries:
         if restaurant_id is not None:
             query = query.where(customers.c.restaurant_id == restaurant_id)
         return query
-
-    @staticmethod
-    def _scoped(query: Select, column, scope: UUID | None) -> Select:
-        return query if scope is None else query.where(column == scope)
-
-    def _one(self, query: Select) -> dict | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else _row(row)
-
-    def _page(self, query: Select, order_by: tuple, page: int, page_size: int) -> Page:
-        with self.engine.connect() as conn:
-            count = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-            rows = conn.execute(query.order_by(*order_by).limit(page_size).offset((page - 1) * page_size)).all()
-        return Page(count=count, items=[_row(r) for r in rows], page=page, page_size=page_size)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, Uuid
 
 read_metadata = MetaData()
 
@@ -56,4 +56,57 @@ projection_tracking = Table(
     read_metadata,
     Column("name", String(100), primary_key=True),
     Column("position", BigInteger, nullable=False),
+)
+
+campaigns = Table(
+    "campaigns",
+    read_metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("restaurant_id", Uuid, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("segment_type", String(20), nullable=False),
+    Column("segment_value", BigInteger, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("message_template", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("audience", Integer, nullable=True),  # null until resolved
+    Column("batch_count", Integer, nullable=False),
+    Column("queued", Integer, nullable=False),
+    Column("sent", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("progressed_at", DateTime(timezone=True), nullable=False),  # last outreach change
+    Index("ix_campaigns_restaurant_created", "restaurant_id", "created_at"),
+    Index("ix_campaigns_created", "created_at"),
+    Index("ix_campaigns_status", "status"),
+)
+
+campaign_batches = Table(
+    "campaign_batches",
+    read_metadata,
+    Column("campaign_id", Uuid, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("finished", Boolean, nullable=False),
+)
+
+outreach_events = Table(
+    "outreach_events",
+    read_metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("customer_id", Uuid, nullable=False),
+    Column("restaurant_id", Uuid, nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("error_message", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_outreach_campaign_status", "campaign_id", "status"),
+    Index("ix_outreach_campaign_created", "campaign_id", "created_at"),
+    Index("ix_outreach_restaurant_created", "restaurant_id", "created_at"),
+    Index("ix_outreach_created", "created_at"),
 )

@@ -15,6 +15,8 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from crm.write_model import history, validation
+from crm.write_model.campaigning import Campaigning
+from crm.write_model.campaigns import Campaign
 from crm.write_model.customer_emails import CustomerEmail, customer_email_id
 from crm.write_model.customer_rolls import CustomerRoll, roll_id_for, roll_ids
 from crm.write_model.customers import Customer
@@ -39,7 +41,7 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class CrmApplication(Application):
+class CrmApplication(Campaigning, Application):
     """Commands for restaurants, customers and visits.
 
     `scope` is the caller's restaurant id (None for an admin): an aggregate of another
@@ -47,7 +49,7 @@ class CrmApplication(Application):
     """
 
     name = "crm"
-    snapshotting_intervals = {Restaurant: 50, Customer: 50, CustomerRoll: 50}
+    snapshotting_intervals = {Restaurant: 50, Customer: 50, CustomerRoll: 50, Campaign: 50}
 
     def __init__(
         self,

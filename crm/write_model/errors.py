@@ -65,3 +65,17 @@ class ReplayOfDeleted(Conflict):
 
     def __init__(self, kind: str, id: object):
         super().__init__(f"this Idempotency-Key created {kind} {id}, which has since been deleted")
+
+
+class CampaignNotFound(NotFound):
+    def __init__(self, id: object):
+        super().__init__("campaign", id)
+
+
+class IllegalTransition(Conflict):
+    """A campaign control that its current status does not allow."""
+
+    def __init__(self, action: str, status: str):
+        super().__init__(f"cannot {action} a campaign that is {status}")
+        self.action = action
+        self.status = status

@@ -1,0 +1,187 @@
+"""/api/campaigns/ and /api/outreach-events/: campaigns, their controls, previews and outreach."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from flask.views import MethodView
+from flask_smorest import abort
+
+from crm.http.api import Blueprint
+from crm.http.context import actor, crm, idempotent_id, scope
+from crm.http.pagination import envelope
+from crm.http.responses import written
+from crm.http.schemas import (
+    CampaignCreateSchema,
+    CampaignListQuery,
+    CampaignPatchSchema,
+    CampaignPreviewSchema,
+    CampaignSchema,
+    CampaignUpdateSchema,
+    OutreachListQuery,
+    OutreachSchema,
+    OutreachStatusQuery,
+    page_of,
+)
+from crm.write_model import templates
+from crm.write_model.campaigning import DEFAULT_SUBJECT, validated_details
+from crm.write_model.errors import InvalidInput
+
+blp = Blueprint("campaigns", __name__, url_prefix="/api/campaigns", description="Campaigns and their controls")
+outreach_blp = Blueprint(
+    "outreach", __name__, url_prefix="/api/outreach-events", description="The audit trail of every outreach"
+)
+
+
+def _restaurant_of(body: dict) -> UUID:
+    restaurant_id = body.pop("restaurant", None) or scope()
+    if restaurant_id is None:
+        raise InvalidInput("restaurant", "Missing data for required field.")
+    return restaurant_id
+
+
+def _campaign_or_404(campaign_id: UUID) -> dict:
+    return crm().campaign_queries.campaign(campaign_id, scope()) or abort(404, message="Campaign not found.")
+
+
+@blp.route("/")
+class Campaigns(MethodView):
+    @blp.arguments(CampaignListQuery, location="query")
+    @blp.response(200, page_of(CampaignSchema))
+    def get(self, args):
+        """List campaigns, newest first; filter by restaurant_id"""
+        return envelope(
+            crm().campaign_queries.campaigns(scope(), args["restaurant_id"], args["page"], args["page_size"])
+        )
+
+    @blp.arguments(CampaignCreateSchema)
+    @blp.response(201, CampaignSchema)
+    def post(self, body):
+        """Create a draft campaign (honours Idempotency-Key)"""
+        restaurant_id = _restaurant_of(body)
+        campaign_id = crm().application.create_campaign(
+            restaurant_id, body, actor=actor(), scope=scope(), campaign_id=idempotent_id("campaign")
+        )
+        return written(crm().campaign_queries.campaign(campaign_id, scope()), campaign_id)
+
+
+@blp.route("/<uuid:campaign_id>/")
+class CampaignDetail(MethodView):
+    @blp.response(200, CampaignSchema)
+    def get(self, campaign_id: UUID):
+        """Read a campaign with its outreach counts"""
+        return _campaign_or_404(campaign_id)
+
+    @blp.arguments(CampaignUpdateSchema)
+    @blp.response(200, CampaignSchema)
+    def put(self, body, campaign_id: UUID):
+        """Replace a draft campaign's settings"""
+        return self._change(body, campaign_id)
+
+    @blp.arguments(CampaignPatchSchema)
+    @blp.response(200, CampaignSchema)
+    def patch(self, body, campaign_id: UUID):
+        """Change some of a draft campaign's settings"""
+        return self._change(body, campaign_id)
+
+    @blp.response(204)
+    def delete(self, campaign_id: UUID):
+        """Delete a draft campaign"""
+        crm().application.delete_campaign(campaign_id, actor=actor(), scope=scope())
+
+    @staticmethod
+    def _change(body: dict, campaign_id: UUID):
+        crm().application.update_campaign(campaign_id, body, actor=actor(), scope=scope())
+        return written(crm().campaign_queries.campaign(campaign_id, scope()), campaign_id, 200)
+
+
+def _control(action: str, status: int):
+    def view(campaign_id: UUID):
+        getattr(crm().application, f"{action}_campaign")(campaign_id, actor=actor(), scope=scope())
+        return written(crm().campaign_queries.campaign(campaign_id, scope()), campaign_id, status)
+
+    view.__name__ = action
+    view.__doc__ = {
+        "run": "Start a draft campaign: workers resolve the audience and send (202)",
+        "pause": "Pause a running campaign before its next message",
+        "resume": "Resume a paused campaign where it stopped",
+        "cancel": "Cancel a draft, running or paused campaign",
+    }[action]
+    return view
+
+
+for _action, _status in (("run", 202), ("pause", 200), ("resume", 200), ("cancel", 200)):
+    blp.route(f"/<uuid:campaign_id>/{_action}/", methods=["POST"])(
+        blp.response(_status, CampaignSchema)(_control(_action, _status))
+    )
+
+
+def _preview(details: dict, restaurant_id: UUID) -> dict:
+    count, sample = crm().campaign_queries.audience_preview(
+        restaurant_id, details["segment_type"], details["segment_value"], crm().clock()
+    )
+    return {
+        "audience": count,
+        "samples": [
+            {
+                "customer": row["id"],
+                "subject": templates.render(details["subject"], row),
+                "message": templates.render(details["message_template"], row),
+            }
+            for row in sample
+        ],
+    }
+
+
+@blp.route("/<uuid:campaign_id>/preview/")
+class CampaignPreview(MethodView):
+    @blp.response(200, CampaignPreviewSchema)
+    def get(self, campaign_id: UUID):
+        """The audience size now, and the subject and message rendered for up to 5 of them"""
+        campaign = _campaign_or_404(campaign_id)
+        return _preview(campaign, campaign["restaurant"])
+
+
+@blp.route("/preview/")
+class UnsavedCampaignPreview(MethodView):
+    @blp.arguments(CampaignCreateSchema)
+    @blp.response(200, CampaignPreviewSchema)
+    def post(self, body):
+        """Preview a campaign that is not saved: same body as create"""
+        restaurant_id = _restaurant_of(body)
+        if crm().queries.restaurant(restaurant_id, scope()) is None:
+            raise InvalidInput("restaurant", "no such restaurant")
+        return _preview(validated_details({"subject": DEFAULT_SUBJECT, **body}), restaurant_id)
+
+
+@blp.route("/<uuid:campaign_id>/events/")
+class CampaignOutreach(MethodView):
+    @blp.arguments(OutreachStatusQuery, location="query")
+    @blp.response(200, page_of(OutreachSchema))
+    def get(self, args, campaign_id: UUID):
+        """The campaign's outreach records, newest first; filter by status"""
+        page = crm().campaign_queries.campaign_outreach(
+            campaign_id, scope(), args["status"], args["page"], args["page_size"]
+        )
+        return envelope(page) if page is not None else abort(404, message="Campaign not found.")
+
+
+@outreach_blp.route("/")
+class OutreachList(MethodView):
+    @outreach_blp.arguments(OutreachListQuery, location="query")
+    @outreach_blp.response(200, page_of(OutreachSchema))
+    def get(self, args):
+        """Every outreach attempt, newest first; filter by campaign_id and status"""
+        return envelope(
+            crm().campaign_queries.outreach_list(
+                scope(), args["campaign_id"], args["status"], args["page"], args["page_size"]
+            )
+        )
+
+
+@outreach_blp.route("/<uuid:outreach_id>/")
+class OutreachDetail(MethodView):
+    @outreach_blp.response(200, OutreachSchema)
+    def get(self, outreach_id: UUID):
+        """Read one outreach record"""
+        return crm().campaign_queries.outreach(outreach_id, scope()) or abort(404, message="Outreach not found.")

@@ -1,0 +1,200 @@
+"""CampaignsProjector: `campaigns` (with outreach counts), `campaign_batches`, `outreach_events`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatchmethod
+from uuid import UUID
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from crm.projectors.base import Projector
+from crm.read_model.tables import campaign_batches, campaigns, outreach_events
+from crm.write_model.campaigns import Campaign
+from crm.write_model.outreach import AudienceBatch, Outreach
+
+_STATUS_EVENTS = {
+    Campaign.Started: "running",
+    Campaign.Paused: "paused",
+    Campaign.Resumed: "running",
+    Campaign.Cancelled: "cancelled",
+    Campaign.Completed: "completed",
+}
+_COUNTED = ("queued", "sent", "failed", "skipped")
+
+
+class CampaignsProjector(Projector):
+    """Campaigns with their per-status outreach counts, their batches, and every outreach record.
+
+    Outreach rows are written in bulk at the end of each batch (inserts before updates: an
+    outreach's updates always follow its insert), then the counts of the campaigns the batch
+    touched are recounted from them.
+    """
+
+    name = "campaigns"
+    tables = (campaigns, campaign_batches, outreach_events)
+
+    def begin_batch(self, session: Session) -> None:
+        self._inserts: list[dict] = []
+        self._updates: list[dict] = []
+        self._touched: dict[UUID, datetime] = {}
+
+    @singledispatchmethod
+    def handle(self, event: object, session: Session) -> None:
+        """Events of other aggregates change nothing here."""
+
+    @handle.register
+    def _created(self, event: Campaign.Created, session: Session) -> None:
+        session.execute(
+            campaigns.insert().values(
+                id=event.originator_id,
+                restaurant_id=event.restaurant_id,
+                status="draft",
+                created_at=event.timestamp,
+                batch_count=0,
+                progressed_at=event.timestamp,
+                **{column: 0 for column in _COUNTED},
+                **_details(event),
+            )
+        )
+
+    @handle.register
+    def _details_changed(self, event: Campaign.DetailsChanged, session: Session) -> None:
+        self._update_campaign(session, event, **_details(event))
+
+    @handle.register(Campaign.Started)
+    @handle.register(Campaign.Paused)
+    @handle.register(Campaign.Resumed)
+    @handle.register(Campaign.Cancelled)
+    def _status_changed(self, event, session: Session) -> None:
+        values = {"status": _STATUS_EVENTS[type(event)]}
+        if isinstance(event, Campaign.Started):
+            values["started_at"] = event.timestamp
+        self._update_campaign(session, event, **values)
+
+    @handle.register
+    def _completed(self, event: Campaign.Completed, session: Session) -> None:
+        self._update_campaign(session, event, status="completed", completed_at=event.timestamp)
+
+    @handle.register
+    def _audience_resolved(self, event: Campaign.AudienceResolved, session: Session) -> None:
+        self._update_campaign(session, event, audience=event.size, batch_count=event.batch_count)
+
+    @handle.register
+    def _batch_finished(self, event: Campaign.BatchFinished, session: Session) -> None:
+        session.execute(
+            campaign_batches.update()
+            .where(campaign_batches.c.campaign_id == event.originator_id, campaign_batches.c.number == event.number)
+            .values(finished=True)
+        )
+
+    @handle.register
+    def _deleted(self, event: Campaign.Deleted, session: Session) -> None:
+        session.execute(campaign_batches.delete().where(campaign_batches.c.campaign_id == event.originator_id))
+        session.execute(campaigns.delete().where(campaigns.c.id == event.originator_id))
+
+    @handle.register
+    def _batch_planned(self, event: AudienceBatch.Planned, session: Session) -> None:
+        session.execute(
+            campaign_batches.insert().values(campaign_id=event.campaign_id, number=event.number, finished=False)
+        )
+
+    @handle.register
+    def _queued(self, event: Outreach.Queued, session: Session) -> None:
+        self._inserts.append(
+            {
+                "id": event.originator_id,
+                "campaign_id": event.campaign_id,
+                "customer_id": event.customer_id,
+                "restaurant_id": event.restaurant_id,
+                "channel": event.channel,
+                "status": "queued",
+                "error_message": None,
+                "attempts": 0,
+                "sent_at": None,
+                "created_at": event.timestamp,
+            }
+        )
+        self._touched[event.campaign_id] = event.timestamp
+
+    @handle.register
+    def _sent(self, event: Outreach.Sent, session: Session) -> None:
+        self._outcome(event, "sent", event.attempts, None, event.timestamp)
+
+    @handle.register
+    def _failed(self, event: Outreach.Failed, session: Session) -> None:
+        self._outcome(event, "failed", event.attempts, event.error, None)
+
+    @handle.register
+    def _skipped(self, event: Outreach.Skipped, session: Session) -> None:
+        self._outcome(event, "skipped", 0, event.reason, None)
+
+    def end_batch(self, session: Session) -> None:
+        if self._inserts:
+            session.execute(outreach_events.insert(), self._inserts)
+        if self._updates:
+            session.execute(
+                outreach_events.update()
+                .where(outreach_events.c.id == bindparam("outreach_id"))
+                .values(
+                    status=bindparam("new_status"),
+                    attempts=bindparam("new_attempts"),
+                    error_message=bindparam("new_error"),
+                    sent_at=bindparam("new_sent_at"),
+                ),
+                self._updates,
+            )
+            touched_ids = {u["outreach_id"] for u in self._updates}
+            for row in session.execute(
+                select(outreach_events.c.campaign_id).where(outreach_events.c.id.in_(touched_ids)).distinct()
+            ):
+                self._touched.setdefault(row.campaign_id, self._last_update_at)
+        if self._touched:
+            self._recount(session)
+
+    # -- helpers
+
+    def _outcome(self, event, status: str, attempts: int, error: str | None, sent_at) -> None:
+        self._updates.append(
+            {
+                "outreach_id": event.originator_id,
+                "new_status": status,
+                "new_attempts": attempts,
+                "new_error": error,
+                "new_sent_at": sent_at,
+            }
+        )
+        self._last_update_at = event.timestamp
+
+    def _update_campaign(self, session: Session, event, **values) -> None:
+        session.execute(campaigns.update().where(campaigns.c.id == event.originator_id).values(**values))
+
+    def _recount(self, session: Session) -> None:
+        counts: dict[UUID, dict[str, int]] = {c: dict.fromkeys(_COUNTED, 0) for c in self._touched}
+        rows = session.execute(
+            select(outreach_events.c.campaign_id, outreach_events.c.status, func.count())
+            .where(outreach_events.c.campaign_id.in_(self._touched))
+            .group_by(outreach_events.c.campaign_id, outreach_events.c.status)
+        )
+        for campaign_id, status, count in rows:
+            counts[campaign_id][status] = count
+        session.execute(
+            campaigns.update()
+            .where(campaigns.c.id == bindparam("campaign_id"))
+            .values(**{column: bindparam(f"n_{column}") for column in _COUNTED}, progressed_at=bindparam("at")),
+            [
+                {"campaign_id": c, "at": self._touched[c], **{f"n_{k}": v for k, v in counts[c].items()}}
+                for c in self._touched
+            ],
+        )
+
+
+def _details(event) -> dict:
+    return {
+        "name": event.name,
+        "segment_type": event.segment_type,
+        "segment_value": event.segment_value,
+        "subject": event.subject,
+        "message_template": event.message_template,
+    }

@@ -1,0 +1,169 @@
+"""Read-only queries about campaigns, their audiences and their outreach records."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import Select, select
+
+from crm.read_model.queries import Page, QueriesBase
+from crm.read_model.tables import campaign_batches, campaigns, customers, outreach_events, restaurants
+
+_campaign_columns = (
+    campaigns.c.id,
+    campaigns.c.restaurant_id.label("restaurant"),
+    restaurants.c.name.label("restaurant_name"),
+    campaigns.c.name,
+    campaigns.c.status,
+    campaigns.c.segment_type,
+    campaigns.c.segment_value,
+    campaigns.c.subject,
+    campaigns.c.message_template,
+    campaigns.c.created_at,
+    campaigns.c.started_at,
+    campaigns.c.completed_at,
+    campaigns.c.audience,
+    campaigns.c.queued,
+    campaigns.c.sent,
+    campaigns.c.failed,
+    campaigns.c.skipped,
+)
+_campaigns_from = campaigns.outerjoin(restaurants, restaurants.c.id == campaigns.c.restaurant_id)
+
+_outreach_columns = (
+    outreach_events.c.id,
+    outreach_events.c.campaign_id.label("campaign"),
+    campaigns.c.name.label("campaign_name"),
+    outreach_events.c.customer_id.label("customer"),
+    customers.c.email.label("customer_email"),
+    outreach_events.c.channel,
+    outreach_events.c.status,
+    outreach_events.c.error_message,
+    outreach_events.c.attempts,
+    outreach_events.c.sent_at,
+    outreach_events.c.created_at,
+)
+_outreach_from = outreach_events.join(campaigns, campaigns.c.id == outreach_events.c.campaign_id).outerjoin(
+    customers, customers.c.id == outreach_events.c.customer_id
+)
+
+
+def _with_stats(row: dict) -> dict:
+    row["stats"] = {key: row.pop(key) for key in ("audience", "queued", "sent", "failed", "skipped")}
+    return row
+
+
+def segment_condition(segment_type: str, segment_value: int, now: datetime):
+    """The SQL condition of a segment, evaluated at `now`."""
+    if segment_type == "inactive_days":
+        return customers.c.last_active_at < now - timedelta(days=segment_value)
+    return customers.c.total_spend_cents >= segment_value
+
+
+class CampaignQueries(QueriesBase):
+    """Campaigns, audiences and outreach, always filtered by the caller's restaurant (`scope`)."""
+
+    def campaign(self, campaign_id: UUID, scope: UUID | None) -> dict | None:
+        query = select(*_campaign_columns).select_from(_campaigns_from).where(campaigns.c.id == campaign_id)
+        row = self._one(self._scoped(query, campaigns.c.restaurant_id, scope))
+        return None if row is None else _with_stats(row)
+
+    def campaigns(self, scope: UUID | None, restaurant_id: UUID | None, page: int, page_size: int) -> Page:
+        query = self._scoped(select(*_campaign_columns).select_from(_campaigns_from), campaigns.c.restaurant_id, scope)
+        if restaurant_id is not None:
+            query = query.where(campaigns.c.restaurant_id == restaurant_id)
+        result = self._page(query, (campaigns.c.created_at.desc(), campaigns.c.id.desc()), page, page_size)
+        for item in result.items:
+            _with_stats(item)
+        return result
+
+    def outreach(self, outreach_id: UUID, scope: UUID | None) -> dict | None:
+        query = select(*_outreach_columns).select_from(_outreach_from).where(outreach_events.c.id == outreach_id)
+        return self._one(self._scoped(query, outreach_events.c.restaurant_id, scope))
+
+    def outreach_list(
+        self, scope: UUID | None, campaign_id: UUID | None, status: str | None, page: int, page_size: int
+    ) -> Page:
+        """One page of outreach records: two queries (count and page), whatever the page size."""
+        return self._outreach_page(scope, campaign_id, status, page, page_size)
+
+    def campaign_outreach(
+        self, campaign_id: UUID, scope: UUID | None, status: str | None, page: int, page_size: int
+    ) -> Page | None:
+        """One page of a campaign's outreach records; None if the campaign is not visible."""
+        visible = select(campaigns.c.id).where(campaigns.c.id == campaign_id)
+        if self._one(self._scoped(visible, campaigns.c.restaurant_id, scope)) is None:
+            return None
+        return self._outreach_page(scope, campaign_id, status, page, page_size)
+
+    def _outreach_page(
+        self, scope: UUID | None, campaign_id: UUID | None, status: str | None, page: int, page_size: int
+    ) -> Page:
+        query = self._scoped(
+            select(*_outreach_columns).select_from(_outreach_from), outreach_events.c.restaurant_id, scope
+        )
+        if campaign_id is not None:
+            query = query.where(outreach_events.c.campaign_id == campaign_id)
+        if status is not None:
+            query = query.where(outreach_events.c.status == status)
+        order = (outreach_events.c.created_at.desc(), outreach_events.c.id.desc())
+        return self._page(query, order, page, page_size)
+
+    def audience_preview(
+        self, restaurant_id: UUID, segment_type: str, segment_value: int, now: datetime, sample: int = 5
+    ) -> tuple[int, list[dict]]:
+        """How many customers match the segment now, and a few of them to render messages for."""
+        query = (
+            self._audience_query(restaurant_id, segment_type, segment_value, now)
+            .add_columns(customers.c.first_name, customers.c.last_name, restaurants.c.name.label("restaurant_name"))
+            .join_from(customers, restaurants, restaurants.c.id == customers.c.restaurant_id, isouter=True)
+        )
+        rows = self._page(query, (customers.c.id,), 1, sample)
+        return rows.count, rows.items
+
+    def audience_ids(
+        self, restaurant_id: UUID, segment_type: str, segment_value: int, started_at: datetime
+    ) -> list[UUID]:
+        """The campaign's audience: customers in the segment at the start, registered before it."""
+        query = self._audience_query(restaurant_id, segment_type, segment_value, started_at).where(
+            customers.c.created_at <= started_at
+        )
+        with self.engine.connect() as conn:
+            return [row.id for row in conn.execute(query.order_by(customers.c.id))]
+
+    def recipients(self, customer_ids: list[UUID]) -> dict[UUID, dict]:
+        """Address and names of these customers (deleted customers are absent)."""
+        query = (
+            select(customers.c.id, customers.c.email, customers.c.first_name, customers.c.last_name)
+            .add_columns(restaurants.c.name.label("restaurant_name"))
+            .select_from(customers.outerjoin(restaurants, restaurants.c.id == customers.c.restaurant_id))
+            .where(customers.c.id.in_(customer_ids))
+        )
+        with self.engine.connect() as conn:
+            return {row.id: dict(row._mapping) for row in conn.execute(query)}
+
+    def campaigns_needing_work(self, idle_since: datetime | None = None) -> list[tuple[UUID, bool, list[int]]]:
+        """Running campaigns as (id, audience resolved?, unfinished batch numbers).
+
+        With `idle_since`, only those whose outreach has not progressed since then.
+        """
+        query = select(campaigns.c.id, campaigns.c.audience).where(campaigns.c.status == "running")
+        if idle_since is not None:
+            query = query.where(campaigns.c.progressed_at < idle_since)
+        with self.engine.connect() as conn:
+            running = conn.execute(query).all()
+            result = []
+            for campaign_id, audience in running:
+                batches = conn.execute(
+                    select(campaign_batches.c.number)
+                    .where(campaign_batches.c.campaign_id == campaign_id, campaign_batches.c.finished.is_(False))
+                    .order_by(campaign_batches.c.number)
+                ).scalars()
+                result.append((campaign_id, audience is not None, list(batches)))
+        return result
+
+    def _audience_query(self, restaurant_id: UUID, segment_type: str, segment_value: int, now: datetime) -> Select:
+        return select(customers.c.id).where(
+            customers.c.restaurant_id == restaurant_id, segment_condition(segment_type, segment_value, now)
+        )

@@ -1,0 +1,77 @@
+"""The Celery application, configured for at-least-once work with idempotent tasks."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from celery import Celery
+
+from crm.config import Settings
+
+EMBEDDED_BROKER = "memory://"
+_lock = threading.Lock()
+_apps: dict[str, Celery] = {}
+
+
+def create_celery(settings: Settings) -> Celery:
+    """A Celery app for these settings; without a broker URL, the in-process memory broker."""
+    app = Celery("crm", broker=settings.broker_url or EMBEDDED_BROKER, include=["crm.workers.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        result_backend=None,
+        task_default_queue="crm",
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        # A publish while the broker is down fails after a few seconds instead of hanging: the
+        # follower keeps its position and publishes again later.
+        task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        broker_transport_options={"visibility_timeout": 3600, "socket_timeout": 5, "socket_connect_timeout": 3},
+        worker_pool="solo" if sys.platform == "win32" else "prefork",
+    )
+    return app
+
+
+def get_app(settings: Settings | None = None) -> Celery:
+    """The process's Celery app (created once, made current so tasks publish through it)."""
+    with _lock:
+        if "app" not in _apps:
+            settings = settings or Settings.from_env()
+            app = create_celery(settings)
+            app.set_current()
+            app.set_default()
+            _connect_follower(settings)
+            _apps["app"] = app
+        return _apps["app"]
+
+
+def _connect_follower(settings: Settings) -> None:
+    """In a `crm worker` / `celery -A crm.workers worker` process, run the campaign follower.
+
+    It starts once the pool has forked (worker_ready), in the main process; a pool process
+    forked later drops the follower's connections without closing them (they are the parent's).
+    """
+    from celery.signals import worker_process_init, worker_ready
+
+    state: dict = {}
+
+    @worker_ready.connect(weak=False)
+    def start_follower(**_) -> None:
+        from crm.bootstrap import build
+        from crm.workers import runtime
+        from crm.workers.follower import CampaignFollower
+
+        if runtime.is_embedded():  # the embedded worker runs its own follower
+            return
+        state["container"] = container = build(settings)
+        state["follower"] = CampaignFollower(container)
+        state["follower"].start_thread()
+
+    @worker_process_init.connect(weak=False)
+    def forget_parent_connections(**_) -> None:
+        if "container" in state:
+            state["container"].engine.dispose(close=False)

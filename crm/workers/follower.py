@@ -1,0 +1,109 @@
+"""The event store is the outbox: this follower turns campaign starts and resumes into tasks.
+
+It keeps a tracked position like a projector, so each event is published (at least) once
+whatever restarts; one follower is active at a time (an advisory lock on PostgreSQL). It also
+sweeps: on start, and every few seconds for campaigns that stopped progressing, it queues the
+unfinished work of running campaigns again, because Redis gives back a dead worker's task only
+after its visibility timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from eventsourcing.utils import get_topic
+
+from crm.bootstrap import Container
+from crm.projectors import tracking
+from crm.workers.locks import exclusive
+from crm.write_model.campaigns import Campaign
+
+log = logging.getLogger(__name__)
+NAME = "campaign_follower"
+STARTED, RESUMED = get_topic(Campaign.Started), get_topic(Campaign.Resumed)
+
+
+class CampaignFollower:
+    """Publishes `resolve_audience` for each Started and `queue_batches` for each Resumed."""
+
+    def __init__(self, container: Container, poll_seconds: float = 0.2, sweep_seconds: float = 5.0):
+        self.container = container
+        self.poll_seconds = poll_seconds
+        self.sweep_seconds = sweep_seconds
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        """Follow until `stop()`; stand by while another follower holds the lock."""
+        while not self.stop_event.is_set():
+            try:
+                with exclusive(self.container.engine, "crm:campaign-follower") as active:
+                    if active:
+                        self._follow()
+                    else:
+                        self.stop_event.wait(2)
+            except Exception:
+                log.exception("campaign follower failed; retrying")
+                self.stop_event.wait(1)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="campaign-follower", daemon=True)
+        thread.start()
+        return thread
+
+    def poll_once(self) -> bool:
+        """Publish tasks for new starts and resumes; True if the position moved."""
+        app = self.container.application
+        datastore = app.factory.datastore
+        with datastore.transaction(commit=False) as session:
+            start = tracking.position(session, NAME)
+        head = app.recorder.max_notification_id() or 0
+        if head <= start:
+            return False
+        # Every id up to the head is committed (inserts lock the table and commit in id order),
+        # so after reading the matching events up to it, the position may jump to it.
+        found = app.recorder.select_notifications(
+            start, 10_000, stop=head, topics=(STARTED, RESUMED), inclusive_of_start=False
+        )
+        for notification in found:
+            self._publish(notification.topic, str(notification.originator_id))
+        end = found[-1].id if len(found) == 10_000 else head
+        with datastore.transaction(commit=True) as session:
+            tracking.advance(session, NAME, start, end)
+        return True
+
+    def sweep(self, idle_for: timedelta | None) -> None:
+        """Queue the unfinished work of running campaigns (all, or those idle for `idle_for`)."""
+        from crm.workers import tasks
+
+        idle_since = None if idle_for is None else self.container.clock() - idle_for
+        for campaign_id, resolved, batches in self.container.campaign_queries.campaigns_needing_work(idle_since):
+            if not resolved:
+                tasks.resolve_audience.delay(str(campaign_id))
+            for number in batches:
+                tasks.send_batch.delay(str(campaign_id), number)
+
+    def _follow(self) -> None:
+        self.sweep(idle_for=None)
+        next_sweep = time.monotonic() + self.sweep_seconds
+        while not self.stop_event.is_set():
+            moved = self.poll_once()
+            if time.monotonic() >= next_sweep:
+                self.sweep(idle_for=timedelta(seconds=2 * self.sweep_seconds))
+                next_sweep = time.monotonic() + self.sweep_seconds
+            if not moved:
+                self.stop_event.wait(self.poll_seconds)
+
+    @staticmethod
+    def _publish(topic: str, campaign_id: str) -> None:
+        from crm.workers import tasks
+
+        if topic == STARTED:
+            tasks.resolve_audience.delay(campaign_id)
+        elif topic == RESUMED:
+            tasks.queue_batches.delay(campaign_id)

@@ -1,0 +1,51 @@
+"""Celery tasks: thin, carrying ids only, safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from celery import shared_task
+
+from crm.workers import runtime
+from crm.workers.locks import exclusive
+from crm.workers.sender import BatchSender
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="crm.resolve_audience")
+def resolve_audience(campaign_id: str) -> None:
+    """Fix a started campaign's audience once, then queue its batches."""
+    container = runtime.container()
+    app = container.application
+    container.runner.catch_up()  # the read model must include everything up to the start
+    campaign = app.campaign(UUID(campaign_id))
+    if not campaign.audience_resolved and campaign.status in ("running", "paused"):
+        ids = container.campaign_queries.audience_ids(
+            campaign.restaurant_id, campaign.segment_type, campaign.segment_value, campaign.started_at
+        )
+        app.plan_audience(campaign.id, ids)
+    queue_batches.delay(campaign_id)
+
+
+@shared_task(name="crm.queue_batches")
+def queue_batches(campaign_id: str) -> None:
+    """Queue every unfinished batch of a running campaign (on resume, and in recovery)."""
+    campaign = runtime.container().application.campaign(UUID(campaign_id))
+    if campaign.status != "running":
+        return
+    if not campaign.audience_resolved:
+        resolve_audience.delay(campaign_id)
+        return
+    for number in campaign.unfinished_batches:
+        send_batch.delay(campaign_id, number)
+
+
+@shared_task(name="crm.send_batch")
+def send_batch(campaign_id: str, number: int) -> None:
+    """Send one batch; a batch being sent elsewhere is left to that worker."""
+    container = runtime.container()
+    with exclusive(container.engine, f"crm:batch:{campaign_id}:{number}") as mine:
+        if mine:
+            BatchSender(container, runtime.backend()).send(UUID(campaign_id), number)

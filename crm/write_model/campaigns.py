@@ -1,0 +1,166 @@
+"""The Campaign aggregate: a message sent to a segment, with its lifecycle state machine.
+
+draft -> running -> completed; running <-> paused; draft, running or paused -> cancelled.
+The audience is resolved once, after the start, into numbered batches; the campaign
+completes when every batch is finished.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from crm.write_model.base import CrmAggregate
+from crm.write_model.errors import CampaignNotFound, IllegalTransition
+
+SEGMENT_TYPES = ("inactive_days", "high_spenders")
+
+
+class Campaign(CrmAggregate):
+    """A campaign of one restaurant."""
+
+    class Created(CrmAggregate.Created):
+        restaurant_id: UUID
+        name: str
+        segment_type: str
+        segment_value: int
+        subject: str
+        message_template: str
+
+        def apply(self, campaign: Campaign) -> None:
+            campaign.restaurant_id = self.restaurant_id
+            campaign.status = "draft"
+            campaign.deleted = False
+            campaign.audience_size = None
+            campaign.batch_count = 0
+            campaign.finished_batches = []
+            campaign.started_at = None
+            campaign.completed_at = None
+            Campaign.DetailsChanged.apply(self, campaign)  # type: ignore[arg-type]
+
+    class DetailsChanged(CrmAggregate.Event):
+        name: str
+        segment_type: str
+        segment_value: int
+        subject: str
+        message_template: str
+
+        def apply(self, campaign: Campaign) -> None:
+            campaign.name = self.name
+            campaign.segment_type = self.segment_type
+            campaign.segment_value = self.segment_value
+            campaign.subject = self.subject
+            campaign.message_template = self.message_template
+
+    class Started(CrmAggregate.Event):
+        def apply(self, campaign: Campaign) -> None:
+            campaign.status = "running"
+            campaign.started_at = self.timestamp
+
+    class AudienceResolved(CrmAggregate.Event):
+        size: int
+        batch_count: int
+
+        def apply(self, campaign: Campaign) -> None:
+            campaign.audience_size = self.size
+            campaign.batch_count = self.batch_count
+
+    class BatchFinished(CrmAggregate.Event):
+        number: int
+
+        def apply(self, campaign: Campaign) -> None:
+            campaign.finished_batches.append(self.number)
+
+    class Paused(CrmAggregate.Event):
+        def apply(self, campaign: Campaign) -> None:
+            campaign.status = "paused"
+
+    class Resumed(CrmAggregate.Event):
+        def apply(self, campaign: Campaign) -> None:
+            campaign.status = "running"
+
+    class Cancelled(CrmAggregate.Event):
+        def apply(self, campaign: Campaign) -> None:
+            campaign.status = "cancelled"
+
+    class Completed(CrmAggregate.Event):
+        def apply(self, campaign: Campaign) -> None:
+            campaign.status = "completed"
+            campaign.completed_at = self.timestamp
+
+    class Deleted(CrmAggregate.Event):
+        def apply(self, campaign: Campaign) -> None:
+            campaign.deleted = True
+
+    @classmethod
+    def create(cls, id: UUID, restaurant_id: UUID, details: dict, actor: str, at: datetime) -> Campaign:
+        return cls._create(cls.Created, id=id, restaurant_id=restaurant_id, actor=actor, timestamp=at, **details)
+
+    @property
+    def details(self) -> dict:
+        return {
+            "name": self.name,
+            "segment_type": self.segment_type,
+            "segment_value": self.segment_value,
+            "subject": self.subject,
+            "message_template": self.message_template,
+        }
+
+    @property
+    def audience_resolved(self) -> bool:
+        return self.audience_size is not None
+
+    @property
+    def unfinished_batches(self) -> list[int]:
+        finished = set(self.finished_batches)
+        return [n for n in range(self.batch_count) if n not in finished]
+
+    def change_details(self, details: dict, actor: str, at: datetime) -> None:
+        self._require("edit", "draft")
+        if details != self.details:
+            self.trigger_event(self.DetailsChanged, actor=actor, timestamp=at, **details)
+
+    def delete(self, actor: str, at: datetime) -> None:
+        self._require("delete", "draft")
+        self.trigger_event(self.Deleted, actor=actor, timestamp=at)
+
+    def run(self, actor: str, at: datetime) -> None:
+        self._require("run", "draft")
+        self.trigger_event(self.Started, actor=actor, timestamp=at)
+
+    def pause(self, actor: str, at: datetime) -> None:
+        self._require("pause", "running")
+        self.trigger_event(self.Paused, actor=actor, timestamp=at)
+
+    def resume(self, actor: str, at: datetime) -> None:
+        self._require("resume", "paused")
+        self.trigger_event(self.Resumed, actor=actor, timestamp=at)
+        self._complete_if_done(actor, at)
+
+    def cancel(self, actor: str, at: datetime) -> None:
+        self._require("cancel", "draft", "running", "paused")
+        self.trigger_event(self.Cancelled, actor=actor, timestamp=at)
+
+    def resolve_audience(self, size: int, batch_count: int, actor: str, at: datetime) -> None:
+        """Record the audience once; an empty one completes the campaign at once."""
+        if self.audience_resolved or self.status not in ("running", "paused"):
+            return
+        self.trigger_event(self.AudienceResolved, size=size, batch_count=batch_count, actor=actor, timestamp=at)
+        self._complete_if_done(actor, at)
+
+    def finish_batch(self, number: int, actor: str, at: datetime) -> None:
+        """Mark a batch finished (once); the last one completes a running campaign."""
+        if number in self.finished_batches or not 0 <= number < self.batch_count:
+            return
+        self.trigger_event(self.BatchFinished, number=number, actor=actor, timestamp=at)
+        self._complete_if_done(actor, at)
+
+    def _complete_if_done(self, actor: str, at: datetime) -> None:
+        if self.status == "running" and self.audience_resolved and not self.unfinished_batches:
+            self.trigger_event(self.Completed, actor=actor, timestamp=at)
+
+    def _require(self, action: str, *statuses: str) -> None:
+        if self.deleted:
+            raise CampaignNotFound(self.id)
+        if self.status not in statuses:
+            raise IllegalTransition(action, self.status)
