@@ -143,6 +143,7 @@ class Campaign(CrmAggregate):
 
     def resolve_audience(self, size: int, batch_count: int, actor: str, at: datetime) -> None:
         """Record the audience once; an empty one completes the campaign at once."""
+        self._require_exists()
         if self.audience_resolved or self.status not in ("running", "paused"):
             return
         self.trigger_event(self.AudienceResolved, size=size, batch_count=batch_count, actor=actor, timestamp=at)
@@ -150,6 +151,7 @@ class Campaign(CrmAggregate):
 
     def finish_batch(self, number: int, actor: str, at: datetime) -> None:
         """Mark a batch finished (once); the last one completes a running campaign."""
+        self._require_exists()
         if number in self.finished_batches or not 0 <= number < self.batch_count:
             return
         self.trigger_event(self.BatchFinished, number=number, actor=actor, timestamp=at)
@@ -159,8 +161,11 @@ class Campaign(CrmAggregate):
         if self.status == "running" and self.audience_resolved and not self.unfinished_batches:
             self.trigger_event(self.Completed, actor=actor, timestamp=at)
 
-    def _require(self, action: str, *statuses: str) -> None:
+    def _require_exists(self) -> None:
         if self.deleted:
             raise CampaignNotFound(self.id)
+
+    def _require(self, action: str, *statuses: str) -> None:
+        self._require_exists()
         if self.status not in statuses:
             raise IllegalTransition(action, self.status)

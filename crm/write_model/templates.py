@@ -48,5 +48,14 @@ def render(template: str, values: dict[str, str]) -> str:
     for literal, name, _, _ in parts:
         out.append(literal)
         if name is not None:
-            out.append(str(values.get(name) or ""))
+            out.append(_text(values.get(name)))
     return "".join(out)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    try:
+        return str(value)
+    except Exception:  # a value that cannot be shown renders as nothing rather than failing a send
+        return ""
