@@ -30,7 +30,7 @@ def test_concurrent_runners_apply_each_event_once(settings, container, clock):
             positions = dict(conn.execute(select(projection_tracking.c.name, projection_tracking.c.position)).all())
         assert sorted(totals) == [(sum(100 + r for r in range(10)), 10)] * 20
         head = writer.runner.head()
-        assert positions == {"restaurants": head, "customers": head}
+        assert positions == {"restaurants": head, "customers": head, "campaigns": head}
     finally:
         for c in [writer, *runners]:
             c.engine.dispose()
