@@ -41,7 +41,7 @@ class Container:
 
 def event_store_env(settings: Settings, create_tables: bool = False) -> dict[str, str]:
     return {
-        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "PERSISTENCE_MODULE": "crm.write_model.eventstore:Factory",
         "SQLALCHEMY_URL": settings.database_url,
         "CREATE_TABLE": "y" if create_tables else "n",
     }

@@ -173,9 +173,9 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
             bar.__enter__()
         bar.update(position - bar.pos)
 
-    counts = runner.rebuild(names or None, progress=progress)
+    runner.rebuild(names or None, progress=progress)
     for bar in bars.values():
         bar.__exit__(None, None, None)
     elapsed = time.perf_counter() - started
-    events = max(counts.values(), default=0)  # every projection reads the whole log
+    events = runner.event_count()  # every projection passes over the whole log
     click.echo(f"rebuilt {events} events in {elapsed:.2f} s ({events / elapsed if elapsed else 0:.0f} events/s)")

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import singledispatchmethod
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import DateTime, Integer, String, Text, Uuid, bindparam, column, func, select, values
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
@@ -134,6 +134,19 @@ class CampaignsProjector(Projector):
         if self._inserts:
             session.execute(outreach_events.insert(), self._inserts)
         if self._updates:
+            self._apply_outcomes(session)
+            touched_ids = {u["outreach_id"] for u in self._updates}
+            for row in session.execute(
+                select(outreach_events.c.campaign_id).where(outreach_events.c.id.in_(touched_ids)).distinct()
+            ):
+                self._touched.setdefault(row.campaign_id, self._last_update_at)
+        if self._touched:
+            self._recount(session)
+
+    # -- helpers
+
+    def _apply_outcomes(self, session: Session) -> None:
+        if session.get_bind().dialect.name != "postgresql":  # in-process SQLite: executemany is cheap
             session.execute(
                 outreach_events.update()
                 .where(outreach_events.c.id == bindparam("outreach_id"))
@@ -145,15 +158,28 @@ class CampaignsProjector(Projector):
                 ),
                 self._updates,
             )
-            touched_ids = {u["outreach_id"] for u in self._updates}
-            for row in session.execute(
-                select(outreach_events.c.campaign_id).where(outreach_events.c.id.in_(touched_ids)).distinct()
-            ):
-                self._touched.setdefault(row.campaign_id, self._last_update_at)
-        if self._touched:
-            self._recount(session)
-
-    # -- helpers
+            return
+        # One UPDATE ... FROM (VALUES ...) per chunk: an executemany UPDATE is a round trip a row.
+        for start in range(0, len(self._updates), 500):
+            chunk = self._updates[start : start + 500]
+            outcomes = values(
+                column("outreach_id", Uuid),
+                column("new_status", String),
+                column("new_attempts", Integer),
+                column("new_error", Text),
+                column("new_sent_at", DateTime(timezone=True)),
+                name="outcomes",
+            ).data([tuple(u.values()) for u in chunk])
+            session.execute(
+                outreach_events.update()
+                .where(outreach_events.c.id == outcomes.c.outreach_id)
+                .values(
+                    status=outcomes.c.new_status,
+                    attempts=outcomes.c.new_attempts,
+                    error_message=outcomes.c.new_error,
+                    sent_at=outcomes.c.new_sent_at,
+                )
+            )
 
     def _outcome(self, event, status: str, attempts: int, error: str | None, sent_at) -> None:
         self._updates.append(

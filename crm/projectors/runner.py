@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from eventsourcing.persistence import Notification
+from sqlalchemy import func, select
 
 from crm.projectors import tracking
 from crm.projectors.base import Projector
@@ -44,6 +45,11 @@ class ProjectionRunner:
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
+    def event_count(self) -> int:
+        table = self.app.recorder.events_record_cls.__table__
+        with self._datastore.transaction(commit=False) as session:
+            return session.execute(select(func.count()).select_from(table)).scalar_one()
+
     def catch_up(self, target: int | None = None, progress: Progress | None = None) -> int:
         """Apply every new event to every projection; return how many events were applied.
 
@@ -70,7 +76,7 @@ class ProjectionRunner:
         return lagging
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> dict[str, int]:
-        """Empty the projections' tables and replay the whole log into them; events read per projection."""
+        """Empty the projections' tables and replay the whole log into them; events applied per projection."""
         names = list(names or self.projectors)
         for name in names:
             projector = self.projectors[name]
@@ -83,31 +89,61 @@ class ProjectionRunner:
     def _catch_up_one(self, name: str, target: int | None, progress: Progress | None) -> int:
         projector = self.projectors[name]
         applied = 0
+        topics = tuple(sorted(projector.topics))
         with self._locks[name]:
-            head = self.head() if progress else 0
             while True:
                 start = self.position(name)
                 if target is not None and start >= target:
                     return applied
-                notifications = self.app.recorder.select_notifications(start, self.batch_size, inclusive_of_start=False)
-                if not notifications:
+                head = self.head()
+                if head <= start:
                     return applied
+                # Every id up to the head read first is committed or never will be (inserts lock
+                # the table and commit in id order), so once the events of interest up to it are
+                # read, the position may jump to the head: gaps are passed, never waited for.
+                notifications = self.app.recorder.select_notifications(
+                    start, self.batch_size, stop=head, topics=topics, inclusive_of_start=False
+                )
+                end = notifications[-1].id if len(notifications) == self.batch_size else head
                 try:
-                    self._apply_batch(projector, start, notifications)
+                    self._apply_batch(projector, start, end, notifications)
                 except LostRace:
                     time.sleep(0.001)
                     continue
                 applied += len(notifications)
                 if progress:
-                    progress(name, notifications[-1].id, max(head, notifications[-1].id))
+                    progress(name, end, head)
 
-    def _apply_batch(self, projector: Projector, start: int, notifications: list[Notification]) -> None:
-        wanted = projector.topics
-        events = [self.app.mapper.to_domain_event(n) for n in notifications if n.topic in wanted]
+    def _apply_batch(self, projector: Projector, start: int, end: int, notifications: list[Notification]) -> None:
+        events = [self.app.mapper.to_domain_event(n) for n in notifications]
         with self._datastore.transaction(commit=True) as session:
-            if not tracking.advance(session, projector.name, start, notifications[-1].id):
+            if not tracking.advance(session, projector.name, start, end):
                 raise LostRace()
             projector.begin_batch(session)
             for event in events:
                 projector.handle(event, session)
             projector.end_batch(session)
+
+
+class ProjectionPump:
+    """Catches the projections up in a background thread after saves, without making the saver
+    wait: for worker processes, whose commands need no read-your-writes."""
+
+    def __init__(self, runner: ProjectionRunner):
+        self.runner = runner
+        self._wake = threading.Event()
+        threading.Thread(target=self._run, name="projection-pump", daemon=True).start()
+
+    def on_saved(self, position: int) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                self.runner.catch_up()
+            except Exception:
+                log.exception("background catch-up failed; retrying")
+                time.sleep(1)
+                self._wake.set()

@@ -7,6 +7,7 @@ import threading
 
 from crm.bootstrap import Container, build
 from crm.config import Settings
+from crm.projectors.runner import ProjectionPump
 from crm.workers.delivery import DeliveryBackend, build_backend
 
 _lock = threading.Lock()
@@ -35,7 +36,10 @@ def container() -> Container:
             if inherited is not None:  # forked: leave the parent's connections to the parent
                 inherited.engine.dispose(close=False)
             settings = _state.get("settings") or Settings.from_env()
-            _state.update(pid=os.getpid(), container=build(settings), settings=settings, embedded=False)
+            built = build(settings)
+            # Worker commands need no read-your-writes: project in the background instead.
+            built.application.saved_observers[:] = [ProjectionPump(built.runner).on_saved]
+            _state.update(pid=os.getpid(), container=built, settings=settings, embedded=False)
             _state.pop("backend", None)
         return _state["container"]
 

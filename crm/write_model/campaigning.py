@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
+from sqlalchemy import func, select
 
 from crm.write_model import templates, validation
 from crm.write_model.campaigns import SEGMENT_TYPES, Campaign
@@ -105,8 +106,9 @@ class Campaigning:
         """The campaign's current state; with `known`, only events newer than it are read."""
         if known is None:
             return self._campaign(campaign_id, None)
-        for event in self.events.get(campaign_id, gt=known.version):
-            event.mutate(known)
+        if self._latest_version(campaign_id) > known.version:  # one indexed lookup when nothing changed
+            for event in self.events.get(campaign_id, gt=known.version):
+                event.mutate(known)
         return known
 
     def plan_audience(self: CrmApplication, campaign_id: UUID, customer_ids: list[UUID]) -> None:
@@ -164,6 +166,12 @@ class Campaigning:
         self._retrying(attempt)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _latest_version(self: CrmApplication, aggregate_id: UUID) -> int:
+        table = self.recorder.events_record_cls.__table__
+        query = select(func.max(table.c.originator_version)).where(table.c.originator_id == aggregate_id)
+        with self.factory.datastore.engine.connect() as conn:
+            return conn.execute(query).scalar() or 0
 
     def _campaign(self: CrmApplication, campaign_id: UUID, scope: UUID | None) -> Campaign:
         try:

@@ -30,7 +30,7 @@ def test_replaying_applied_events_changes_nothing(application, container):
     notifications = application.recorder.select_notifications(1, 100)
     projector = container.runner.projectors["customers"]
     with pytest.raises(LostRace):
-        container.runner._apply_batch(projector, 0, notifications)
+        container.runner._apply_batch(projector, 0, notifications[-1].id, notifications)
     assert container.queries.customer(customer_id, None) == before
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from crm.read_model.tables import outreach_events
 from crm.workers.delivery import SimulatedBackend
+from crm.workers.sender import FLUSH_EVERY
 from crm.write_model.errors import IllegalTransition
 from tests.integration.workers import RedisServer, WorkerProcess, free_port, wait_until
 
@@ -140,8 +141,8 @@ def test_kill_9_of_the_worker_group_mid_campaign_then_a_new_worker_completes_it(
     report = SimulatedBackend(container.engine).report()
     assert report["duplicate_deliveries"] == 0
     # Repeated attempts: at most the messages in flight when the group died (unrecorded outcomes
-    # of the batches being sent: up to one flush of 50 per pool process).
-    assert report["repeated_attempts"] <= 2 * 50
+    # of the batches being sent: up to one flush per pool process).
+    assert report["repeated_attempts"] <= 2 * FLUSH_EVERY
 
 
 def test_broker_outage_keeps_the_api_up_and_the_campaign_completes_after(
