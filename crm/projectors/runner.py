@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from eventsourcing.persistence import Notification
 from sqlalchemy import func, select
 
+from crm.locks import holding
 from crm.projectors import tracking
 from crm.projectors.base import Projector
 from crm.write_model.application import CrmApplication
@@ -90,7 +91,10 @@ class ProjectionRunner:
         projector = self.projectors[name]
         applied = 0
         topics = tuple(sorted(projector.topics))
-        with self._locks[name]:
+        # One catch-up per projection at a time, in this process and across processes: a
+        # second runner waits and then finds the work done, rather than redoing it and losing
+        # the compare-and-set (which still guards against anything that slips through).
+        with self._locks[name], holding(self._datastore.engine, f"crm:projection:{name}"):
             while True:
                 start = self.position(name)
                 if target is not None and start >= target:

@@ -17,8 +17,8 @@ from datetime import timedelta
 from eventsourcing.utils import get_topic
 
 from crm.bootstrap import Container
+from crm.locks import exclusive
 from crm.projectors import tracking
-from crm.workers.locks import exclusive
 from crm.write_model.campaigns import Campaign
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ STARTED, RESUMED = get_topic(Campaign.Started), get_topic(Campaign.Resumed)
 class CampaignFollower:
     """Publishes `resolve_audience` for each Started and `queue_batches` for each Resumed."""
 
-    def __init__(self, container: Container, poll_seconds: float = 0.2, sweep_seconds: float = 5.0):
+    def __init__(self, container: Container, poll_seconds: float = 0.05, sweep_seconds: float = 5.0):
         self.container = container
         self.poll_seconds = poll_seconds
         self.sweep_seconds = sweep_seconds

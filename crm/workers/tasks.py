@@ -7,8 +7,8 @@ from uuid import UUID
 
 from celery import shared_task
 
+from crm.locks import exclusive
 from crm.workers import runtime
-from crm.workers.locks import exclusive
 from crm.workers.sender import BatchSender
 
 log = logging.getLogger(__name__)
