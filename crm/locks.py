@@ -45,21 +45,3 @@ def exclusive(engine: Engine, name: str) -> Iterator[bool]:
     finally:
         if held:
             lock.release()
-
-
-@contextmanager
-def holding(engine: Engine, name: str) -> Iterator[None]:
-    """Wait for `name` and hold it for the block (across processes on PostgreSQL; else a no-op,
-    since SQLite serves one process and callers hold their own thread locks)."""
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    with engine.connect() as conn:
-        key = lock_key(name)
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()

@@ -116,7 +116,7 @@ class CampaignsProjector(Projector):
                 "created_at": event.timestamp,
             }
         )
-        self._touched[event.campaign_id] = event.timestamp
+        self._touched[event.campaign_id] = max(event.timestamp, self._touched.get(event.campaign_id, event.timestamp))
 
     @handle.register
     def _sent(self, event: Outreach.Sent, session: Session) -> None:
@@ -135,11 +135,13 @@ class CampaignsProjector(Projector):
             session.execute(outreach_events.insert(), self._inserts)
         if self._updates:
             self._apply_outcomes(session)
-            touched_ids = {u["outreach_id"] for u in self._updates}
-            for row in session.execute(
-                select(outreach_events.c.campaign_id).where(outreach_events.c.id.in_(touched_ids)).distinct()
-            ):
-                self._touched.setdefault(row.campaign_id, self._last_update_at)
+            updated_at = {u["outreach_id"]: u["at"] for u in self._updates}
+            owners = select(outreach_events.c.id, outreach_events.c.campaign_id).where(
+                outreach_events.c.id.in_(updated_at)
+            )
+            for outreach_id, campaign_id in session.execute(owners):
+                at = updated_at[outreach_id]
+                self._touched[campaign_id] = max(at, self._touched.get(campaign_id, at))
         if self._touched:
             self._recount(session)
 
@@ -169,7 +171,12 @@ class CampaignsProjector(Projector):
                 column("new_error", Text),
                 column("new_sent_at", DateTime(timezone=True)),
                 name="outcomes",
-            ).data([tuple(u.values()) for u in chunk])
+            ).data(
+                [
+                    (u["outreach_id"], u["new_status"], u["new_attempts"], u["new_error"], u["new_sent_at"])
+                    for u in chunk
+                ]
+            )
             session.execute(
                 outreach_events.update()
                 .where(outreach_events.c.id == outcomes.c.outreach_id)
@@ -189,9 +196,9 @@ class CampaignsProjector(Projector):
                 "new_attempts": attempts,
                 "new_error": error,
                 "new_sent_at": sent_at,
+                "at": event.timestamp,
             }
         )
-        self._last_update_at = event.timestamp
 
     def _update_campaign(self, session: Session, event, **values) -> None:
         session.execute(campaigns.update().where(campaigns.c.id == event.originator_id).values(**values))

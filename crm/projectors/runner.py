@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from eventsourcing.persistence import Notification
 from sqlalchemy import func, select
 
-from crm.locks import holding
 from crm.projectors import tracking
 from crm.projectors.base import Projector
 from crm.write_model.application import CrmApplication
@@ -62,10 +61,16 @@ class ProjectionRunner:
             applied += self._catch_up_one(name, target, progress)
         return applied
 
-    def on_saved(self, position: int) -> None:
-        """Observer for `CrmApplication.saved_observers`: inline read-your-writes."""
+    def on_saved(self, position: int, topics: set[str]) -> None:
+        """Observer for `CrmApplication.saved_observers`: inline read-your-writes.
+
+        Only the projections that handle one of the saved events' topics catch up now; the
+        others have nothing to show for this command and catch up with a later one.
+        """
         try:
-            self.catch_up(position)
+            for name, projector in self.projectors.items():
+                if projector.topics & topics:
+                    self._catch_up_one(name, position, None)
         except Exception:  # the command has committed; a lagging read model must not undo its answer
             log.exception("inline projection failed; the read model lags until the next catch-up")
             self._local.lagging = True
@@ -91,32 +96,35 @@ class ProjectionRunner:
         projector = self.projectors[name]
         applied = 0
         topics = tuple(sorted(projector.topics))
-        # One catch-up per projection at a time, in this process and across processes: a
-        # second runner waits and then finds the work done, rather than redoing it and losing
-        # the compare-and-set (which still guards against anything that slips through).
-        with self._locks[name], holding(self._datastore.engine, f"crm:projection:{name}"):
+        with self._locks[name]:
             while True:
-                start = self.position(name)
-                if target is not None and start >= target:
-                    return applied
-                head = self.head()
-                if head <= start:
-                    return applied
-                # Every id up to the head read first is committed or never will be (inserts lock
-                # the table and commit in id order), so once the events of interest up to it are
-                # read, the position may jump to the head: gaps are passed, never waited for.
-                notifications = self.app.recorder.select_notifications(
-                    start, self.batch_size, stop=head, topics=topics, inclusive_of_start=False
-                )
-                end = notifications[-1].id if len(notifications) == self.batch_size else head
                 try:
-                    self._apply_batch(projector, start, end, notifications)
+                    # The tracking row, locked first (FOR UPDATE on PostgreSQL), makes a second
+                    # runner in any process wait for this batch and then find the work done.
+                    with self._datastore.transaction(commit=True) as session:
+                        start = tracking.locked_position(session, name)
+                        if target is not None and start >= target:
+                            return applied
+                        head = self.head()
+                        if head <= start:
+                            return applied
+                        # Every id up to the head read first is committed or never will be
+                        # (inserts lock the table and commit in id order), so once the events of
+                        # interest up to it are read, the position may jump to the head: gaps
+                        # are passed, never waited for.
+                        notifications = self.app.recorder.select_notifications(
+                            start, self.batch_size, stop=head, topics=topics, inclusive_of_start=False
+                        )
+                        end = notifications[-1].id if len(notifications) == self.batch_size else head
+                        self._apply_batch(projector, start, end, notifications)
                 except LostRace:
                     time.sleep(0.001)
                     continue
                 applied += len(notifications)
                 if progress:
                     progress(name, end, head)
+                if target is not None and end >= target:
+                    return applied
 
     def _apply_batch(self, projector: Projector, start: int, end: int, notifications: list[Notification]) -> None:
         events = [self.app.mapper.to_domain_event(n) for n in notifications]
@@ -138,7 +146,7 @@ class ProjectionPump:
         self._wake = threading.Event()
         threading.Thread(target=self._run, name="projection-pump", daemon=True).start()
 
-    def on_saved(self, position: int) -> None:
+    def on_saved(self, position: int, topics: set[str]) -> None:
         self._wake.set()
 
     def _run(self) -> None:

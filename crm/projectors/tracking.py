@@ -14,6 +14,17 @@ def position(session: Session, name: str) -> int:
     return value or 0
 
 
+def locked_position(session: Session, name: str) -> int:
+    """The position, with the tracking row locked until the transaction ends (PostgreSQL)."""
+    query = select(projection_tracking.c.position).where(projection_tracking.c.name == name).with_for_update()
+    value = session.execute(query).scalar()
+    if value is None:  # first use: create the row at 0 (a concurrent creator wins harmlessly)
+        stmt = dialects.insert(session.get_bind().dialect.name, projection_tracking).values(name=name, position=0)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+        value = session.execute(query).scalar()
+    return value
+
+
 def advance(session: Session, name: str, expected: int, new: int) -> bool:
     """Move `name` from `expected` to `new` atomically; False if another writer moved it first.
 

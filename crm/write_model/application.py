@@ -64,7 +64,7 @@ class CrmApplication(Campaigning, Application):
         self.clock = clock
         self.visit_locator = visit_locator or (lambda visit_id: None)
         self.command_retries = command_retries
-        self.saved_observers: list[Callable[[int], None]] = []
+        self.saved_observers: list[Callable[[int, set[str]], None]] = []
         self._stripes = [threading.RLock() for _ in range(_STRIPES)]
         super().__init__(env)
 
@@ -77,8 +77,9 @@ class CrmApplication(Campaigning, Application):
     def _notify(self, recordings) -> None:
         if recordings and self.saved_observers:
             position = max(r.notification.id for r in recordings)
+            topics = {r.notification.topic for r in recordings}
             for observer in self.saved_observers:
-                observer(position)
+                observer(position, topics)
 
     # -- restaurants --------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ def test_a_failed_inline_catch_up_is_reported_as_lag(application, container, mon
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(container.runner, "catch_up", broken)
+    monkeypatch.setattr(container.runner, "_catch_up_one", broken)
     with caplog.at_level(logging.ERROR):
         application.open_restaurant("Pizza Palace", actor="admin")
     assert container.runner.take_lag_flag() is True

@@ -6,14 +6,22 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from crm.cli import main
-from crm.read_model.tables import customers, projection_tracking, restaurants, visits
+from crm.read_model.tables import (
+    campaign_batches,
+    campaigns,
+    customers,
+    outreach_events,
+    projection_tracking,
+    restaurants,
+    visits,
+)
 
 
 def snapshot_tables(container):
     with container.engine.connect() as conn:
         return {
             table.name: sorted(tuple(str(v) for v in row) for row in conn.execute(select(table)))
-            for table in (restaurants, customers, visits, projection_tracking)
+            for table in (restaurants, customers, visits, campaigns, campaign_batches, outreach_events)
         }
 
 
@@ -41,12 +49,25 @@ def scripted_history(application, clock):
         clock.advance(hours=1)
     application.update_customer(people[3], actor="a", scope=None, email="renamed@example.com", first_name="Re")
     application.delete_customer(people[5], actor="a", scope=None)
+    details = {"name": "Win back", "segment_type": "high_spenders", "segment_value": 0, "message_template": "Hi"}
+    campaign = application.create_campaign(pizza, details, actor="a", scope=None)
+    application.run_campaign(campaign, actor="a", scope=None)
+    application.plan_audience(campaign, people[:5])
+    records = application.open_batch(campaign, 0)
+    records[0].record_sent(1, "worker", clock())
+    records[1].record_failed(3, "mailbox full", "worker", clock())
+    records[2].skip("customer removed since the campaign started", "worker", clock())
+    application.record_outcomes(records[:3])
+    application.pause_campaign(campaign, actor="a", scope=None)
+    draft = application.create_campaign(tacos, {**details, "name": "Draft"}, actor="a", scope=None)
+    application.update_campaign(draft, {"segment_value": 5}, actor="a", scope=None)
 
 
 def test_rebuild_equals_the_incremental_tables_row_for_row(application, container, settings, clock):
     scripted_history(application, clock)
     incremental = snapshot_tables(container)
     assert len(incremental["customers"]) == 11 and len(incremental["visits"]) > 5
+    assert len(incremental["campaigns"]) == 2 and len(incremental["outreach_events"]) == 5
 
     result = CliRunner().invoke(
         main,
@@ -60,3 +81,6 @@ def test_rebuild_equals_the_incremental_tables_row_for_row(application, containe
     assert last_line.startswith(f"rebuilt {event_count} events in ")
     assert last_line.endswith("events/s)")
     assert snapshot_tables(container) == incremental
+    with container.engine.connect() as conn:
+        positions = dict(conn.execute(select(projection_tracking.c.name, projection_tracking.c.position)).all())
+    assert positions == dict.fromkeys(container.runner.projectors, container.runner.head())
