@@ -49,6 +49,7 @@ class CustomerSpendProjector(Projector):
                 last_visit_at=None,
                 last_active_at=event.timestamp,
                 created_at=event.timestamp,
+                deleted_at=None,
             )
         )
 
@@ -97,9 +98,11 @@ class CustomerSpendProjector(Projector):
 
     @handle.register
     def _deleted(self, event: Customer.Deleted, session: Session) -> None:
-        session.execute(visits.delete().where(visits.c.customer_id == event.originator_id))
-        session.execute(customers.delete().where(customers.c.id == event.originator_id))
-        self._touched.discard(event.originator_id)
+        session.execute(
+            customers.update()
+            .where(customers.c.id == event.originator_id)
+            .values(deleted_at=event.timestamp, email="", first_name="", last_name="", search_text="")
+        )
 
     def end_batch(self, session: Session) -> None:
         if not self._touched:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
-from crm.read_model.queries import Page, QueriesBase
-from crm.read_model.tables import campaign_batches, campaigns, customers, outreach_events, restaurants
+from crm.read_model.queries import ACTIVE, Page, QueriesBase
+from crm.read_model.tables import campaign_batches, campaigns, customers, outreach_events, restaurants, visits
 
 _campaign_columns = (
     campaigns.c.id,
@@ -45,7 +45,7 @@ _outreach_columns = (
     outreach_events.c.created_at,
 )
 _outreach_from = outreach_events.join(campaigns, campaigns.c.id == outreach_events.c.campaign_id).outerjoin(
-    customers, customers.c.id == outreach_events.c.customer_id
+    customers, (customers.c.id == outreach_events.c.customer_id) & ACTIVE
 )
 
 
@@ -125,9 +125,20 @@ class CampaignQueries(QueriesBase):
     def audience_ids(
         self, restaurant_id: UUID, segment_type: str, segment_value: int, started_at: datetime
     ) -> list[UUID]:
-        """The campaign's audience: customers in the segment at the start, registered before it."""
-        query = self._audience_query(restaurant_id, segment_type, segment_value, started_at).where(
-            customers.c.created_at <= started_at
+        """The campaign's audience: the customers registered before the start, not deleted before
+        it, who were in the segment at the start (counting visits made up to the start)."""
+        before_start = (visits.c.customer_id == customers.c.id) & (visits.c.visited_at <= started_at)
+        if segment_type == "inactive_days":
+            last_visit = select(func.max(visits.c.visited_at)).where(before_start).scalar_subquery()
+            in_segment = func.coalesce(last_visit, customers.c.created_at) < started_at - timedelta(days=segment_value)
+        else:
+            spend = select(func.coalesce(func.sum(visits.c.spend_cents), 0)).where(before_start).scalar_subquery()
+            in_segment = spend >= segment_value
+        query = select(customers.c.id).where(
+            customers.c.restaurant_id == restaurant_id,
+            customers.c.created_at <= started_at,
+            customers.c.deleted_at.is_(None) | (customers.c.deleted_at > started_at),
+            in_segment,
         )
         with self.engine.connect() as conn:
             return [row.id for row in conn.execute(query.order_by(customers.c.id))]
@@ -138,7 +149,7 @@ class CampaignQueries(QueriesBase):
             select(customers.c.id, customers.c.email, customers.c.first_name, customers.c.last_name)
             .add_columns(restaurants.c.name.label("restaurant_name"))
             .select_from(customers.outerjoin(restaurants, restaurants.c.id == customers.c.restaurant_id))
-            .where(customers.c.id.in_(customer_ids))
+            .where(customers.c.id.in_(customer_ids), ACTIVE)
         )
         with self.engine.connect() as conn:
             return {row.id: dict(row._mapping) for row in conn.execute(query)}
@@ -165,5 +176,5 @@ class CampaignQueries(QueriesBase):
 
     def _audience_query(self, restaurant_id: UUID, segment_type: str, segment_value: int, now: datetime) -> Select:
         return select(customers.c.id).where(
-            customers.c.restaurant_id == restaurant_id, segment_condition(segment_type, segment_value, now)
+            customers.c.restaurant_id == restaurant_id, ACTIVE, segment_condition(segment_type, segment_value, now)
         )

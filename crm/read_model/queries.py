@@ -52,6 +52,7 @@ _customer_columns = (
     customers.c.created_at,
 )
 _customers_from = customers.outerjoin(restaurants, restaurants.c.id == customers.c.restaurant_id)
+ACTIVE = customers.c.deleted_at.is_(None)  # deleted customers are kept as rows, hidden everywhere
 
 _visit_columns = (
     visits.c.id,
@@ -101,7 +102,7 @@ class Queries(QueriesBase):
     # -- customers
 
     def customer(self, customer_id: UUID, scope: UUID | None) -> dict | None:
-        query = select(*_customer_columns).select_from(_customers_from).where(customers.c.id == customer_id)
+        query = select(*_customer_columns).select_from(_customers_from).where(customers.c.id == customer_id, ACTIVE)
         return self._one(self._scoped(query, customers.c.restaurant_id, scope))
 
     def customers(
@@ -131,11 +132,13 @@ class Queries(QueriesBase):
     # -- visits
 
     def visit(self, visit_id: UUID, scope: UUID | None) -> dict | None:
-        query = select(*_visit_columns).select_from(_visits_from).where(visits.c.id == visit_id)
+        query = select(*_visit_columns).select_from(_visits_from).where(visits.c.id == visit_id, ACTIVE)
         return self._one(self._scoped(query, visits.c.restaurant_id, scope))
 
     def visits(self, scope: UUID | None, customer_id: UUID | None, page: int, page_size: int) -> Page:
-        query = self._scoped(select(*_visit_columns).select_from(_visits_from), visits.c.restaurant_id, scope)
+        query = self._scoped(
+            select(*_visit_columns).select_from(_visits_from).where(ACTIVE), visits.c.restaurant_id, scope
+        )
         if customer_id is not None:
             query = query.where(visits.c.customer_id == customer_id)
         return self._page(query, (visits.c.visited_at.desc(), visits.c.id.desc()), page, page_size)
@@ -148,7 +151,9 @@ class Queries(QueriesBase):
     # -- helpers
 
     def _customers_query(self, scope: UUID | None, restaurant_id: UUID | None) -> Select:
-        query = self._scoped(select(*_customer_columns).select_from(_customers_from), customers.c.restaurant_id, scope)
+        query = self._scoped(
+            select(*_customer_columns).select_from(_customers_from).where(ACTIVE), customers.c.restaurant_id, scope
+        )
         if restaurant_id is not None:
             query = query.where(customers.c.restaurant_id == restaurant_id)
         return query

@@ -30,6 +30,9 @@ customers = Table(
     Column("last_visit_at", DateTime(timezone=True), nullable=True),
     Column("last_active_at", DateTime(timezone=True), nullable=False),  # last visit, else registration
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Deleted customers stay as rows without personal data, so a campaign started before the
+    # deletion still counts them in its audience (and skips them); every list hides them.
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
     Index("ix_customers_restaurant_last_active", "restaurant_id", "last_active_at"),
     Index("ix_customers_restaurant_spend", "restaurant_id", "total_spend_cents"),
     Index("ix_customers_restaurant_created", "restaurant_id", "created_at"),

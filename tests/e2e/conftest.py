@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -24,3 +25,38 @@ def key_of(key_for):
         return key_for(uuid.UUID(restaurant["id"]), name)
 
     return make_key
+
+
+EMBEDDED_THREADS = ("campaign-follower", "embedded-celery-worker")
+
+
+@pytest.fixture
+def start_worker(container):
+    """Start the embedded campaign worker (follower and Celery threads) when the test says so.
+
+    It is stopped, and its threads joined, after the test: none outlives the test's database.
+    """
+    from crm.workers.embedded import EmbeddedWorker
+
+    started: list = []
+
+    def start():
+        assert not started, "the embedded worker is already running"
+        before = set(threading.enumerate())
+        worker = EmbeddedWorker(container).start()
+        threads = [t for t in threading.enumerate() if t not in before and t.name in EMBEDDED_THREADS]
+        started.append((worker, threads))
+        return worker
+
+    yield start
+    for worker, threads in started:
+        worker.stop()
+        for thread in threads:
+            thread.join(timeout=10)
+            assert not thread.is_alive(), f"{thread.name} did not stop"
+
+
+@pytest.fixture
+def embedded(start_worker):
+    """The embedded campaign worker, running from the start of the test."""
+    return start_worker()

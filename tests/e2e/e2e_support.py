@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,37 @@ CUSTOMER_FIELDS = {
 }
 VISIT_FIELDS = {"id", "customer", "customer_email", "visited_at", "spend_cents", "spend_dollars"}
 PAGE_FIELDS = {"count", "next", "previous", "results"}
+CAMPAIGN_FIELDS = {
+    "id",
+    "restaurant",
+    "restaurant_name",
+    "name",
+    "status",
+    "segment_type",
+    "segment_value",
+    "subject",
+    "message_template",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "stats",
+}
+STATS_FIELDS = {"audience", "queued", "sent", "failed", "skipped"}
+OUTREACH_FIELDS = {
+    "id",
+    "campaign",
+    "campaign_name",
+    "customer",
+    "customer_email",
+    "channel",
+    "status",
+    "error_message",
+    "attempts",
+    "sent_at",
+    "created_at",
+}
+CAMPAIGN_STATUSES = ("draft", "running", "paused", "cancelled", "completed")
+CONTROLS = ("run", "pause", "resume", "cancel")
 
 
 def when(value: str | None) -> datetime | None:
@@ -99,6 +131,29 @@ class Make:
             body["visited_at"] = iso(visited_at)
         return assert_created((api or self.admin).post(f"/api/customers/{customer['id']}/add_visit/", json=body))
 
+    def campaign(self, restaurant: dict | None, api=None, **fields) -> dict:
+        """A draft campaign: win back customers inactive for 30 days, unless `fields` say otherwise."""
+        body = {
+            "name": "Win back",
+            "segment_type": "inactive_days",
+            "segment_value": 30,
+            "message_template": "Hi {first_name}, we miss you!",
+            **fields,
+        }
+        if restaurant is not None:
+            body["restaurant"] = restaurant["id"]
+        created = assert_created((api or self.admin).post("/api/campaigns/", json=body))
+        assert created["status"] == "draft", created
+        return created
+
+    def control(self, campaign: dict, action: str, api=None) -> dict:
+        """POST a control that must succeed (202 for run, else 200); the campaign it answers with."""
+        response = (api or self.admin).post(f"/api/campaigns/{campaign['id']}/{action}/")
+        expected = 202 if action == "run" else 200
+        assert response.status_code == expected, (action, response.status_code, response.get_json())
+        assert STALE_HEADER not in response.headers, "the read model lagged behind a control"
+        return response.get_json()
+
     def get(self, path: str, api=None, **kwargs) -> dict:
         response = (api or self.admin).get(path, **kwargs)
         assert response.status_code == 200, (path, response.status_code, response.get_json())
@@ -110,7 +165,14 @@ class Make:
 _ARGUMENT = re.compile(r"<(?:([a-zA-Z_][\w]*)(?:\([^)]*\))?:)?([a-zA-Z_]\w*)>")
 
 # Which kind of resource each path argument names.
-ID_ARGUMENTS = {"restaurant_id": "restaurant", "customer_id": "customer", "visit_id": "visit"}
+ID_ARGUMENTS = {
+    "restaurant_id": "restaurant",
+    "customer_id": "customer",
+    "visit_id": "visit",
+    "campaign_id": "campaign",
+    "outreach_id": "outreach",
+}
+ID_KINDS = tuple(dict.fromkeys(ID_ARGUMENTS.values()))
 
 # A body the route would accept for a resource the caller can see (so a 404 means "not found").
 VALID_BODIES = {
@@ -121,7 +183,16 @@ VALID_BODIES = {
     ("/api/customers/<uuid:customer_id>/add_visit/", "POST"): {"spend_cents": 100},
     ("/api/visits/<uuid:visit_id>/", "PUT"): {"spend_cents": 1},
     ("/api/visits/<uuid:visit_id>/", "PATCH"): {"spend_cents": 1},
+    ("/api/campaigns/<uuid:campaign_id>/", "PUT"): {
+        "name": "Renamed",
+        "segment_type": "high_spenders",
+        "segment_value": 100,
+        "message_template": "Hello {first_name}",
+    },
+    ("/api/campaigns/<uuid:campaign_id>/", "PATCH"): {"name": "Renamed"},
 }
+# POSTs that take no body at all: the campaign controls.
+BODILESS = {(f"/api/campaigns/<uuid:campaign_id>/{action}/", "POST") for action in CONTROLS}
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -162,7 +233,7 @@ def id_calls(app) -> list[IdCall]:
             assert name in ID_ARGUMENTS, f"{rule.rule}: unknown id argument {name!r}; teach the e2e tests about it"
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             body = VALID_BODIES.get((rule.rule, method))
-            if method in _BODY_METHODS:
+            if method in _BODY_METHODS and (rule.rule, method) not in BODILESS:
                 assert body is not None, f"{method} {rule.rule}: add a valid body to VALID_BODIES"
             calls.append(IdCall(rule.rule, method, tuple(name for _, name in arguments), body))
     return calls
@@ -171,3 +242,71 @@ def id_calls(app) -> list[IdCall]:
 def call(api, id_call: IdCall, ids_by_kind: dict[str, str]):
     kwargs = {} if id_call.body is None else {"json": id_call.body}
     return api.request(id_call.method, id_call.path(ids_by_kind), **kwargs)
+
+
+def control_of(id_call: IdCall) -> str | None:
+    """The campaign control an id call is (run, pause, resume or cancel), else None."""
+    for action in CONTROLS:
+        if id_call.rule == f"/api/campaigns/<uuid:campaign_id>/{action}/":
+            return action
+    return None
+
+
+# -- campaigns ----------------------------------------------------------------------------
+
+
+def assert_conflict_names(response, status: str) -> dict:
+    """A 409 whose message names the campaign's current status."""
+    body = assert_error(response, 409)
+    assert re.search(rf"\b{status}\b", body["message"]), body
+    return body
+
+
+def bring_to(make: Make, container, campaign: dict, status: str) -> dict:
+    """Move a draft campaign to `status` through the controls, with no worker running.
+
+    "completed" is reached the way the worker reaches it for an empty audience: the campaign
+    is started, then its (empty) audience is fixed, which completes it at once.
+    """
+    assert status in CAMPAIGN_STATUSES, status
+    if status == "draft":
+        return make.get(f"/api/campaigns/{campaign['id']}/")
+    if status == "cancelled":
+        return make.control(campaign, "cancel")
+    make.control(campaign, "run")
+    if status == "paused":
+        make.control(campaign, "pause")
+    if status == "completed":
+        container.application.plan_audience(uuid.UUID(campaign["id"]), [])
+    current = make.get(f"/api/campaigns/{campaign['id']}/")
+    assert current["status"] == status, current
+    return current
+
+
+def queue_outreach(make: Make, container, campaign: dict, customers: list[dict]) -> list:
+    """Start `campaign` and queue one outreach record per customer, as a worker would (no sending).
+
+    Returns the write model's Outreach records (one batch, in the order of `customers`).
+    """
+    if make.get(f"/api/campaigns/{campaign['id']}/")["status"] == "draft":
+        make.control(campaign, "run")
+    campaign_id = uuid.UUID(campaign["id"])
+    application = container.application
+    application.plan_audience(campaign_id, [uuid.UUID(c["id"]) for c in customers])
+    records = application.open_batch(campaign_id, 0)
+    by_customer = {str(r.customer_id): r for r in records}
+    assert set(by_customer) == {c["id"] for c in customers}
+    return [by_customer[c["id"]] for c in customers]
+
+
+def wait_for_status(api, campaign: dict, status: str, timeout: float = 20.0) -> dict:
+    """Poll GET /api/campaigns/{id}/ until the campaign has `status` (fails after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = api.get(f"/api/campaigns/{campaign['id']}/")
+        assert response.status_code == 200, response.get_json()
+        current = response.get_json()
+        if current["status"] == status:
+            return current
+        assert time.monotonic() < deadline, f"campaign not {status} after {timeout} s: {current}"
+        time.sleep(0.05)

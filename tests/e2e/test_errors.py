@@ -12,7 +12,15 @@ from datetime import timedelta
 
 import pytest
 
-from tests.e2e.e2e_support import CUSTOMER_FIELDS, RESTAURANT_FIELDS, assert_error, assert_invalid, call, id_calls
+from tests.e2e.e2e_support import (
+    CUSTOMER_FIELDS,
+    ID_KINDS,
+    RESTAURANT_FIELDS,
+    assert_error,
+    assert_invalid,
+    call,
+    id_calls,
+)
 
 LISTS = (
     "/api/restaurants/",
@@ -373,7 +381,7 @@ def test_admin_only_action_with_a_restaurant_key_is_403(admin, world, key_of, re
 
 
 def test_every_id_route_answers_404_for_unknown_ids(app, admin, world):
-    unknown = {kind: str(uuid.uuid4()) for kind in ("restaurant", "customer", "visit")}
+    unknown = {kind: str(uuid.uuid4()) for kind in ID_KINDS}
     before = state(admin, world)
 
     answers = {}

@@ -7,7 +7,18 @@ from datetime import timedelta
 
 import pytest
 
-from tests.e2e.e2e_support import IdCall, assert_error, assert_invalid, call, id_calls, ids, iso
+from tests.e2e.e2e_support import (
+    IdCall,
+    assert_error,
+    assert_invalid,
+    bring_to,
+    call,
+    control_of,
+    id_calls,
+    ids,
+    iso,
+    queue_outreach,
+)
 
 LISTS = (
     "/api/restaurants/",
@@ -16,34 +27,52 @@ LISTS = (
     "/api/customers/inactive/",
     "/api/customers/high_spenders/",
 )
-_DELETE_ORDER = {"visit_id": 0, "customer_id": 1, "restaurant_id": 2}
+_DELETE_ORDER = {"outreach_id": 0, "campaign_id": 0, "visit_id": 0, "customer_id": 1, "restaurant_id": 2}
+CAMPAIGN_LISTS = ("/api/campaigns/", "/api/outreach-events/")
 
 
 @pytest.fixture
-def two_tenants(admin, make, key_of, clock):
-    """Restaurants A and B, each with a customer and a visit; B's key."""
+def two_tenants(admin, make, key_of, clock, container):
+    """Restaurants A and B, each with a customer, a visit, a draft campaign and an outreach
+    record (of a second, running campaign); B's key."""
     world = {}
     for tag in ("a", "b"):
         restaurant = make.restaurant(f"Restaurant {tag.upper()}")
         customer = make.customer(restaurant, f"shared-{tag}@example.com", first_name=f"Guest {tag.upper()}")
         visit = make.visit(customer, 60_000, clock.now - timedelta(days=45))
-        world[tag] = {"restaurant": restaurant, "customer": customer, "visit": visit}
+        campaign = make.campaign(restaurant, name=f"Draft {tag.upper()}")
+        running = make.campaign(restaurant, name=f"Running {tag.upper()}")
+        (record,) = queue_outreach(make, container, running, [customer])
+        world[tag] = {
+            "restaurant": restaurant,
+            "customer": customer,
+            "visit": visit,
+            "campaign": campaign,
+            "running": running,
+            "outreach": {"id": str(record.id)},
+        }
     world["key_b"] = key_of(world["b"]["restaurant"], "key-b")
     return world
 
 
 def snapshot(admin, tenant: dict) -> dict:
     """Everything about a tenant's rows an intrusion could change."""
+    campaigns = {
+        kind: admin.get(f"/api/campaigns/{tenant[kind]['id']}/").get_json() for kind in ("campaign", "running")
+    }
     return {
         "restaurant": admin.get(f"/api/restaurants/{tenant['restaurant']['id']}/").get_json(),
         "customer": admin.get(f"/api/customers/{tenant['customer']['id']}/").get_json(),
         "visit": admin.get(f"/api/visits/{tenant['visit']['id']}/").get_json(),
         "history": admin.get(f"/api/customers/{tenant['customer']['id']}/history/").get_json(),
+        "campaigns": campaigns,
+        "outreach": admin.get(f"/api/outreach-events/{tenant['outreach']['id']}/").get_json(),
+        "events": admin.get(f"/api/campaigns/{tenant['running']['id']}/events/").get_json(),
     }
 
 
 def ids_of(tenant: dict) -> dict[str, str]:
-    return {kind: tenant[kind]["id"] for kind in ("restaurant", "customer", "visit")}
+    return {kind: tenant[kind]["id"] for kind in ("restaurant", "customer", "visit", "campaign", "outreach")}
 
 
 def ordered(calls: list[IdCall]) -> list[IdCall]:
@@ -53,8 +82,11 @@ def ordered(calls: list[IdCall]) -> list[IdCall]:
 
 def test_every_id_route_answers_404_for_another_restaurants_ids(app, admin, two_tenants):
     calls = id_calls(app)
-    assert len({c.rule for c in calls}) >= 5 and len(calls) >= 13, [str(c) for c in calls]
+    assert len({c.rule for c in calls}) >= 13 and len(calls) >= 24, [str(c) for c in calls]
+    assert {"campaign_id", "outreach_id"} <= {a for c in calls for a in c.arguments}
     before = snapshot(admin, two_tenants["a"])
+    for kind in ("campaign", "running", "outreach"):  # each exists and is A's own
+        assert admin.get(_path_of(kind, two_tenants["a"])).status_code == 200
 
     # Check every method of every route with an id answers 404 to B's key for A's ids.
     answers = {}
@@ -68,14 +100,31 @@ def test_every_id_route_answers_404_for_another_restaurants_ids(app, admin, two_
     assert snapshot(admin, two_tenants["a"]) == before
 
 
-def test_the_same_calls_work_on_the_own_restaurants_ids(app, two_tenants):
+def _path_of(kind: str, tenant: dict) -> str:
+    if kind == "outreach":
+        return f"/api/outreach-events/{tenant['outreach']['id']}/"
+    return f"/api/campaigns/{tenant[kind]['id']}/"
+
+
+# The status a control needs its campaign in (the walk's draft campaign suits the others).
+_NEEDS = {"pause": "running", "resume": "paused"}
+
+
+def test_the_same_calls_work_on_the_own_restaurants_ids(app, make, container, two_tenants):
     # Check the walk's bodies are valid, so the 404s above are about tenancy, not input.
+    b = two_tenants["b"]
     answers = {}
     for id_call in ordered(id_calls(app)):
-        response = call(two_tenants["key_b"], id_call, ids_of(two_tenants["b"]))
+        own = ids_of(b)
+        if "campaign_id" in id_call.arguments and id_call.method != "GET":
+            # A fresh draft for each call that changes a campaign, in the status its control needs.
+            fresh = make.campaign(b["restaurant"], name=f"For {id_call}")
+            own["campaign"] = bring_to(make, container, fresh, _NEEDS.get(control_of(id_call), "draft"))["id"]
+        response = call(two_tenants["key_b"], id_call, own)
         answers[str(id_call)] = response.status_code
     expected = {name: status for name, status in answers.items() if status in (200, 201, 204)}
     expected["DELETE /api/restaurants/<uuid:restaurant_id>/"] = 403  # admin only, even for its own
+    expected["POST /api/campaigns/<uuid:campaign_id>/run/"] = 202
     assert answers == expected
 
 
@@ -166,3 +215,77 @@ def test_an_email_used_in_another_restaurant_does_not_leak(two_tenants):
 
     assert response.status_code == 201
     assert response.get_json()["restaurant"] == two_tenants["b"]["restaurant"]["id"]
+
+
+# -- campaigns and outreach ------------------------------------------------------------------
+
+
+def test_campaign_lists_show_only_the_own_restaurant(admin, two_tenants):
+    b = two_tenants["b"]
+    key_b = two_tenants["key_b"]
+
+    campaigns = key_b.get("/api/campaigns/").get_json()
+    outreach = key_b.get("/api/outreach-events/").get_json()
+
+    assert sorted(ids(campaigns)) == sorted([b["campaign"]["id"], b["running"]["id"]])
+    assert (outreach["count"], ids(outreach)) == (1, [b["outreach"]["id"]])
+    # Check the admin sees both restaurants' rows there.
+    assert {path: admin.get(path).get_json()["count"] for path in CAMPAIGN_LISTS} == {
+        "/api/campaigns/": 4,
+        "/api/outreach-events/": 2,
+    }
+
+
+def test_campaign_filters_naming_another_restaurant_find_nothing(two_tenants):
+    a = two_tenants["a"]
+    key_b = two_tenants["key_b"]
+    cases = [
+        ("/api/campaigns/", {"restaurant_id": a["restaurant"]["id"]}),
+        ("/api/outreach-events/", {"campaign_id": a["running"]["id"]}),
+        ("/api/outreach-events/", {"campaign_id": a["running"]["id"], "status": "queued"}),
+    ]
+
+    answers = {}
+    for path, query in cases:
+        response = key_b.get(path, query_string=query)
+        answers[(path, str(query))] = (
+            response.status_code,
+            response.get_json()["count"],
+            response.get_json()["results"],
+        )
+
+    assert answers == {case: (200, 0, []) for case in answers}
+
+
+@pytest.mark.parametrize("path", ["/api/campaigns/", "/api/campaigns/preview/"])
+def test_a_campaign_cannot_name_another_restaurant(admin, two_tenants, path):
+    a = two_tenants["a"]
+    key_b = two_tenants["key_b"]
+    before = snapshot(admin, a)
+    body = {
+        "name": "Spy",
+        "segment_type": "high_spenders",
+        "segment_value": 0,
+        "message_template": "Hi {first_name}",
+    }
+
+    foreign = key_b.post(path, json={**body, "restaurant": a["restaurant"]["id"]})
+    unknown = key_b.post(path, json={**body, "restaurant": str(uuid.uuid4())})
+
+    # Check another restaurant is indistinguishable from no restaurant at all.
+    assert_invalid(foreign, "restaurant")
+    assert (foreign.status_code, foreign.get_json()) == (unknown.status_code, unknown.get_json())
+    assert admin.get("/api/campaigns/", query_string={"restaurant_id": a["restaurant"]["id"]}).get_json()["count"] == 2
+    assert snapshot(admin, a) == before
+
+
+def test_a_preview_shows_only_the_own_restaurants_customers(two_tenants):
+    key_b = two_tenants["key_b"]
+    body = {"name": "All", "segment_type": "high_spenders", "segment_value": 0, "message_template": "{first_name}"}
+
+    preview = key_b.post("/api/campaigns/preview/", json=body).get_json()
+
+    assert preview == {
+        "audience": 1,
+        "samples": [{"customer": two_tenants["b"]["customer"]["id"], "subject": "Restaurant B", "message": "Guest B"}],
+    }
