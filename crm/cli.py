@@ -59,6 +59,10 @@ def worker(concurrency: int | None) -> None:
             "set CELERY_BROKER_URL or REDIS_URL (e.g. redis://127.0.0.1:6379/0); "
             "without a broker, `crm serve` runs the worker itself"
         )
+    if settings.is_sqlite:
+        raise click.ClickException(
+            "crm worker needs PostgreSQL (its locks span processes); with SQLite, `crm serve` runs the worker itself"
+        )
     from crm.workers import runtime
     from crm.workers.celery_app import get_app
 
@@ -177,5 +181,5 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
     for bar in bars.values():
         bar.__exit__(None, None, None)
     elapsed = time.perf_counter() - started
-    events = runner.event_count()  # every projection passes over the whole log
+    events = runner.event_count()
     click.echo(f"rebuilt {events} events in {elapsed:.2f} s ({events / elapsed if elapsed else 0:.0f} events/s)")

@@ -71,6 +71,8 @@ class CampaignsProjector(Projector):
         values = {"status": _STATUS_EVENTS[type(event)]}
         if isinstance(event, Campaign.Started):
             values["started_at"] = event.timestamp
+        if isinstance(event, (Campaign.Started, Campaign.Resumed)):
+            values["progressed_at"] = event.timestamp  # the sweep measures idleness from here
         self._update_campaign(session, event, **values)
 
     @handle.register

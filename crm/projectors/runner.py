@@ -1,8 +1,10 @@
 """Drives projectors from their tracked position to the head of the log.
 
-Inline mode calls `catch_up()` after every command in the process that ran it. Each batch
-is one transaction: the tracking position is advanced first (compare-and-set), then the
-rows are written; a batch that loses the race to another runner rolls back and is re-read.
+Each batch is one transaction that first locks the projection's tracking row (FOR UPDATE on
+PostgreSQL), reads the head, reads the events of the topics the projector handles up to it,
+applies them and advances the position by compare-and-set: a second runner, in this process or
+another, waits for the batch and then finds the work done. Web processes catch up inline after
+each command (read-your-writes); worker processes in the background (ProjectionPump).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class ProjectionRunner:
         for name in names:
             projector = self.projectors[name]
             with self._locks[name], self._datastore.transaction(commit=True) as session:
+                tracking.locked_position(session, name)  # waits for a batch being applied elsewhere
                 for table in reversed(projector.tables):
                     session.execute(table.delete())
                 tracking.reset(session, name)

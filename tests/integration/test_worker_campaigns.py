@@ -180,3 +180,18 @@ def test_the_worker_refuses_to_start_without_a_broker(settings):
         timeout=60,
     )
     assert result.returncode != 0 and "CELERY_BROKER_URL" in result.stderr
+
+
+def test_the_worker_refuses_sqlite(tmp_path):
+    import subprocess
+    import sys
+
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/crm.sqlite3",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "crm", "worker"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0 and "needs PostgreSQL" in result.stderr

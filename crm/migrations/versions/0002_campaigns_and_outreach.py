@@ -15,9 +15,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("customers") as customers:
-        customers.add_column(sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
-
     op.create_table(
         "campaigns",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -83,5 +80,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("simulated_deliveries", "outreach_events", "campaign_batches", "campaigns"):
         op.drop_table(table)
-    with op.batch_alter_table("customers") as customers:
-        customers.drop_column("deleted_at")
