@@ -73,5 +73,8 @@ def _connect_follower(settings: Settings) -> None:
 
     @worker_process_init.connect(weak=False)
     def forget_parent_connections(**_) -> None:
+        from crm.workers import runtime
+
         if "container" in state:
             state["container"].engine.dispose(close=False)
+        runtime.container()  # build this pool process's own now, not on its first task

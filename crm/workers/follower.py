@@ -34,6 +34,9 @@ class CampaignFollower:
         self.poll_seconds = poll_seconds
         self.sweep_seconds = sweep_seconds
         self.stop_event = threading.Event()
+        self._position: int | None = None  # read from the tracking table on first poll
+        self._saved = 0
+        self._saved_at = 0.0
 
     def run(self) -> None:
         """Follow until `stop()`; stand by while another follower holds the lock."""
@@ -57,11 +60,13 @@ class CampaignFollower:
         return thread
 
     def poll_once(self) -> bool:
-        """Publish tasks for new starts and resumes; True if the position moved."""
+        """Publish tasks for new starts and resumes; True if any were published."""
         app = self.container.application
         datastore = app.factory.datastore
-        with datastore.transaction(commit=False) as session:
-            start = tracking.position(session, NAME)
+        if self._position is None:
+            with datastore.transaction(commit=False) as session:
+                self._position = self._saved = tracking.position(session, NAME)
+        start = self._position
         head = app.recorder.max_notification_id() or 0
         if head <= start:
             return False
@@ -72,10 +77,16 @@ class CampaignFollower:
         )
         for notification in found:
             self._publish(notification.topic, str(notification.originator_id))
-        end = found[-1].id if len(found) == 10_000 else head
-        with datastore.transaction(commit=True) as session:
-            tracking.advance(session, NAME, start, end)
-        return True
+        self._position = found[-1].id if len(found) == 10_000 else head
+        # Saved after each publication, otherwise at most once a second: while a campaign
+        # sends, the head moves all the time and nothing here needs saving that often.
+        if found or time.monotonic() - self._saved_at >= 1.0:
+            with datastore.transaction(commit=True) as session:
+                moved = tracking.advance(session, NAME, self._saved, self._position)
+            self._saved, self._saved_at = self._position, time.monotonic()
+            if not moved:  # another follower moved it: start again from the stored position
+                self._position = None
+        return bool(found)
 
     def sweep(self, idle_for: timedelta | None) -> None:
         """Queue the unfinished work of running campaigns (all, or those idle for `idle_for`)."""
@@ -89,6 +100,7 @@ class CampaignFollower:
                 tasks.send_batch.delay(str(campaign_id), number)
 
     def _follow(self) -> None:
+        self._position = None  # just became the active follower: trust only the stored position
         self.sweep(idle_for=None)
         next_sweep = time.monotonic() + self.sweep_seconds
         while not self.stop_event.is_set():
