@@ -147,18 +147,28 @@ class ProjectionPump:
     def __init__(self, runner: ProjectionRunner):
         self.runner = runner
         self._wake = threading.Event()
+        self._guard = threading.Lock()
+        self._topics: set[str] = set()
         threading.Thread(target=self._run, name="projection-pump", daemon=True).start()
 
     def on_saved(self, position: int, topics: set[str]) -> None:
+        with self._guard:
+            self._topics |= topics
         self._wake.set()
 
     def _run(self) -> None:
         while True:
             self._wake.wait()
             self._wake.clear()
+            with self._guard:
+                topics, self._topics = self._topics, set()
             try:
-                self.runner.catch_up()
+                for name, projector in self.runner.projectors.items():
+                    if projector.topics & topics:  # the others have nothing new to show
+                        self.runner._catch_up_one(name, None, None)
             except Exception:
                 log.exception("background catch-up failed; retrying")
                 time.sleep(1)
+                with self._guard:
+                    self._topics |= topics
                 self._wake.set()
