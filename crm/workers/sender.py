@@ -39,11 +39,15 @@ class BatchSender:
         people = self.queries.recipients([r.customer_id for r in records])
         done: list[Outreach] = []
         flushed_at = checked_at = time.monotonic()
-        for record in records:
+        for index, record in enumerate(records):
             if time.monotonic() - checked_at >= STATUS_CHECK_SECONDS:
                 campaign = self.app.campaign(campaign_id, known=campaign)
                 checked_at = time.monotonic()
                 if campaign.status != "running":
+                    if campaign.status == "cancelled":  # nothing more will go out: say so on the record
+                        for unsent in records[index:]:
+                            unsent.skip("campaign cancelled", WORKER, self.app.clock())
+                        done.extend(records[index:])
                     self.app.record_outcomes(done)
                     return False
             self._deliver(campaign, record, people.get(record.customer_id))
