@@ -110,6 +110,7 @@ def test_pause_holds_the_sent_count_and_resume_finishes_without_duplicates(appli
     assert len(rows) == 400 and {r.customer_id for r in rows} == customers
     report = SimulatedBackend(container.engine).report()
     assert report["duplicate_deliveries"] == 0 and report["messages"] == 400
+    assert report["repeated_attempts"] == 0  # nothing crashed: nothing was ever sent twice
 
 
 def test_cancel_stops_a_running_campaign(application, container, workers):
