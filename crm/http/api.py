@@ -8,7 +8,7 @@ from webargs.flaskparser import FlaskParser, abort
 from crm.http.errors import http_error_payload
 
 
-def _unsafe_text(value: object, depth: int = 0) -> bool:
+def _unsafe_text(value: object) -> bool:
     """Strings a database cannot store: NUL, and lone surrogates that are not valid UTF-8."""
     if isinstance(value, str):
         return "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value)

@@ -40,10 +40,6 @@ class ProjectionRunner:
         self._datastore = app.factory.datastore
         self._local = threading.local()
 
-    def position(self, name: str) -> int:
-        with self._datastore.transaction(commit=False) as session:
-            return tracking.position(session, name)
-
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
