@@ -5,9 +5,8 @@ from uuid import uuid4
 
 import pytest
 
-from crm.write_model.campaigning import validated_details
 from crm.write_model.campaigns import Campaign
-from crm.write_model.errors import CampaignNotFound, IllegalTransition, InvalidInput
+from crm.write_model.errors import CampaignNotFound, IllegalTransition
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 LATER = NOW + timedelta(hours=3)
@@ -418,101 +417,3 @@ def test_the_state_rebuilt_from_the_events_matches_the_live_state():
         assert getattr(rebuilt, name) == getattr(campaign, name), name
     assert rebuilt.status == "completed"
     assert rebuilt.completed_at == NOW + timedelta(minutes=6)
-
-
-# -- validated_details (the checks before create and change_details) --------------------
-
-
-def test_validated_details_returns_the_five_settings():
-    details = validated_details({**DETAILS, "extra": "ignored"})
-    assert details == DETAILS
-
-
-def test_validated_details_defaults_the_subject_to_the_restaurant_name():
-    details = validated_details({key: value for key, value in DETAILS.items() if key != "subject"})
-    assert details["subject"] == "{restaurant_name}"
-
-
-def test_validated_details_strips_the_name():
-    assert validated_details({**DETAILS, "name": "  Winback  "})["name"] == "Winback"
-
-
-@pytest.mark.parametrize("name", [None, "", "   ", 42])
-def test_validated_details_requires_a_name(name):
-    details = {key: value for key, value in DETAILS.items() if key != "name"}
-    if name is not None:
-        details["name"] = name
-    with pytest.raises(InvalidInput) as error:
-        validated_details(details)
-    assert error.value.field == "name"
-
-
-@pytest.mark.parametrize("segment_type", [None, "", "vip", "INACTIVE_DAYS", 1])
-def test_validated_details_requires_a_known_segment_type(segment_type):
-    details = {**DETAILS, "segment_type": segment_type}
-    if segment_type is None:
-        del details["segment_type"]
-    with pytest.raises(InvalidInput) as error:
-        validated_details(details)
-    assert error.value.field == "segment_type"
-
-
-@pytest.mark.parametrize(
-    "segment_type, value",
-    [
-        ("inactive_days", 0),
-        ("inactive_days", 1),
-        ("inactive_days", 36_500),
-        ("high_spenders", 0),
-        ("high_spenders", 36_501),
-        ("high_spenders", 10**12),
-    ],
-)
-def test_validated_details_accepts_segment_values_in_range(segment_type, value):
-    details = validated_details({**DETAILS, "segment_type": segment_type, "segment_value": value})
-    assert (details["segment_type"], details["segment_value"]) == (segment_type, value)
-
-
-@pytest.mark.parametrize(
-    "segment_type, value",
-    [
-        ("inactive_days", -1),
-        ("inactive_days", 36_501),
-        ("inactive_days", True),
-        ("inactive_days", False),
-        ("inactive_days", 30.0),
-        ("inactive_days", "30"),
-        ("inactive_days", None),
-        ("high_spenders", -1),
-        ("high_spenders", 10**12 + 1),
-        ("high_spenders", True),
-        ("high_spenders", 1000.5),
-        ("high_spenders", "1000"),
-    ],
-)
-def test_validated_details_rejects_segment_values_out_of_range_or_not_integers(segment_type, value):
-    with pytest.raises(InvalidInput) as error:
-        validated_details({**DETAILS, "segment_type": segment_type, "segment_value": value})
-    assert error.value.field == "segment_value"
-
-
-def test_validated_details_rejects_a_missing_segment_value():
-    details = {key: value for key, value in DETAILS.items() if key != "segment_value"}
-    with pytest.raises(InvalidInput) as error:
-        validated_details(details)
-    assert error.value.field == "segment_value"
-
-
-@pytest.mark.parametrize("field", ["subject", "message_template"])
-@pytest.mark.parametrize("template", ["", "Hi {email}", "Hi {first_name", None])
-def test_validated_details_checks_both_templates(field, template):
-    with pytest.raises(InvalidInput) as error:
-        validated_details({**DETAILS, field: template})
-    assert error.value.field == field
-
-
-def test_validated_details_requires_a_message_template():
-    details = {key: value for key, value in DETAILS.items() if key != "message_template"}
-    with pytest.raises(InvalidInput) as error:
-        validated_details(details)
-    assert error.value.field == "message_template"
