@@ -1,13 +1,9 @@
 """validated_details: the checks a campaign's settings pass before create and change."""
 
-from datetime import datetime, timezone
-
 import pytest
 
 from crm.write_model.campaigning import validated_details
 from crm.write_model.errors import InvalidInput
-
-NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
 DETAILS = {
     "name": "Winback",
