@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, DateTime, Uuid, func, literal, select
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
@@ -68,17 +68,15 @@ class CustomerSpendProjector(Projector):
 
     @handle.register
     def _visit_recorded(self, event: Customer.VisitRecorded, session: Session) -> None:
-        restaurant_id = session.execute(
-            select(customers.c.restaurant_id).where(customers.c.id == event.originator_id)
-        ).scalar_one()
+        row = select(
+            literal(event.visit_id, Uuid).label("id"),
+            customers.c.id.label("customer_id"),
+            customers.c.restaurant_id,
+            literal(event.spend_cents, BigInteger).label("spend_cents"),
+            literal(event.visited_at, DateTime(timezone=True)).label("visited_at"),
+        ).where(customers.c.id == event.originator_id)
         session.execute(
-            visits.insert().values(
-                id=event.visit_id,
-                customer_id=event.originator_id,
-                restaurant_id=restaurant_id,
-                spend_cents=event.spend_cents,
-                visited_at=event.visited_at,
-            )
+            visits.insert().from_select(["id", "customer_id", "restaurant_id", "spend_cents", "visited_at"], row)
         )
         self._touched.add(event.originator_id)
 

@@ -104,13 +104,13 @@ class ProjectionRunner:
                         start = tracking.locked_position(session, name)
                         if target is not None and start >= target:
                             return applied
-                        head = self.head()
+                        # Every id up to the head read first (or up to `target`, the id of a
+                        # committed event) is committed or never will be: inserts lock the table
+                        # and commit in id order. So once the events of interest up to it are
+                        # read, the position may jump to it: gaps are passed, never waited for.
+                        head = target if target is not None else self.head()
                         if head <= start:
                             return applied
-                        # Every id up to the head read first is committed or never will be
-                        # (inserts lock the table and commit in id order), so once the events of
-                        # interest up to it are read, the position may jump to the head: gaps
-                        # are passed, never waited for.
                         notifications = self.app.recorder.select_notifications(
                             start, self.batch_size, stop=head, topics=topics, inclusive_of_start=False
                         )
