@@ -1,10 +1,11 @@
 """Drives projectors from their tracked position to the head of the log.
 
 Each batch is one transaction that first locks the projection's tracking row (FOR UPDATE on
-PostgreSQL), reads the head, reads the events of the topics the projector handles up to it,
-applies them and advances the position by compare-and-set: a second runner, in this process or
-another, waits for the batch and then finds the work done. Web processes catch up inline after
-each command (read-your-writes); worker processes in the background (ProjectionPump).
+PostgreSQL), reads the head (inline: the id of the command's own last event), reads the events
+of the topics the projector handles up to it, applies them and advances the position by
+compare-and-set: a second runner, in this process or another, waits for the batch and then
+finds the work done. Web processes catch up inline after each command (read-your-writes);
+worker processes in the background (ProjectionPump).
 """
 
 from __future__ import annotations
