@@ -310,3 +310,32 @@ def wait_for_status(api, campaign: dict, status: str, timeout: float = 20.0) -> 
             return current
         assert time.monotonic() < deadline, f"campaign not {status} after {timeout} s: {current}"
         time.sleep(0.05)
+
+
+# -- campaign bodies shared by the campaign modules -------------------------------------
+
+README_EXAMPLE = {
+    "name": "Win Back Inactive Customers",
+    "status": "draft",
+    "segment_type": "inactive_days",
+    "segment_value": 30,
+    "message_template": "Hi {first_name}, we miss you! Come back for 20% off.",
+}
+BODY = {
+    "name": "Big spenders",
+    "segment_type": "high_spenders",
+    "segment_value": 50_000,
+    "subject": "Thanks from {restaurant_name}",
+    "message_template": "Dear {first_name} {last_name}",
+}
+NO_STATS = {"audience": None, "queued": 0, "sent": 0, "failed": 0, "skipped": 0}
+
+
+def body_for(restaurant: dict, **changes) -> dict:
+    return {"restaurant": restaurant["id"], **BODY, **changes}
+
+
+def campaigns(admin, **query) -> dict:
+    response = admin.get("/api/campaigns/", query_string=query)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()

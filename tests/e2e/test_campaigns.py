@@ -7,42 +7,20 @@ import uuid
 import pytest
 
 from tests.e2e.e2e_support import (
+    BODY,
     CAMPAIGN_FIELDS,
+    NO_STATS,
     PAGE_FIELDS,
+    README_EXAMPLE,
     STALE_HEADER,
     STATS_FIELDS,
     assert_error,
     assert_invalid,
+    body_for,
+    campaigns,
     ids,
     when,
 )
-
-README_EXAMPLE = {
-    "name": "Win Back Inactive Customers",
-    "status": "draft",
-    "segment_type": "inactive_days",
-    "segment_value": 30,
-    "message_template": "Hi {first_name}, we miss you! Come back for 20% off.",
-}
-BODY = {
-    "name": "Big spenders",
-    "segment_type": "high_spenders",
-    "segment_value": 50_000,
-    "subject": "Thanks from {restaurant_name}",
-    "message_template": "Dear {first_name} {last_name}",
-}
-NO_STATS = {"audience": None, "queued": 0, "sent": 0, "failed": 0, "skipped": 0}
-
-
-def body_for(restaurant: dict, **changes) -> dict:
-    return {"restaurant": restaurant["id"], **BODY, **changes}
-
-
-def campaigns(admin, **query) -> dict:
-    response = admin.get("/api/campaigns/", query_string=query)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
 
 # -- create -------------------------------------------------------------------------------
 
