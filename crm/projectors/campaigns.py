@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import singledispatchmethod
 from uuid import UUID
 
-from sqlalchemy import DateTime, Integer, String, Text, Uuid, bindparam, column, func, select, values
+from sqlalchemy import DateTime, Integer, String, Text, Uuid, bindparam, cast, column, func, select, values
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
@@ -183,10 +183,12 @@ class CampaignsProjector(Projector):
                 outreach_events.update()
                 .where(outreach_events.c.id == outcomes.c.outreach_id)
                 .values(
-                    status=outcomes.c.new_status,
-                    attempts=outcomes.c.new_attempts,
-                    error_message=outcomes.c.new_error,
-                    sent_at=outcomes.c.new_sent_at,
+                    # PostgreSQL types a VALUES column from its data: one of NULLs only (a chunk of skips
+                    # has no sent_at) would be text, so every column is cast to its target type.
+                    status=cast(outcomes.c.new_status, String),
+                    attempts=cast(outcomes.c.new_attempts, Integer),
+                    error_message=cast(outcomes.c.new_error, Text),
+                    sent_at=cast(outcomes.c.new_sent_at, DateTime(timezone=True)),
                 )
             )
 
