@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine, make_url
 from crm.config import Settings
 from crm.projectors.campaigns import CampaignsProjector
 from crm.projectors.customers import CustomerSpendProjector
+from crm.projectors.freshness import ProjectionWatcher
 from crm.projectors.restaurants import RestaurantsProjector
 from crm.projectors.runner import ProjectionRunner
 from crm.read_model.campaign_queries import CampaignQueries
@@ -33,10 +34,34 @@ class Container:
     campaign_queries: CampaignQueries
     api_keys: ApiKeys
     clock: Clock
+    watcher: ProjectionWatcher | None = None  # background mode: follows `crm projector`
 
     @property
     def engine(self) -> Engine:
         return self.application.factory.datastore.engine
+
+    def close(self) -> None:
+        """Stop this container's background threads and close its connections."""
+        if self.watcher is not None:
+            self.watcher.close()
+        self.engine.dispose()
+
+    @property
+    def freshness(self) -> ProjectionRunner | ProjectionWatcher:
+        """Whoever brings the read model up to a command's events in this process."""
+        return self.watcher or self.runner
+
+    def read_model_reached(self, position: int, names: list[str] | None = None, timeout: float = 30.0) -> bool:
+        """Make sure the named projections (default: all) include everything up to `position`.
+
+        Inline, this process applies the events itself; in background mode it waits (up to
+        `timeout` seconds) for `crm projector` and says whether it got there.
+        """
+        if self.watcher is None:
+            for name in names or self.runner.projectors:
+                self.runner._catch_up_one(name, position, None)
+            return True
+        return self.watcher.wait_for(position, names, timeout)
 
 
 def event_store_env(settings: Settings, create_tables: bool = False) -> dict[str, str]:
@@ -44,6 +69,7 @@ def event_store_env(settings: Settings, create_tables: bool = False) -> dict[str
         "PERSISTENCE_MODULE": "crm.write_model.eventstore:Factory",
         "SQLALCHEMY_URL": settings.database_url,
         "CREATE_TABLE": "y" if create_tables else "n",
+        "LOCK_TIMEOUT_MS": str(max(1, round(settings.event_store_lock_timeout * 1000))),
     }
 
 
@@ -52,6 +78,24 @@ def _ensure_sqlite_directory(settings: Settings) -> None:
         database = make_url(settings.database_url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _visit_locator(application: CrmApplication, queries: Queries, watcher: ProjectionWatcher | None):
+    """Which customer holds a visit: the `visits` read table, once it includes the whole log.
+
+    Inline, the table is always current for this process's own commands. In background mode a
+    visit recorded a moment ago may not be projected yet, so a miss waits for the projector to
+    reach the head before it counts as "no such visit".
+    """
+
+    def locate(visit_id):
+        found = queries.customer_of_visit(visit_id)
+        if found is None and watcher is not None:
+            if watcher.wait_for(application.recorder.max_notification_id() or 0, ["customers"]):
+                found = queries.customer_of_visit(visit_id)
+        return found
+
+    return locate
 
 
 def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = False) -> Container:
@@ -64,10 +108,16 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         command_retries=settings.command_retries,
     )
     queries = Queries(application.factory.datastore.engine)
-    application.visit_locator = queries.customer_of_visit
     runner = ProjectionRunner(application, [RestaurantsProjector(), CustomerSpendProjector(), CampaignsProjector()])
+    watcher = None
     if settings.projection_mode == "inline":
         application.saved_observers.append(runner.on_saved)
+    else:  # `crm projector` applies the events; commands wait for it (read-your-writes)
+        watcher = ProjectionWatcher(
+            application.factory.datastore.engine, runner.projectors.values(), settings.read_your_writes_timeout
+        )
+        application.saved_observers.append(watcher.on_saved)
+    application.visit_locator = _visit_locator(application, queries, watcher)
     return Container(
         settings=settings,
         application=application,
@@ -76,6 +126,7 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         campaign_queries=CampaignQueries(application.factory.datastore.engine),
         api_keys=ApiKeys(application.factory.datastore),
         clock=clock,
+        watcher=watcher,
     )
 
 

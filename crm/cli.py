@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import replace
 from uuid import UUID
 
 import click
@@ -71,6 +72,35 @@ def worker(concurrency: int | None) -> None:
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     get_app(settings).worker_main(argv)
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+def projector(names: tuple[str, ...]) -> None:
+    """Keep the read tables current (all projections, or NAMES); one active instance each.
+
+    Start several for standby: the others wait and take over within seconds when the active
+    one stops. Pair with PROJECTION_MODE=background in the web and worker processes.
+    """
+    import signal
+
+    from crm.projectors.daemon import ProjectorDaemon
+
+    settings = _settings()
+    if not settings.is_sqlite:  # names this process's connections (pg_stat_activity)
+        from sqlalchemy.engine import make_url
+
+        url = make_url(settings.database_url).update_query_dict({"application_name": "crm-projector"})
+        settings = replace(settings, database_url=url.render_as_string(hide_password=False))
+    container = _container(settings)
+    _check_names(names, container.runner.projectors)
+    if settings.projection_mode == "inline":
+        click.echo("note: PROJECTION_MODE is inline, so web processes also project; set it to background", err=True)
+    daemon = ProjectorDaemon(container.runner, names or None, poll_seconds=settings.projector_poll_seconds)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: daemon.stop())
+    click.echo(f"projector following {', '.join(daemon.names)}", err=True)
+    daemon.run()
 
 
 @main.command()
@@ -159,14 +189,13 @@ def projections() -> None:
 @projections.command("rebuild")
 @click.argument("names", nargs=-1)
 def projections_rebuild(names: tuple[str, ...]) -> None:
-    """Empty the read tables and replay the whole event log into them."""
+    """Rebuild read tables (all, or NAMES) from the whole log into fresh tables, then swap them in.
+
+    Readers keep the old tables until the swap; a running `crm projector` goes on meanwhile.
+    """
     container = _container()
     runner = container.runner
-    unknown = set(names) - set(runner.projectors)
-    if unknown:
-        raise click.BadParameter(
-            f"unknown projection(s): {', '.join(sorted(unknown))}; known: {', '.join(runner.projectors)}"
-        )
+    _check_names(names, runner.projectors)
     started = time.perf_counter()
     bars: dict[str, object] = {}
 
@@ -183,3 +212,22 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
     elapsed = time.perf_counter() - started
     events = runner.event_count()
     click.echo(f"rebuilt {events} events in {elapsed:.2f} s ({events / elapsed if elapsed else 0:.0f} events/s)")
+
+
+@projections.command("status")
+def projections_status() -> None:
+    """Each projection's position, the head of the log, and how many events it is behind."""
+    from crm.projectors.status import projection_status
+
+    rows = projection_status(_container())
+    click.echo(f"{'projection':<12} {'position':>10} {'head':>10} {'behind':>8}  projector")
+    for row in rows:
+        click.echo(
+            f"{row['name']:<12} {row['position']:>10} {row['head']:>10} {row['behind']:>8}  {row['projector']}"
+        )
+
+
+def _check_names(names: tuple[str, ...], known) -> None:
+    unknown = set(names) - set(known)
+    if unknown:
+        raise click.BadParameter(f"unknown projection(s): {', '.join(sorted(unknown))}; known: {', '.join(known)}")

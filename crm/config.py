@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from sqlalchemy.engine import make_url
 DEFAULT_DATABASE_URL = "sqlite:///var/crm.sqlite3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DELIVERY_BACKENDS = ("console", "smtp", "simulated")
-PROJECTION_MODES = ("inline",)  # "background" arrives with the `crm projector` process
+PROJECTION_MODES = ("inline", "background")
 INSECURE_DEV_SECRET = "insecure-development-secret-change-me"
 
 
@@ -53,6 +54,9 @@ class Settings:
     secret_key: str = INSECURE_DEV_SECRET
     log_level: str = "INFO"
     projection_mode: str = "inline"
+    read_your_writes_timeout: float = 5.0  # background mode: how long a command waits for the projector
+    event_store_lock_timeout: float = 5.0  # PostgreSQL: a writer waits this long for the events table lock
+    projector_poll_seconds: float = 0.2  # `crm projector`: polling interval (a fallback to LISTEN on PostgreSQL)
     host: str = "127.0.0.1"
     port: int = 8000
     web_concurrency: int = 0  # 0: chosen from the database (1 process on SQLite)
@@ -81,6 +85,10 @@ class Settings:
             raise ConfigError(f"DELIVERY_BACKEND must be one of {', '.join(DELIVERY_BACKENDS)}")
         if not 0.0 <= self.simulated_failure_rate <= 1.0:
             raise ConfigError("SIMULATED_FAILURE_RATE must be between 0 and 1")
+        if self.read_your_writes_timeout < 0 or self.event_store_lock_timeout <= 0 or self.projector_poll_seconds <= 0:
+            raise ConfigError(
+                "READ_YOUR_WRITES_TIMEOUT must be >= 0, EVENT_STORE_LOCK_TIMEOUT and PROJECTOR_POLL_SECONDS > 0"
+            )
         if self.delivery_max_attempts < 1 or self.simulated_latency_ms < 0:
             raise ConfigError("DELIVERY_MAX_ATTEMPTS must be >= 1 and SIMULATED_LATENCY_MS >= 0")
         if not self.database_url.startswith(("sqlite", "postgresql")):
@@ -106,9 +114,12 @@ class Settings:
 
         def number(name: str, default, kind=int):
             try:
-                return kind(environ.get(name) or default)
+                value = kind(environ.get(name) or default)
             except ValueError:
-                raise ConfigError(f"{name} must be a number, not {environ.get(name)!r}") from None
+                value = math.nan
+            if not math.isfinite(value):
+                raise ConfigError(f"{name} must be a number, not {environ.get(name)!r}")
+            return value
 
         database_url = environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
         return cls(
@@ -116,6 +127,9 @@ class Settings:
             secret_key=environ.get("SECRET_KEY") or _embedded_secret(database_url),
             log_level=(environ.get("LOG_LEVEL") or "INFO").upper(),
             projection_mode=(environ.get("PROJECTION_MODE") or "inline").lower(),
+            read_your_writes_timeout=number("READ_YOUR_WRITES_TIMEOUT", 5.0, float),
+            event_store_lock_timeout=number("EVENT_STORE_LOCK_TIMEOUT", 5.0, float),
+            projector_poll_seconds=number("PROJECTOR_POLL_SECONDS", 0.2, float),
             host=environ.get("HOST") or "127.0.0.1",
             port=number("PORT", 8000),
             web_concurrency=number("WEB_CONCURRENCY", 0),

@@ -8,11 +8,11 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
-from crm.write_model.errors import Conflict, DomainError, InvalidInput, NotFound
+from crm.write_model.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
-_STATUS = ((InvalidInput, 400), (NotFound, 404), (Conflict, 409))
+_STATUS = ((InvalidInput, 400), (NotFound, 404), (Conflict, 409), (Unavailable, 503))
 
 
 def flatten(messages: object) -> dict[str, list[str]]:
@@ -56,7 +56,8 @@ def init_app(app: Flask) -> None:
         payload: dict = {"message": str(error)}
         if isinstance(error, InvalidInput):
             payload = {"message": "Invalid input.", "errors": {error.field: [error.message]}}
-        return jsonify(payload), status
+        headers = {"Retry-After": "1"} if status == 503 else {}
+        return jsonify(payload), status, headers
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

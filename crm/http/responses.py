@@ -26,10 +26,10 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _forget_lag() -> None:
-        crm().runner.take_lag_flag()
+        crm().freshness.take_lag_flag()
 
     @app.after_request
     def _report_lag(response):
-        if crm().runner.take_lag_flag():
+        if crm().freshness.take_lag_flag():
             response.headers[STALE_HEADER] = "true"
         return response

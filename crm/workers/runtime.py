@@ -37,8 +37,10 @@ def container() -> Container:
                 inherited.engine.dispose(close=False)
             settings = _state.get("settings") or Settings.from_env()
             built = build(settings)
-            # Worker commands need no read-your-writes: project in the background instead.
-            built.application.saved_observers[:] = [ProjectionPump(built.runner).on_saved]
+            # Worker commands need no read-your-writes: inline mode projects in a background
+            # thread instead; in background mode `crm projector` does it and nobody waits.
+            pump = [ProjectionPump(built.runner).on_saved] if settings.projection_mode == "inline" else []
+            built.application.saved_observers[:] = pump
             _state.update(pid=os.getpid(), container=built, settings=settings, embedded=False)
             _state.pop("backend", None)
         return _state["container"]

@@ -14,12 +14,16 @@ from crm.workers.sender import BatchSender
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="crm.resolve_audience")
-def resolve_audience(campaign_id: str) -> None:
+@shared_task(name="crm.resolve_audience", bind=True, max_retries=None)
+def resolve_audience(self, campaign_id: str) -> None:
     """Fix a started campaign's audience once, then queue its batches."""
     container = runtime.container()
     app = container.application
-    container.runner.catch_up()  # the read model must include everything up to the start
+    # The read model must include everything up to the start (in background mode, wait for
+    # `crm projector`; if it is down, try again shortly rather than resolve from stale rows).
+    if not container.read_model_reached(app.recorder.max_notification_id() or 0):
+        log.warning("read model behind the log; resolving campaign %s later", campaign_id)
+        raise self.retry(countdown=2)
     campaign = app.campaign(UUID(campaign_id))
     if not campaign.audience_resolved and campaign.status in ("running", "paused"):
         ids = container.campaign_queries.audience_ids(

@@ -79,3 +79,12 @@ class IllegalTransition(Conflict):
         super().__init__(f"cannot {action} a campaign that is {status}")
         self.action = action
         self.status = status
+
+
+class Unavailable(DomainError):
+    """The service cannot take the command right now; the client may retry (HTTP 503)."""
+
+
+class EventStoreBusy(Unavailable):
+    def __init__(self, seconds: float):
+        super().__init__(f"the event store stayed locked by another writer for {seconds:g} s; retry the request")

@@ -15,8 +15,14 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import insert, select
+from psycopg2.errors import LockNotAvailable
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+
+from crm.write_model.errors import EventStoreBusy
+
+DEFAULT_LOCK_TIMEOUT_MS = 5000
 
 
 def _bytes(state: Any) -> bytes:
@@ -25,6 +31,29 @@ def _bytes(state: Any) -> bytes:
 
 class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
     """An application recorder whose inserts and selects skip the ORM."""
+
+    lock_timeout_ms = DEFAULT_LOCK_TIMEOUT_MS
+
+    def _lock_table(self, session: Session) -> None:
+        """The library's table lock (commits in notification-id order), bounded by `lock_timeout`.
+
+        Followers read "every id up to the head" safely only because inserts take this lock, so
+        it is never skipped; the timeout keeps one stuck writer from stalling every other one.
+        """
+        if session.get_bind().dialect.name != "postgresql":
+            super()._lock_table(session)
+            return
+        try:
+            session.execute(
+                text(
+                    f"SET LOCAL lock_timeout = '{int(self.lock_timeout_ms)}ms'; "
+                    f"LOCK TABLE {self.events_table_name} IN EXCLUSIVE MODE"
+                )
+            )
+        except OperationalError as error:
+            if isinstance(error.orig, LockNotAvailable):
+                raise EventStoreBusy(self.lock_timeout_ms / 1000) from None
+            raise
 
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -102,3 +131,8 @@ class Factory(SQLAlchemyFactory):
     """eventsourcing-sqlalchemy's factory with the Core recorder (PERSISTENCE_MODULE points here)."""
 
     application_recorder_class = CoreApplicationRecorder
+
+    def application_recorder(self) -> CoreApplicationRecorder:
+        recorder = super().application_recorder()
+        recorder.lock_timeout_ms = int(self.env.get("LOCK_TIMEOUT_MS") or DEFAULT_LOCK_TIMEOUT_MS)
+        return recorder

@@ -24,9 +24,9 @@ def _running_campaign_with_open_batch(application, clock, size):
 
 def _rows(container, campaign_id):
     with container.engine.connect() as conn:
-        query = select(
-            outreach_events.c.status, outreach_events.c.sent_at, outreach_events.c.error_message
-        ).where(outreach_events.c.campaign_id == campaign_id)
+        query = select(outreach_events.c.status, outreach_events.c.sent_at, outreach_events.c.error_message).where(
+            outreach_events.c.campaign_id == campaign_id
+        )
         return conn.execute(query).all()
 
 

@@ -1,66 +1,11 @@
 """`crm projections rebuild` replays the log into tables equal to the incrementally built ones."""
 
-from datetime import timedelta
-
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from crm.cli import main
-from crm.read_model.tables import (
-    campaign_batches,
-    campaigns,
-    customers,
-    outreach_events,
-    projection_tracking,
-    restaurants,
-    visits,
-)
-
-
-def snapshot_tables(container):
-    with container.engine.connect() as conn:
-        return {
-            table.name: sorted(tuple(str(v) for v in row) for row in conn.execute(select(table)))
-            for table in (restaurants, customers, visits, campaigns, campaign_batches, outreach_events)
-        }
-
-
-def scripted_history(application, clock):
-    pizza = application.open_restaurant("Pizza Palace", "America/New_York", actor="admin")
-    tacos = application.open_restaurant("Taco Town", actor="admin")
-    application.update_restaurant(tacos, actor="admin", scope=None, name="Taco Town II")
-    closed = application.open_restaurant("Closed Diner", actor="admin")
-    application.delete_restaurant(closed, actor="admin", scope=None)
-    people = [
-        application.register_customer(
-            pizza if i % 2 else tacos, f"c{i}@example.com", f"C{i}", "X", actor="a", scope=None
-        )
-        for i in range(12)
-    ]
-    for i, person in enumerate(people):
-        for day in range(i % 4):
-            visit = application.record_visit(
-                person, 1000 * (day + 1) + i, clock() - timedelta(days=10 - day), actor="a", scope=None
-            )
-            if (i + day) % 3 == 0:
-                application.correct_visit(visit, actor="a", scope=None, spend_cents=42, visited_at=clock())
-            if (i + day) % 5 == 0:
-                application.void_visit(visit, actor="a", scope=None)
-        clock.advance(hours=1)
-    application.update_customer(people[3], actor="a", scope=None, email="renamed@example.com", first_name="Re")
-    application.delete_customer(people[5], actor="a", scope=None)
-    details = {"name": "Win back", "segment_type": "high_spenders", "segment_value": 0, "message_template": "Hi"}
-    campaign = application.create_campaign(pizza, details, actor="a", scope=None)
-    application.run_campaign(campaign, actor="a", scope=None)
-    application.plan_audience(campaign, people[:5])
-    records = application.open_batch(campaign, 0)
-    records[0].record_sent(1, "worker", clock())
-    records[1].record_failed(3, "mailbox full", "worker", clock())
-    records[2].skip("customer removed since the campaign started", "worker", clock())
-    application.record_outcomes(records[:3])
-    application.pause_campaign(campaign, actor="a", scope=None)
-    draft = application.create_campaign(tacos, {**details, "name": "Draft"}, actor="a", scope=None)
-    application.update_campaign(draft, {"segment_value": 5}, actor="a", scope=None)
+from crm.read_model.tables import projection_tracking
+from tests.scenarios import scripted_history, snapshot_tables
 
 
 def test_rebuild_equals_the_incremental_tables_row_for_row(application, container, settings, clock):

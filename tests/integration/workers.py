@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -61,6 +62,65 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
+
+
+class ProjectorProcess:
+    """`python -m crm projector` (background projection), logging at DEBUG to a file."""
+
+    def __init__(self, settings, log_path: Path, **env):
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "SECRET_KEY": settings.secret_key,
+            "PROJECTION_MODE": "background",
+            "LOG_LEVEL": "DEBUG",
+            "PROJECTOR_POLL_SECONDS": "0.1",
+            **{key.upper(): str(value) for key, value in env.items()},
+        }
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> ProjectorProcess:
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "crm", "projector"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def kill(self) -> None:
+        """kill -9: no chance to release anything; PostgreSQL ends its sessions."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def applied_ranges(self) -> dict[str, list[tuple[int, int]]]:
+        """The (start, end] ranges this process committed, per projection, from its DEBUG log."""
+        ranges: dict[str, list[tuple[int, int]]] = {}
+        for match in re.finditer(r"(\w+) applied \((\d+), (\d+)\]", self.log()):
+            ranges.setdefault(match[1], []).append((int(match[2]), int(match[3])))
+        return ranges
+
+    def active_for(self) -> set[str]:
+        """The projections this process said it became active for."""
+        names: set[str] = set()
+        for match in re.finditer(r"projector active for ([\w, ]+)", self.log()):
+            names |= {name.strip() for name in match[1].split(",")}
+        return names
 
 
 class RedisServer:

@@ -1,0 +1,167 @@
+"""`crm projector`: keeps every read table current, one active instance per projection.
+
+Each projection is leased with a session-level PostgreSQL advisory lock held by a dedicated
+connection, so it is released the moment its holder dies (kill -9 included) and a standby
+`crm projector` takes it over at its next try (every `standby_seconds`). The active
+instance wakes on LISTEN/NOTIFY (the event store notifies at every commit) with a polling
+fallback; on SQLite it polls, and a file lock beside the database plays the advisory lock.
+
+Leases are an efficiency, not the safety net: every batch still locks its tracking row and
+advances it by compare-and-set, so even two instances that both believed they were active
+(a lease connection cut mid-batch) would never apply an event twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from crm.locks import lock_key
+from crm.projectors.runner import ProjectionRunner
+
+log = logging.getLogger(__name__)
+
+
+def lease_name(projection: str) -> str:
+    return f"crm:projection:{projection}"
+
+
+class Leases:
+    """Which projections this process may apply: PostgreSQL advisory locks or SQLite file locks."""
+
+    def __init__(self, engine: Engine, names: Iterable[str]):
+        self.engine = engine
+        self.names = list(names)
+        self.held: set[str] = set()
+        self._connection: Connection | None = None
+        self._files: dict[str, int] = {}
+
+    def acquire(self) -> set[str]:
+        """Try to take every projection not held yet; return the ones newly taken."""
+        taken = set()
+        for name in self.names:
+            if name not in self.held and self._try(name):
+                taken.add(name)
+        self.held |= taken
+        return taken
+
+    def check(self) -> None:
+        """Raise if the connection holding the advisory locks is gone (its locks went with it)."""
+        if self._connection is not None:
+            self._connection.execute(text("SELECT 1"))
+            self._connection.commit()
+
+    def release(self) -> None:
+        self.held.clear()
+        if self._connection is not None:
+            try:
+                self._connection.close()  # ends the session: PostgreSQL releases its advisory locks
+            except Exception:
+                log.debug("closing the lease connection failed", exc_info=True)
+            self._connection = None
+        for descriptor in self._files.values():
+            os.close(descriptor)
+        self._files.clear()
+
+    def _try(self, name: str) -> bool:
+        if self.engine.dialect.name == "postgresql":
+            if self._connection is None:
+                self._connection = self.engine.connect()
+            held = self._connection.execute(
+                text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(lease_name(name))}
+            ).scalar()
+            self._connection.commit()
+            return bool(held)
+        return self._try_file(name)
+
+    def _try_file(self, name: str) -> bool:
+        try:
+            import fcntl
+        except ImportError:  # Windows: one projector per SQLite installation, by convention
+            return True
+        database = make_url(str(self.engine.url)).database or "crm"
+        path = Path(f"{database}.projector-{name}.lock")
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            return False
+        self._files[name] = descriptor
+        return True
+
+
+class ProjectorDaemon:
+    """Follows the event store and applies new events to the projections it holds."""
+
+    def __init__(
+        self,
+        runner: ProjectionRunner,
+        names: Iterable[str] | None = None,
+        poll_seconds: float = 0.2,
+        standby_seconds: float = 1.0,
+    ):
+        self.runner = runner
+        self.names = list(names or runner.projectors)
+        self.poll_seconds = poll_seconds
+        self.standby_seconds = standby_seconds
+        self.stop_event = threading.Event()
+        self.engine: Engine = runner.app.factory.datastore.engine
+
+    def run(self) -> None:
+        """Follow until `stop()`; after any database error, drop everything and start again."""
+        while not self.stop_event.is_set():
+            leases = Leases(self.engine, self.names)
+            try:
+                self._follow(leases)
+            except Exception:
+                log.warning("projector lost its database connection; reconnecting", exc_info=True)
+                self.stop_event.wait(1.0)
+            finally:
+                if leases.held:
+                    log.info("projector released %s", ", ".join(sorted(leases.held)))
+                leases.release()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _follow(self, leases: Leases) -> None:
+        listener = self._listener()
+        try:
+            next_try = 0.0
+            while not self.stop_event.is_set():
+                if time.monotonic() >= next_try:
+                    leases.check()
+                    taken = leases.acquire()
+                    if taken:
+                        log.info("projector active for %s", ", ".join(sorted(taken)))
+                    elif not leases.held:
+                        log.debug("projector standing by")
+                    next_try = time.monotonic() + self.standby_seconds
+                for name in self.names:
+                    if name in leases.held:
+                        self.runner.follow(name)
+                self._wait(listener)
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def _listener(self):
+        if self.engine.dialect.name != "postgresql":
+            return None
+        from crm.projectors.listener import EVENTS_CHANNEL, Listener
+
+        return Listener(self.engine, EVENTS_CHANNEL, "crm-projector")
+
+    def _wait(self, listener) -> None:
+        if listener is None:
+            self.stop_event.wait(self.poll_seconds)
+        else:
+            listener.wait(self.poll_seconds)  # any notification: something committed

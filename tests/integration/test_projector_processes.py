@@ -1,0 +1,169 @@
+"""Real `crm projector` processes: one active per projection, takeover on kill -9, reconnection
+after the server drops their connections, and never an event applied twice.
+
+"Applied twice" is checked from the projectors' own DEBUG lines: each committed batch logs the
+range of notification ids it covered, so the ranges of every process together must never
+overlap; and the tables they built must equal a fresh rebuild from the log.
+"""
+
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select, text
+
+from crm import bootstrap
+from crm.read_model.tables import projection_tracking
+from tests.integration.workers import ProjectorProcess, wait_until
+from tests.scenarios import scripted_history, snapshot_tables
+
+NAMES = {"restaurants", "customers", "campaigns"}
+
+
+@pytest.fixture
+def writer(settings, container, clock):
+    """An application that only writes: the projector processes do all the projecting."""
+    built = bootstrap.build(replace(settings, projection_mode="background"), clock=clock)
+    built.application.saved_observers.clear()  # no read-your-writes wait: write as fast as possible
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def start_projector(settings, tmp_path):
+    started: list[ProjectorProcess] = []
+
+    def start() -> ProjectorProcess:
+        process = ProjectorProcess(settings, tmp_path / f"projector-{len(started)}.log").start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+class VisitWriter:
+    """Records visits in a thread until stopped, so projectors work while things happen to them."""
+
+    def __init__(self, application):
+        self.application = application
+        restaurant_id = application.open_restaurant("Busy Bistro", actor="writer")
+        self.people = [
+            application.register_customer(restaurant_id, f"busy{i}@example.com", actor="writer", scope=None)
+            for i in range(5)
+        ]
+        self.count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.application.record_visit(self.people[self.count % 5], 100, actor="writer", scope=None)
+            self.count += 1
+            time.sleep(0.005)
+
+
+def positions(container) -> dict[str, int]:
+    with container.engine.connect() as conn:
+        return dict(conn.execute(select(projection_tracking.c.name, projection_tracking.c.position)).all())
+
+
+def caught_up(container) -> bool:
+    head = container.runner.head()
+    current = positions(container)
+    return all(current.get(name) == head for name in NAMES)
+
+
+def assert_no_range_applied_twice(*processes: ProjectorProcess) -> dict[str, list[tuple[int, int]]]:
+    merged: dict[str, list[tuple[int, int]]] = {}
+    for process in processes:
+        for name, ranges in process.applied_ranges().items():
+            merged.setdefault(name, []).extend(ranges)
+    for name, ranges in merged.items():
+        ranges.sort()
+        for (_, previous_end), (start, end) in zip(ranges, ranges[1:]):
+            assert start >= previous_end, f"{name}: ({start}, {end}] overlaps a range ending at {previous_end}"
+    return merged
+
+
+def assert_tables_equal_a_fresh_rebuild(container):
+    built_by_projectors = snapshot_tables(container)
+    container.runner.rebuild()
+    assert snapshot_tables(container) == built_by_projectors
+
+
+def test_two_projectors_started_at_once_apply_each_event_exactly_once(writer, container, clock, start_projector):
+    with VisitWriter(writer.application) as visits:
+        wait_until(lambda: visits.count >= 50, 60, message="visits being written")  # work waiting for them
+        first, second = start_projector(), start_projector()
+        scripted_history(writer.application, clock)
+        seen = visits.count
+        wait_until(lambda: visits.count >= seen + 100, 60, message="visits being written")
+    wait_until(lambda: caught_up(container), 30, message="projectors catching up")
+
+    # Check each projection had one active process, and together they left no gap and no overlap.
+    assert first.active_for() | second.active_for() == NAMES
+    assert not first.active_for() & second.active_for()
+    head = container.runner.head()
+    for name, ranges in assert_no_range_applied_twice(first, second).items():
+        assert ranges[0][0] == 0 and ranges[-1][1] == head
+        assert all(start == previous_end for (_, previous_end), (start, _) in zip(ranges, ranges[1:])), name
+    first.stop()
+    second.stop()
+    assert_tables_equal_a_fresh_rebuild(container)
+
+
+def test_kill_9_of_the_active_projector_hands_over_to_the_standby(writer, container, clock, start_projector):
+    active = start_projector()
+    wait_until(lambda: active.active_for() == NAMES, 30, message=f"first projector active: {active.log()[-2000:]}")
+    standby = start_projector()
+    with VisitWriter(writer.application) as visits:
+        wait_until(lambda: visits.count >= 50, 60)
+        active.kill()
+        wait_until(lambda: standby.active_for() == NAMES, 30, message=f"standby takes over: {standby.log()[-2000:]}")
+        seen = visits.count
+        wait_until(lambda: visits.count >= seen + 50, 60)
+    scripted_history(writer.application, clock)  # every projection gets work after the takeover
+    wait_until(lambda: caught_up(container), 30, message="standby catching up")
+
+    assert standby.applied_ranges(), "the standby applied nothing"
+    assert_no_range_applied_twice(active, standby)
+    standby.stop()
+    assert_tables_equal_a_fresh_rebuild(container)
+
+
+def test_dropped_connections_are_reopened_and_nothing_is_applied_twice(writer, container, clock, start_projector):
+    projector = start_projector()
+    wait_until(lambda: projector.active_for() == NAMES, 30, message=projector.log()[-2000:])
+    with VisitWriter(writer.application) as visits:
+        for round_ in range(3):
+            # Each (re)connection logs "projector active for": wait for this round's before cutting it.
+            wait_until(lambda: projector.log().count("projector active for") == round_ + 1, 30, message=projector.log())
+            seen = visits.count
+            wait_until(lambda: visits.count >= seen + 30, 60)
+            with container.engine.connect() as conn:
+                dropped = conn.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE application_name = 'crm-projector' AND datname = current_database()"
+                    )
+                ).scalar_one()
+            assert dropped >= 1
+    scripted_history(writer.application, clock)
+    wait_until(lambda: caught_up(container), 30, message=projector.log()[-3000:])
+
+    assert projector.process.poll() is None, "the projector exited instead of reconnecting"
+    assert "reconnecting" in projector.log()
+    assert_no_range_applied_twice(projector)
+    projector.stop()
+    assert_tables_equal_a_fresh_rebuild(container)
