@@ -222,9 +222,7 @@ def projections_status() -> None:
     rows = projection_status(_container())
     click.echo(f"{'projection':<12} {'position':>10} {'head':>10} {'behind':>8}  projector")
     for row in rows:
-        click.echo(
-            f"{row['name']:<12} {row['position']:>10} {row['head']:>10} {row['behind']:>8}  {row['projector']}"
-        )
+        click.echo(f"{row['name']:<12} {row['position']:>10} {row['head']:>10} {row['behind']:>8}  {row['projector']}")
 
 
 def _check_names(names: tuple[str, ...], known) -> None:

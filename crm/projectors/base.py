@@ -19,6 +19,9 @@ class Projector:
 
     name: str
     tables: tuple[Table, ...]
+    # Indexes the projector's own statements need while a rebuild replays the log; the
+    # others are built once the replay is done.
+    replay_indexes: frozenset[str] = frozenset()
 
     @cached_property
     def topics(self) -> frozenset[str]:

@@ -34,6 +34,7 @@ class CampaignsProjector(Projector):
 
     name = "campaigns"
     tables = (campaigns, campaign_batches, outreach_events)
+    replay_indexes = frozenset({"ix_outreach_campaign_status"})  # the counts' recount
 
     def begin_batch(self, session: Session) -> None:
         self._inserts: list[dict] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, Uuid, func, literal, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
@@ -26,96 +26,149 @@ class CustomerSpendProjector(Projector):
 
     name = "customers"
     tables = (customers, visits)
+    replay_indexes = frozenset({"ix_visits_customer_visited"})  # the totals' recount
 
     @singledispatchmethod
     def handle(self, event: object, session: Session) -> None:
         """Events of other aggregates change nothing here."""
 
+    # A batch is buffered and written in a fixed order of bulk statements (new customers,
+    # detail changes, new visits, corrections, voids, deletions, totals). The domain makes
+    # that order safe: nothing happens to a customer before it registers or after it is
+    # deleted, and nothing to a visit after it is voided; changes within the batch to a row
+    # it also creates are folded into that row before it is written.
+
     def begin_batch(self, session: Session) -> None:
+        self._new_customers: dict[UUID, dict] = {}
+        self._details: dict[UUID, dict] = {}
+        self._new_visits: dict[UUID, dict] = {}
+        self._corrections: dict[UUID, dict] = {}
+        self._voids: set[UUID] = set()
+        self._deletions: dict[UUID, dict] = {}
         self._touched: set[UUID] = set()
 
     @handle.register
     def _registered(self, event: Customer.Registered, session: Session) -> None:
-        session.execute(
-            customers.insert().values(
-                id=event.originator_id,
-                restaurant_id=event.restaurant_id,
-                email=event.email,
-                first_name=event.first_name,
-                last_name=event.last_name,
-                search_text=_search_text(event.email, event.first_name, event.last_name),
-                total_spend_cents=0,
-                visit_count=0,
-                last_visit_at=None,
-                last_active_at=event.timestamp,
-                created_at=event.timestamp,
-                deleted_at=None,
-            )
-        )
+        self._new_customers[event.originator_id] = {
+            "id": event.originator_id,
+            "restaurant_id": event.restaurant_id,
+            **_personal(event.email, event.first_name, event.last_name),
+            "total_spend_cents": 0,
+            "visit_count": 0,
+            "last_visit_at": None,
+            "last_active_at": event.timestamp,
+            "created_at": event.timestamp,
+            "deleted_at": None,
+        }
 
     @handle.register
     def _details_changed(self, event: Customer.DetailsChanged, session: Session) -> None:
-        session.execute(
-            customers.update()
-            .where(customers.c.id == event.originator_id)
-            .values(
-                email=event.email,
-                first_name=event.first_name,
-                last_name=event.last_name,
-                search_text=_search_text(event.email, event.first_name, event.last_name),
-            )
-        )
+        details = _personal(event.email, event.first_name, event.last_name)
+        if event.originator_id in self._new_customers:
+            self._new_customers[event.originator_id].update(details)
+        else:
+            self._details[event.originator_id] = {"customer_id": event.originator_id, **details}
 
     @handle.register
     def _visit_recorded(self, event: Customer.VisitRecorded, session: Session) -> None:
-        row = select(
-            literal(event.visit_id, Uuid).label("id"),
-            customers.c.id.label("customer_id"),
-            customers.c.restaurant_id,
-            literal(event.spend_cents, BigInteger).label("spend_cents"),
-            literal(event.visited_at, DateTime(timezone=True)).label("visited_at"),
-        ).where(customers.c.id == event.originator_id)
-        session.execute(
-            visits.insert().from_select(["id", "customer_id", "restaurant_id", "spend_cents", "visited_at"], row)
-        )
+        self._new_visits[event.visit_id] = {
+            "id": event.visit_id,
+            "customer_id": event.originator_id,
+            "spend_cents": event.spend_cents,
+            "visited_at": event.visited_at,
+        }
         self._touched.add(event.originator_id)
 
     @handle.register
     def _visit_corrected(self, event: Customer.VisitCorrected, session: Session) -> None:
-        session.execute(
-            visits.update()
-            .where(visits.c.id == event.visit_id)
-            .values(spend_cents=event.spend_cents, visited_at=event.visited_at)
-        )
+        change = {"spend_cents": event.spend_cents, "visited_at": event.visited_at}
+        if event.visit_id in self._new_visits:
+            self._new_visits[event.visit_id].update(change)
+        else:
+            self._corrections[event.visit_id] = {"visit_id": event.visit_id, **change}
         self._touched.add(event.originator_id)
 
     @handle.register
     def _visit_voided(self, event: Customer.VisitVoided, session: Session) -> None:
-        session.execute(visits.delete().where(visits.c.id == event.visit_id))
+        if self._new_visits.pop(event.visit_id, None) is None:
+            self._voids.add(event.visit_id)
+            self._corrections.pop(event.visit_id, None)
         self._touched.add(event.originator_id)
 
     @handle.register
     def _deleted(self, event: Customer.Deleted, session: Session) -> None:
-        session.execute(
-            customers.update()
-            .where(customers.c.id == event.originator_id)
-            .values(deleted_at=event.timestamp, email="", first_name="", last_name="", search_text="")
-        )
+        erased = {"deleted_at": event.timestamp, **_personal("", "", "")}
+        self._details.pop(event.originator_id, None)
+        if event.originator_id in self._new_customers:
+            self._new_customers[event.originator_id].update(erased)
+        else:
+            self._deletions[event.originator_id] = {"customer_id": event.originator_id, **erased}
 
     def end_batch(self, session: Session) -> None:
-        if not self._touched:
-            return
+        if self._new_customers:
+            session.execute(customers.insert(), list(self._new_customers.values()))
+        if self._details:
+            session.execute(
+                customers.update().where(customers.c.id == bindparam("customer_id")), list(self._details.values())
+            )
+        if self._new_visits:
+            self._insert_visits(session)
+        if self._corrections:
+            session.execute(
+                visits.update().where(visits.c.id == bindparam("visit_id")), list(self._corrections.values())
+            )
+        if self._voids:
+            session.execute(visits.delete().where(visits.c.id.in_(self._voids)))
+        if self._deletions:
+            session.execute(
+                customers.update().where(customers.c.id == bindparam("customer_id")),
+                list(self._deletions.values()),
+            )
+        if self._touched:
+            self._recount(session)
+
+    def _insert_visits(self, session: Session) -> None:
+        # A visit row carries its customer's restaurant: from this batch, else from the table.
+        restaurant_of = {id: row["restaurant_id"] for id, row in self._new_customers.items()}
+        unknown = {v["customer_id"] for v in self._new_visits.values()} - restaurant_of.keys()
+        for chunk in _chunks(list(unknown), 1000):
+            query = select(customers.c.id, customers.c.restaurant_id).where(customers.c.id.in_(chunk))
+            restaurant_of.update((row.id, row.restaurant_id) for row in session.execute(query))
+        rows = [
+            {**visit, "restaurant_id": restaurant_of[visit["customer_id"]]}
+            for visit in self._new_visits.values()
+            if visit["customer_id"] in restaurant_of
+        ]
+        if rows:
+            session.execute(visits.insert(), rows)
+
+    def _recount(self, session: Session) -> None:
         of_customer = visits.c.customer_id == customers.c.id
         last_visit = select(func.max(visits.c.visited_at)).where(of_customer).scalar_subquery()
-        session.execute(
-            customers.update()
-            .where(customers.c.id.in_(self._touched))
-            .values(
-                total_spend_cents=select(func.coalesce(func.sum(visits.c.spend_cents), 0))
-                .where(of_customer)
-                .scalar_subquery(),
-                visit_count=select(func.count()).where(of_customer).scalar_subquery(),
-                last_visit_at=last_visit,
-                last_active_at=func.coalesce(last_visit, customers.c.created_at),
+        for chunk in _chunks(list(self._touched), 1000):
+            session.execute(
+                customers.update()
+                .where(customers.c.id.in_(chunk))
+                .values(
+                    total_spend_cents=select(func.coalesce(func.sum(visits.c.spend_cents), 0))
+                    .where(of_customer)
+                    .scalar_subquery(),
+                    visit_count=select(func.count()).where(of_customer).scalar_subquery(),
+                    last_visit_at=last_visit,
+                    last_active_at=func.coalesce(last_visit, customers.c.created_at),
+                )
             )
-        )
+
+
+def _personal(email: str, first_name: str, last_name: str) -> dict:
+    return {
+        "email": email,
+        "first_name": first_name,
+        "last_name": last_name,
+        "search_text": _search_text(email, first_name, last_name),
+    }
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -61,8 +61,9 @@ class Leases:
     def release(self) -> None:
         self.held.clear()
         if self._connection is not None:
+            # Not back to the pool with the locks still held: end the session itself.
             try:
-                self._connection.close()  # ends the session: PostgreSQL releases its advisory locks
+                self._connection.invalidate()
             except Exception:
                 log.debug("closing the lease connection failed", exc_info=True)
             self._connection = None
@@ -114,11 +115,12 @@ class ProjectorDaemon:
         self.standby_seconds = standby_seconds
         self.stop_event = threading.Event()
         self.engine: Engine = runner.app.factory.datastore.engine
+        self.leases: Leases | None = None  # the current ones, for `held`
 
     def run(self) -> None:
         """Follow until `stop()`; after any database error, drop everything and start again."""
         while not self.stop_event.is_set():
-            leases = Leases(self.engine, self.names)
+            self.leases = leases = Leases(self.engine, self.names)
             try:
                 self._follow(leases)
             except Exception:

@@ -13,15 +13,21 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine, select, text
+from psycopg2.errors import LockNotAvailable
+from sqlalchemy import Index, MetaData, create_engine, select, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from crm.projectors.base import Projector
+from crm.projectors.runner import read_window
 from crm.read_model.tables import projection_tracking
 
 log = logging.getLogger(__name__)
@@ -35,6 +41,61 @@ class _SideSession(Session):
     def execute(self, statement, params=None, *, execution_options=None, **kwargs):
         options = {**(execution_options or {}), "schema_translate_map": {None: SIDE}}
         return super().execute(statement, params, execution_options=options, **kwargs)
+
+
+class _Reader:
+    """Reads and decodes batches of a projector's events in a thread, a couple ahead of the writer."""
+
+    def __init__(self, rebuilder: Rebuilder, projector: Projector, start: int, stop: int):
+        self.app = rebuilder.app
+        self.batch_size = rebuilder.batch_size
+        self.topics = tuple(sorted(projector.topics))
+        self.start, self.stop = start, stop
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="rebuild-reader", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        while self.thread.is_alive():  # unblock a reader waiting on a full queue
+            try:
+                self.queue.get(timeout=0.1)
+            except queue.Empty:
+                pass
+
+    def __iter__(self):
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _run(self) -> None:
+        position = self.start
+        try:
+            while position < self.stop and not self.stopping.is_set():
+                notifications, end = read_window(self.app.recorder, position, self.stop, self.batch_size, self.topics)
+                self.app.mapper.preload_keys(notifications)
+                events = [self.app.mapper.to_domain_event(n) for n in notifications]
+                self._put((events, end))
+                position = end
+            self._put(None)
+        except BaseException as error:  # handed to the writer, which raises it
+            self._put(error)
+
+    def _put(self, item) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
 
 class Rebuilder:
@@ -67,25 +128,45 @@ class Rebuilder:
 
     def _rebuild(self, projector: Projector, connection: Connection, progress: Progress | None, swap) -> int:
         with connection:
-            self._create_side_tables(projector, connection)
-            position, applied = 0, 0
-            while True:  # replay up to the head, then again up to the new head, until close
-                head = self._head()
-                if head - position <= self.batch_size:
-                    break
-                position, count = self._replay(projector, connection, position, head, progress, commit_every_batch=True)
-                applied += count
-            applied += swap(projector, connection, position, progress)
-            return applied
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:  # the side tables are thrown away if we crash: no need to wait for each flush
+                connection.execute(text("SET synchronous_commit = off"))
+            deferred = self._create_side_tables(projector, connection)
+            position, applied = self._replay_to_near_head(projector, connection, 0, progress)
+            for index in deferred:  # cheaper built once over the whole table than row by row
+                index.create(connection)
+            connection.commit()
+            # Close enough that the swap, which holds the live tables, has little left to apply.
+            position, more = self._replay_to_near_head(projector, connection, position, progress, slack=200)
+            if postgres:
+                connection.execute(text("SET synchronous_commit = on"))
+            return applied + more + swap(projector, connection, position, progress)
 
-    def _create_side_tables(self, projector: Projector, connection: Connection) -> None:
+    def _replay_to_near_head(
+        self, projector: Projector, connection: Connection, position: int, progress, slack: int | None = None
+    ) -> tuple:
+        applied = 0
+        while True:  # replay up to the head, then again up to the new head, until close
+            head = self._head()
+            if head - position <= (self.batch_size if slack is None else slack):
+                return position, applied
+            position, count = self._replay(projector, connection, position, head, progress, commit_every_batch=True)
+            applied += count
+
+    def _create_side_tables(self, projector: Projector, connection: Connection) -> list[Index]:
+        """Create empty copies of the tables; return the indexes left to build after the replay."""
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"DROP SCHEMA IF EXISTS {SIDE} CASCADE"))
             connection.execute(text(f"CREATE SCHEMA {SIDE}"))
-        side = MetaData()
+        side, deferred = MetaData(), []
         for table in projector.tables:  # same names, columns and indexes, in the side schema
-            table.to_metadata(side, schema=SIDE).create(connection)
+            copy = table.to_metadata(side, schema=SIDE)
+            later = [index for index in copy.indexes if index.name not in projector.replay_indexes]
+            copy.indexes.difference_update(later)
+            copy.create(connection)
+            deferred += later
         connection.commit()
+        return deferred
 
     def _replay(
         self,
@@ -96,29 +177,29 @@ class Rebuilder:
         progress: Progress | None,
         commit_every_batch: bool,
     ) -> tuple[int, int]:
-        """Apply the projector's events in (start, stop] to the side tables; return (stop, applied)."""
-        topics = tuple(sorted(projector.topics))
+        """Apply the projector's events in (start, stop] to the side tables; return (stop, applied).
+
+        A reader thread reads and decodes the next batch while this one is written: the
+        database works on one while Python works on the other.
+        """
         position, applied = start, 0
-        with _SideSession(bind=connection) as session:
-            while position < stop:
-                notifications = self.app.recorder.select_notifications(
-                    position, self.batch_size, stop=stop, topics=topics, inclusive_of_start=False
-                )
-                end = notifications[-1].id if len(notifications) == self.batch_size else stop
+        with _SideSession(bind=connection) as session, _Reader(self, projector, start, stop) as batches:
+            handle = projector.handle  # one dispatcher for the run, not one per event
+            for events, end in batches:
                 projector.begin_batch(session)
-                for notification in notifications:
-                    projector.handle(self.app.mapper.to_domain_event(notification), session)
+                for event in events:
+                    handle(event, session)
                 projector.end_batch(session)
                 if commit_every_batch:
                     session.commit()
-                position, applied = end, applied + len(notifications)
+                position, applied = end, applied + len(events)
                 if progress:
                     progress(projector.name, position, stop)
         return position, applied
 
     def _swap_postgres(self, projector: Projector, connection: Connection, position: int, progress) -> int:
         live = connection.execute(text("SELECT current_schema()")).scalar_one()
-        self._lock_tracking(connection, projector.name)
+        self._lock_live_tables(connection, projector, live)
         head = max(self._head(), self._live_position(connection, projector.name))
         _, applied = self._replay(projector, connection, position, head, progress, commit_every_batch=False)
         for table in projector.tables:
@@ -149,6 +230,28 @@ class Rebuilder:
 
     def _head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
+
+    def _lock_live_tables(self, connection: Connection, projector: Projector, schema: str) -> None:
+        """Take the tracking row, then every live table at once, without ever deadlocking a reader.
+
+        A reader may hold one of the tables and want another; waiting for it could deadlock.
+        So the table locks are tried with a short lock_timeout and, failing that, released and
+        tried again a moment later; once our request is queued, new readers queue behind it.
+        """
+        tables = ", ".join(f'"{schema}"."{table.name}"' for table in projector.tables)
+        for attempt in range(1, 1000):
+            self._lock_tracking(connection, projector.name)
+            connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            try:
+                connection.execute(text(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE"))
+                return
+            except OperationalError as error:
+                if not isinstance(error.orig, LockNotAvailable):
+                    raise
+                connection.rollback()
+                log.info("swap of %s waits for readers (attempt %d)", projector.name, attempt)
+                time.sleep(min(0.05 * attempt, 1.0))
+        raise RuntimeError(f"could not lock the tables of {projector.name} for the swap")
 
     @staticmethod
     def _lock_tracking(connection: Connection, name: str) -> None:

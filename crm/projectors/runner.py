@@ -26,6 +26,24 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 
+WINDOW = 4  # a read covers at most WINDOW x batch size notification ids
+
+
+def read_window(recorder, start: int, stop: int, limit: int, topics: tuple[str, ...]) -> tuple[list[Notification], int]:
+    """Up to `limit` events of `topics` after `start`, and the position they bring the reader to.
+
+    The id range read is bounded (at most WINDOW x `limit` ids past `start`), so a reader far
+    behind, or one whose topics are rare, never asks for a sort of the whole rest of the log
+    (which a planner with stale statistics does, at a second a query on a million events).
+    """
+    window_end = min(stop, start + WINDOW * limit)
+    notifications = recorder.select_notifications(
+        start, limit, stop=window_end, topics=topics, inclusive_of_start=False
+    )
+    end = notifications[-1].id if len(notifications) == limit else window_end
+    return notifications, end
+
+
 class LostRace(Exception):
     """Another runner advanced this projection first; the batch was rolled back."""
 
@@ -118,12 +136,9 @@ class ProjectionRunner:
                         head = target if target is not None else self.head()
                         if head <= start:
                             return applied
-                        notifications = self.app.recorder.select_notifications(
-                            start, self.batch_size, stop=head, topics=topics, inclusive_of_start=False
-                        )
-                        if skip_idle and not notifications:
+                        notifications, end = read_window(self.app.recorder, start, head, self.batch_size, topics)
+                        if skip_idle and not notifications and end == head:
                             return applied
-                        end = notifications[-1].id if len(notifications) == self.batch_size else head
                         self._apply_batch(projector, start, end, notifications)
                         if not notifications:
                             self._idle_since[name] = time.monotonic()
@@ -139,13 +154,15 @@ class ProjectionRunner:
                     return applied
 
     def _apply_batch(self, projector: Projector, start: int, end: int, notifications: list[Notification]) -> None:
+        self.app.mapper.preload_keys(notifications)
         events = [self.app.mapper.to_domain_event(n) for n in notifications]
         with self._datastore.transaction(commit=True) as session:
             if not tracking.advance(session, projector.name, start, end):
                 raise LostRace()
             projector.begin_batch(session)
+            handle = projector.handle  # one dispatcher per batch, not one per event
             for event in events:
-                projector.handle(event, session)
+                handle(event, session)
             projector.end_batch(session)
             if session.get_bind().dialect.name == "postgresql":  # wakes waiting readers at commit
                 session.execute(text("SELECT pg_notify('crm_projected', :p)"), {"p": f"{projector.name}:{end}"})

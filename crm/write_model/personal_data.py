@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from uuid import UUID
 
@@ -83,6 +84,27 @@ class KeyStore:
             self._cache[customer_id] = key
         return key
 
+    def preload(self, customer_ids: set[UUID]) -> None:
+        """Cache the keys of many customers with one query (for replaying a stretch of the log)."""
+        with self._lock:
+            missing = [c for c in customer_ids if c not in self._cache]
+        for start in range(0, len(missing), 1000):
+            chunk = missing[start : start + 1000]
+            with self._datastore.transaction(commit=False) as session:
+                rows = session.execute(
+                    select(customer_keys.c.customer_id, customer_keys.c.wrapped_key).where(
+                        customer_keys.c.customer_id.in_(chunk)
+                    )
+                ).all()
+            unwrapped = {
+                customer_id: self._kek.decrypt(
+                    bytes(wrapped)[:_NONCE_BYTES], bytes(wrapped)[_NONCE_BYTES:], customer_id.bytes
+                )
+                for customer_id, wrapped in rows
+            }
+            with self._lock:
+                self._cache.update(unwrapped)
+
 
 def _is_personal(domain_event: object) -> bool:
     return bool(getattr(type(domain_event), "personal_data", False))
@@ -111,15 +133,17 @@ class PersonalDataMapper(Mapper):
             state=ENCRYPTED + nonce + ciphertext,
         )
 
+    def preload_keys(self, stored_events: Iterable[StoredEvent]) -> None:
+        """Fetch in one go the keys that decoding these events will need."""
+        self.keys.preload({_uuid(e.originator_id) for e in stored_events if e.state[:1] == ENCRYPTED})
+
     def to_domain_event(self, stored_event: StoredEvent):
         if stored_event.state[:1] == ENCRYPTED:
             stored_event = self.decrypt(stored_event)
         return super().to_domain_event(stored_event)
 
     def decrypt(self, stored_event: StoredEvent) -> StoredEvent:
-        originator_id = stored_event.originator_id
-        if not isinstance(originator_id, UUID):
-            originator_id = UUID(str(originator_id))
+        originator_id = _uuid(stored_event.originator_id)
         key = self.keys.get(originator_id)
         if key is None:
             raise PersonalDataErased(originator_id)
@@ -136,3 +160,7 @@ class PersonalDataMapper(Mapper):
 def _associated_data(stored_event: StoredEvent) -> bytes:
     # Binds each ciphertext to its place in the log, so it cannot be moved to another event.
     return f"{stored_event.originator_id}:{stored_event.originator_version}:{stored_event.topic}".encode()
+
+
+def _uuid(value) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))

@@ -91,7 +91,7 @@ def assert_no_range_applied_twice(*processes: ProjectorProcess) -> dict[str, lis
             merged.setdefault(name, []).extend(ranges)
     for name, ranges in merged.items():
         ranges.sort()
-        for (_, previous_end), (start, end) in zip(ranges, ranges[1:]):
+        for (_, previous_end), (start, end) in zip(ranges, ranges[1:], strict=False):
             assert start >= previous_end, f"{name}: ({start}, {end}] overlaps a range ending at {previous_end}"
     return merged
 
@@ -117,7 +117,9 @@ def test_two_projectors_started_at_once_apply_each_event_exactly_once(writer, co
     head = container.runner.head()
     for name, ranges in assert_no_range_applied_twice(first, second).items():
         assert ranges[0][0] == 0 and ranges[-1][1] == head
-        assert all(start == previous_end for (_, previous_end), (start, _) in zip(ranges, ranges[1:])), name
+        assert all(start == previous_end for (_, previous_end), (start, _) in zip(ranges, ranges[1:], strict=False)), (
+            name
+        )
     first.stop()
     second.stop()
     assert_tables_equal_a_fresh_rebuild(container)
@@ -148,9 +150,10 @@ def test_dropped_connections_are_reopened_and_nothing_is_applied_twice(writer, c
     with VisitWriter(writer.application) as visits:
         for round_ in range(3):
             # Each (re)connection logs "projector active for": wait for this round's before cutting it.
-            wait_until(lambda: projector.log().count("projector active for") == round_ + 1, 30, message=projector.log())
+            connections = round_ + 1
+            wait_until(lambda n=connections: projector.log().count("projector active for") == n, 30)
             seen = visits.count
-            wait_until(lambda: visits.count >= seen + 30, 60)
+            wait_until(lambda seen=seen: visits.count >= seen + 30, 60)
             with container.engine.connect() as conn:
                 dropped = conn.execute(
                     text(

@@ -17,6 +17,23 @@ def test_without_secret_key_sqlite_keeps_a_random_secret_beside_the_database(tmp
     assert Settings.from_env({**environ, "SECRET_KEY": "explicit"}).secret_key == "explicit"
 
 
+def test_background_projection_settings():
+    settings = Settings.from_env(
+        {
+            "SECRET_KEY": "s",
+            "PROJECTION_MODE": "Background",
+            "READ_YOUR_WRITES_TIMEOUT": "0.5",
+            "EVENT_STORE_LOCK_TIMEOUT": "2",
+            "PROJECTOR_POLL_SECONDS": "0.05",
+        }
+    )
+    assert settings.projection_mode == "background"
+    assert (settings.read_your_writes_timeout, settings.event_store_lock_timeout) == (0.5, 2.0)
+    assert settings.projector_poll_seconds == 0.05
+    defaults = Settings.from_env({"SECRET_KEY": "s"})
+    assert (defaults.read_your_writes_timeout, defaults.event_store_lock_timeout) == (5.0, 5.0)
+
+
 def test_postgresql_requires_an_explicit_secret_key():
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         Settings.from_env({"DATABASE_URL": "postgresql+psycopg2://localhost/crm"})
@@ -29,6 +46,10 @@ def test_postgresql_requires_an_explicit_secret_key():
         {"PROJECTION_MODE": "sometimes"},
         {"PORT": "eighty"},
         {"DATABASE_URL": "mysql://localhost/crm"},
+        {"READ_YOUR_WRITES_TIMEOUT": "-1"},
+        {"READ_YOUR_WRITES_TIMEOUT": "nan"},
+        {"EVENT_STORE_LOCK_TIMEOUT": "0"},
+        {"PROJECTOR_POLL_SECONDS": "inf"},
     ],
 )
 def test_nonsense_settings_are_refused_at_start(environ):
