@@ -183,3 +183,30 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
     elapsed = time.perf_counter() - started
     events = runner.event_count()
     click.echo(f"rebuilt {events} events in {elapsed:.2f} s ({events / elapsed if elapsed else 0:.0f} events/s)")
+
+
+@main.group()
+def operator() -> None:
+    """Dashboard operators (they see every restaurant)."""
+
+
+@operator.command("create")
+@click.argument("email")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 8 characters; prompted for (twice, hidden) when not given.",
+)
+def operator_create(email: str, password: str) -> None:
+    """Create an operator who can log in to the dashboard at /internal/."""
+    from crm.write_model.errors import DomainError
+    from crm.write_model.operators import Operators
+
+    container = _container()
+    try:
+        created = Operators(container.application.factory.datastore, container.clock).create(email, password)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"operator {created.email} created", err=True)
