@@ -7,10 +7,11 @@ failures and the lock are rows in the database, so the rule holds across server 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from datetime import datetime, timedelta, timezone
+from functools import cache
 from uuid import UUID, uuid4
 
 from sqlalchemy import Column, DateTime, Index, String, Table, Uuid, delete, func, select
@@ -66,9 +67,10 @@ class InvalidLogin(DomainError):
 
 
 class LoginLocked(DomainError):
-    def __init__(self, until: datetime):
+    def __init__(self, until: datetime, now: datetime):
         super().__init__("too many failed logins for this email; try again later")
         self.until = until
+        self.seconds_left = max(1, math.ceil((until - now).total_seconds()))
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class Operators:
                 select(operators.c.id, operators.c.password_hash).where(operators.c.email == email)
             ).first()
         if locked_until is not None and locked_until > now:
-            raise LoginLocked(locked_until)
+            raise LoginLocked(locked_until, now)
         if check_password_hash(row.password_hash if row else _dummy_hash(), password) and row is not None:
             with self._datastore.transaction(commit=True) as session:
                 session.execute(delete(login_failures).where(login_failures.c.email == email))
