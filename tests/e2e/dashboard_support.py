@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
+from html.parser import HTMLParser
 
 OPERATOR_EMAIL = "ops@example.com"
 OPERATOR_PASSWORD = "correct horse battery"
@@ -72,3 +73,26 @@ def campaign_form(restaurant: dict | None = None, **changes) -> dict:
 def actors_of(application, aggregate_id: str) -> list[str]:
     """The actor recorded on each event of an aggregate, in order."""
     return [event.actor for event in application.events.get(uuid.UUID(aggregate_id))]
+
+
+class _Controls(HTMLParser):
+    """Collects form controls and the ids that labels point at."""
+
+    def __init__(self):
+        super().__init__()
+        self.controls: list[dict] = []
+        self.labelled: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "label" and attributes.get("for"):
+            self.labelled.add(attributes["for"])
+        if tag in ("input", "select", "textarea") and attributes.get("type") not in ("hidden", "submit", "button"):
+            self.controls.append(attributes)
+
+
+def unlabelled_controls(response) -> list[dict]:
+    """Inputs, selects and text areas with neither a <label for=...> nor an aria-label."""
+    parser = _Controls()
+    parser.feed(response.get_data(as_text=True))
+    return [c for c in parser.controls if c.get("id") not in parser.labelled and not c.get("aria-label")]
