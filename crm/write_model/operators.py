@@ -28,6 +28,7 @@ LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 ACTOR_PREFIX = "operator:"
+PASSWORD_HASH = "scrypt"  # werkzeug's scrypt KDF: N=2**15, r=8, p=1, a random 16-byte salt
 
 operators = Table(
     "operators",
@@ -58,7 +59,7 @@ login_lockouts = Table(
 @cache
 def _dummy_hash() -> str:
     """Checked against when the email is unknown, so a miss costs as long as a wrong password."""
-    return generate_password_hash("not-a-password-of-anyone")
+    return generate_password_hash("not-a-password-of-anyone", method=PASSWORD_HASH)
 
 
 class InvalidLogin(DomainError):
@@ -115,7 +116,7 @@ class Operators:
                 operators.insert().values(
                     id=operator.id,
                     email=email,
-                    password_hash=generate_password_hash(password),
+                    password_hash=generate_password_hash(password, method=PASSWORD_HASH),
                     created_at=self._clock(),
                 )
             )

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from crm.write_model import operators as operators_module
 from crm.write_model.errors import Conflict, InvalidInput
 from crm.write_model.operators import InvalidLogin, LoginLocked, Operators, operators
 
@@ -14,6 +15,12 @@ def accounts(container, clock) -> Operators:
     return Operators(container.application.factory.datastore, clock)
 
 
+@pytest.fixture
+def cheap_hashes(monkeypatch):
+    """A low-cost scrypt for the tests that log in many times (the first test checks the real cost)."""
+    monkeypatch.setattr(operators_module, "PASSWORD_HASH", "scrypt:1024:8:1")
+
+
 def test_an_operator_logs_in_with_the_password_which_is_stored_hashed(accounts, container):
     created = accounts.create("Ops@Example.com", "correct horse")
     # Check the email is kept case-folded and logins ignore its case.
@@ -21,14 +28,14 @@ def test_an_operator_logs_in_with_the_password_which_is_stored_hashed(accounts, 
     assert created.email == "ops@example.com" and created.actor == "operator:ops@example.com"
     with container.engine.connect() as conn:
         stored = conn.execute(select(operators.c.password_hash)).scalar_one()
-    assert "correct horse" not in stored and stored.startswith("scrypt:")
+    assert "correct horse" not in stored and stored.startswith("scrypt:32768:8:1$")
     with pytest.raises(InvalidLogin):
         accounts.log_in("ops@example.com", "wrong horse")
     with pytest.raises(InvalidLogin):
         accounts.log_in("nobody@example.com", "correct horse")
 
 
-def test_emails_are_unique_and_passwords_long_enough(accounts):
+def test_emails_are_unique_and_passwords_long_enough(accounts, cheap_hashes):
     accounts.create("ops@example.com", "correct horse")
     with pytest.raises(Conflict):
         accounts.create("OPS@example.com", "another password")
@@ -46,7 +53,7 @@ def fail(accounts, email, times):
             accounts.log_in(email, "wrong password")
 
 
-def test_five_failures_in_15_minutes_lock_the_email_for_15_minutes(accounts, clock):
+def test_five_failures_in_15_minutes_lock_the_email_for_15_minutes(accounts, clock, cheap_hashes):
     accounts.create("ops@example.com", "correct horse")
     fail(accounts, "ops@example.com", 4)
     clock.advance(minutes=14)
@@ -62,7 +69,7 @@ def test_five_failures_in_15_minutes_lock_the_email_for_15_minutes(accounts, clo
     assert accounts.log_in("ops@example.com", "correct horse").email == "ops@example.com"
 
 
-def test_failures_older_than_15_minutes_do_not_count_and_a_success_resets_the_count(accounts, clock):
+def test_failures_older_than_15_minutes_do_not_count_and_a_success_resets_the_count(accounts, clock, cheap_hashes):
     accounts.create("ops@example.com", "correct horse")
     fail(accounts, "ops@example.com", 4)
     clock.advance(minutes=15)
@@ -72,7 +79,7 @@ def test_failures_older_than_15_minutes_do_not_count_and_a_success_resets_the_co
     assert accounts.log_in("ops@example.com", "correct horse")
 
 
-def test_the_lock_is_per_email_and_applies_to_unknown_emails_too(accounts):
+def test_the_lock_is_per_email_and_applies_to_unknown_emails_too(accounts, cheap_hashes):
     accounts.create("ops@example.com", "correct horse")
     fail(accounts, "intruder@example.com", 5)
     with pytest.raises(LoginLocked):

@@ -70,10 +70,12 @@ from tests.e2e.dashboard_support import OPERATOR_EMAIL, OPERATOR_PASSWORD, Dashb
 
 
 @pytest.fixture
-def operator_accounts(container):
-    from crm.write_model.operators import Operators
+def operator_accounts(container, monkeypatch):
+    """Operators whose passwords are hashed with a cheap scrypt (tests/application checks the real one)."""
+    from crm.write_model import operators
 
-    return Operators(container.application.factory.datastore, container.clock)
+    monkeypatch.setattr(operators, "PASSWORD_HASH", "scrypt:1024:8:1")
+    return operators.Operators(container.application.factory.datastore, container.clock)
 
 
 @pytest.fixture

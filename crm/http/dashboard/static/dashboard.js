@@ -59,8 +59,9 @@
       setText(root, "rate", rate.toFixed(1));
       var left = p.audience === null ? null : p.audience - p.done;
       setText(root, "eta", p.status === "running" && left !== null && rate > 0 ? "about " + duration(left / rate) : "\u2014");
+      // A control the new status does not allow goes away (one it allows again comes with a reload).
       document.querySelectorAll("[data-control]").forEach(function (form) {
-        if (p.allowed.indexOf(form.getAttribute("data-control")) < 0) { form.hidden = true; }
+        if (p.allowed.indexOf(form.getAttribute("data-control")) < 0) { form.remove(); }
       });
     }
 
@@ -81,7 +82,7 @@
   }
 
   function startPreview(form) {
-    var out = document.getElementById("preview");
+    var out = document.getElementById("campaign-preview");
     var timer = null;
     var latest = 0;
 
