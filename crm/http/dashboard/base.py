@@ -113,6 +113,8 @@ def page_number(param: str = "page") -> int:
 @bp.errorhandler(CSRFError)
 def _csrf_error(error: CSRFError):
     message = "This form has expired or lacks its security token. Go back, reload the page and try again."
+    if request.path.endswith(".json"):
+        return jsonify({"message": message}), 400
     return render_template("dashboard/error.html", title="Bad request", message=message), 400
 
 

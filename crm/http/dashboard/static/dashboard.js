@@ -55,7 +55,9 @@
         badge.textContent = p.status;
       });
       ["queued", "sent", "failed", "skipped", "done"].forEach(function (name) { setText(root, name, String(p[name])); });
-      setText(root, "audience", p.audience === null ? "(audience not resolved yet)" : String(p.audience));
+      root.querySelectorAll('[data-field="audience"]').forEach(function (el) {
+        el.textContent = p.audience === null ? (el.getAttribute("data-empty") || "\u2014") : String(p.audience);
+      });
       setText(root, "rate", rate.toFixed(1));
       var left = p.audience === null ? null : p.audience - p.done;
       setText(root, "eta", p.status === "running" && left !== null && rate > 0 ? "about " + duration(left / rate) : "\u2014");
@@ -68,10 +70,12 @@
     function poll() {
       fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
         .then(function (response) {
+          if (response.status === 401 || response.status === 404) { return null; } // logged out, or gone
           if (!response.ok) { throw new Error("HTTP " + response.status); }
           return response.json();
         })
         .then(function (p) {
+          if (p === null) { return; }
           apply(p);
           if (!p.final) { window.setTimeout(poll, POLL_MS); }
         })
