@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cache
 from uuid import UUID, uuid4
 
+from eventsourcing.persistence import IntegrityError
 from sqlalchemy import Column, DateTime, Index, String, Table, Uuid, delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -111,15 +112,18 @@ class Operators:
         if self.get(email) is not None:
             raise Conflict(f"an operator with the email {email} already exists")
         operator = Operator(id=uuid4(), email=email)
-        with self._datastore.transaction(commit=True) as session:
-            session.execute(
-                operators.insert().values(
-                    id=operator.id,
-                    email=email,
-                    password_hash=generate_password_hash(password, method=PASSWORD_HASH),
-                    created_at=self._clock(),
+        try:
+            with self._datastore.transaction(commit=True) as session:
+                session.execute(
+                    operators.insert().values(
+                        id=operator.id,
+                        email=email,
+                        password_hash=generate_password_hash(password, method=PASSWORD_HASH),
+                        created_at=self._clock(),
+                    )
                 )
-            )
+        except IntegrityError:  # created by someone else since the check above
+            raise Conflict(f"an operator with the email {email} already exists") from None
         return operator
 
     def get(self, email: str) -> Operator | None:

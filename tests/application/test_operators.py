@@ -47,6 +47,13 @@ def test_emails_are_unique_and_passwords_long_enough(accounts, cheap_hashes):
     assert bad.value.field == "email"
 
 
+def test_a_creation_racing_another_is_a_conflict(accounts, cheap_hashes, monkeypatch):
+    accounts.create("ops@example.com", "correct horse")
+    monkeypatch.setattr(accounts, "get", lambda email: None)  # the other creation lands after our check
+    with pytest.raises(Conflict):
+        accounts.create("ops@example.com", "another horse")
+
+
 def fail(accounts, email, times):
     for _ in range(times):
         with pytest.raises(InvalidLogin):
