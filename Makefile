@@ -27,7 +27,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check crm tests bench
+	$(BIN)/ruff check crm tests $(wildcard bench tools)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

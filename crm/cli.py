@@ -229,3 +229,30 @@ def _check_names(names: tuple[str, ...], known) -> None:
     unknown = set(names) - set(known)
     if unknown:
         raise click.BadParameter(f"unknown projection(s): {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+
+
+@main.group()
+def operator() -> None:
+    """Dashboard operators (they see every restaurant)."""
+
+
+@operator.command("create")
+@click.argument("email")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 8 characters; prompted for (twice, hidden) when not given.",
+)
+def operator_create(email: str, password: str) -> None:
+    """Create an operator who can log in to the dashboard at /internal/."""
+    from crm.write_model.errors import DomainError
+    from crm.write_model.operators import Operators
+
+    container = _container()
+    try:
+        created = Operators(container.application.factory.datastore, container.clock).create(email, password)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"operator {created.email} created", err=True)

@@ -73,6 +73,7 @@ class Settings:
     smtp_from: str = "crm@localhost"
     simulated_latency_ms: int = 0
     simulated_failure_rate: float = 0.0
+    session_cookie_secure: bool = False  # the dashboard's session cookie only over HTTPS
 
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
@@ -144,4 +145,5 @@ class Settings:
             smtp_from=environ.get("SMTP_FROM") or "crm@localhost",
             simulated_latency_ms=number("SIMULATED_LATENCY_MS", 0),
             simulated_failure_rate=number("SIMULATED_FAILURE_RATE", 0.0, float),
+            session_cookie_secure=(environ.get("SESSION_COOKIE_SECURE") or "").lower() in ("1", "true", "yes", "on"),
         )

@@ -31,6 +31,9 @@ TABLES = (
     "campaign_batches",
     "outreach_events",
     "simulated_deliveries",
+    "operators",
+    "login_failures",
+    "login_lockouts",
 )
 
 

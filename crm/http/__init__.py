@@ -7,7 +7,7 @@ from flask import Flask
 from crm import __version__
 from crm.bootstrap import Container, build
 from crm.config import Settings
-from crm.http import auth, campaigns, customers, docs, errors, responses, restaurants, visits
+from crm.http import auth, campaigns, customers, dashboard, docs, errors, responses, restaurants, visits
 from crm.http.api import Api
 
 
@@ -19,6 +19,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,  # the dashboard's login session
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=12 * 3600,  # seconds
         API_TITLE="CRM Backend Service",
         API_VERSION=__version__,
         OPENAPI_VERSION="3.0.3",
@@ -41,4 +45,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     auth.init_app(app)
     errors.init_app(app)
     responses.init_app(app)
+    dashboard.init_app(app)
     return app

@@ -116,7 +116,8 @@ for _action, _status in (("run", 202), ("pause", 200), ("resume", 200), ("cancel
     )
 
 
-def _preview(details: dict, restaurant_id: UUID) -> dict:
+def preview(details: dict, restaurant_id: UUID) -> dict:
+    """The audience of `details` in the restaurant now, and messages rendered for a few (API and dashboard)."""
     count, sample = crm().campaign_queries.audience_preview(
         restaurant_id, details["segment_type"], details["segment_value"], crm().clock()
     )
@@ -139,7 +140,7 @@ class CampaignPreview(MethodView):
     def get(self, campaign_id: UUID):
         """The audience size now, and the subject and message rendered for up to 5 of them"""
         campaign = _campaign_or_404(campaign_id)
-        return _preview(campaign, campaign["restaurant"])
+        return preview(campaign, campaign["restaurant"])
 
 
 @blp.route("/preview/")
@@ -151,7 +152,7 @@ class UnsavedCampaignPreview(MethodView):
         restaurant_id = _restaurant_of(body)
         if crm().queries.restaurant(restaurant_id, scope()) is None:
             raise InvalidInput("restaurant", "no such restaurant")
-        return _preview(validated_details({"subject": DEFAULT_SUBJECT, **body}), restaurant_id)
+        return preview(validated_details({"subject": DEFAULT_SUBJECT, **body}), restaurant_id)
 
 
 @blp.route("/<uuid:campaign_id>/events/")

@@ -14,6 +14,21 @@ from crm.write_model.base import CrmAggregate
 from crm.write_model.errors import CampaignNotFound, IllegalTransition
 
 SEGMENT_TYPES = ("inactive_days", "high_spenders")
+# The statuses each command is allowed from: the lifecycle's one statement, which the
+# dashboard also reads to offer only the controls that the current status allows.
+ALLOWED_FROM = {
+    "edit": ("draft",),
+    "delete": ("draft",),
+    "run": ("draft",),
+    "pause": ("running",),
+    "resume": ("paused",),
+    "cancel": ("draft", "running", "paused"),
+}
+
+
+def allowed_actions(status: str) -> tuple[str, ...]:
+    """The commands (edit, delete and the controls) that a campaign in `status` allows."""
+    return tuple(action for action, statuses in ALLOWED_FROM.items() if status in statuses)
 
 
 class Campaign(CrmAggregate):
@@ -116,29 +131,29 @@ class Campaign(CrmAggregate):
         return [n for n in range(self.batch_count) if n not in finished]
 
     def change_details(self, details: dict, actor: str, at: datetime) -> None:
-        self._require("edit", "draft")
+        self._require("edit")
         if details != self.details:
             self.trigger_event(self.DetailsChanged, actor=actor, timestamp=at, **details)
 
     def delete(self, actor: str, at: datetime) -> None:
-        self._require("delete", "draft")
+        self._require("delete")
         self.trigger_event(self.Deleted, actor=actor, timestamp=at)
 
     def run(self, actor: str, at: datetime) -> None:
-        self._require("run", "draft")
+        self._require("run")
         self.trigger_event(self.Started, actor=actor, timestamp=at)
 
     def pause(self, actor: str, at: datetime) -> None:
-        self._require("pause", "running")
+        self._require("pause")
         self.trigger_event(self.Paused, actor=actor, timestamp=at)
 
     def resume(self, actor: str, at: datetime) -> None:
-        self._require("resume", "paused")
+        self._require("resume")
         self.trigger_event(self.Resumed, actor=actor, timestamp=at)
         self._complete_if_done(actor, at)
 
     def cancel(self, actor: str, at: datetime) -> None:
-        self._require("cancel", "draft", "running", "paused")
+        self._require("cancel")
         self.trigger_event(self.Cancelled, actor=actor, timestamp=at)
 
     def resolve_audience(self, size: int, batch_count: int, actor: str, at: datetime) -> None:
@@ -165,7 +180,7 @@ class Campaign(CrmAggregate):
         if self.deleted:
             raise CampaignNotFound(self.id)
 
-    def _require(self, action: str, *statuses: str) -> None:
+    def _require(self, action: str) -> None:
         self._require_exists()
-        if self.status not in statuses:
+        if self.status not in ALLOWED_FROM[action]:
             raise IllegalTransition(action, self.status)

@@ -60,3 +60,40 @@ def start_worker(container):
 def embedded(start_worker):
     """The embedded campaign worker, running from the start of the test."""
     return start_worker()
+
+
+# -- the operator dashboard ---------------------------------------------------------------
+
+pytest.register_assert_rewrite("tests.e2e.dashboard_support")
+
+from tests.e2e.dashboard_support import OPERATOR_EMAIL, OPERATOR_PASSWORD, DashboardClient  # noqa: E402
+
+
+@pytest.fixture
+def operator_accounts(container, monkeypatch):
+    """Operators whose passwords are hashed with a cheap scrypt (tests/application checks the real one)."""
+    from crm.write_model import operators
+
+    monkeypatch.setattr(operators, "PASSWORD_HASH", "scrypt:1024:8:1")
+    return operators.Operators(container.application.factory.datastore, container.clock)
+
+
+@pytest.fixture
+def operator_account(operator_accounts):
+    """An operator who can log in with OPERATOR_EMAIL and OPERATOR_PASSWORD."""
+    return operator_accounts.create(OPERATOR_EMAIL, OPERATOR_PASSWORD)
+
+
+@pytest.fixture
+def visitor(client) -> DashboardClient:
+    """A browser without a login session."""
+    return DashboardClient(client)
+
+
+@pytest.fixture
+def dash(client, operator_account) -> DashboardClient:
+    """A browser logged in to the dashboard as the operator (its CSRF token at hand)."""
+    browser = DashboardClient(client)
+    response = browser.log_in()
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return browser

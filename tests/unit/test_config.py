@@ -55,3 +55,11 @@ def test_postgresql_requires_an_explicit_secret_key():
 def test_nonsense_settings_are_refused_at_start(environ):
     with pytest.raises(ConfigError):
         Settings.from_env({"SECRET_KEY": "s", **environ})
+
+
+@pytest.mark.parametrize("value, secure", [(None, False), ("", False), ("false", False), ("true", True), ("1", True)])
+def test_session_cookie_secure_is_off_unless_asked_for(value, secure):
+    environ = {"SECRET_KEY": "s", "DATABASE_URL": "postgresql+psycopg2://localhost/crm"}
+    if value is not None:
+        environ["SESSION_COOKIE_SECURE"] = value
+    assert Settings.from_env(environ).session_cookie_secure is secure

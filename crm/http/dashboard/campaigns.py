@@ -1,0 +1,152 @@
+"""Campaign pages: list, detail with live progress, controls, create and edit with a live preview."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from wtforms.fields.choices import SelectChoice
+
+from crm.http.campaigns import preview
+from crm.http.context import crm
+from crm.http.dashboard.base import actor, bp, dashboard, page_number
+from crm.http.dashboard.forms import CampaignForm, EditCampaignForm
+from crm.read_model.dashboard_queries import CAMPAIGN_STATUSES, OUTREACH_STATUSES
+from crm.write_model.campaigning import validated_details
+from crm.write_model.campaigns import allowed_actions
+from crm.write_model.errors import CampaignNotFound, Conflict, InvalidInput
+
+CAMPAIGNS_PER_PAGE = 20
+OUTREACH_PER_PAGE = 25
+DONE = {"run": "started", "pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name) or None
+    return value if value in allowed else None
+
+
+def _uuid_arg(name: str) -> UUID | None:
+    try:
+        return UUID(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.route("/")
+def index():
+    return redirect(url_for("dashboard.campaigns"))
+
+
+@bp.route("/campaigns/")
+def campaigns():
+    """Every campaign, newest first, with progress; filter by restaurant and status."""
+    listing = dashboard().queries.campaign_list(
+        _uuid_arg("restaurant"), _choice("status", CAMPAIGN_STATUSES), page_number(), CAMPAIGNS_PER_PAGE, crm().clock()
+    )
+    return render_template(
+        "dashboard/campaigns.html",
+        listing=listing,
+        statuses=CAMPAIGN_STATUSES,
+        restaurant=_uuid_arg("restaurant"),
+        status=_choice("status", CAMPAIGN_STATUSES),
+    )
+
+
+@bp.route("/campaigns/<uuid:campaign_id>/")
+def campaign(campaign_id: UUID):
+    """Settings, live progress, counts by status, controls and a page of outreach records."""
+    status = _choice("status", OUTREACH_STATUSES)
+    shown = dashboard().queries.campaign_page(campaign_id, status, page_number(), OUTREACH_PER_PAGE, crm().clock())
+    if shown is None:
+        abort(404, "No such campaign.")
+    return render_template(
+        "dashboard/campaign.html",
+        **shown,
+        allowed=allowed_actions(shown["campaign"]["status"]),
+        statuses=OUTREACH_STATUSES,
+        status=status,
+    )
+
+
+@bp.route("/campaigns/<uuid:campaign_id>/progress.json")
+def progress(campaign_id: UUID):
+    """The campaign's counts, percent, rate and ETA, polled by the page while it runs."""
+    current = dashboard().queries.progress(campaign_id, crm().clock())
+    if current is None:
+        abort(404, "No such campaign.")
+    return jsonify({**current, "allowed": allowed_actions(current["status"])})
+
+
+@bp.route("/campaigns/<uuid:campaign_id>/<any(run, pause, resume, cancel):action>/", methods=["POST"])
+def control(campaign_id: UUID, action: str):
+    """Run, pause, resume or cancel; a control the status does not allow is flashed, not done."""
+    try:
+        getattr(crm().application, f"{action}_campaign")(campaign_id, actor=actor(), scope=None)
+    except CampaignNotFound:
+        abort(404, "No such campaign.")
+    except Conflict as error:
+        flash(f"Not done: {error}.", "warning")
+    else:
+        flash(f"Campaign {DONE[action]}.", "success")
+    return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
+
+
+@bp.route("/campaigns/new/", methods=["GET", "POST"])
+def new_campaign():
+    """Create a draft; the Preview button (or the page's script) shows the audience first."""
+    form = CampaignForm(restaurant=_uuid_arg("restaurant"))
+    shown = None
+    if form.validate_on_submit():
+        try:
+            if form.preview.data:
+                shown = preview(validated_details(form.details()), form.restaurant.data)
+            else:
+                campaign_id = crm().application.create_campaign(
+                    form.restaurant.data, form.details(), actor=actor(), scope=None
+                )
+                flash("Draft campaign created. Run it when ready.", "success")
+                return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
+        except InvalidInput as error:
+            form.add_domain_error(error)
+    form.restaurant.choices = [SelectChoice(r["id"], r["name"]) for r in dashboard().queries.restaurant_choices()]
+    return render_template("dashboard/campaign_form.html", form=form, preview=shown, campaign=None)
+
+
+@bp.route("/campaigns/<uuid:campaign_id>/edit/", methods=["GET", "POST"])
+def edit_campaign(campaign_id: UUID):
+    """Change a draft's settings; any other status is refused by the write model and flashed."""
+    current = dashboard().queries.campaign(campaign_id)
+    if current is None:
+        abort(404, "No such campaign.")
+    if request.method == "GET" and "edit" not in allowed_actions(current["status"]):
+        flash(f"Only a draft can be edited; this campaign is {current['status']}.", "warning")
+        return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
+    form = EditCampaignForm(data={**current, "restaurant": current["restaurant"]})
+    shown = None
+    if form.validate_on_submit():
+        try:
+            if form.preview.data:
+                shown = preview(validated_details(form.details()), current["restaurant"])
+            else:
+                crm().application.update_campaign(campaign_id, form.details(), actor=actor(), scope=None)
+                flash("Campaign saved.", "success")
+                return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
+        except InvalidInput as error:
+            form.add_domain_error(error)
+        except Conflict as error:
+            flash(f"Not saved: {error}.", "warning")
+            return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
+    return render_template("dashboard/campaign_form.html", form=form, preview=shown, campaign=current)
+
+
+@bp.route("/campaigns/preview.json", methods=["POST"])
+def preview_json():
+    """The audience count and sample messages for the form as it is now (the form's live preview)."""
+    form = CampaignForm()
+    if not form.validate():
+        return jsonify({"errors": {name: errors for name, errors in form.errors.items() if errors}}), 400
+    try:
+        return jsonify(preview(validated_details(form.details()), form.restaurant.data))
+    except InvalidInput as error:
+        return jsonify({"errors": {error.field: [error.message]}}), 400

@@ -1,0 +1,157 @@
+/* The dashboard's live parts, without a framework:
+ * - progress: an element with data-progress-url polls that JSON endpoint every second and updates
+ *   its bar, counts, send rate and time left, until the campaign's status is final;
+ * - preview: the campaign form (data-preview-url) shows the audience and sample messages as you type;
+ * - confirm: a form with data-confirm asks before it submits.
+ */
+(function () {
+  "use strict";
+
+  var POLL_MS = 1000;
+  var RATE_WINDOW = 5; // samples: the rate is measured over the last few seconds
+  var BADGES = {
+    draft: "text-bg-secondary", running: "text-bg-primary", paused: "text-bg-warning",
+    completed: "text-bg-success", cancelled: "text-bg-dark"
+  };
+
+  function duration(seconds) {
+    seconds = Math.max(0, Math.round(seconds));
+    if (seconds < 60) { return seconds + " s"; }
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) { return minutes + " min " + (seconds % 60) + " s"; }
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+  }
+
+  function setText(root, field, text) {
+    root.querySelectorAll('[data-field="' + field + '"]').forEach(function (el) { el.textContent = text; });
+  }
+
+  function startProgress(root) {
+    var url = root.getAttribute("data-progress-url");
+    var samples = [];
+
+    function apply(p) {
+      var now = Date.now();
+      samples.push({ t: now, done: p.done });
+      if (samples.length > RATE_WINDOW) { samples.shift(); }
+      var rate = p.rate;
+      if (p.status === "running" && samples.length > 1) {
+        var first = samples[0];
+        var seconds = (now - first.t) / 1000;
+        if (seconds > 0) { rate = (p.done - first.done) / seconds; }
+      }
+      root.querySelectorAll('[data-field="bar"]').forEach(function (bar) {
+        bar.setAttribute("aria-valuenow", String(p.percent));
+        var inner = bar.querySelector(".progress-bar");
+        inner.style.width = p.percent + "%";
+        inner.textContent = p.percent + "%";
+        if (p.status !== "running") {
+          inner.classList.remove("progress-bar-striped", "progress-bar-animated");
+        }
+        if (p.status === "completed") { inner.classList.add("bg-success"); }
+      });
+      root.querySelectorAll('[data-field="status"]').forEach(function (badge) {
+        badge.className = "badge " + (BADGES[p.status] || "text-bg-light");
+        badge.textContent = p.status;
+      });
+      ["queued", "sent", "failed", "skipped", "done"].forEach(function (name) { setText(root, name, String(p[name])); });
+      root.querySelectorAll('[data-field="audience"]').forEach(function (el) {
+        el.textContent = p.audience === null ? (el.getAttribute("data-empty") || "\u2014") : String(p.audience);
+      });
+      setText(root, "rate", rate.toFixed(1));
+      var left = p.audience === null ? null : p.audience - p.done;
+      setText(root, "eta", p.status === "running" && left !== null && rate > 0 ? "about " + duration(left / rate) : "\u2014");
+      // A control the new status does not allow goes away (one it allows again comes with a reload).
+      document.querySelectorAll("[data-control]").forEach(function (form) {
+        if (p.allowed.indexOf(form.getAttribute("data-control")) < 0) { form.remove(); }
+      });
+    }
+
+    function poll() {
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
+        .then(function (response) {
+          if (response.status === 401 || response.status === 404) { return null; } // logged out, or gone
+          if (!response.ok) { throw new Error("HTTP " + response.status); }
+          return response.json();
+        })
+        .then(function (p) {
+          if (p === null) { return; }
+          apply(p);
+          if (!p.final) { window.setTimeout(poll, POLL_MS); }
+        })
+        .catch(function () { window.setTimeout(poll, POLL_MS * 5); });
+    }
+
+    window.setTimeout(poll, POLL_MS);
+  }
+
+  function startPreview(form) {
+    var out = document.getElementById("campaign-preview");
+    var timer = null;
+    var latest = 0;
+
+    function show(data) {
+      out.replaceChildren();
+      if (data.errors) {
+        var p = document.createElement("p");
+        p.className = "text-body-secondary mb-0";
+        p.textContent = "No preview yet: " + Object.keys(data.errors).map(function (field) {
+          return field.replace("_", " ") + " " + data.errors[field].join(", ");
+        }).join("; ") + ".";
+        out.appendChild(p);
+        return;
+      }
+      var count = document.createElement("p");
+      count.className = "mb-2";
+      var strong = document.createElement("strong");
+      strong.setAttribute("data-field", "audience-count");
+      strong.textContent = String(data.audience);
+      count.appendChild(strong);
+      count.appendChild(document.createTextNode(data.audience === 1 ? " customer matches now." : " customers match now."));
+      out.appendChild(count);
+      data.samples.forEach(function (sample) {
+        var box = document.createElement("div");
+        box.className = "border rounded p-2 mb-2 sample";
+        var subject = document.createElement("div");
+        subject.className = "fw-semibold";
+        subject.textContent = sample.subject;
+        var message = document.createElement("div");
+        message.className = "message";
+        message.textContent = sample.message;
+        box.appendChild(subject);
+        box.appendChild(message);
+        out.appendChild(box);
+      });
+    }
+
+    function refresh() {
+      var body = new FormData(form);
+      var token = body.get("csrf_token");
+      var request = ++latest;
+      fetch(form.getAttribute("data-preview-url"), {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": token }
+      })
+        .then(function (response) { return response.json(); })
+        .then(function (data) { if (request === latest) { show(data); } })
+        .catch(function () { /* keep the last preview */ });
+    }
+
+    function later() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, 400);
+    }
+
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    refresh();
+  }
+
+  document.querySelectorAll("[data-progress-url]").forEach(startProgress);
+  document.querySelectorAll("form[data-preview-url]").forEach(startPreview);
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+    });
+  });
+})();

@@ -1,0 +1,177 @@
+"""Dashboard operators: email and password (scrypt hash), and the lockout after failed logins.
+
+Operators see every restaurant. After MAX_FAILURES failed logins for one email within WINDOW,
+that email is locked for LOCKOUT: every attempt is refused, even with the right password. The
+failures and the lock are rows in the database, so the rule holds across server processes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import cache
+from uuid import UUID, uuid4
+
+from eventsourcing.persistence import IntegrityError
+from sqlalchemy import Column, DateTime, Index, String, Table, Uuid, delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from crm import dialects
+from crm.write_model import validation
+from crm.write_model.errors import Conflict, DomainError, InvalidInput
+from crm.write_model.personal_data import write_metadata
+
+MAX_FAILURES = 5
+WINDOW = timedelta(minutes=15)
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+ACTOR_PREFIX = "operator:"
+PASSWORD_HASH = "scrypt"  # werkzeug's scrypt KDF: N=2**15, r=8, p=1, a random 16-byte salt
+
+operators = Table(
+    "operators",
+    write_metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),  # normalised (case-folded)
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    write_metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_failures_email_failed_at", "email", "failed_at"),
+)
+
+login_lockouts = Table(
+    "login_lockouts",
+    write_metadata,
+    Column("email", String(254), primary_key=True),
+    Column("locked_until", DateTime(timezone=True), nullable=False),
+)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the email is unknown, so a miss costs as long as a wrong password."""
+    return generate_password_hash("not-a-password-of-anyone", method=PASSWORD_HASH)
+
+
+class InvalidLogin(DomainError):
+    def __init__(self):
+        super().__init__("wrong email or password")
+
+
+class LoginLocked(DomainError):
+    def __init__(self, until: datetime, now: datetime):
+        super().__init__("too many failed logins for this email; try again later")
+        self.until = until
+        self.seconds_left = max(1, math.ceil((until - now).total_seconds()))
+
+
+@dataclass(frozen=True)
+class Operator:
+    id: UUID
+    email: str
+
+    @property
+    def actor(self) -> str:
+        """What events caused by this operator record as their actor."""
+        return ACTOR_PREFIX + self.email
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; they were stored in UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def normalised(email: str) -> str:
+    return validation.normalised_email(email)
+
+
+class Operators:
+    """Creates operators and checks their logins, with the lockout rule."""
+
+    def __init__(self, datastore, clock: Callable[[], datetime]):
+        self._datastore = datastore
+        self._clock = clock
+
+    def create(self, email: str, password: str) -> Operator:
+        """Add an operator; the email is unique (ignoring case)."""
+        email = normalised(validation.email(email))
+        if not isinstance(password, str) or not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+            raise InvalidInput("password", f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
+        if self.get(email) is not None:
+            raise Conflict(f"an operator with the email {email} already exists")
+        operator = Operator(id=uuid4(), email=email)
+        try:
+            with self._datastore.transaction(commit=True) as session:
+                session.execute(
+                    operators.insert().values(
+                        id=operator.id,
+                        email=email,
+                        password_hash=generate_password_hash(password, method=PASSWORD_HASH),
+                        created_at=self._clock(),
+                    )
+                )
+        except IntegrityError:  # created by someone else since the check above
+            raise Conflict(f"an operator with the email {email} already exists") from None
+        return operator
+
+    def get(self, email: str) -> Operator | None:
+        with self._datastore.transaction(commit=False) as session:
+            row = session.execute(
+                select(operators.c.id, operators.c.email).where(operators.c.email == normalised(email))
+            ).first()
+        return None if row is None else Operator(id=row.id, email=row.email)
+
+    def log_in(self, email: str, password: str) -> Operator:
+        """The operator, if the password is right and the email is not locked.
+
+        Raises LoginLocked (nothing is checked or counted while locked) or InvalidLogin.
+        """
+        email = normalised(email)[:254]
+        now = self._clock()
+        with self._datastore.transaction(commit=False) as session:
+            locked_until = _utc(
+                session.execute(select(login_lockouts.c.locked_until).where(login_lockouts.c.email == email)).scalar()
+            )
+            row = session.execute(
+                select(operators.c.id, operators.c.password_hash).where(operators.c.email == email)
+            ).first()
+        if locked_until is not None and locked_until > now:
+            raise LoginLocked(locked_until, now)
+        if check_password_hash(row.password_hash if row else _dummy_hash(), password) and row is not None:
+            with self._datastore.transaction(commit=True) as session:
+                session.execute(delete(login_failures).where(login_failures.c.email == email))
+            return Operator(id=row.id, email=email)
+        self._record_failure(email, now)
+        raise InvalidLogin()
+
+    def _record_failure(self, email: str, now: datetime) -> None:
+        with self._datastore.transaction(commit=True) as session:
+            session.execute(login_failures.insert().values(id=uuid4(), email=email, failed_at=now))
+            recent = session.execute(
+                select(func.count())
+                .select_from(login_failures)
+                .where(login_failures.c.email == email, login_failures.c.failed_at > now - WINDOW)
+            ).scalar_one()
+            if recent >= MAX_FAILURES:
+                dialect = session.get_bind().dialect.name
+                until = now + LOCKOUT
+                session.execute(
+                    dialects.insert(dialect, login_lockouts)
+                    .values(email=email, locked_until=until)
+                    .on_conflict_do_update(index_elements=["email"], set_={"locked_until": until})
+                )
+                # The lock has taken these failures into account: the next window starts afresh.
+                session.execute(delete(login_failures).where(login_failures.c.email == email))
+            session.execute(delete(login_failures).where(login_failures.c.failed_at <= now - WINDOW))

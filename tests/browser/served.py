@@ -1,0 +1,104 @@
+"""A real `crm serve` (gunicorn, embedded worker) on a temporary SQLite database, and a browser for it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def require_browser():
+    """Playwright's sync API, or a skip (a failure when CRM_REQUIRE_BROWSER is set, as in CI)."""
+    problem = None
+    if not os.path.exists(CHROMIUM):
+        problem = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        problem = "Playwright for Python is not installed (pip install -e '.[test]')"
+    if problem:
+        if os.environ.get("CRM_REQUIRE_BROWSER"):
+            pytest.fail(f"CRM_REQUIRE_BROWSER is set but {problem}")
+        pytest.skip(problem)
+    return sync_playwright
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Served:
+    """`crm` commands and a `crm serve` process sharing one environment and database."""
+
+    def __init__(self, directory: Path, **settings: str):
+        self.directory = directory
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{directory / 'crm.sqlite3'}",
+            "SECRET_KEY": "browser-test-secret",
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "LOG_LEVEL": "WARNING",
+            # No broker: `crm serve` runs the campaign worker in its own process.
+            "CELERY_BROKER_URL": "",
+            "REDIS_URL": "",
+            **settings,
+        }
+        self.process: subprocess.Popen | None = None
+        self.key: str | None = None
+
+    def crm(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "crm", *args], env=self.env, cwd=self.directory, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def start(self) -> Served:
+        self.crm("migrate")
+        self.key = self.crm("apikey", "create", "--admin", "--name", "seeder")
+        log = open(self.directory / "serve.log", "w")  # noqa: SIM115 (closed with the process)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "crm", "serve"], env=self.env, cwd=self.directory, stdout=log, stderr=log
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("crm serve did not start:\n" + (self.directory / "serve.log").read_text())
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def api(self, method: str, path: str, body: dict | None = None) -> dict:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
+        conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+        response = conn.getresponse()
+        payload = json.loads(response.read() or b"null")
+        assert response.status < 300, (method, path, response.status, payload)
+        return payload

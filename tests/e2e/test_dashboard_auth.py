@@ -1,0 +1,160 @@
+"""Dashboard login: every page needs it, the lockout, logout, the session cookie, CSRF, the API untouched."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from crm.http import create_app
+from tests.e2e.dashboard_support import (
+    LOGIN,
+    OPERATOR_EMAIL,
+    OPERATOR_PASSWORD,
+    DashboardClient,
+    csrf_of,
+    redirects_to_login,
+    text_of,
+)
+
+_ARGUMENT = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
+PUBLIC = {"/internal/login/", "/internal/static/<path:filename>"}
+
+
+def dashboard_calls(app, ids: dict[str, str]) -> list[tuple[str, str]]:
+    """(method, path) for every method of every /internal/ rule, with ids filled in.
+
+    Fails on an argument it does not know, so a new page cannot escape these tests.
+    """
+    calls = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/internal/") or rule.rule in PUBLIC:
+            continue
+        paths = [rule.rule]
+        for converter, options, name in _ARGUMENT.findall(rule.rule):
+            if converter == "any":
+                choices = [choice.strip() for choice in options.split(",")]
+                paths = [p.replace(f"<any({options}):{name}>", c) for p in paths for c in choices]
+            else:
+                assert converter == "uuid" and name in ids, f"{rule.rule}: teach the dashboard tests about {name}"
+                paths = [p.replace(f"<uuid:{name}>", ids[name]) for p in paths]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            calls.extend((method, path) for path in paths)
+    return calls
+
+
+def test_every_page_and_control_sends_a_visitor_to_the_login_page(app, visitor, make, operator_account):
+    restaurant = make.restaurant()
+    customer = make.customer(restaurant)
+    campaign = make.campaign(restaurant)
+    calls = dashboard_calls(app, {"campaign_id": campaign["id"], "customer_id": customer["id"]})
+    assert len(calls) >= 15, calls
+    for method, path in calls:
+        response = visitor.client.open(path, method=method, data={"name": "Renamed", "csrf_token": "forged"})
+        if path.endswith(".json"):
+            assert response.status_code == 401 and response.is_json, (method, path)
+        else:
+            assert redirects_to_login(response), (method, path, response.status_code)
+    # Check nothing changed: the controls and forms did nothing.
+    current = make.get(f"/api/campaigns/{campaign['id']}/")
+    assert current["status"] == "draft" and current["name"] == campaign["name"]
+    assert make.get("/api/campaigns/")["count"] == 1
+
+
+def test_a_page_asked_for_before_login_is_shown_after_it(visitor, operator_account):
+    response = visitor.get("/internal/customers/?q=ann")
+    assert response.headers["Location"] == "/internal/login/?next=/internal/customers/?q%3Dann"
+    login_page = visitor.get(response.headers["Location"])
+    token = csrf_of(login_page)
+    assert 'name="next" type="hidden" value="/internal/customers/?q=ann"' in login_page.get_data(as_text=True)
+    form = {"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD, "csrf_token": token}
+    answer = visitor.client.post(LOGIN, data={**form, "next": "/internal/customers/?q=ann"})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/internal/customers/?q=ann"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/internal/", "/api/", "/\\evil"])
+def test_login_never_redirects_off_the_dashboard(visitor, operator_account, target):
+    response = visitor.log_in(next=target)
+    assert response.status_code == 302 and response.headers["Location"] == "/internal/campaigns/"
+
+
+def test_wrong_password_or_unknown_email_is_refused_without_a_session(visitor, operator_account):
+    for email, password in ((OPERATOR_EMAIL, "wrong password"), ("nobody@example.com", OPERATOR_PASSWORD)):
+        response = visitor.log_in(email, password)
+        assert response.status_code == 200 and "Wrong email or password." in text_of(response)
+        assert redirects_to_login(visitor.get("/internal/campaigns/"))
+
+
+def test_login_without_the_csrf_token_is_refused(visitor, operator_account):
+    response = visitor.client.post(LOGIN, data={"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD})
+    assert response.status_code == 400
+    assert redirects_to_login(visitor.get("/internal/campaigns/"))
+
+
+def test_five_failed_logins_lock_the_email_for_15_minutes(visitor, operator_account, clock):
+    for _ in range(5):
+        assert "Wrong email or password." in text_of(visitor.log_in(OPERATOR_EMAIL, "wrong password"))
+    # Check even the right password is refused now, and for 15 minutes.
+    locked = visitor.log_in()
+    assert locked.status_code == 429 and locked.headers["Retry-After"] == "900"
+    assert "Too many failed logins for this email. Try again in 15 minutes." in text_of(locked)
+    clock.advance(minutes=14)
+    locked = visitor.log_in()
+    assert locked.status_code == 429 and "Try again in 1 minute." in text_of(locked)
+    assert redirects_to_login(visitor.get("/internal/campaigns/"))
+    clock.advance(minutes=1)
+    assert visitor.log_in().status_code == 302
+    assert visitor.get("/internal/campaigns/").status_code == 200
+
+
+def test_failures_of_another_email_do_not_lock_this_one(visitor, operator_account):
+    for _ in range(6):
+        visitor.log_in("intruder@example.com", "guess")
+    assert visitor.log_in().status_code == 302
+
+
+def test_logout_asks_then_ends_the_session_and_needs_the_csrf_token(dash):
+    page = dash.get("/internal/logout/")
+    assert page.status_code == 200 and f"logged in as <strong>{OPERATOR_EMAIL}</strong>" in text_of(page)
+    assert dash.post("/internal/logout/", csrf=False).status_code == 400
+    assert dash.get("/internal/campaigns/").status_code == 200  # still logged in
+    response = dash.post("/internal/logout/", follow_redirects=True)
+    assert response.request.path == LOGIN and "You are logged out." in text_of(response)
+    assert redirects_to_login(dash.get("/internal/campaigns/"))
+
+
+def session_cookie(response) -> str:
+    cookies = [value for value in response.headers.getlist("Set-Cookie") if value.startswith("session=")]
+    assert len(cookies) == 1, response.headers.getlist("Set-Cookie")
+    return cookies[0]
+
+
+def test_the_session_cookie_is_httponly_samesite_lax_and_secure_when_configured(client, container, operator_account):
+    cookie = session_cookie(DashboardClient(client).log_in())
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    https = dataclasses.replace(container.settings, session_cookie_secure=True)
+    secure = create_app(settings=https, container=container)
+    cookie = session_cookie(DashboardClient(secure.test_client()).log_in())
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+
+
+def test_the_api_needs_no_csrf_token_and_ignores_the_dashboard_session(dash, admin, make):
+    # Check the API's writes work without a CSRF token (bearer keys, no cookies to forge with).
+    restaurant = make.restaurant()
+    assert admin.put(f"/api/restaurants/{restaurant['id']}/", json={"name": "Renamed"}).status_code == 200
+    # Check a dashboard session opens no door of the API.
+    assert dash.get("/api/restaurants/").status_code == 401
+    assert dash.client.post("/api/restaurants/", json={"name": "X"}).status_code == 401
+
+
+def test_pages_use_bootstrap_from_the_package_and_refuse_framing(dash, visitor):
+    page = dash.get("/internal/campaigns/")
+    body = page.get_data(as_text=True)
+    assert '<link rel="stylesheet" href="/bootstrap/static/css/bootstrap.min.css">' in body
+    assert "/bootstrap/static/js/bootstrap.min.js" in body
+    assert not re.search(r'(src|href)="(https?:)?//', body), "a page loads something from another site"
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    for asset in ("/bootstrap/static/css/bootstrap.min.css", "/internal/static/dashboard.js"):
+        assert visitor.get(asset).status_code == 200, asset

@@ -1,0 +1,164 @@
+"""Screenshots of every dashboard page at 375 and 1280 px, for the README.
+
+Starts `crm serve` on a temporary SQLite database, fills it with demo data through the API and the
+dashboard, and saves PNG files named PAGE-WIDTH.png into docs/screenshots/ (or --out), made
+smaller with pngquant when it is installed. Needs Debian's Chromium (/usr/bin/chromium) and the
+test extra (Playwright):
+
+    .venv/bin/python tools/screenshots.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.browser.served import CHROMIUM, Served  # noqa: E402
+
+WIDTHS = {375: 812, 1280: 900}  # width: viewport height
+OPERATOR = ("ops@example.com", "demo-password-1")
+FIRST = ["Ann", "Bob", "Carla", "Dmitri", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Keiko", "Luis"]
+LAST = ["Lee", "Martin", "Nakamura", "Okafor", "Petit", "Quinn", "Rossi", "Silva", "Tanaka", "Ueda", "Varga"]
+
+
+def seed(server: Served) -> dict:
+    """Two restaurants, their customers and visits; returns ids the pages need."""
+    rng = random.Random(7)
+    now = datetime.now(timezone.utc)
+    pizza = server.api("POST", "/api/restaurants/", {"name": "Pizza Palace", "timezone": "America/New_York"})
+    sushi = server.api("POST", "/api/restaurants/", {"name": "Sushi Bar", "timezone": "Europe/Paris"})
+    customers = []
+    for n in range(90):
+        first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
+        restaurant = pizza if n < 75 else sushi
+        body = {"restaurant": restaurant["id"], "email": f"{first}.{last}{n}@example.com".lower()}
+        customer = server.api("POST", "/api/customers/", {**body, "first_name": first, "last_name": last})
+        customers.append(customer)
+        for _ in range(rng.randint(1, 4)):
+            days_ago = rng.choice([2, 5, 12, 45, 70, 120])
+            visited = (now - timedelta(days=days_ago, hours=rng.randint(0, 20))).isoformat()
+            spend = rng.choice([1800, 2500, 4200, 9900, 15000])
+            visit = {"spend_cents": spend, "visited_at": visited}
+            server.api("POST", f"/api/customers/{customer['id']}/add_visit/", visit)
+    return {"pizza": pizza, "sushi": sushi, "customer": customers[0]}
+
+
+def log_in(page, base: str) -> None:
+    page.goto(f"{base}/internal/login/")
+    page.get_by_label("Email").fill(OPERATOR[0])
+    page.get_by_label("Password").fill(OPERATOR[1])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/internal/campaigns/")
+
+
+def create_campaign(page, base: str, restaurant: str, name: str, segment: str, value: int, message: str) -> str:
+    page.goto(f"{base}/internal/campaigns/new/")
+    page.get_by_label("Restaurant").select_option(label=restaurant)
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Segment", exact=True).select_option(segment)
+    page.get_by_label("Segment value (N)").fill(str(value))
+    page.get_by_label("Message").fill(message)
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url("**/internal/campaigns/*-*/")
+    return page.url
+
+
+def control(page, url: str, action: str) -> None:
+    page.goto(url)
+    page.locator(f'[data-control="{action}"] button').click()
+    page.wait_for_load_state()
+
+
+def wait_for_status(page, url: str, status: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.request.get(url + "progress.json").json()["status"] == status:
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"{url} did not become {status}")
+
+
+def shoot(pages: dict, out: Path, name: str, url: str | None = None, prepare=None) -> None:
+    for width, page in pages.items():
+        if url:
+            page.goto(url)
+        if prepare:
+            prepare(page)
+        path = out / f"{name}-{width}.png"
+        page.screenshot(path=str(path))
+        if shutil.which("pngquant"):  # 256 colours: a third of the size, no visible change here
+            subprocess.run(["pngquant", "--force", "--skip-if-larger", "--output", str(path), str(path)], check=False)
+        print(f"saved {path.name} ({path.stat().st_size // 1024} KB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as directory:
+        server = Served(Path(directory), DELIVERY_BACKEND="simulated", SIMULATED_LATENCY_MS="120",
+                        SIMULATED_FAILURE_RATE="0.08")
+        server.start()
+        try:
+            server.crm("operator", "create", OPERATOR[0], "--password", OPERATOR[1])
+            ids = seed(server)
+            base = server.base
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+                pages = {w: browser.new_page(viewport={"width": w, "height": h}) for w, h in WIDTHS.items()}
+                shoot(pages, args.out, "login", f"{base}/internal/login/")
+                for page in pages.values():
+                    log_in(page, base)
+                operator = pages[1280]
+                operator.on("dialog", lambda dialog: dialog.accept())  # "Cancel this campaign for good?"
+
+                # A completed campaign, a paused one, a draft and a cancelled one.
+                done = create_campaign(operator, base, "Sushi Bar", "Autumn win-back", "inactive_days", 30,
+                                       "Hi {first_name}, we miss you at {restaurant_name}!")
+                control(operator, done, "run")
+                wait_for_status(operator, done, "completed")
+                running = create_campaign(operator, base, "Pizza Palace", "VIP thank-you", "high_spenders", 5000,
+                                          "Thank you, {first_name}! Dessert is on us this month.")
+                control(operator, running, "run")
+                time.sleep(3)
+                shoot(pages, args.out, "campaign", running, lambda page: time.sleep(1.2))
+                control(operator, running, "pause")
+                create_campaign(operator, base, "Pizza Palace", "Spring menu", "inactive_days", 60,
+                                "Hi {first_name}, our spring menu is here.")
+                cancelled = create_campaign(operator, base, "Sushi Bar", "Old promo", "high_spenders", 100000,
+                                            "Hello {first_name}")
+                control(operator, cancelled, "cancel")
+                shoot(pages, args.out, "campaigns", f"{base}/internal/campaigns/")
+                shoot(pages, args.out, "campaign-completed", done)
+
+                def fill_form(page):
+                    page.get_by_label("Name").fill("Lunch comeback")
+                    page.get_by_label("Segment value (N)").fill("40")
+                    page.get_by_label("Message").fill("Hi {first_name} {last_name}, lunch at {restaurant_name}?")
+                    page.locator('#campaign-preview [data-field="audience-count"]').wait_for()
+                    time.sleep(0.6)
+
+                shoot(pages, args.out, "campaign-form", f"{base}/internal/campaigns/new/", fill_form)
+                pizza = ids["pizza"]["id"]
+                shoot(pages, args.out, "customers", f"{base}/internal/customers/?restaurant={pizza}&q=an")
+                shoot(pages, args.out, "customer", f"{base}/internal/customers/{ids['customer']['id']}/")
+                browser.close()
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
