@@ -63,7 +63,8 @@ class ProjectionWatcher:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         if self.engine.dialect.name == "postgresql":
             self._ensure_listener()
-        self._refresh()
+        if not self._listening:  # a live listener already knows every position
+            self._refresh()
         with self._changed:
             while True:
                 if all(self._positions.get(name, 0) >= position for name in names):
