@@ -10,6 +10,7 @@ from sqlalchemy import DateTime, Integer, String, Text, Uuid, bindparam, cast, c
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
+from crm.projectors.bulk import insert_rows
 from crm.read_model.tables import campaign_batches, campaigns, outreach_events
 from crm.write_model.campaigns import Campaign
 from crm.write_model.outreach import AudienceBatch, Outreach
@@ -134,8 +135,7 @@ class CampaignsProjector(Projector):
         self._outcome(event, "skipped", 0, event.reason, None)
 
     def end_batch(self, session: Session) -> None:
-        if self._inserts:
-            session.execute(outreach_events.insert(), self._inserts)
+        insert_rows(session, outreach_events, self._inserts)
         if self._updates:
             self._apply_outcomes(session)
             updated_at = {u["outreach_id"]: u["at"] for u in self._updates}

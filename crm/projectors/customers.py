@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
+from crm.projectors.bulk import insert_rows
 from crm.read_model.tables import customers, visits
 from crm.write_model.customers import Customer
 
@@ -106,7 +107,7 @@ class CustomerSpendProjector(Projector):
 
     def end_batch(self, session: Session) -> None:
         if self._new_customers:
-            session.execute(customers.insert(), list(self._new_customers.values()))
+            insert_rows(session, customers, list(self._new_customers.values()))
         if self._details:
             session.execute(
                 customers.update().where(customers.c.id == bindparam("customer_id")), list(self._details.values())
@@ -139,8 +140,7 @@ class CustomerSpendProjector(Projector):
             for visit in self._new_visits.values()
             if visit["customer_id"] in restaurant_of
         ]
-        if rows:
-            session.execute(visits.insert(), rows)
+        insert_rows(session, visits, rows)
 
     def _recount(self, session: Session) -> None:
         of_customer = visits.c.customer_id == customers.c.id

@@ -38,6 +38,9 @@ SIDE = "crm_rebuild"  # the side schema (PostgreSQL) or attached database (SQLit
 class _SideSession(Session):
     """A session whose statements address the side tables (the projectors' own SQL, unchanged)."""
 
+    def __init__(self, **kwargs):
+        super().__init__(info={"schema": SIDE}, **kwargs)  # for COPY, which SQLAlchemy does not translate
+
     def execute(self, statement, params=None, *, execution_options=None, **kwargs):
         options = {**(execution_options or {}), "schema_translate_map": {None: SIDE}}
         return super().execute(statement, params, execution_options=options, **kwargs)
