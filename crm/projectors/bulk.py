@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from datetime import datetime
 
-from sqlalchemy import Table
+from sqlalchemy import Table, Uuid
 from sqlalchemy.orm import Session
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -24,29 +24,29 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.execute(table.insert(), rows)
         return
-    columns = [column.name for column in table.columns]
+    columns = [(column.name, _converter(column)) for column in table.columns]
     buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(_text(row[name]) for name in columns))
-        buffer.write("\n")
+    buffer.writelines(
+        "\t".join("\\N" if row[name] is None else convert(row[name]) for name, convert in columns) + "\n"
+        for row in rows
+    )
     buffer.seek(0)
     schema = getattr(session, "info", {}).get("schema")
     target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
     cursor = session.connection().connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {target} ({', '.join(columns)}) FROM STDIN", buffer)
+        cursor.copy_expert(f"COPY {target} ({', '.join(name for name, _ in columns)}) FROM STDIN", buffer)
     finally:
         cursor.close()
 
 
-def _text(value) -> str:
-    """One value in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_ESCAPES)
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
+def _converter(column):
+    """How a (non-null) value of this column is written in COPY's text format."""
+    kind = column.type.python_type if not isinstance(column.type, Uuid) else None
+    if kind is str:
+        return lambda value: value.translate(_ESCAPES)
+    if kind is bool:
+        return lambda value: "t" if value else "f"
+    if kind is datetime:
+        return datetime.isoformat
+    return str  # UUIDs, integers

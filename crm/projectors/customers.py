@@ -143,19 +143,28 @@ class CustomerSpendProjector(Projector):
         insert_rows(session, visits, rows)
 
     def _recount(self, session: Session) -> None:
-        of_customer = visits.c.customer_id == customers.c.id
-        last_visit = select(func.max(visits.c.visited_at)).where(of_customer).scalar_subquery()
+        # One grouped pass over the touched customers' visits (none left: zero, registration time).
         for chunk in _chunks(list(self._touched), 1000):
+            totals = (
+                select(
+                    customers.c.id.label("customer_id"),
+                    func.coalesce(func.sum(visits.c.spend_cents), 0).label("spend"),
+                    func.count(visits.c.id).label("visits"),
+                    func.max(visits.c.visited_at).label("last_visit"),
+                )
+                .select_from(customers.outerjoin(visits, visits.c.customer_id == customers.c.id))
+                .where(customers.c.id.in_(chunk))
+                .group_by(customers.c.id)
+                .subquery()
+            )
             session.execute(
                 customers.update()
-                .where(customers.c.id.in_(chunk))
+                .where(customers.c.id == totals.c.customer_id)
                 .values(
-                    total_spend_cents=select(func.coalesce(func.sum(visits.c.spend_cents), 0))
-                    .where(of_customer)
-                    .scalar_subquery(),
-                    visit_count=select(func.count()).where(of_customer).scalar_subquery(),
-                    last_visit_at=last_visit,
-                    last_active_at=func.coalesce(last_visit, customers.c.created_at),
+                    total_spend_cents=totals.c.spend,
+                    visit_count=totals.c.visits,
+                    last_visit_at=totals.c.last_visit,
+                    last_active_at=func.coalesce(totals.c.last_visit, customers.c.created_at),
                 )
             )
 
