@@ -15,9 +15,11 @@ from crm.projectors.freshness import ProjectionWatcher
 from crm.projectors.restaurants import RestaurantsProjector
 from crm.projectors.runner import ProjectionRunner
 from crm.read_model.campaign_queries import CampaignQueries
+from crm.read_model.dashboard_queries import DashboardQueries
 from crm.read_model.queries import Queries
 from crm.write_model.api_keys import ApiKeys
 from crm.write_model.application import Clock, CrmApplication, utc_now
+from crm.write_model.operators import Operators
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATE_LOCK_ID = 727_001  # PostgreSQL advisory lock: one `crm migrate` at a time
@@ -33,6 +35,8 @@ class Container:
     queries: Queries
     campaign_queries: CampaignQueries
     api_keys: ApiKeys
+    operators: Operators
+    dashboard_queries: DashboardQueries
     clock: Clock
     watcher: ProjectionWatcher | None = None  # background mode: follows `crm projector`
 
@@ -125,6 +129,8 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         queries=queries,
         campaign_queries=CampaignQueries(application.factory.datastore.engine),
         api_keys=ApiKeys(application.factory.datastore),
+        operators=Operators(application.factory.datastore, clock),
+        dashboard_queries=DashboardQueries(application.factory.datastore.engine),
         clock=clock,
         watcher=watcher,
     )

@@ -248,11 +248,10 @@ def operator() -> None:
 def operator_create(email: str, password: str) -> None:
     """Create an operator who can log in to the dashboard at /internal/."""
     from crm.write_model.errors import DomainError
-    from crm.write_model.operators import Operators
 
     container = _container()
     try:
-        created = Operators(container.application.factory.datastore, container.clock).create(email, password)
+        created = container.operators.create(email, password)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"operator {created.email} created", err=True)

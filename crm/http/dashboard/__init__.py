@@ -12,8 +12,6 @@ from flask_wtf.csrf import CSRFProtect
 
 from crm.http.dashboard import auth, campaigns, customers  # noqa: F401  (their routes join the blueprint)
 from crm.http.dashboard.base import Dashboard, bp
-from crm.read_model.dashboard_queries import DashboardQueries
-from crm.write_model.operators import Operators
 
 __all__ = ["init_app"]
 
@@ -29,10 +27,7 @@ def init_app(app: Flask) -> None:
     container = app.extensions["crm"]
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a token lives as long as the login session
-    app.extensions["crm_dashboard"] = Dashboard(
-        queries=DashboardQueries(container.engine),
-        operators=Operators(container.application.factory.datastore, container.clock),
-    )
+    app.extensions["crm_dashboard"] = Dashboard(queries=container.dashboard_queries, operators=container.operators)
     csrf = CSRFProtect(app)
     for blueprint in list(app.blueprints.values()):
         if (blueprint.url_prefix or "").startswith("/api"):
