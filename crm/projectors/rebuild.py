@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from crm import dialects
 from crm.projectors.base import Projector
 from crm.projectors.runner import read_window
 from crm.read_model.tables import projection_tracking
@@ -258,17 +259,22 @@ class Rebuilder:
 
     @staticmethod
     def _lock_tracking(connection: Connection, name: str) -> None:
-        """Hold the projection's tracking row until commit: live batches wait for the swap."""
-        from crm.projectors import tracking
+        """Hold the projection's tracking row until commit: live batches wait for the swap.
 
-        with Session(bind=connection) as session:
-            tracking.locked_position(session, name)
-            if connection.dialect.name == "sqlite":  # no FOR UPDATE: a write takes the lock
-                session.execute(
-                    projection_tracking.update()
-                    .where(projection_tracking.c.name == name)
-                    .values(position=projection_tracking.c.position)
-                )
+        On the connection itself, in its transaction (a Session here would end the transaction
+        it began when it closes, and the lock with it).
+        """
+        query = select(projection_tracking.c.position).where(projection_tracking.c.name == name).with_for_update()
+        if connection.execute(query).first() is None:
+            insert = dialects.insert(connection.dialect.name, projection_tracking).values(name=name, position=0)
+            connection.execute(insert.on_conflict_do_nothing(index_elements=["name"]))
+            connection.execute(query)
+        if connection.dialect.name == "sqlite":  # no FOR UPDATE: a write takes the write lock
+            connection.execute(
+                projection_tracking.update()
+                .where(projection_tracking.c.name == name)
+                .values(position=projection_tracking.c.position)
+            )
 
     @staticmethod
     def _live_position(connection: Connection, name: str) -> int:

@@ -52,7 +52,24 @@ class Reader:
             time.sleep(0.002)
 
 
-def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, clock):
+class SlowReader(threading.Thread):
+    """Keeps a transaction open on `visits` most of the time, so swaps must wait and try again."""
+
+    def __init__(self, engine):
+        super().__init__(daemon=True)
+        self.engine = engine
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            with self.engine.connect() as conn:
+                conn.execute(select(func.count()).select_from(visits)).scalar_one()
+                self.stopping.wait(0.5)  # holds its ACCESS SHARE lock until the transaction ends
+                conn.rollback()
+            self.stopping.wait(0.05)
+
+
+def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, clock, caplog):
     writer = bootstrap.build(replace(settings, projection_mode="background"), clock=clock)
     writer.application.saved_observers.clear()
     live = bootstrap.build(settings, clock=clock)
@@ -64,8 +81,13 @@ def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, c
         scripted_history(writer.application, clock)
         with VisitWriter(writer.application) as busy, Reader(container.engine) as reader:
             wait_until(lambda: busy.count >= 100, 60)
+            slow = SlowReader(container.engine)
+            slow.start()
             rebuilder = Rebuilder(container.runner, batch_size=25)  # many batches, several catch-up rounds
-            applied = {name: rebuilder.rebuild(name) for name in ("customers", "campaigns", "restaurants")}
+            with caplog.at_level("INFO", logger="crm.projectors.rebuild"):
+                applied = {name: rebuilder.rebuild(name) for name in ("customers", "campaigns", "restaurants")}
+            slow.stopping.set()
+            slow.join(10)
             seen = busy.count
             wait_until(lambda: busy.count >= seen + 50, 60)  # the live projector goes on after the swap
         wait_until(lambda: caught_up(container), 30)
@@ -76,6 +98,7 @@ def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, c
         writer.close()
 
     assert applied["customers"] > 100
+    assert "swap of customers waits for readers" in caplog.text  # the retry path really ran
     assert reader.reads > 20 and not reader.errors, reader.errors[:3]
     assert not reader.shrank, f"a reader saw the visits table shrink: {reader.shrank[:3]}"
     assert {t: sorted(i["name"] for i in inspect(container.engine).get_indexes(t)) for t in ("visits",)} == (
