@@ -206,7 +206,12 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
             bar.__enter__()
         bar.update(position - bar.pos)
 
-    runner.rebuild(names or None, progress=progress)
+    from crm.projectors.rebuild import RebuildRunning
+
+    try:
+        runner.rebuild(names or None, progress=progress)
+    except RebuildRunning as error:
+        raise click.ClickException(str(error)) from None
     for bar in bars.values():
         bar.__exit__(None, None, None)
     elapsed = time.perf_counter() - started

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from crm import dialects
+from crm.locks import exclusive
 from crm.projectors.base import Projector
 from crm.projectors.runner import read_window
 from crm.read_model.tables import projection_tracking
@@ -34,6 +35,13 @@ from crm.read_model.tables import projection_tracking
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 SIDE = "crm_rebuild"  # the side schema (PostgreSQL) or attached database (SQLite)
+
+
+class RebuildRunning(Exception):
+    """Another `crm projections rebuild` is running against this database."""
+
+    def __init__(self):
+        super().__init__("another rebuild is running against this database; wait for it to finish")
 
 
 class _SideSession(Session):
@@ -115,7 +123,11 @@ class Rebuilder:
         """Rebuild one projection; return the number of events applied to it."""
         projector = self.runner.projectors[name]
         if self.engine.dialect.name == "postgresql":
-            return self._rebuild(projector, self.engine.connect(), progress, self._swap_postgres)
+            # One rebuild at a time: they would share the side schema.
+            with exclusive(self.engine, "crm:rebuild") as mine:
+                if not mine:
+                    raise RebuildRunning()
+                return self._rebuild(projector, self.engine.connect(), progress, self._swap_postgres)
         side_file = Path(f"{make_url(str(self.engine.url)).database}.{SIDE}-{name}")
         side_file.unlink(missing_ok=True)
         engine = create_engine(self.engine.url, poolclass=NullPool)

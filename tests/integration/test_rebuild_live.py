@@ -108,3 +108,17 @@ def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, c
     after = snapshot_tables(container)
     container.runner.rebuild()
     assert snapshot_tables(container) == after
+
+
+def test_a_second_rebuild_at_the_same_time_is_refused(settings, container):
+    from click.testing import CliRunner
+
+    from crm.cli import main
+    from crm.locks import exclusive
+
+    with exclusive(container.engine, "crm:rebuild") as held:  # as a running rebuild holds it
+        assert held
+        env = {"DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key, "LOG_LEVEL": "WARNING"}
+        result = CliRunner().invoke(main, ["projections", "rebuild", "customers"], env=env)
+    assert result.exit_code == 1
+    assert "another rebuild is running" in result.output
