@@ -37,8 +37,9 @@ def _holder(engine, conn, name: str) -> str:
         key = lock_key(lease_name(name))
         pid = conn.execute(
             text(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = :k"
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND ((classid::bigint << 32) | objid::bigint) = :k"
             ),
             {"k": key},
         ).scalar()

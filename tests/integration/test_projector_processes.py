@@ -170,3 +170,27 @@ def test_dropped_connections_are_reopened_and_nothing_is_applied_twice(writer, c
     assert_no_range_applied_twice(projector)
     projector.stop()
     assert_tables_equal_a_fresh_rebuild(container)
+
+
+def test_status_shows_only_the_projectors_of_this_database(settings, container):
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from crm.locks import lock_key
+    from crm.projectors.daemon import lease_name
+    from crm.projectors.status import projection_status
+
+    # Advisory locks are per database: a projector of another database in the same cluster
+    # holds the same key, and must not pass for ours.
+    other = create_engine(make_url(settings.database_url).set(database="postgres"))
+    try:
+        with other.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(lease_name("restaurants"))})
+            rows = {row["name"]: row["projector"] for row in projection_status(container)}
+            assert rows["restaurants"] == "none"
+            with container.engine.connect() as ours:
+                ours.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(lease_name("restaurants"))})
+                rows = {row["name"]: row["projector"] for row in projection_status(container)}
+                assert rows["restaurants"].startswith("active (pid ")
+    finally:
+        other.dispose()
