@@ -221,7 +221,7 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
 
 @projections.command("status")
 def projections_status() -> None:
-    """Each projection's position, the head of the log, and how many events it is behind."""
+    """Each projection's position, the head of the log, and how many of its events it has yet to apply."""
     from crm.projectors.status import projection_status
 
     rows = projection_status(_container())

@@ -10,7 +10,7 @@ from crm.read_model.tables import projection_tracking
 
 
 def projection_status(container) -> list[dict]:
-    """One row per projection: position, head, events behind, and who holds its lease."""
+    """One row per projection: position, head, events it has yet to apply, and who holds its lease."""
     runner = container.runner
     events = runner.app.recorder.events_record_cls.__table__
     head = runner.head()
@@ -19,7 +19,11 @@ def projection_status(container) -> list[dict]:
         positions = dict(conn.execute(select(projection_tracking.c.name, projection_tracking.c.position)).all())
         for name in runner.projectors:
             position = positions.get(name, 0)
-            behind = conn.execute(select(func.count()).select_from(events).where(events.c.id > position)).scalar_one()
+            # Lag: the events of the kinds this projection applies that it has not applied yet.
+            topics = runner.projectors[name].topics
+            behind = conn.execute(
+                select(func.count()).select_from(events).where(events.c.id > position, events.c.topic.in_(topics))
+            ).scalar_one()
             rows.append(
                 {
                     "name": name,

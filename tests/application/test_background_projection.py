@@ -86,6 +86,7 @@ def test_projections_status_shows_positions_head_and_lag(settings, background):
     head = background.runner.head()
     assert set(rows) == {"restaurants", "customers", "campaigns"}
     assert rows["restaurants"][:3] == ["0", str(head), "1"] and rows["restaurants"][3] == "none"
+    assert rows["campaigns"][:3] == ["0", str(head), "0"]  # no campaign event waits for it
 
 
 def _holds(daemon: ProjectorDaemon) -> bool:
