@@ -110,6 +110,7 @@ class ProjectorDaemon:
         standby_seconds: float = 1.0,
     ):
         self.runner = runner
+        runner.announce = True  # web processes wait for these batches
         self.names = list(names or runner.projectors)
         self.poll_seconds = poll_seconds
         self.standby_seconds = standby_seconds

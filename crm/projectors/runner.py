@@ -59,6 +59,9 @@ class ProjectionRunner:
         self._datastore = app.factory.datastore
         self._local = threading.local()
         self._idle_since: dict[str, float] = {}
+        # NOTIFY `crm_projected` after each batch, for processes waiting on another process's
+        # projection (background mode); an inline runner's own process needs no message.
+        self.announce = False
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
@@ -164,7 +167,7 @@ class ProjectionRunner:
             for event in events:
                 handle(event, session)
             projector.end_batch(session)
-            if session.get_bind().dialect.name == "postgresql":  # wakes waiting readers at commit
+            if self.announce and session.get_bind().dialect.name == "postgresql":  # wakes waiting readers
                 session.execute(text("SELECT pg_notify('crm_projected', :p)"), {"p": f"{projector.name}:{end}"})
 
 
