@@ -19,6 +19,7 @@ from eventsourcing.utils import get_topic
 from crm.bootstrap import Container
 from crm.locks import exclusive
 from crm.projectors import tracking
+from crm.projectors.runner import read_window
 from crm.write_model.campaigns import Campaign
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class CampaignFollower:
         self.container = container
         self.poll_seconds = poll_seconds
         self.sweep_seconds = sweep_seconds
+        self.read_limit = 10_000  # events a read returns at most (over at most 4x as many ids)
         self.stop_event = threading.Event()
         self._position: int | None = None  # read from the tracking table on first poll
         self._saved = 0
@@ -60,7 +62,7 @@ class CampaignFollower:
         return thread
 
     def poll_once(self) -> bool:
-        """Publish tasks for new starts and resumes; True if any were published."""
+        """Publish tasks for new starts and resumes; True if any were, or if more is left to read."""
         app = self.container.application
         datastore = app.factory.datastore
         if self._position is None:
@@ -72,12 +74,10 @@ class CampaignFollower:
             return False
         # Every id up to the head is committed (inserts lock the table and commit in id order),
         # so after reading the matching events up to it, the position may jump to it.
-        found = app.recorder.select_notifications(
-            start, 10_000, stop=head, topics=(STARTED, RESUMED), inclusive_of_start=False
-        )
+        # A bounded window of ids (see read_window): a follower far behind reads on at once.
+        found, self._position = read_window(app.recorder, start, head, self.read_limit, (STARTED, RESUMED))
         for notification in found:
             self._publish(notification.topic, str(notification.originator_id))
-        self._position = found[-1].id if len(found) == 10_000 else head
         # Saved after each publication, otherwise at most once a second: while a campaign
         # sends, the head moves all the time and nothing here needs saving that often.
         if found or time.monotonic() - self._saved_at >= 1.0:
@@ -86,7 +86,7 @@ class CampaignFollower:
             self._saved, self._saved_at = self._position, time.monotonic()
             if not moved:  # another follower moved it: start again from the stored position
                 self._position = None
-        return bool(found)
+        return bool(found) or self._position < head
 
     def sweep(self, idle_for: timedelta | None) -> None:
         """Queue the unfinished work of running campaigns (all, or those idle for `idle_for`)."""
