@@ -80,11 +80,6 @@ class ProjectionWatcher:
                     finally:
                         self._changed.acquire()
 
-    def positions(self) -> dict[str, int]:
-        self._refresh()
-        with self._changed:
-            return dict(self._positions)
-
     def _refresh(self) -> None:
         try:
             with self.engine.connect() as conn:

@@ -47,9 +47,3 @@ def advance(session: Session, name: str, expected: int, new: int) -> bool:
         .returning(table.c.position)
     )
     return session.execute(stmt).first() is not None
-
-
-def reset(session: Session, name: str) -> None:
-    """Back to 0 (kept as a row, so a runner holding an old position fails its next advance)."""
-    stmt = dialects.insert(session.get_bind().dialect.name, projection_tracking).values(name=name, position=0)
-    session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"position": 0}))

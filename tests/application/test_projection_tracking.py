@@ -11,14 +11,13 @@ from crm.projectors.runner import LostRace
 def test_advance_refuses_a_stale_or_backward_move(container):
     datastore = container.application.factory.datastore
     with datastore.transaction(commit=True) as session:
-        tracking.reset(session, "probe")
-        assert tracking.advance(session, "probe", 0, 10)
+        assert tracking.position(session, "probe") == 0  # no row yet
+        assert tracking.advance(session, "probe", 0, 10)  # the first batch creates the row
         assert not tracking.advance(session, "probe", 0, 12)  # someone else moved it first
         assert not tracking.advance(session, "probe", 10, 9)  # never backwards
+        assert not tracking.advance(session, "probe", 11, 20)  # only from where it really is
         assert tracking.advance(session, "probe", 10, 12)
-        tracking.reset(session, "probe")
-        assert not tracking.advance(session, "probe", 12, 20)  # a runner holding a pre-reset position
-        assert tracking.position(session, "probe") == 0
+        assert tracking.position(session, "probe") == 12
 
 
 def test_replaying_applied_events_changes_nothing(application, container):
