@@ -6,19 +6,14 @@ range of notification ids it covered, so the ranges of every process together mu
 overlap; and the tables they built must equal a fresh rebuild from the log.
 """
 
-import threading
-import time
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from crm import bootstrap
-from crm.read_model.tables import projection_tracking
-from tests.integration.workers import ProjectorProcess, wait_until
+from tests.integration.workers import PROJECTIONS, ProjectorProcess, VisitWriter, caught_up, wait_until
 from tests.scenarios import scripted_history, snapshot_tables
-
-NAMES = {"restaurants", "customers", "campaigns"}
 
 
 @pytest.fixture
@@ -42,46 +37,6 @@ def start_projector(settings, tmp_path):
     yield start
     for process in started:
         process.stop()
-
-
-class VisitWriter:
-    """Records visits in a thread until stopped, so projectors work while things happen to them."""
-
-    def __init__(self, application):
-        self.application = application
-        restaurant_id = application.open_restaurant("Busy Bistro", actor="writer")
-        self.people = [
-            application.register_customer(restaurant_id, f"busy{i}@example.com", actor="writer", scope=None)
-            for i in range(5)
-        ]
-        self.count = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.application.record_visit(self.people[self.count % 5], 100, actor="writer", scope=None)
-            self.count += 1
-            time.sleep(0.005)
-
-
-def positions(container) -> dict[str, int]:
-    with container.engine.connect() as conn:
-        return dict(conn.execute(select(projection_tracking.c.name, projection_tracking.c.position)).all())
-
-
-def caught_up(container) -> bool:
-    head = container.runner.head()
-    current = positions(container)
-    return all(current.get(name) == head for name in NAMES)
 
 
 def assert_no_range_applied_twice(*processes: ProjectorProcess) -> dict[str, list[tuple[int, int]]]:
@@ -112,7 +67,7 @@ def test_two_projectors_started_at_once_apply_each_event_exactly_once(writer, co
     wait_until(lambda: caught_up(container), 30, message="projectors catching up")
 
     # Check each projection had one active process, and together they left no gap and no overlap.
-    assert first.active_for() | second.active_for() == NAMES
+    assert first.active_for() | second.active_for() == PROJECTIONS
     assert not first.active_for() & second.active_for()
     head = container.runner.head()
     for name, ranges in assert_no_range_applied_twice(first, second).items():
@@ -127,12 +82,16 @@ def test_two_projectors_started_at_once_apply_each_event_exactly_once(writer, co
 
 def test_kill_9_of_the_active_projector_hands_over_to_the_standby(writer, container, clock, start_projector):
     active = start_projector()
-    wait_until(lambda: active.active_for() == NAMES, 30, message=f"first projector active: {active.log()[-2000:]}")
+    wait_until(
+        lambda: active.active_for() == PROJECTIONS, 30, message=f"first projector active: {active.log()[-2000:]}"
+    )
     standby = start_projector()
     with VisitWriter(writer.application) as visits:
         wait_until(lambda: visits.count >= 50, 60)
         active.kill()
-        wait_until(lambda: standby.active_for() == NAMES, 30, message=f"standby takes over: {standby.log()[-2000:]}")
+        wait_until(
+            lambda: standby.active_for() == PROJECTIONS, 30, message=f"standby takes over: {standby.log()[-2000:]}"
+        )
         seen = visits.count
         wait_until(lambda: visits.count >= seen + 50, 60)
     scripted_history(writer.application, clock)  # every projection gets work after the takeover
@@ -146,7 +105,7 @@ def test_kill_9_of_the_active_projector_hands_over_to_the_standby(writer, contai
 
 def test_dropped_connections_are_reopened_and_nothing_is_applied_twice(writer, container, clock, start_projector):
     projector = start_projector()
-    wait_until(lambda: projector.active_for() == NAMES, 30, message=projector.log()[-2000:])
+    wait_until(lambda: projector.active_for() == PROJECTIONS, 30, message=projector.log()[-2000:])
     with VisitWriter(writer.application) as visits:
         for round_ in range(3):
             # Each (re)connection logs "projector active for": wait for this round's before cutting it.

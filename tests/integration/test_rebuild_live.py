@@ -2,7 +2,6 @@
 go on: readers never see a half-built table, and the result equals the incremental tables."""
 
 import threading
-import time
 from dataclasses import replace
 
 from sqlalchemy import func, inspect, select
@@ -11,62 +10,51 @@ from crm import bootstrap
 from crm.projectors.daemon import ProjectorDaemon
 from crm.projectors.rebuild import Rebuilder
 from crm.read_model.tables import customers, visits
-from tests.integration.test_projector_processes import VisitWriter, caught_up
-from tests.integration.workers import wait_until
+from tests.integration.workers import Loop, VisitWriter, caught_up, wait_until
 from tests.scenarios import scripted_history, snapshot_tables
 
 
-class Reader:
+class Reader(Loop):
     """Counts rows in a loop; a rebuild must never show it fewer rows than it saw before."""
 
+    interval = 0.002
+
     def __init__(self, engine):
+        super().__init__()
         self.engine = engine
         self.errors: list[BaseException] = []
         self.shrank: list[tuple[int, int]] = []
         self.reads = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.seen = 0
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self):
-        seen = 0
-        while not self._stop.is_set():
-            try:
-                with self.engine.connect() as conn:
-                    count = conn.execute(select(func.count()).select_from(visits)).scalar_one()
-                    conn.execute(select(customers.c.id).limit(5)).all()
-            except Exception as error:  # noqa: BLE001 - any failure is what the test looks for
-                self.errors.append(error)
-                continue
-            if count < seen:
-                self.shrank.append((seen, count))
-            seen = max(seen, count)
-            self.reads += 1
-            time.sleep(0.002)
+    def step(self):
+        try:
+            with self.engine.connect() as conn:
+                count = conn.execute(select(func.count()).select_from(visits)).scalar_one()
+                conn.execute(select(customers.c.id).limit(5)).all()
+        except Exception as error:  # noqa: BLE001 - any failure is what the test looks for
+            self.errors.append(error)
+            return
+        if count < self.seen:
+            self.shrank.append((self.seen, count))
+        self.seen = max(self.seen, count)
+        self.reads += 1
 
 
-class SlowReader(threading.Thread):
+class SlowReader(Loop):
     """Keeps a transaction open on `visits` most of the time, so swaps must wait and try again."""
 
-    def __init__(self, engine):
-        super().__init__(daemon=True)
-        self.engine = engine
-        self.stopping = threading.Event()
+    interval = 0.05
 
-    def run(self):
-        while not self.stopping.is_set():
-            with self.engine.connect() as conn:
-                conn.execute(select(func.count()).select_from(visits)).scalar_one()
-                self.stopping.wait(0.5)  # holds its ACCESS SHARE lock until the transaction ends
-                conn.rollback()
-            self.stopping.wait(0.05)
+    def __init__(self, engine):
+        super().__init__()
+        self.engine = engine
+
+    def step(self):
+        with self.engine.connect() as conn:
+            conn.execute(select(func.count()).select_from(visits)).scalar_one()
+            self.stopping.wait(0.5)  # holds its ACCESS SHARE lock until the transaction ends
+            conn.rollback()
 
 
 def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, clock, caplog):
@@ -81,13 +69,9 @@ def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, c
         scripted_history(writer.application, clock)
         with VisitWriter(writer.application) as busy, Reader(container.engine) as reader:
             wait_until(lambda: busy.count >= 100, 60)
-            slow = SlowReader(container.engine)
-            slow.start()
             rebuilder = Rebuilder(container.runner, batch_size=25)  # many batches, several catch-up rounds
-            with caplog.at_level("INFO", logger="crm.projectors.rebuild"):
+            with SlowReader(container.engine), caplog.at_level("INFO", logger="crm.projectors.rebuild"):
                 applied = {name: rebuilder.rebuild(name) for name in ("customers", "campaigns", "restaurants")}
-            slow.stopping.set()
-            slow.join(10)
             seen = busy.count
             wait_until(lambda: busy.count >= seen + 50, 60)  # the live projector goes on after the swap
         wait_until(lambda: caught_up(container), 30)

@@ -8,10 +8,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import redis
+from sqlalchemy import select
+
+from crm.read_model.tables import projection_tracking
 
 
 def free_port() -> int:
@@ -166,6 +170,67 @@ class RedisServer:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+class Loop:
+    """Runs `step()` again and again in a daemon thread, from entering a `with` block to leaving it."""
+
+    interval = 0.0  # seconds between steps
+
+    def __init__(self):
+        self.stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self._thread.join(timeout=30)
+
+    def _run(self):
+        while not self.stopping.is_set():
+            self.step()
+            self.stopping.wait(self.interval)
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+
+class VisitWriter(Loop):
+    """Records visits until stopped, so projectors work while things happen to them."""
+
+    interval = 0.005
+
+    def __init__(self, application):
+        super().__init__()
+        self.application = application
+        restaurant_id = application.open_restaurant("Busy Bistro", actor="writer")
+        self.people = [
+            application.register_customer(restaurant_id, f"busy{i}@example.com", actor="writer", scope=None)
+            for i in range(5)
+        ]
+        self.count = 0
+
+    def step(self):
+        self.application.record_visit(self.people[self.count % 5], 100, actor="writer", scope=None)
+        self.count += 1
+
+
+PROJECTIONS = {"restaurants", "customers", "campaigns"}
+
+
+def positions(container) -> dict[str, int]:
+    with container.engine.connect() as conn:
+        return dict(conn.execute(select(projection_tracking.c.name, projection_tracking.c.position)).all())
+
+
+def caught_up(container) -> bool:
+    """Every projection is at the head of the log."""
+    head = container.runner.head()
+    current = positions(container)
+    return all(current.get(name) == head for name in PROJECTIONS)
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = ""):
