@@ -4,7 +4,7 @@ import pytest
 
 from crm.write_model.campaigns import allowed_actions
 from crm.write_model.errors import IllegalTransition
-from tests.unit.test_campaign import DETAILS, NOW, campaign_in
+from tests.unit.campaign_support import DETAILS, NOW, campaign_in
 
 STATUSES = ("draft", "running", "paused", "completed", "cancelled")
 COMMANDS = {
