@@ -27,7 +27,7 @@ from sqlalchemy import create_engine
 
 from crm.bootstrap import build
 from crm.config import Settings
-from crm.projectors.listener import connect_args
+from crm.projectors.engine.listener import connect_args
 
 
 def main() -> None:

@@ -4,77 +4,69 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
+from crm.adapters.api_keys import ApiKeys
+from crm.adapters.event_store import EventStore, open_event_store
+from crm.adapters.operators import Operators
 from crm.config import Settings
-from crm.projectors.campaigns import CampaignsProjector
-from crm.projectors.customers import CustomerSpendProjector
-from crm.projectors.freshness import ProjectionWatcher
-from crm.projectors.restaurants import RestaurantsProjector
-from crm.projectors.runner import ProjectionRunner
+from crm.projectors import all_projectors
+from crm.projectors.engine import ProjectionRunner, ProjectionWatcher, ReadSide
 from crm.read_model.campaign_queries import CampaignQueries
 from crm.read_model.dashboard_queries import DashboardQueries
 from crm.read_model.queries import Queries
-from crm.write_model.api_keys import ApiKeys
-from crm.write_model.application import Clock, CrmApplication, utc_now
-from crm.write_model.operators import Operators
+from crm.write_model.application import CrmApplication
+from crm.write_model.commands import Clock, utc_now
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATE_LOCK_ID = 727_001  # PostgreSQL advisory lock: one `crm migrate` at a time
 
 
-@dataclass
+@dataclass(frozen=True)
 class Container:
     """Everything a web, worker or CLI process uses, built once per process."""
 
     settings: Settings
+    event_store: EventStore
     application: CrmApplication
     runner: ProjectionRunner
+    read_side: ReadSide
     queries: Queries
     campaign_queries: CampaignQueries
     api_keys: ApiKeys
     operators: Operators
     dashboard_queries: DashboardQueries
     clock: Clock
-    watcher: ProjectionWatcher | None = None  # background mode: follows `crm projector`
 
     @property
     def engine(self) -> Engine:
-        return self.application.factory.datastore.engine
+        return self.event_store.engine
 
     def close(self) -> None:
         """Stop this container's background threads and close its connections."""
-        if self.watcher is not None:
-            self.watcher.close()
+        self.read_side.close()
         self.engine.dispose()
 
-    @property
-    def freshness(self) -> ProjectionRunner | ProjectionWatcher:
-        """Whoever brings the read model up to a command's events in this process."""
-        return self.watcher or self.runner
 
-    def read_model_reached(self, position: int, names: list[str] | None = None, timeout: float = 30.0) -> bool:
-        """Make sure the named projections (default: all) include everything up to `position`.
+class VisitLocator:
+    """Which customer holds a visit: the `visits` read table, once it includes the whole log.
 
-        Inline, this process applies the events itself; in background mode it waits (up to
-        `timeout` seconds) for `crm projector` and says whether it got there.
-        """
-        if self.watcher is None:
-            for name in names or self.runner.projectors:
-                self.runner._catch_up_one(name, position, None)
-            return True
-        return self.watcher.wait_for(position, names, timeout)
+    A visit recorded a moment ago by another process may not be projected yet (background
+    mode), so a miss first brings the read side up to the head before it counts as "no such visit".
+    """
 
+    def __init__(self, queries: Queries, read_side: ReadSide):
+        self.queries = queries
+        self.read_side = read_side
 
-def event_store_env(settings: Settings, create_tables: bool = False) -> dict[str, str]:
-    return {
-        "PERSISTENCE_MODULE": "crm.write_model.eventstore:Factory",
-        "SQLALCHEMY_URL": settings.database_url,
-        "CREATE_TABLE": "y" if create_tables else "n",
-        "LOCK_TIMEOUT_MS": str(max(1, round(settings.event_store_lock_timeout * 1000))),
-    }
+    def __call__(self, visit_id: UUID) -> UUID | None:
+        found = self.queries.customer_of_visit(visit_id)
+        if found is None and self.read_side.wait_for(self.read_side.runner.head(), ["customers"]):
+            found = self.queries.customer_of_visit(visit_id)
+        return found
 
 
 def _ensure_sqlite_directory(settings: Settings) -> None:
@@ -84,55 +76,40 @@ def _ensure_sqlite_directory(settings: Settings) -> None:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _visit_locator(application: CrmApplication, queries: Queries, watcher: ProjectionWatcher | None):
-    """Which customer holds a visit: the `visits` read table, once it includes the whole log.
-
-    Inline, the table is always current for this process's own commands. In background mode a
-    visit recorded a moment ago may not be projected yet, so a miss waits for the projector to
-    reach the head before it counts as "no such visit".
-    """
-
-    def locate(visit_id):
-        found = queries.customer_of_visit(visit_id)
-        if found is None and watcher is not None:
-            if watcher.wait_for(application.recorder.max_notification_id() or 0, ["customers"]):
-                found = queries.customer_of_visit(visit_id)
-        return found
-
-    return locate
-
-
 def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = False) -> Container:
-    """Wire the application, the projectors (inline) and the queries for one process."""
+    """Wire the event store, the read side (inline or watching `crm projector`), the application
+    and the queries for one process."""
     _ensure_sqlite_directory(settings)
+    store = open_event_store(
+        settings.database_url,
+        settings.secret_key.encode(),
+        create_tables=_create_tables,
+        lock_timeout=settings.event_store_lock_timeout,
+    )
+    engine = store.engine
+    runner = ProjectionRunner(store.recorder, store.mapper, all_projectors())
+    watcher = ProjectionWatcher(engine) if settings.projection_mode == "background" else None
+    read_side = ReadSide(runner, watcher, settings.read_your_writes_timeout)
+    queries = Queries(engine)
     application = CrmApplication(
-        event_store_env(settings, _create_tables),
+        store,
         secret=settings.secret_key.encode(),
+        visit_locator=VisitLocator(queries, read_side),
         clock=clock,
         command_retries=settings.command_retries,
     )
-    queries = Queries(application.factory.datastore.engine)
-    runner = ProjectionRunner(application, [RestaurantsProjector(), CustomerSpendProjector(), CampaignsProjector()])
-    watcher = None
-    if settings.projection_mode == "inline":
-        application.saved_observers.append(runner.on_saved)
-    else:  # `crm projector` applies the events; commands wait for it (read-your-writes)
-        watcher = ProjectionWatcher(
-            application.factory.datastore.engine, runner.projectors.values(), settings.read_your_writes_timeout
-        )
-        application.saved_observers.append(watcher.on_saved)
-    application.visit_locator = _visit_locator(application, queries, watcher)
     return Container(
         settings=settings,
+        event_store=store,
         application=application,
         runner=runner,
+        read_side=read_side,
         queries=queries,
-        campaign_queries=CampaignQueries(application.factory.datastore.engine),
-        api_keys=ApiKeys(application.factory.datastore),
-        operators=Operators(application.factory.datastore, clock),
-        dashboard_queries=DashboardQueries(application.factory.datastore.engine),
+        campaign_queries=CampaignQueries(engine),
+        api_keys=ApiKeys(store.factory.datastore),
+        operators=Operators(store.factory.datastore, clock),
+        dashboard_queries=DashboardQueries(engine),
         clock=clock,
-        watcher=watcher,
     )
 
 

@@ -84,7 +84,7 @@ def projector(names: tuple[str, ...]) -> None:
     """
     import signal
 
-    from crm.projectors.daemon import ProjectorDaemon
+    from crm.projectors.engine import ProjectorDaemon
 
     settings = _settings()
     if not settings.is_sqlite:  # names this process's connections (pg_stat_activity)
@@ -206,25 +206,25 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
             bar.__enter__()
         bar.update(position - bar.pos)
 
-    from crm.projectors.rebuild import RebuildRunning
+    from crm.projectors.engine import Rebuilder, RebuildRunning
 
     try:
-        runner.rebuild(names or None, progress=progress)
+        Rebuilder(runner).rebuild_all(names or None, progress=progress)
     except RebuildRunning as error:
         raise click.ClickException(str(error)) from None
     for bar in bars.values():
         bar.__exit__(None, None, None)
     elapsed = time.perf_counter() - started
-    events = runner.event_count()
+    events = container.event_store.recorder.count()
     click.echo(f"rebuilt {events} events in {elapsed:.2f} s ({events / elapsed if elapsed else 0:.0f} events/s)")
 
 
 @projections.command("status")
 def projections_status() -> None:
     """Each projection's position, the head of the log, and how many of its events it has yet to apply."""
-    from crm.projectors.status import projection_status
+    from crm.projectors.engine import projection_status
 
-    rows = projection_status(_container())
+    rows = projection_status(_container().runner)
     click.echo(f"{'projection':<12} {'position':>10} {'head':>10} {'behind':>8}  projector")
     for row in rows:
         click.echo(f"{row['name']:<12} {row['position']:>10} {row['head']:>10} {row['behind']:>8}  {row['projector']}")

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from crm import bootstrap
 from crm.config import Settings
 from crm.http import create_app
+from tests.commands import Caller
 
 TABLES = (
     "crm_events",
@@ -110,8 +111,9 @@ def container(settings, clock):
 
 
 @pytest.fixture
-def application(container):
-    return container.application
+def application(container) -> Caller:
+    """The application with read-your-writes after every command, as a view uses it."""
+    return Caller(container)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from crm.read_model.tables import campaign_batches, campaigns, customers, outreach_events, restaurants, visits
+from crm.write_model.commands import Recorded
 
 
 def snapshot_tables(container):
@@ -15,22 +16,31 @@ def snapshot_tables(container):
         }
 
 
+def _id(result):
+    """The id a command returned: a `Recorded` (the application) or the id itself (a `Caller`)."""
+    return result.id if isinstance(result, Recorded) else result
+
+
 def scripted_history(application, clock):
-    pizza = application.open_restaurant("Pizza Palace", "America/New_York", actor="admin")
-    tacos = application.open_restaurant("Taco Town", actor="admin")
+    pizza = _id(application.open_restaurant("Pizza Palace", "America/New_York", actor="admin"))
+    tacos = _id(application.open_restaurant("Taco Town", actor="admin"))
     application.update_restaurant(tacos, actor="admin", scope=None, name="Taco Town II")
-    closed = application.open_restaurant("Closed Diner", actor="admin")
+    closed = _id(application.open_restaurant("Closed Diner", actor="admin"))
     application.delete_restaurant(closed, actor="admin", scope=None)
     people = [
-        application.register_customer(
-            pizza if i % 2 else tacos, f"c{i}@example.com", f"C{i}", "X", actor="a", scope=None
+        _id(
+            application.register_customer(
+                pizza if i % 2 else tacos, f"c{i}@example.com", f"C{i}", "X", actor="a", scope=None
+            )
         )
         for i in range(12)
     ]
     for i, person in enumerate(people):
         for day in range(i % 4):
-            visit = application.record_visit(
-                person, 1000 * (day + 1) + i, clock() - timedelta(days=10 - day), actor="a", scope=None
+            visit = _id(
+                application.record_visit(
+                    person, 1000 * (day + 1) + i, clock() - timedelta(days=10 - day), actor="a", scope=None
+                )
             )
             if (i + day) % 3 == 0:
                 application.correct_visit(visit, actor="a", scope=None, spend_cents=42, visited_at=clock())
@@ -40,7 +50,7 @@ def scripted_history(application, clock):
     application.update_customer(people[3], actor="a", scope=None, email="renamed@example.com", first_name="Re")
     application.delete_customer(people[5], actor="a", scope=None)
     details = {"name": "Win back", "segment_type": "high_spenders", "segment_value": 0, "message_template": "Hi"}
-    campaign = application.create_campaign(pizza, details, actor="a", scope=None)
+    campaign = _id(application.create_campaign(pizza, details, actor="a", scope=None))
     application.run_campaign(campaign, actor="a", scope=None)
     application.plan_audience(campaign, people[:5])
     records = application.open_batch(campaign, 0)
@@ -49,5 +59,5 @@ def scripted_history(application, clock):
     records[2].skip("customer removed since the campaign started", "worker", clock())
     application.record_outcomes(records[:3])
     application.pause_campaign(campaign, actor="a", scope=None)
-    draft = application.create_campaign(tacos, {**details, "name": "Draft"}, actor="a", scope=None)
+    draft = _id(application.create_campaign(tacos, {**details, "name": "Draft"}, actor="a", scope=None))
     application.update_campaign(draft, {"segment_value": 5}, actor="a", scope=None)

@@ -7,7 +7,7 @@ from flask import Flask
 from crm import __version__
 from crm.bootstrap import Container, build
 from crm.config import Settings
-from crm.http import auth, campaigns, customers, dashboard, docs, errors, responses, restaurants, visits
+from crm.http import auth, campaigns, customers, dashboard, docs, errors, restaurants, visits
 from crm.http.api import Api
 
 
@@ -44,6 +44,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     docs.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
-    responses.init_app(app)
     dashboard.init_app(app)
     return app

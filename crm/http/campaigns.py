@@ -8,10 +8,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from crm.http.api import Blueprint
-from crm.http.context import actor, crm, idempotent_id, scope
-from crm.http.pagination import envelope
-from crm.http.responses import written
-from crm.http.schemas import (
+from crm.http.campaign_schemas import (
     CampaignCreateSchema,
     CampaignListQuery,
     CampaignPatchSchema,
@@ -21,11 +18,13 @@ from crm.http.schemas import (
     OutreachListQuery,
     OutreachSchema,
     OutreachStatusQuery,
-    page_of,
 )
-from crm.write_model import templates
-from crm.write_model.campaigning import DEFAULT_SUBJECT, validated_details
+from crm.http.context import actor, crm, idempotent_id, scope
+from crm.http.pagination import envelope
+from crm.http.responses import done, written
+from crm.http.schemas import page_of
 from crm.write_model.errors import InvalidInput
+from crm.write_model.vocabulary import CampaignAction
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/campaigns", description="Campaigns and their controls")
 outreach_blp = Blueprint(
@@ -59,10 +58,10 @@ class Campaigns(MethodView):
     def post(self, body):
         """Create a draft campaign (honours Idempotency-Key)"""
         restaurant_id = _restaurant_of(body)
-        campaign_id = crm().application.create_campaign(
+        recorded = crm().application.create_campaign(
             restaurant_id, body, actor=actor(), scope=scope(), campaign_id=idempotent_id("campaign")
         )
-        return written(crm().campaign_queries.campaign(campaign_id, scope()), campaign_id)
+        return written(recorded, lambda id: crm().campaign_queries.campaign(id, scope()))
 
 
 @blp.route("/<uuid:campaign_id>/")
@@ -87,51 +86,33 @@ class CampaignDetail(MethodView):
     @blp.response(204)
     def delete(self, campaign_id: UUID):
         """Delete a draft campaign"""
-        crm().application.delete_campaign(campaign_id, actor=actor(), scope=scope())
+        return done(crm().application.delete_campaign(campaign_id, actor=actor(), scope=scope()))
 
     @staticmethod
     def _change(body: dict, campaign_id: UUID):
-        crm().application.update_campaign(campaign_id, body, actor=actor(), scope=scope())
-        return written(crm().campaign_queries.campaign(campaign_id, scope()), campaign_id, 200)
+        recorded = crm().application.update_campaign(campaign_id, body, actor=actor(), scope=scope())
+        return written(recorded, lambda id: crm().campaign_queries.campaign(id, scope()), 200)
 
 
-def _control(action: str, status: int):
+def _control(action: CampaignAction, status: int, summary: str):
     def view(campaign_id: UUID):
-        getattr(crm().application, f"{action}_campaign")(campaign_id, actor=actor(), scope=scope())
-        return written(crm().campaign_queries.campaign(campaign_id, scope()), campaign_id, status)
+        recorded = crm().application.control_campaign(campaign_id, action, actor=actor(), scope=scope())
+        return written(recorded, lambda id: crm().campaign_queries.campaign(id, scope()), status)
 
-    view.__name__ = action
-    view.__doc__ = {
-        "run": "Start a draft campaign: workers resolve the audience and send (202)",
-        "pause": "Pause a running campaign before its next message",
-        "resume": "Resume a paused campaign where it stopped",
-        "cancel": "Cancel a draft, running or paused campaign",
-    }[action]
+    view.__name__ = str(action)
+    view.__doc__ = summary
     return view
 
 
-for _action, _status in (("run", 202), ("pause", 200), ("resume", 200), ("cancel", 200)):
+for _action, _status, _summary in (
+    (CampaignAction.RUN, 202, "Start a draft campaign: workers resolve the audience and send (202)"),
+    (CampaignAction.PAUSE, 200, "Pause a running campaign before its next message"),
+    (CampaignAction.RESUME, 200, "Resume a paused campaign where it stopped"),
+    (CampaignAction.CANCEL, 200, "Cancel a draft, running or paused campaign"),
+):
     blp.route(f"/<uuid:campaign_id>/{_action}/", methods=["POST"])(
-        blp.response(_status, CampaignSchema)(_control(_action, _status))
+        blp.response(_status, CampaignSchema)(_control(_action, _status, _summary))
     )
-
-
-def preview(details: dict, restaurant_id: UUID) -> dict:
-    """The audience of `details` in the restaurant now, and messages rendered for a few (API and dashboard)."""
-    count, sample = crm().campaign_queries.audience_preview(
-        restaurant_id, details["segment_type"], details["segment_value"], crm().clock()
-    )
-    return {
-        "audience": count,
-        "samples": [
-            {
-                "customer": row["id"],
-                "subject": templates.render(details["subject"], row),
-                "message": templates.render(details["message_template"], row),
-            }
-            for row in sample
-        ],
-    }
 
 
 @blp.route("/<uuid:campaign_id>/preview/")
@@ -140,7 +121,7 @@ class CampaignPreview(MethodView):
     def get(self, campaign_id: UUID):
         """The audience size now, and the subject and message rendered for up to 5 of them"""
         campaign = _campaign_or_404(campaign_id)
-        return preview(campaign, campaign["restaurant"])
+        return crm().campaign_queries.preview(campaign, campaign["restaurant"], crm().clock())
 
 
 @blp.route("/preview/")
@@ -152,7 +133,7 @@ class UnsavedCampaignPreview(MethodView):
         restaurant_id = _restaurant_of(body)
         if crm().queries.restaurant(restaurant_id, scope()) is None:
             raise InvalidInput("restaurant", "no such restaurant")
-        return preview(validated_details({"subject": DEFAULT_SUBJECT, **body}), restaurant_id)
+        return crm().campaign_queries.preview(body, restaurant_id, crm().clock())
 
 
 @blp.route("/<uuid:campaign_id>/events/")

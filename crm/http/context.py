@@ -7,8 +7,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from flask import current_app, g, request
 from flask_smorest import abort
 
+from crm.adapters.api_keys import Principal
 from crm.bootstrap import Container
-from crm.write_model.api_keys import Principal
 
 MAX_IDEMPOTENCY_KEY = 200
 

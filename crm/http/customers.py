@@ -10,7 +10,7 @@ from flask_smorest import abort
 from crm.http.api import Blueprint
 from crm.http.context import actor, crm, idempotent_id, scope
 from crm.http.pagination import envelope
-from crm.http.responses import written
+from crm.http.responses import done, written
 from crm.http.schemas import (
     AddVisitSchema,
     CustomerCreateSchema,
@@ -47,7 +47,7 @@ class Customers(MethodView):
         restaurant_id = body["restaurant"] or scope()
         if restaurant_id is None:
             raise InvalidInput("restaurant", "Missing data for required field.")
-        customer_id = crm().application.register_customer(
+        recorded = crm().application.register_customer(
             restaurant_id,
             body["email"],
             body["first_name"],
@@ -56,7 +56,7 @@ class Customers(MethodView):
             scope=scope(),
             customer_id=idempotent_id("customer"),
         )
-        return written(crm().queries.customer(customer_id, scope()), customer_id)
+        return written(recorded, lambda id: crm().queries.customer(id, scope()))
 
 
 @blp.route("/<uuid:customer_id>/")
@@ -84,12 +84,12 @@ class CustomerDetail(MethodView):
     @blp.response(204)
     def delete(self, customer_id: UUID):
         """Delete a customer: out of lists and segments, email free again, history kept"""
-        crm().application.delete_customer(customer_id, actor=actor(), scope=scope())
+        return done(crm().application.delete_customer(customer_id, actor=actor(), scope=scope()))
 
     @staticmethod
     def _change(body: dict, customer_id: UUID):
-        crm().application.update_customer(customer_id, actor=actor(), scope=scope(), **body)
-        return written(crm().queries.customer(customer_id, scope()), customer_id, 200)
+        recorded = crm().application.update_customer(customer_id, actor=actor(), scope=scope(), **body)
+        return written(recorded, lambda id: crm().queries.customer(id, scope()), 200)
 
 
 @blp.route("/<uuid:customer_id>/add_visit/")
@@ -98,7 +98,7 @@ class AddVisit(MethodView):
     @blp.response(201, VisitSchema)
     def post(self, body, customer_id: UUID):
         """Record a visit of this customer (honours Idempotency-Key)"""
-        visit_id = crm().application.record_visit(
+        recorded = crm().application.record_visit(
             customer_id,
             body["spend_cents"],
             body["visited_at"],
@@ -106,7 +106,7 @@ class AddVisit(MethodView):
             scope=scope(),
             visit_id=idempotent_id(f"visit:{customer_id}"),
         )
-        return written(crm().queries.visit(visit_id, scope()), visit_id)
+        return written(recorded, lambda id: crm().queries.visit(id, scope()))
 
 
 @blp.route("/<uuid:customer_id>/history/")

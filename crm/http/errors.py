@@ -8,11 +8,28 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
-from crm.write_model.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+from crm.write_model.errors import (
+    ConcurrencyConflict,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    ReplayOfDeleted,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
 _STATUS = ((InvalidInput, 400), (NotFound, 404), (Conflict, 409), (Unavailable, 503))
+
+
+def _message(error: DomainError) -> str:
+    """The domain's message, in the words of an HTTP client where they differ."""
+    if isinstance(error, ReplayOfDeleted):  # only a replayed Idempotency-Key reaches it over HTTP
+        return f"this Idempotency-Key created {error.kind} {error.id}, which has since been deleted"
+    if isinstance(error, ConcurrencyConflict | Unavailable):
+        return f"{error}; retry the request"
+    return str(error)
 
 
 def flatten(messages: object) -> dict[str, list[str]]:
@@ -53,7 +70,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         status = next((code for kind, code in _STATUS if isinstance(error, kind)), 400)
-        payload: dict = {"message": str(error)}
+        payload: dict = {"message": _message(error)}
         if isinstance(error, InvalidInput):
             payload = {"message": "Invalid input.", "errors": {error.field: [error.message]}}
         headers = {"Retry-After": "1"} if status == 503 else {}

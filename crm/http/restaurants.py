@@ -10,7 +10,7 @@ from flask_smorest import abort
 from crm.http.api import Blueprint
 from crm.http.context import actor, crm, idempotent_id, require_admin, scope
 from crm.http.pagination import envelope
-from crm.http.responses import written
+from crm.http.responses import done, written
 from crm.http.schemas import (
     PageQuery,
     RestaurantCreateSchema,
@@ -36,10 +36,10 @@ class Restaurants(MethodView):
     def post(self, body):
         """Open a restaurant (admin key; honours Idempotency-Key)"""
         require_admin()
-        restaurant_id = crm().application.open_restaurant(
+        recorded = crm().application.open_restaurant(
             body["name"], body["timezone"], actor=actor(), restaurant_id=idempotent_id("restaurant")
         )
-        return written(crm().queries.restaurant(restaurant_id, None), restaurant_id)
+        return written(recorded, lambda id: crm().queries.restaurant(id, None))
 
 
 @blp.route("/<uuid:restaurant_id>/")
@@ -65,9 +65,9 @@ class RestaurantDetail(MethodView):
     def delete(self, restaurant_id: UUID):
         """Delete a restaurant that has no customers (admin key)"""
         require_admin(restaurant_id)
-        crm().application.delete_restaurant(restaurant_id, actor=actor(), scope=scope())
+        return done(crm().application.delete_restaurant(restaurant_id, actor=actor(), scope=scope()))
 
     @staticmethod
     def _change(body: dict, restaurant_id: UUID):
-        crm().application.update_restaurant(restaurant_id, actor=actor(), scope=scope(), **body)
-        return written(crm().queries.restaurant(restaurant_id, scope()), restaurant_id, 200)
+        recorded = crm().application.update_restaurant(restaurant_id, actor=actor(), scope=scope(), **body)
+        return written(recorded, lambda id: crm().queries.restaurant(id, scope()), 200)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from functools import cache
 
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import Schema, fields, pre_load, validate
 
 from crm.http.fields import AwareDateTime, QueryInteger, StrictInteger, dollars
 from crm.write_model.validation import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_VISIT_SPEND_CENTS
+from crm.write_model.vocabulary import SEGMENT_LIMITS, SegmentType
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -49,7 +50,7 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
 
 # -- restaurants --------------------------------------------------------------------------
 
-_name = dict(validate=validate.Length(min=1, max=MAX_NAME_LENGTH))
+name_length = dict(validate=validate.Length(min=1, max=MAX_NAME_LENGTH))
 
 
 class RestaurantSchema(Schema):
@@ -61,18 +62,18 @@ class RestaurantSchema(Schema):
 
 class RestaurantCreateSchema(InputSchema):
     read_only_fields = ("id", "created_at")
-    name = fields.String(required=True, **_name)
+    name = fields.String(required=True, **name_length)
     timezone = fields.String(load_default="UTC", validate=validate.Length(min=1, max=64))
 
 
 class RestaurantPatchSchema(InputSchema):
     read_only_fields = ("id", "created_at")
-    name = fields.String(**_name)
+    name = fields.String(**name_length)
     timezone = fields.String(validate=validate.Length(min=1, max=64))
 
 
 class RestaurantUpdateSchema(RestaurantPatchSchema):
-    name = fields.String(required=True, **_name)
+    name = fields.String(required=True, **name_length)
 
 
 # -- customers ----------------------------------------------------------------------------
@@ -140,7 +141,9 @@ class InactiveQuery(PageQuery):
 
 class HighSpendersQuery(PageQuery):
     restaurant_id = fields.UUID(load_default=None)
-    min_spend_cents = QueryInteger(load_default=50_000, validate=validate.Range(min=0, max=10**12))
+    min_spend_cents = QueryInteger(
+        load_default=50_000, validate=validate.Range(min=0, max=SEGMENT_LIMITS[SegmentType.HIGH_SPENDERS])
+    )
 
 
 class HistoryEventSchema(Schema):
@@ -194,107 +197,3 @@ class VisitUpdateSchema(VisitPatchSchema):
 
 class VisitListQuery(PageQuery):
     customer_id = fields.UUID(load_default=None)
-
-
-# -- campaigns ----------------------------------------------------------------------------
-
-SEGMENT_TYPES = ("inactive_days", "high_spenders")
-OUTREACH_STATUSES = ("queued", "sent", "failed", "skipped")
-_campaign_read_only = ("id", "restaurant_name", "created_at", "started_at", "completed_at", "stats")
-_template = dict(validate=validate.Length(min=1, max=2000))
-
-
-class CampaignStatsSchema(Schema):
-    audience = fields.Integer(allow_none=True)
-    queued = fields.Integer()
-    sent = fields.Integer()
-    failed = fields.Integer()
-    skipped = fields.Integer()
-
-
-class CampaignSchema(Schema):
-    id = fields.UUID()
-    restaurant = fields.UUID()
-    restaurant_name = fields.String(allow_none=True)
-    name = fields.String()
-    status = fields.String()
-    segment_type = fields.String()
-    segment_value = fields.Integer()
-    subject = fields.String()
-    message_template = fields.String()
-    created_at = AwareDateTime()
-    started_at = AwareDateTime(allow_none=True)
-    completed_at = AwareDateTime(allow_none=True)
-    stats = fields.Nested(CampaignStatsSchema)
-
-
-def _status_is_not_writable(value) -> None:
-    raise ValidationError("status cannot be set; use the run, pause, resume and cancel controls")
-
-
-class CampaignPatchSchema(InputSchema):
-    read_only_fields = _campaign_read_only + ("restaurant",)
-    name = fields.String(**_name)
-    segment_type = fields.String(validate=validate.OneOf(SEGMENT_TYPES))
-    segment_value = StrictInteger(validate=validate.Range(min=0, max=10**12))
-    subject = fields.String(**_template)
-    message_template = fields.String(**_template)
-    status = fields.Raw(load_only=True, validate=_status_is_not_writable)
-
-
-class CampaignUpdateSchema(CampaignPatchSchema):
-    name = fields.String(required=True, **_name)
-    segment_type = fields.String(required=True, validate=validate.OneOf(SEGMENT_TYPES))
-    segment_value = StrictInteger(required=True, validate=validate.Range(min=0, max=10**12))
-    message_template = fields.String(required=True, **_template)
-
-
-class CampaignCreateSchema(CampaignUpdateSchema):
-    read_only_fields = _campaign_read_only
-    restaurant = fields.UUID(load_default=None)
-    status = fields.String(
-        load_only=True,
-        validate=validate.OneOf(["draft"], error="a new campaign is always 'draft'; omit status or send 'draft'"),
-    )
-
-    @post_load
-    def _without_status(self, data, **kwargs):
-        data.pop("status", None)
-        return data
-
-
-class CampaignListQuery(PageQuery):
-    restaurant_id = fields.UUID(load_default=None)
-
-
-class PreviewMessageSchema(Schema):
-    customer = fields.UUID()
-    subject = fields.String()
-    message = fields.String()
-
-
-class CampaignPreviewSchema(Schema):
-    audience = fields.Integer()
-    samples = fields.List(fields.Nested(PreviewMessageSchema))
-
-
-class OutreachSchema(Schema):
-    id = fields.UUID()
-    campaign = fields.UUID()
-    campaign_name = fields.String(allow_none=True)
-    customer = fields.UUID()
-    customer_email = fields.String(allow_none=True)
-    channel = fields.String()
-    status = fields.String()
-    error_message = fields.String(allow_none=True)
-    attempts = fields.Integer()
-    sent_at = AwareDateTime(allow_none=True)
-    created_at = AwareDateTime()
-
-
-class OutreachStatusQuery(PageQuery):
-    status = fields.String(load_default=None, validate=validate.OneOf(OUTREACH_STATUSES))
-
-
-class OutreachListQuery(OutreachStatusQuery):
-    campaign_id = fields.UUID(load_default=None)

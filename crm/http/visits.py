@@ -10,7 +10,7 @@ from flask_smorest import abort
 from crm.http.api import Blueprint
 from crm.http.context import actor, crm, idempotent_id, scope
 from crm.http.pagination import envelope
-from crm.http.responses import written
+from crm.http.responses import done, written
 from crm.http.schemas import (
     VisitCreateSchema,
     VisitListQuery,
@@ -38,7 +38,7 @@ class Visits(MethodView):
         """Record a visit (honours Idempotency-Key)"""
         customer_id = body["customer"]
         try:
-            visit_id = crm().application.record_visit(
+            recorded = crm().application.record_visit(
                 customer_id,
                 body["spend_cents"],
                 body["visited_at"],
@@ -48,7 +48,7 @@ class Visits(MethodView):
             )
         except CustomerNotFound:
             raise InvalidInput("customer", "no such customer") from None
-        return written(crm().queries.visit(visit_id, scope()), visit_id)
+        return written(recorded, lambda id: crm().queries.visit(id, scope()))
 
 
 @blp.route("/<uuid:visit_id>/")
@@ -73,9 +73,9 @@ class VisitDetail(MethodView):
     @blp.response(204)
     def delete(self, visit_id: UUID):
         """Void a visit: it no longer counts in the customer's totals"""
-        crm().application.void_visit(visit_id, actor=actor(), scope=scope())
+        return done(crm().application.void_visit(visit_id, actor=actor(), scope=scope()))
 
     @staticmethod
     def _correct(body: dict, visit_id: UUID):
-        crm().application.correct_visit(visit_id, actor=actor(), scope=scope(), **body)
-        return written(crm().queries.visit(visit_id, scope()), visit_id, 200)
+        recorded = crm().application.correct_visit(visit_id, actor=actor(), scope=scope(), **body)
+        return written(recorded, lambda id: crm().queries.visit(id, scope()), 200)

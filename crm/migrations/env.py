@@ -2,13 +2,18 @@
 
 from alembic import context
 
-from crm.read_model.tables import read_metadata
-from crm.write_model.personal_data import write_metadata
+# Every module that defines tables, imported so that each joins the one MetaData.
+import crm.adapters.api_keys  # noqa: F401
+import crm.adapters.deliveries  # noqa: F401
+import crm.adapters.operators  # noqa: F401
+import crm.adapters.personal_data  # noqa: F401
+import crm.read_model.tables  # noqa: F401
+from crm.adapters.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=[read_metadata, write_metadata],
+    target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():

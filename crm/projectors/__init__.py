@@ -1,1 +1,13 @@
-"""Projectors turn the event log into read tables; the runner drives them."""
+"""Projections turn the event log into read tables; `engine/` drives them."""
+
+from __future__ import annotations
+
+from crm.projectors.base import Projector
+from crm.projectors.campaigns import CampaignsProjector
+from crm.projectors.customers import CustomerSpendProjector
+from crm.projectors.restaurants import RestaurantsProjector
+
+
+def all_projectors() -> list[Projector]:
+    """One instance of each projection, in the order they catch up."""
+    return [RestaurantsProjector(), CustomerSpendProjector(), CampaignsProjector()]

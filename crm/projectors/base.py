@@ -38,3 +38,11 @@ class Projector:
 
     def end_batch(self, session: Session) -> None:
         """Called after the last event of each batch."""
+
+    def apply(self, events: list, session: Session) -> None:
+        """Apply one batch of events, framed by `begin_batch` and `end_batch`."""
+        self.begin_batch(session)
+        handle = self.handle  # one dispatcher per batch, not one per event
+        for event in events:
+            handle(event, session)
+        self.end_batch(session)

@@ -14,15 +14,16 @@ from crm.projectors.bulk import insert_rows
 from crm.read_model.tables import campaign_batches, campaigns, outreach_events
 from crm.write_model.campaigns import Campaign
 from crm.write_model.outreach import AudienceBatch, Outreach
+from crm.write_model.vocabulary import CampaignDetails, CampaignStatus, OutreachStatus
 
 _STATUS_EVENTS = {
-    Campaign.Started: "running",
-    Campaign.Paused: "paused",
-    Campaign.Resumed: "running",
-    Campaign.Cancelled: "cancelled",
-    Campaign.Completed: "completed",
+    Campaign.Started: CampaignStatus.RUNNING,
+    Campaign.Paused: CampaignStatus.PAUSED,
+    Campaign.Resumed: CampaignStatus.RUNNING,
+    Campaign.Cancelled: CampaignStatus.CANCELLED,
+    Campaign.Completed: CampaignStatus.COMPLETED,
 }
-_COUNTED = ("queued", "sent", "failed", "skipped")
+_COUNTED = tuple(OutreachStatus)
 
 
 class CampaignsProjector(Projector):
@@ -52,7 +53,7 @@ class CampaignsProjector(Projector):
             campaigns.insert().values(
                 id=event.originator_id,
                 restaurant_id=event.restaurant_id,
-                status="draft",
+                status=CampaignStatus.DRAFT,
                 created_at=event.timestamp,
                 batch_count=0,
                 progressed_at=event.timestamp,
@@ -79,7 +80,7 @@ class CampaignsProjector(Projector):
 
     @handle.register
     def _completed(self, event: Campaign.Completed, session: Session) -> None:
-        self._update_campaign(session, event, status="completed", completed_at=event.timestamp)
+        self._update_campaign(session, event, status=CampaignStatus.COMPLETED, completed_at=event.timestamp)
 
     @handle.register
     def _audience_resolved(self, event: Campaign.AudienceResolved, session: Session) -> None:
@@ -113,7 +114,7 @@ class CampaignsProjector(Projector):
                 "customer_id": event.customer_id,
                 "restaurant_id": event.restaurant_id,
                 "channel": event.channel,
-                "status": "queued",
+                "status": OutreachStatus.QUEUED,
                 "error_message": None,
                 "attempts": 0,
                 "sent_at": None,
@@ -124,15 +125,15 @@ class CampaignsProjector(Projector):
 
     @handle.register
     def _sent(self, event: Outreach.Sent, session: Session) -> None:
-        self._outcome(event, "sent", event.attempts, None, event.timestamp)
+        self._outcome(event, OutreachStatus.SENT, event.attempts, None, event.timestamp)
 
     @handle.register
     def _failed(self, event: Outreach.Failed, session: Session) -> None:
-        self._outcome(event, "failed", event.attempts, event.error, None)
+        self._outcome(event, OutreachStatus.FAILED, event.attempts, event.error, None)
 
     @handle.register
     def _skipped(self, event: Outreach.Skipped, session: Session) -> None:
-        self._outcome(event, "skipped", 0, event.reason, None)
+        self._outcome(event, OutreachStatus.SKIPPED, 0, event.reason, None)
 
     def end_batch(self, session: Session) -> None:
         insert_rows(session, outreach_events, self._inserts)
@@ -229,10 +230,4 @@ class CampaignsProjector(Projector):
 
 
 def _details(event) -> dict:
-    return {
-        "name": event.name,
-        "segment_type": event.segment_type,
-        "segment_value": event.segment_value,
-        "subject": event.subject,
-        "message_template": event.message_template,
-    }
+    return {field: getattr(event, field) for field in CampaignDetails.FIELDS}

@@ -9,6 +9,9 @@ from sqlalchemy import Select, func, select
 
 from crm.read_model.queries import ACTIVE, Page, QueriesBase
 from crm.read_model.tables import campaign_batches, campaigns, customers, outreach_events, restaurants, visits
+from crm.write_model import templates
+from crm.write_model.campaigning import validated_details
+from crm.write_model.vocabulary import DEFAULT_SUBJECT, CampaignStatus, OutreachStatus, SegmentType
 
 _campaign_columns = (
     campaigns.c.id,
@@ -50,13 +53,13 @@ _outreach_from = outreach_events.join(campaigns, campaigns.c.id == outreach_even
 
 
 def _with_stats(row: dict) -> dict:
-    row["stats"] = {key: row.pop(key) for key in ("audience", "queued", "sent", "failed", "skipped")}
+    row["stats"] = {key: row.pop(key) for key in ("audience", *OutreachStatus)}
     return row
 
 
 def segment_condition(segment_type: str, segment_value: int, now: datetime):
     """The SQL condition of a segment, evaluated at `now`."""
-    if segment_type == "inactive_days":
+    if segment_type == SegmentType.INACTIVE_DAYS:
         return customers.c.last_active_at < now - timedelta(days=segment_value)
     return customers.c.total_spend_cents >= segment_value
 
@@ -122,13 +125,30 @@ class CampaignQueries(QueriesBase):
         rows = self._page(query, (customers.c.id,), 1, sample)
         return rows.count, rows.items
 
+    def preview(self, details: dict, restaurant_id: UUID, now: datetime) -> dict:
+        """The audience of a campaign with these settings in the restaurant now, and its subject
+        and message rendered for a few of them (checked first: invalid settings raise InvalidInput)."""
+        details = validated_details({"subject": DEFAULT_SUBJECT, **details})
+        count, sample = self.audience_preview(restaurant_id, details["segment_type"], details["segment_value"], now)
+        return {
+            "audience": count,
+            "samples": [
+                {
+                    "customer": row["id"],
+                    "subject": templates.render(details["subject"], row),
+                    "message": templates.render(details["message_template"], row),
+                }
+                for row in sample
+            ],
+        }
+
     def audience_ids(
         self, restaurant_id: UUID, segment_type: str, segment_value: int, started_at: datetime
     ) -> list[UUID]:
         """The campaign's audience: the customers registered before the start, not deleted before
         it, who were in the segment at the start (counting visits made up to the start)."""
         before_start = (visits.c.customer_id == customers.c.id) & (visits.c.visited_at <= started_at)
-        if segment_type == "inactive_days":
+        if segment_type == SegmentType.INACTIVE_DAYS:
             last_visit = select(func.max(visits.c.visited_at)).where(before_start).scalar_subquery()
             in_segment = func.coalesce(last_visit, customers.c.created_at) < started_at - timedelta(days=segment_value)
         else:
@@ -159,7 +179,7 @@ class CampaignQueries(QueriesBase):
 
         With `idle_since`, only those whose outreach has not progressed since then.
         """
-        query = select(campaigns.c.id, campaigns.c.audience).where(campaigns.c.status == "running")
+        query = select(campaigns.c.id, campaigns.c.audience).where(campaigns.c.status == CampaignStatus.RUNNING)
         if idle_since is not None:
             query = query.where(campaigns.c.progressed_at < idle_since)
         with self.engine.connect() as conn:

@@ -14,10 +14,11 @@ from sqlalchemy import Select, func, select
 from crm.read_model.campaign_queries import _campaign_columns, _campaigns_from, _outreach_columns, _outreach_from
 from crm.read_model.queries import ACTIVE, Page, QueriesBase, _customer_columns, _customers_from, _row, _utc
 from crm.read_model.tables import campaigns, customers, outreach_events, restaurants, visits
+from crm.write_model.vocabulary import TERMINAL_OUTREACH, CampaignStatus, OutreachStatus
 
-CAMPAIGN_STATUSES = ("draft", "running", "paused", "completed", "cancelled")
-FINAL_STATUSES = ("completed", "cancelled")
-OUTREACH_STATUSES = ("queued", "sent", "failed", "skipped")
+CAMPAIGN_STATUSES = tuple(CampaignStatus)
+FINAL_STATUSES = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
+OUTREACH_STATUSES = tuple(OutreachStatus)
 MAX_RESTAURANT_CHOICES = 1000
 
 
@@ -33,18 +34,18 @@ def progress_of(campaign: dict, now: datetime) -> dict:
     """
     stats = campaign["stats"]
     audience = stats["audience"]
-    done = stats["sent"] + stats["failed"] + stats["skipped"]
+    done = sum(stats[status] for status in TERMINAL_OUTREACH)
     status = campaign["status"]
     if audience:
         percent = min(100, done * 100 // audience)
     else:  # not resolved yet (None), or an empty audience, which completes at once
-        percent = 100 if status == "completed" else 0
+        percent = 100 if status == CampaignStatus.COMPLETED else 0
     started_at = _utc(campaign["started_at"])
     end = _utc(campaign["completed_at"]) or now
     elapsed = (end - started_at).total_seconds() if started_at else 0.0
     rate = done / elapsed if elapsed > 0 and done else 0.0
     remaining = max(0, (audience or 0) - done)
-    eta = remaining / rate if status == "running" and audience is not None and rate > 0 else None
+    eta = remaining / rate if status == CampaignStatus.RUNNING and audience is not None and rate > 0 else None
     return {
         "status": status,
         "final": status in FINAL_STATUSES,
@@ -57,7 +58,7 @@ def progress_of(campaign: dict, now: datetime) -> dict:
 
 
 def _with_stats(row: dict) -> dict:
-    row["stats"] = {key: row.pop(key) for key in ("audience", "queued", "sent", "failed", "skipped")}
+    row["stats"] = {key: row.pop(key) for key in ("audience", *OutreachStatus)}
     return row
 
 

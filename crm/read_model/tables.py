@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, String, Table, Text, Uuid
 
-read_metadata = MetaData()
+from crm.adapters.schema import metadata
 
 restaurants = Table(
     "restaurants",
-    read_metadata,
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
@@ -18,7 +18,7 @@ restaurants = Table(
 
 customers = Table(
     "customers",
-    read_metadata,
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("restaurant_id", Uuid, nullable=False),
     Column("email", String(254), nullable=False),
@@ -43,7 +43,7 @@ customers = Table(
 
 visits = Table(
     "visits",
-    read_metadata,
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("customer_id", Uuid, nullable=False),
     Column("restaurant_id", Uuid, nullable=False),
@@ -56,14 +56,14 @@ visits = Table(
 
 projection_tracking = Table(
     "projection_tracking",
-    read_metadata,
+    metadata,
     Column("name", String(100), primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
 
 campaigns = Table(
     "campaigns",
-    read_metadata,
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("restaurant_id", Uuid, nullable=False),
     Column("name", String(200), nullable=False),
@@ -89,7 +89,7 @@ campaigns = Table(
 
 campaign_batches = Table(
     "campaign_batches",
-    read_metadata,
+    metadata,
     Column("campaign_id", Uuid, primary_key=True),
     Column("number", Integer, primary_key=True),
     Column("finished", Boolean, nullable=False),
@@ -97,7 +97,7 @@ campaign_batches = Table(
 
 outreach_events = Table(
     "outreach_events",
-    read_metadata,
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("campaign_id", Uuid, nullable=False),
     Column("customer_id", Uuid, nullable=False),

@@ -70,6 +70,7 @@ def _connect_follower(settings: Settings) -> None:
         state["container"] = container = build(settings)
         state["follower"] = CampaignFollower(container)
         state["follower"].start_thread()
+        state["projector"] = runtime.start_inline_projector(container)
 
     @worker_process_init.connect(weak=False)
     def forget_parent_connections(**_) -> None:

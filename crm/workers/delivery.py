@@ -22,28 +22,14 @@ from email.utils import formatdate
 from typing import Protocol
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Uuid, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
 from crm import dialects
+from crm.adapters.deliveries import simulated_deliveries
 from crm.config import Settings
 
 log = logging.getLogger("crm.delivery")
-
-delivery_metadata = MetaData()
-
-simulated_deliveries = Table(
-    "simulated_deliveries",
-    delivery_metadata,
-    Column("idempotency_key", Uuid, primary_key=True),
-    Column("campaign_id", Uuid, nullable=False),
-    Column("customer_id", Uuid, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("deliveries", Integer, nullable=False, server_default="0"),
-    Column("delivered_at", DateTime(timezone=True), nullable=True),  # first successful send only
-    Column("last_attempt_at", DateTime(timezone=True), nullable=False),
-)
-
 
 @dataclass(frozen=True)
 class OutgoingMessage:

@@ -22,6 +22,7 @@ class EmbeddedWorker:
         runtime.configure(container.settings, container)
         self.celery = get_app(container.settings)
         self.follower = CampaignFollower(container)
+        self.projector = None
         self._worker = None
 
     def start(self) -> EmbeddedWorker:
@@ -36,10 +37,13 @@ class EmbeddedWorker:
         )
         threading.Thread(target=self._worker.start, name="embedded-celery-worker", daemon=True).start()
         self.follower.start_thread()
+        self.projector = runtime.start_inline_projector(self.container)
         log.info("embedded campaign worker started (in-memory broker)")
         return self
 
     def stop(self) -> None:
         self.follower.stop()
+        if self.projector is not None:
+            self.projector.stop()
         if self._worker is not None:
             self._worker.stop()

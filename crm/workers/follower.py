@@ -18,8 +18,7 @@ from eventsourcing.utils import get_topic
 
 from crm.bootstrap import Container
 from crm.locks import exclusive
-from crm.projectors import tracking
-from crm.projectors.runner import read_window
+from crm.projectors.engine import tracking
 from crm.write_model.campaigns import Campaign
 
 log = logging.getLogger(__name__)
@@ -69,13 +68,13 @@ class CampaignFollower:
             with datastore.transaction(commit=False) as session:
                 self._position = self._saved = tracking.position(session, NAME)
         start = self._position
-        head = app.recorder.max_notification_id() or 0
+        head = app.recorder.head()
         if head <= start:
             return False
         # Every id up to the head is committed (inserts lock the table and commit in id order),
         # so after reading the matching events up to it, the position may jump to it.
         # A bounded window of ids (see read_window): a follower far behind reads on at once.
-        found, self._position = read_window(app.recorder, start, head, self.read_limit, (STARTED, RESUMED))
+        found, self._position = app.recorder.read_window(start, head, self.read_limit, (STARTED, RESUMED))
         for notification in found:
             self._publish(notification.topic, str(notification.originator_id))
         # Saved after each publication, otherwise at most once a second: while a campaign

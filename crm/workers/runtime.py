@@ -7,7 +7,7 @@ import threading
 
 from crm.bootstrap import Container, build
 from crm.config import Settings
-from crm.projectors.runner import ProjectionPump
+from crm.projectors.engine import ProjectorDaemon
 from crm.workers.delivery import DeliveryBackend, build_backend
 
 _lock = threading.Lock()
@@ -36,11 +36,9 @@ def container() -> Container:
             if inherited is not None:  # forked: leave the parent's connections to the parent
                 inherited.engine.dispose(close=False)
             settings = _state.get("settings") or Settings.from_env()
+            # Worker commands ask for no read-your-writes: the projector thread of the worker's
+            # main process (inline mode) or `crm projector` (background) applies their events.
             built = build(settings)
-            # Worker commands need no read-your-writes: inline mode projects in a background
-            # thread instead; in background mode `crm projector` does it and nobody waits.
-            pump = [ProjectionPump(built.runner).on_saved] if settings.projection_mode == "inline" else []
-            built.application.saved_observers[:] = pump
             _state.update(pid=os.getpid(), container=built, settings=settings, embedded=False)
             _state.pop("backend", None)
         return _state["container"]
@@ -52,3 +50,17 @@ def backend() -> DeliveryBackend:
         if "backend" not in _state:
             _state["backend"] = build_backend(current.settings, current.engine)
         return _state["backend"]
+
+
+def start_inline_projector(container: Container) -> ProjectorDaemon | None:
+    """In inline mode, keep the read tables current with what workers record: a projector thread.
+
+    Web processes apply their own commands' events before they answer; nobody waits for a
+    worker's, so this thread (one active across worker processes: leases) follows the log for
+    them. In background mode `crm projector` does it, and this returns None.
+    """
+    if container.settings.projection_mode != "inline":
+        return None
+    daemon = ProjectorDaemon(container.runner, poll_seconds=container.settings.projector_poll_seconds)
+    threading.Thread(target=daemon.run, name="worker-projector", daemon=True).start()
+    return daemon

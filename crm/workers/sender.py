@@ -9,8 +9,9 @@ from uuid import UUID
 from crm.bootstrap import Container
 from crm.workers.delivery import DeliveryBackend, OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
 from crm.write_model import templates
-from crm.write_model.campaigning import WORKER
 from crm.write_model.outreach import Outreach
+from crm.write_model.vocabulary import WORKER_ACTOR as WORKER
+from crm.write_model.vocabulary import CampaignStatus, SkipReason
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 100  # outcomes saved together; at most this many sent-but-unrecorded after a crash
@@ -33,7 +34,7 @@ class BatchSender:
     def send(self, campaign_id: UUID, number: int) -> bool:
         """Work through the batch; True if it finished, False if the campaign stopped first."""
         campaign = self.app.campaign(campaign_id)
-        if campaign.status != "running":
+        if campaign.status != CampaignStatus.RUNNING:
             return False
         records = self.app.open_batch(campaign_id, number)
         people = self.queries.recipients([r.customer_id for r in records])
@@ -43,10 +44,10 @@ class BatchSender:
             if time.monotonic() - checked_at >= STATUS_CHECK_SECONDS:
                 campaign = self.app.campaign(campaign_id, known=campaign)
                 checked_at = time.monotonic()
-                if campaign.status != "running":
-                    if campaign.status == "cancelled":  # nothing more will go out: say so on the record
+                if campaign.status != CampaignStatus.RUNNING:
+                    if campaign.status == CampaignStatus.CANCELLED:  # nothing more will go out: say so
                         for unsent in records[index:]:
-                            unsent.skip("campaign cancelled", WORKER, self.app.clock())
+                            unsent.skip(SkipReason.CAMPAIGN_CANCELLED, WORKER, self.app.clock())
                         done.extend(records[index:])
                     self.app.record_outcomes(done)
                     return False
@@ -62,7 +63,7 @@ class BatchSender:
     def _deliver(self, campaign, record: Outreach, person: dict | None) -> None:
         now = self.app.clock
         if person is None:
-            record.skip("customer removed since the campaign started", WORKER, now())
+            record.skip(SkipReason.CUSTOMER_REMOVED, WORKER, now())
             return
         message = OutgoingMessage(
             outreach_id=record.id,

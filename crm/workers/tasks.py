@@ -10,6 +10,7 @@ from celery import shared_task
 from crm.locks import exclusive
 from crm.workers import runtime
 from crm.workers.sender import BatchSender
+from crm.write_model.vocabulary import CampaignStatus
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +22,11 @@ def resolve_audience(self, campaign_id: str) -> None:
     app = container.application
     # The read model must include everything up to the start (in background mode, wait for
     # `crm projector`; if it is down, try again shortly rather than resolve from stale rows).
-    if not container.read_model_reached(app.recorder.max_notification_id() or 0):
+    if not container.read_side.wait_for(container.runner.head(), timeout=30.0):
         log.warning("read model behind the log; resolving campaign %s later", campaign_id)
         raise self.retry(countdown=2)
     campaign = app.campaign(UUID(campaign_id))
-    if not campaign.audience_resolved and campaign.status in ("running", "paused"):
+    if not campaign.audience_resolved and campaign.status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED):
         ids = container.campaign_queries.audience_ids(
             campaign.restaurant_id, campaign.segment_type, campaign.segment_value, campaign.started_at
         )
@@ -37,7 +38,7 @@ def resolve_audience(self, campaign_id: str) -> None:
 def queue_batches(campaign_id: str) -> None:
     """Queue every unfinished batch of a running campaign (on resume, and in recovery)."""
     campaign = runtime.container().application.campaign(UUID(campaign_id))
-    if campaign.status != "running":
+    if campaign.status != CampaignStatus.RUNNING:
         return
     if not campaign.audience_resolved:
         resolve_audience.delay(campaign_id)

@@ -12,17 +12,18 @@ from uuid import UUID
 
 from crm.write_model.base import CrmAggregate
 from crm.write_model.errors import CampaignNotFound, IllegalTransition
+from crm.write_model.vocabulary import CampaignAction, CampaignDetails, CampaignStatus
 
-SEGMENT_TYPES = ("inactive_days", "high_spenders")
+Action, Status = CampaignAction, CampaignStatus
 # The statuses each command is allowed from: the lifecycle's one statement, which the
 # dashboard also reads to offer only the controls that the current status allows.
 ALLOWED_FROM = {
-    "edit": ("draft",),
-    "delete": ("draft",),
-    "run": ("draft",),
-    "pause": ("running",),
-    "resume": ("paused",),
-    "cancel": ("draft", "running", "paused"),
+    Action.EDIT: (Status.DRAFT,),
+    Action.DELETE: (Status.DRAFT,),
+    Action.RUN: (Status.DRAFT,),
+    Action.PAUSE: (Status.RUNNING,),
+    Action.RESUME: (Status.PAUSED,),
+    Action.CANCEL: (Status.DRAFT, Status.RUNNING, Status.PAUSED),
 }
 
 
@@ -44,7 +45,7 @@ class Campaign(CrmAggregate):
 
         def apply(self, campaign: Campaign) -> None:
             campaign.restaurant_id = self.restaurant_id
-            campaign.status = "draft"
+            campaign.status = Status.DRAFT
             campaign.deleted = False
             campaign.audience_size = None
             campaign.batch_count = 0
@@ -69,7 +70,7 @@ class Campaign(CrmAggregate):
 
     class Started(CrmAggregate.Event):
         def apply(self, campaign: Campaign) -> None:
-            campaign.status = "running"
+            campaign.status = Status.RUNNING
             campaign.started_at = self.timestamp
 
     class AudienceResolved(CrmAggregate.Event):
@@ -88,19 +89,19 @@ class Campaign(CrmAggregate):
 
     class Paused(CrmAggregate.Event):
         def apply(self, campaign: Campaign) -> None:
-            campaign.status = "paused"
+            campaign.status = Status.PAUSED
 
     class Resumed(CrmAggregate.Event):
         def apply(self, campaign: Campaign) -> None:
-            campaign.status = "running"
+            campaign.status = Status.RUNNING
 
     class Cancelled(CrmAggregate.Event):
         def apply(self, campaign: Campaign) -> None:
-            campaign.status = "cancelled"
+            campaign.status = Status.CANCELLED
 
     class Completed(CrmAggregate.Event):
         def apply(self, campaign: Campaign) -> None:
-            campaign.status = "completed"
+            campaign.status = Status.COMPLETED
             campaign.completed_at = self.timestamp
 
     class Deleted(CrmAggregate.Event):
@@ -113,13 +114,7 @@ class Campaign(CrmAggregate):
 
     @property
     def details(self) -> dict:
-        return {
-            "name": self.name,
-            "segment_type": self.segment_type,
-            "segment_value": self.segment_value,
-            "subject": self.subject,
-            "message_template": self.message_template,
-        }
+        return {field: getattr(self, field) for field in CampaignDetails.FIELDS}
 
     @property
     def audience_resolved(self) -> bool:
@@ -131,35 +126,35 @@ class Campaign(CrmAggregate):
         return [n for n in range(self.batch_count) if n not in finished]
 
     def change_details(self, details: dict, actor: str, at: datetime) -> None:
-        self._require("edit")
+        self._require(Action.EDIT)
         if details != self.details:
             self.trigger_event(self.DetailsChanged, actor=actor, timestamp=at, **details)
 
     def delete(self, actor: str, at: datetime) -> None:
-        self._require("delete")
+        self._require(Action.DELETE)
         self.trigger_event(self.Deleted, actor=actor, timestamp=at)
 
     def run(self, actor: str, at: datetime) -> None:
-        self._require("run")
+        self._require(Action.RUN)
         self.trigger_event(self.Started, actor=actor, timestamp=at)
 
     def pause(self, actor: str, at: datetime) -> None:
-        self._require("pause")
+        self._require(Action.PAUSE)
         self.trigger_event(self.Paused, actor=actor, timestamp=at)
 
     def resume(self, actor: str, at: datetime) -> None:
-        self._require("resume")
+        self._require(Action.RESUME)
         self.trigger_event(self.Resumed, actor=actor, timestamp=at)
         self._complete_if_done(actor, at)
 
     def cancel(self, actor: str, at: datetime) -> None:
-        self._require("cancel")
+        self._require(Action.CANCEL)
         self.trigger_event(self.Cancelled, actor=actor, timestamp=at)
 
     def resolve_audience(self, size: int, batch_count: int, actor: str, at: datetime) -> None:
         """Record the audience once; an empty one completes the campaign at once."""
         self._require_exists()
-        if self.audience_resolved or self.status not in ("running", "paused"):
+        if self.audience_resolved or self.status not in (Status.RUNNING, Status.PAUSED):
             return
         self.trigger_event(self.AudienceResolved, size=size, batch_count=batch_count, actor=actor, timestamp=at)
         self._complete_if_done(actor, at)
@@ -173,14 +168,14 @@ class Campaign(CrmAggregate):
         self._complete_if_done(actor, at)
 
     def _complete_if_done(self, actor: str, at: datetime) -> None:
-        if self.status == "running" and self.audience_resolved and not self.unfinished_batches:
+        if self.status == Status.RUNNING and self.audience_resolved and not self.unfinished_batches:
             self.trigger_event(self.Completed, actor=actor, timestamp=at)
 
     def _require_exists(self) -> None:
         if self.deleted:
             raise CampaignNotFound(self.id)
 
-    def _require(self, action: str) -> None:
+    def _require(self, action: CampaignAction) -> None:
         self._require_exists()
         if self.status not in ALLOWED_FROM[action]:
             raise IllegalTransition(action, self.status)

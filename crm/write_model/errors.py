@@ -56,15 +56,19 @@ class RestaurantHasCustomers(Conflict):
 
 
 class ConcurrencyConflict(Conflict):
+    """The command lost to concurrent writers more often than its retries allow; it may be tried again."""
+
     def __init__(self):
-        super().__init__("too many concurrent changes to the same record; retry the request")
+        super().__init__("too many concurrent changes to the same record")
 
 
 class ReplayOfDeleted(Conflict):
-    """An idempotent retry names a resource that was created and has since been deleted."""
+    """A create command replayed with the id of something it created that has since been deleted."""
 
     def __init__(self, kind: str, id: object):
-        super().__init__(f"this Idempotency-Key created {kind} {id}, which has since been deleted")
+        super().__init__(f"{kind} {id} was created by this command once and has since been deleted")
+        self.kind = kind
+        self.id = id
 
 
 class CampaignNotFound(NotFound):
@@ -87,4 +91,4 @@ class Unavailable(DomainError):
 
 class EventStoreBusy(Unavailable):
     def __init__(self, seconds: float):
-        super().__init__(f"the event store stayed locked by another writer for {seconds:g} s; retry the request")
+        super().__init__(f"the event store stayed locked by another writer for {seconds:g} s")

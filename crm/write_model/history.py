@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import EventStore
 
 from crm.write_model.customers import Customer
 from crm.write_model.errors import CustomerNotFound
 from crm.write_model.restaurants import Restaurant
 
-if TYPE_CHECKING:
-    from crm.write_model.application import CrmApplication
-
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
 
 
-def _customer_events(app: CrmApplication, customer_id: UUID, scope: UUID | None) -> list:
-    events = list(app.events.get(customer_id))
+def _customer_events(events: EventStore, customer_id: UUID, scope: UUID | None) -> list:
+    events = list(events.get(customer_id))
     if not events or not isinstance(events[0], Customer.Registered):
         raise CustomerNotFound(customer_id)
     if scope is not None and events[0].restaurant_id != scope:
@@ -33,7 +32,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def events_of(app: CrmApplication, customer_id: UUID, scope: UUID | None) -> list[dict]:
+def events_of(events: EventStore, customer_id: UUID, scope: UUID | None) -> list[dict]:
     return [
         {
             "type": type(event).__name__,
@@ -42,19 +41,19 @@ def events_of(app: CrmApplication, customer_id: UUID, scope: UUID | None) -> lis
             "actor": event.actor,
             "data": {k: _plain(v) for k, v in vars(event).items() if k not in _ENVELOPE},
         }
-        for event in _customer_events(app, customer_id, scope)
+        for event in _customer_events(events, customer_id, scope)
     ]
 
 
-def customer_as_of(app: CrmApplication, customer_id: UUID, at: datetime, scope: UUID | None) -> dict:
-    events = [e for e in _customer_events(app, customer_id, scope) if e.timestamp <= at]
+def customer_as_of(store: EventStore, customer_id: UUID, at: datetime, scope: UUID | None) -> dict:
+    events = [e for e in _customer_events(store, customer_id, scope) if e.timestamp <= at]
     customer = None
     for event in events:
         customer = event.mutate(customer)
     if customer is None or customer.deleted:
         raise CustomerNotFound(customer_id)
     restaurant = None
-    for event in app.events.get(customer.restaurant_id):
+    for event in store.get(customer.restaurant_id):
         if event.timestamp > at:
             break
         restaurant = event.mutate(restaurant)

@@ -6,9 +6,7 @@ from datetime import datetime
 from uuid import UUID, uuid5
 
 from crm.write_model.base import CrmAggregate
-
-BATCH_SIZE = 200
-TERMINAL = ("sent", "failed", "skipped")
+from crm.write_model.vocabulary import TERMINAL_OUTREACH, OutreachStatus
 
 
 def outreach_id(campaign_id: UUID, customer_id: UUID) -> UUID:
@@ -69,7 +67,7 @@ class Outreach(CrmAggregate):
             outreach.customer_id = self.customer_id
             outreach.restaurant_id = self.restaurant_id
             outreach.channel = self.channel
-            outreach.status = "queued"
+            outreach.status = OutreachStatus.QUEUED
             outreach.attempts = 0
             outreach.error_message = None
 
@@ -77,7 +75,7 @@ class Outreach(CrmAggregate):
         attempts: int
 
         def apply(self, outreach: Outreach) -> None:
-            outreach.status = "sent"
+            outreach.status = OutreachStatus.SENT
             outreach.attempts = self.attempts
 
     class Failed(CrmAggregate.Event):
@@ -85,7 +83,7 @@ class Outreach(CrmAggregate):
         error: str
 
         def apply(self, outreach: Outreach) -> None:
-            outreach.status = "failed"
+            outreach.status = OutreachStatus.FAILED
             outreach.attempts = self.attempts
             outreach.error_message = self.error
 
@@ -93,7 +91,7 @@ class Outreach(CrmAggregate):
         reason: str
 
         def apply(self, outreach: Outreach) -> None:
-            outreach.status = "skipped"
+            outreach.status = OutreachStatus.SKIPPED
             outreach.error_message = self.reason
 
     @classmethod
@@ -113,7 +111,7 @@ class Outreach(CrmAggregate):
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL
+        return self.status in TERMINAL_OUTREACH
 
     def record_sent(self, attempts: int, actor: str, at: datetime) -> None:
         if not self.is_terminal:

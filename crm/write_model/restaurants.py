@@ -37,6 +37,11 @@ class Restaurant(CrmAggregate):
     def open(cls, id: UUID, name: str, timezone: str, actor: str, at: datetime) -> Restaurant:
         return cls._create(cls.Opened, id=id, name=name, timezone=timezone, actor=actor, timestamp=at)
 
+    @property
+    def restaurant_id(self) -> UUID:
+        """A restaurant is its own scope."""
+        return self.id
+
     def change_details(self, name: str, timezone: str, actor: str, at: datetime) -> None:
         self._require_open()
         if (name, timezone) != (self.name, self.timezone):

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from crm import bootstrap
 from crm.cli import main
-from crm.projectors.daemon import ProjectorDaemon
+from crm.projectors.engine import ProjectorDaemon
+from tests.commands import Caller
 from tests.integration.workers import wait_until
 
 
@@ -41,14 +42,14 @@ def daemons(settings, clock):
 
 def test_commands_wait_for_the_projector_and_their_effects_are_readable_at_once(background, daemons):
     daemons()
-    app = background.application
+    app = Caller(background)
     restaurant_id = app.open_restaurant("Pizza Palace", actor="admin")
     assert background.queries.restaurant(restaurant_id, None)["name"] == "Pizza Palace"
     customer_id = app.register_customer(restaurant_id, "ann@example.com", actor="admin", scope=None)
     visit_id = app.record_visit(customer_id, 1500, actor="admin", scope=None)
     app.correct_visit(visit_id, actor="admin", scope=None, spend_cents=1700)
     assert background.queries.customer(customer_id, None)["total_spend_cents"] == 1700
-    assert background.freshness.take_lag_flag() is False
+    assert app.stale == []
 
 
 def test_without_a_projector_a_command_reports_the_read_model_stale(settings, container, clock):
@@ -56,8 +57,9 @@ def test_without_a_projector_a_command_reports_the_read_model_stale(settings, co
         replace(settings, projection_mode="background", read_your_writes_timeout=0.1), clock=clock
     )
     try:
-        restaurant_id = impatient.application.open_restaurant("Pizza Palace", actor="admin")
-        assert impatient.freshness.take_lag_flag() is True
+        app = Caller(impatient)
+        restaurant_id = app.open_restaurant("Pizza Palace", actor="admin")
+        assert [recorded.id for recorded in app.stale] == [restaurant_id]
         assert impatient.queries.restaurant(restaurant_id, None) is None  # this process projected nothing
     finally:
         impatient.close()
@@ -67,11 +69,11 @@ def test_a_second_projector_stands_by_until_the_first_stops(background, daemons)
     first = daemons()
     wait_until(lambda: _holds(first), 10)
     second = daemons()
-    background.application.open_restaurant("Pizza Palace", actor="admin")
+    Caller(background).open_restaurant("Pizza Palace", actor="admin")
     assert not _holds(second)
     first.stop()
     wait_until(lambda: _holds(second), 10, message="the standby takes over")
-    restaurant_id = background.application.open_restaurant("Taco Town", actor="admin")
+    restaurant_id = Caller(background).open_restaurant("Taco Town", actor="admin")
     assert background.queries.restaurant(restaurant_id, None) is not None
 
 

@@ -2,8 +2,8 @@
 
 from click.testing import CliRunner
 
+from crm.adapters.operators import Operators
 from crm.cli import main
-from crm.write_model.operators import Operators
 
 
 def run(settings, *args, input=None):

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
+from crm.adapters.deliveries import simulated_deliveries
 from crm.workers.delivery import (
     ConsoleBackend,
     OutgoingMessage,
@@ -17,8 +18,6 @@ from crm.workers.delivery import (
     SmtpBackend,
     TransientDeliveryError,
     build_backend,
-    delivery_metadata,
-    simulated_deliveries,
 )
 
 IDS = [uuid.UUID(int=n) for n in range(1, 61)]
@@ -51,7 +50,7 @@ def outcome(backend: SimulatedBackend, outreach_id: uuid.UUID) -> str:
 
 @pytest.fixture
 def engine(container):
-    delivery_metadata.create_all(container.engine)
+    simulated_deliveries.create(container.engine, checkfirst=True)
     with container.engine.begin() as conn:
         conn.execute(simulated_deliveries.delete())
     return container.engine

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from crm.write_model import operators as operators_module
+from crm.adapters import operators as operators_module
+from crm.adapters.operators import InvalidLogin, LoginLocked, Operators, operators
 from crm.write_model.errors import Conflict, InvalidInput
-from crm.write_model.operators import InvalidLogin, LoginLocked, Operators, operators
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from crm.read_model.tables import outreach_events
-from crm.write_model.campaigning import WORKER
+from crm.write_model.vocabulary import WORKER_ACTOR as WORKER
 
 
 def _running_campaign_with_open_batch(application, clock, size):

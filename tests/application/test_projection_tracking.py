@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from crm.projectors import tracking
-from crm.projectors.runner import LostRace
+from crm.projectors.engine import tracking
+from crm.projectors.engine.runner import LostRace
 
 
 def test_advance_refuses_a_stale_or_backward_move(container):
@@ -33,13 +33,13 @@ def test_replaying_applied_events_changes_nothing(application, container):
     assert container.queries.customer(customer_id, None) == before
 
 
-def test_a_failed_inline_catch_up_is_reported_as_lag(application, container, monkeypatch, caplog):
+def test_a_failed_inline_catch_up_is_reported_as_lag(container, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(container.runner, "_catch_up_one", broken)
+    monkeypatch.setattr(container.runner, "catch_up_projection", broken)
     with caplog.at_level(logging.ERROR):
-        application.open_restaurant("Pizza Palace", actor="admin")
-    assert container.runner.take_lag_flag() is True
-    assert container.runner.take_lag_flag() is False
+        recorded = container.application.open_restaurant("Pizza Palace", actor="admin")
+        reached = container.read_side.wait_for(recorded.position, container.read_side.concerned(recorded.topics))
+    assert reached is False
     assert "inline projection failed" in caplog.text

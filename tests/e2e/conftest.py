@@ -72,7 +72,7 @@ from tests.e2e.dashboard_support import OPERATOR_EMAIL, OPERATOR_PASSWORD, Dashb
 @pytest.fixture
 def operator_accounts(container, monkeypatch):
     """Operators whose passwords are hashed with a cheap scrypt (tests/application checks the real one)."""
-    from crm.write_model import operators
+    from crm.adapters import operators
 
     monkeypatch.setattr(operators, "PASSWORD_HASH", "scrypt:1024:8:1")
     return operators.Operators(container.application.factory.datastore, container.clock)

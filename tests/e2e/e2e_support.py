@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from tests.commands import Caller
+
 RESTAURANT_FIELDS = {"id", "name", "timezone", "created_at"}
 CUSTOMER_FIELDS = {
     "id",
@@ -277,7 +279,7 @@ def bring_to(make: Make, container, campaign: dict, status: str) -> dict:
     if status == "paused":
         make.control(campaign, "pause")
     if status == "completed":
-        container.application.plan_audience(uuid.UUID(campaign["id"]), [])
+        Caller(container).plan_audience(uuid.UUID(campaign["id"]), [])
     current = make.get(f"/api/campaigns/{campaign['id']}/")
     assert current["status"] == status, current
     return current
@@ -291,9 +293,10 @@ def queue_outreach(make: Make, container, campaign: dict, customers: list[dict])
     if make.get(f"/api/campaigns/{campaign['id']}/")["status"] == "draft":
         make.control(campaign, "run")
     campaign_id = uuid.UUID(campaign["id"])
-    application = container.application
+    application = Caller(container)
     application.plan_audience(campaign_id, [uuid.UUID(c["id"]) for c in customers])
     records = application.open_batch(campaign_id, 0)
+    container.read_side.wait_for(container.runner.head())  # the records, as a worker's projector shows them
     by_customer = {str(r.customer_id): r for r in records}
     assert set(by_customer) == {c["id"] for c in customers}
     return [by_customer[c["id"]] for c in customers]

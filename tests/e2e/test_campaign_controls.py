@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.commands import Caller
 from tests.e2e.e2e_support import (
     CAMPAIGN_FIELDS,
     CAMPAIGN_STATUSES,
@@ -97,7 +98,7 @@ def test_completed_campaign_has_its_completion_time(make, container, restaurant,
     make.control(campaign, "run")
     clock.advance(minutes=3)
 
-    container.application.plan_audience(uuid.UUID(campaign["id"]), [])  # as the worker does: no one to reach
+    Caller(container).plan_audience(uuid.UUID(campaign["id"]), [])  # as the worker does: no one to reach
     done = make.get(f"/api/campaigns/{campaign['id']}/")
 
     assert done["status"] == "completed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from tests.commands import Caller
 from tests.e2e.e2e_support import (
     BODY,
     OUTREACH_FIELDS,
@@ -249,7 +250,7 @@ def test_a_customer_removed_after_the_audience_was_fixed_is_skipped(
         uuid.UUID(restaurant["id"]), "inactive_days", 30, when(started["started_at"])
     )
     assert sorted(map(str, audience)) == sorted(g["id"] for g in guests)
-    container.application.plan_audience(uuid.UUID(campaign["id"]), audience)
+    Caller(container).plan_audience(uuid.UUID(campaign["id"]), audience)
     gone = guests[1]
     assert admin.delete(f"/api/customers/{gone['id']}/").status_code == 204
 

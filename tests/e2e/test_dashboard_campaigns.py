@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from tests.commands import Caller
 from tests.e2e.dashboard_support import text_of
 from tests.e2e.e2e_support import bring_to, queue_outreach
 
@@ -38,7 +39,7 @@ def test_the_list_shows_status_counts_progress_and_filters_by_restaurant_and_sta
     running = make.campaign(pizza, name="Pizza running")
     records = queue_outreach(make, container, running, guests)
     records[0].record_sent(1, WORKER, clock())
-    container.application.record_outcomes(records[:1])
+    Caller(container).record_outcomes(records[:1])
     bring_to(make, container, make.campaign(sushi, name="Sushi cancelled"), "cancelled")
 
     page = text_of(dash.get("/internal/campaigns/"))
@@ -74,16 +75,16 @@ def test_the_detail_shows_settings_counts_and_only_the_controls_valid_now(dash, 
     sent.record_sent(1, WORKER, clock())
     failed.record_failed(3, "gave up after 3 attempts: timeout", WORKER, clock())
     skipped.skip("customer removed since the campaign started", WORKER, clock())
-    container.application.record_outcomes([sent, failed, skipped])
+    Caller(container).record_outcomes([sent, failed, skipped])
     running = text_of(dash.get(f"/internal/campaigns/{campaign['id']}/"))
     assert [field(running, s) for s in ("queued", "sent", "failed", "skipped")] == ["1", "1", "1", "1"]
     assert field(running, "done") == "3" and field(running, "audience") == "4"
     assert controls(running) == {"pause", "cancel"} and "/edit/" not in running
     assert "gave up after 3 attempts: timeout" in running and "data-progress-url" in running
 
-    container.application.pause_campaign(uuid.UUID(campaign["id"]), actor="admin", scope=None)
+    Caller(container).pause_campaign(uuid.UUID(campaign["id"]), actor="admin", scope=None)
     assert controls(text_of(dash.get(f"/internal/campaigns/{campaign['id']}/"))) == {"resume", "cancel"}
-    container.application.cancel_campaign(uuid.UUID(campaign["id"]), actor="admin", scope=None)
+    Caller(container).cancel_campaign(uuid.UUID(campaign["id"]), actor="admin", scope=None)
     assert controls(text_of(dash.get(f"/internal/campaigns/{campaign['id']}/"))) == set()
 
 
@@ -132,7 +133,7 @@ def test_progress_json_gives_counts_percent_rate_and_eta_until_final(dash, make,
     clock.advance(seconds=10)
     for record in records[:2]:
         record.record_sent(1, WORKER, clock())
-    container.application.record_outcomes(records[:2])
+    Caller(container).record_outcomes(records[:2])
     url = f"/internal/campaigns/{campaign['id']}/progress.json"
     assert dash.get(url).get_json() == {
         "status": "running",
@@ -151,8 +152,8 @@ def test_progress_json_gives_counts_percent_rate_and_eta_until_final(dash, make,
     clock.advance(seconds=10)
     for record in records[2:]:
         record.record_sent(1, WORKER, clock())
-    container.application.record_outcomes(records[2:])
-    container.application.finish_batch(uuid.UUID(campaign["id"]), 0)
+    Caller(container).record_outcomes(records[2:])
+    Caller(container).finish_batch(uuid.UUID(campaign["id"]), 0)
     done = dash.get(url).get_json()
     assert done["status"] == "completed" and done["final"] is True and done["allowed"] == []
     assert done["percent"] == 100 and done["eta_seconds"] is None and done["rate"] == 0.2  # 4 in 20 s

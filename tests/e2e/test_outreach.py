@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
+from tests.commands import Caller
 from tests.e2e.e2e_support import (
     OUTREACH_FIELDS,
     PAGE_FIELDS,
@@ -37,7 +38,7 @@ def world(make, container, restaurant, clock):
     sent.record_sent(2, WORKER, clock.now)
     failed.record_failed(3, "gave up after 3 attempts: timeout", WORKER, clock.now)
     skipped.skip("customer removed since the campaign started", WORKER, clock.now)
-    container.application.record_outcomes([sent, failed, skipped])
+    Caller(container).record_outcomes([sent, failed, skipped])
     clock.advance(minutes=1)
     later = make.campaign(restaurant, name="Summer")
     later_records = queue_outreach(make, container, later, guests[:2])

@@ -18,7 +18,6 @@ from crm.write_model.restaurants import Restaurant
 @pytest.fixture
 def writer(settings, container, clock):
     built = bootstrap.build(settings, clock=clock)
-    built.application.saved_observers.clear()  # the test decides when the follower runs
     yield built
     built.close()
 

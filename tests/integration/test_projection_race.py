@@ -12,10 +12,11 @@ def test_concurrent_runners_apply_each_event_once(settings, container, clock):
     writer, *runners = [bootstrap.build(settings, clock=clock) for _ in range(3)]
     try:
         # Commands run without inline projection, so the two runners below find work to race on.
-        writer.application.saved_observers.clear()
         app = writer.application
-        restaurant_id = app.open_restaurant("Pizza Palace", actor="admin")
-        people = [app.register_customer(restaurant_id, f"c{i}@example.com", actor="a", scope=None) for i in range(20)]
+        restaurant_id = app.open_restaurant("Pizza Palace", actor="admin").id
+        people = [
+            app.register_customer(restaurant_id, f"c{i}@example.com", actor="a", scope=None).id for i in range(20)
+        ]
         for round_ in range(10):
             for person in people:
                 app.record_visit(person, 100 + round_, actor="a", scope=None)

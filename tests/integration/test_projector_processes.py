@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from crm import bootstrap
+from crm.projectors.engine import Rebuilder
 from tests.integration.workers import PROJECTIONS, ProjectorProcess, VisitWriter, caught_up, wait_until
 from tests.scenarios import scripted_history, snapshot_tables
 
@@ -20,7 +21,6 @@ from tests.scenarios import scripted_history, snapshot_tables
 def writer(settings, container, clock):
     """An application that only writes: the projector processes do all the projecting."""
     built = bootstrap.build(replace(settings, projection_mode="background"), clock=clock)
-    built.application.saved_observers.clear()  # no read-your-writes wait: write as fast as possible
     yield built
     built.close()
 
@@ -53,7 +53,7 @@ def assert_no_range_applied_twice(*processes: ProjectorProcess) -> dict[str, lis
 
 def assert_tables_equal_a_fresh_rebuild(container):
     built_by_projectors = snapshot_tables(container)
-    container.runner.rebuild()
+    Rebuilder(container.runner).rebuild_all()
     assert snapshot_tables(container) == built_by_projectors
 
 
@@ -136,8 +136,8 @@ def test_status_shows_only_the_projectors_of_this_database(settings, container):
     from sqlalchemy.engine import make_url
 
     from crm.locks import lock_key
-    from crm.projectors.daemon import lease_name
-    from crm.projectors.status import projection_status
+    from crm.projectors.engine import projection_status
+    from crm.projectors.engine.leases import lease_name
 
     # Advisory locks are per database: a projector of another database in the same cluster
     # holds the same key, and must not pass for ours.
@@ -145,11 +145,11 @@ def test_status_shows_only_the_projectors_of_this_database(settings, container):
     try:
         with other.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(lease_name("restaurants"))})
-            rows = {row["name"]: row["projector"] for row in projection_status(container)}
+            rows = {row["name"]: row["projector"] for row in projection_status(container.runner)}
             assert rows["restaurants"] == "none"
             with container.engine.connect() as ours:
                 ours.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(lease_name("restaurants"))})
-                rows = {row["name"]: row["projector"] for row in projection_status(container)}
+                rows = {row["name"]: row["projector"] for row in projection_status(container.runner)}
                 assert rows["restaurants"].startswith("active (pid ")
     finally:
         other.dispose()

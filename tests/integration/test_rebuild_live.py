@@ -7,8 +7,7 @@ from dataclasses import replace
 from sqlalchemy import func, inspect, select
 
 from crm import bootstrap
-from crm.projectors.daemon import ProjectorDaemon
-from crm.projectors.rebuild import Rebuilder
+from crm.projectors.engine import ProjectorDaemon, Rebuilder
 from crm.read_model.tables import customers, visits
 from tests.integration.workers import Loop, VisitWriter, caught_up, wait_until
 from tests.scenarios import scripted_history, snapshot_tables
@@ -59,7 +58,6 @@ class SlowReader(Loop):
 
 def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, clock, caplog):
     writer = bootstrap.build(replace(settings, projection_mode="background"), clock=clock)
-    writer.application.saved_observers.clear()
     live = bootstrap.build(settings, clock=clock)
     daemon = ProjectorDaemon(live.runner, poll_seconds=0.05)
     following = threading.Thread(target=daemon.run, daemon=True)
@@ -90,7 +88,7 @@ def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, c
     )
     # Check the swapped-in tables, kept current by the live projector since, equal a fresh rebuild.
     after = snapshot_tables(container)
-    container.runner.rebuild()
+    Rebuilder(container.runner).rebuild_all()
     assert snapshot_tables(container) == after
 
 

@@ -206,9 +206,9 @@ class VisitWriter(Loop):
     def __init__(self, application):
         super().__init__()
         self.application = application
-        restaurant_id = application.open_restaurant("Busy Bistro", actor="writer")
+        restaurant_id = application.open_restaurant("Busy Bistro", actor="writer").id
         self.people = [
-            application.register_customer(restaurant_id, f"busy{i}@example.com", actor="writer", scope=None)
+            application.register_customer(restaurant_id, f"busy{i}@example.com", actor="writer", scope=None).id
             for i in range(5)
         ]
         self.count = 0

@@ -5,7 +5,8 @@ from uuid import uuid4
 
 import pytest
 
-from crm.write_model.outreach import TERMINAL, AudienceBatch, Outreach, batch_id, outreach_id
+from crm.write_model.outreach import AudienceBatch, Outreach, batch_id, outreach_id
+from crm.write_model.vocabulary import TERMINAL_OUTREACH as TERMINAL
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 LATER = NOW + timedelta(minutes=10)

@@ -6,9 +6,9 @@ import math
 
 from flask import flash, redirect, render_template, request, url_for
 
+from crm.adapters.operators import InvalidLogin, LoginLocked
 from crm.http.dashboard.base import bp, dashboard, log_in, log_out, operator, safe_next
 from crm.http.dashboard.forms import LoginForm
-from crm.write_model.operators import InvalidLogin, LoginLocked
 
 
 @bp.route("/login/", methods=["GET", "POST"])

@@ -9,8 +9,8 @@ from flask import Blueprint, current_app, g, jsonify, redirect, render_template,
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from crm.adapters.operators import Operator, Operators
 from crm.read_model.dashboard_queries import DashboardQueries, last_page
-from crm.write_model.operators import Operator, Operators
 
 bp = Blueprint("dashboard", __name__, url_prefix="/internal", static_folder="static")
 

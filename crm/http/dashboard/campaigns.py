@@ -7,18 +7,23 @@ from uuid import UUID
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
-from crm.http.campaigns import preview
 from crm.http.context import crm
 from crm.http.dashboard.base import actor, bp, dashboard, page_number
 from crm.http.dashboard.forms import CampaignForm, EditCampaignForm
+from crm.http.responses import caught_up
 from crm.read_model.dashboard_queries import CAMPAIGN_STATUSES, OUTREACH_STATUSES
-from crm.write_model.campaigning import validated_details
 from crm.write_model.campaigns import allowed_actions
 from crm.write_model.errors import CampaignNotFound, Conflict, InvalidInput
+from crm.write_model.vocabulary import CampaignAction
 
 CAMPAIGNS_PER_PAGE = 20
 OUTREACH_PER_PAGE = 25
-DONE = {"run": "started", "pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+DONE = {
+    CampaignAction.RUN: "started",
+    CampaignAction.PAUSE: "paused",
+    CampaignAction.RESUME: "resumed",
+    CampaignAction.CANCEL: "cancelled",
+}
 
 
 def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
@@ -82,7 +87,7 @@ def progress(campaign_id: UUID):
 def control(campaign_id: UUID, action: str):
     """Run, pause, resume or cancel; a control the status does not allow is flashed, not done."""
     try:
-        getattr(crm().application, f"{action}_campaign")(campaign_id, actor=actor(), scope=None)
+        caught_up(crm().application.control_campaign(campaign_id, CampaignAction(action), actor=actor(), scope=None))
     except CampaignNotFound:
         abort(404, "No such campaign.")
     except Conflict as error:
@@ -100,13 +105,14 @@ def new_campaign():
     if form.validate_on_submit():
         try:
             if form.preview.data:
-                shown = preview(validated_details(form.details()), form.restaurant.data)
+                shown = crm().campaign_queries.preview(form.details(), form.restaurant.data, crm().clock())
             else:
-                campaign_id = crm().application.create_campaign(
+                recorded = crm().application.create_campaign(
                     form.restaurant.data, form.details(), actor=actor(), scope=None
                 )
+                caught_up(recorded)
                 flash("Draft campaign created. Run it when ready.", "success")
-                return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
+                return redirect(url_for("dashboard.campaign", campaign_id=recorded.id))
         except InvalidInput as error:
             form.add_domain_error(error)
     form.restaurant.choices = [SelectChoice(r["id"], r["name"]) for r in dashboard().queries.restaurant_choices()]
@@ -127,9 +133,9 @@ def edit_campaign(campaign_id: UUID):
     if form.validate_on_submit():
         try:
             if form.preview.data:
-                shown = preview(validated_details(form.details()), current["restaurant"])
+                shown = crm().campaign_queries.preview(form.details(), current["restaurant"], crm().clock())
             else:
-                crm().application.update_campaign(campaign_id, form.details(), actor=actor(), scope=None)
+                caught_up(crm().application.update_campaign(campaign_id, form.details(), actor=actor(), scope=None))
                 flash("Campaign saved.", "success")
                 return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
         except InvalidInput as error:
@@ -147,6 +153,6 @@ def preview_json():
     if not form.validate():
         return jsonify({"errors": {name: errors for name, errors in form.errors.items() if errors}}), 400
     try:
-        return jsonify(preview(validated_details(form.details()), form.restaurant.data))
+        return jsonify(crm().campaign_queries.preview(form.details(), form.restaurant.data, crm().clock()))
     except InvalidInput as error:
         return jsonify({"errors": {error.field: [error.message]}}), 400

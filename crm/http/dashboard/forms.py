@@ -18,13 +18,13 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from crm.write_model.campaigning import DEFAULT_SUBJECT
 from crm.write_model.errors import InvalidInput
 from crm.write_model.templates import MAX_TEMPLATE_LENGTH, PLACEHOLDERS
+from crm.write_model.vocabulary import DEFAULT_SUBJECT, CampaignDetails, SegmentType
 
 SEGMENTS = [
-    SelectChoice("inactive_days", "Inactive customers: no visit for at least N days"),
-    SelectChoice("high_spenders", "High spenders: total spend of at least N cents"),
+    SelectChoice(SegmentType.INACTIVE_DAYS, "Inactive customers: no visit for at least N days"),
+    SelectChoice(SegmentType.HIGH_SPENDERS, "High spenders: total spend of at least N cents"),
 ]
 _PLACEHOLDER_HELP = "Placeholders: " + ", ".join("{" + name + "}" for name in PLACEHOLDERS) + "."
 
@@ -69,13 +69,7 @@ class CampaignForm(FlaskForm):
     submit = SubmitField("Save draft")
 
     def details(self) -> dict:
-        return {
-            "name": self.name.data,
-            "segment_type": self.segment_type.data,
-            "segment_value": self.segment_value.data,
-            "subject": self.subject.data,
-            "message_template": self.message_template.data,
-        }
+        return {field: getattr(self, field).data for field in CampaignDetails.FIELDS}
 
     def add_domain_error(self, error: InvalidInput) -> None:
         field = getattr(self, error.field, None)

@@ -11,14 +11,14 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import Boolean, Column, DateTime, String, Table, Uuid, select, update
 
+from crm.adapters.schema import metadata
 from crm.write_model.errors import Conflict, InvalidInput, NotFound
-from crm.write_model.personal_data import write_metadata
 
 KEY_PREFIX = "crm_"
 
 api_keys = Table(
     "api_keys",
-    write_metadata,
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
     Column("key_hash", String(64), nullable=False, unique=True),

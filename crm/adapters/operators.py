@@ -19,9 +19,9 @@ from sqlalchemy import Column, DateTime, Index, String, Table, Uuid, delete, fun
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm import dialects
+from crm.adapters.schema import metadata
 from crm.write_model import validation
 from crm.write_model.errors import Conflict, DomainError, InvalidInput
-from crm.write_model.personal_data import write_metadata
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
@@ -33,7 +33,7 @@ PASSWORD_HASH = "scrypt"  # werkzeug's scrypt KDF: N=2**15, r=8, p=1, a random 1
 
 operators = Table(
     "operators",
-    write_metadata,
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("email", String(254), nullable=False, unique=True),  # normalised (case-folded)
     Column("password_hash", String(255), nullable=False),
@@ -42,7 +42,7 @@ operators = Table(
 
 login_failures = Table(
     "login_failures",
-    write_metadata,
+    metadata,
     Column("id", Uuid, primary_key=True),
     Column("email", String(254), nullable=False),
     Column("failed_at", DateTime(timezone=True), nullable=False),
@@ -51,7 +51,7 @@ login_failures = Table(
 
 login_lockouts = Table(
     "login_lockouts",
-    write_metadata,
+    metadata,
     Column("email", String(254), primary_key=True),
     Column("locked_until", DateTime(timezone=True), nullable=False),
 )

@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from psycopg2.errors import LockNotAvailable
@@ -26,11 +26,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from crm import dialects
 from crm.locks import exclusive
 from crm.projectors.base import Projector
-from crm.projectors.runner import read_window
-from crm.read_model.tables import projection_tracking
+from crm.projectors.engine import listener, tracking
+from crm.projectors.engine.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -59,7 +58,7 @@ class _Reader:
     """Reads and decodes batches of a projector's events in a thread, a couple ahead of the writer."""
 
     def __init__(self, rebuilder: Rebuilder, projector: Projector, start: int, stop: int):
-        self.app = rebuilder.app
+        self.runner = rebuilder.runner
         self.batch_size = rebuilder.batch_size
         self.topics = tuple(sorted(projector.topics))
         self.start, self.stop = start, stop
@@ -92,10 +91,9 @@ class _Reader:
         position = self.start
         try:
             while position < self.stop and not self.stopping.is_set():
-                notifications, end = read_window(self.app.recorder, position, self.stop, self.batch_size, self.topics)
-                self.app.mapper.preload_keys(notifications)
-                events = [self.app.mapper.to_domain_event(n) for n in notifications]
-                self._put((events, end))
+                recorder = self.runner.recorder
+                notifications, end = recorder.read_window(position, self.stop, self.batch_size, self.topics)
+                self._put((self.runner.decode(notifications), end))
                 position = end
             self._put(None)
         except BaseException as error:  # handed to the writer, which raises it
@@ -113,11 +111,14 @@ class _Reader:
 class Rebuilder:
     """Rebuilds projections of a `ProjectionRunner` by build-then-swap."""
 
-    def __init__(self, runner, batch_size: int = 5000):
+    def __init__(self, runner: ProjectionRunner, batch_size: int = 5000):
         self.runner = runner
-        self.app = runner.app
         self.batch_size = batch_size
-        self.engine = self.app.factory.datastore.engine
+        self.engine = runner.recorder.datastore.engine
+
+    def rebuild_all(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> dict[str, int]:
+        """Rebuild the named projections (default: all); events applied per projection."""
+        return {name: self.rebuild(name, progress) for name in (names or self.runner.projectors)}
 
     def rebuild(self, name: str, progress: Progress | None = None) -> int:
         """Rebuild one projection; return the number of events applied to it."""
@@ -200,12 +201,8 @@ class Rebuilder:
         """
         position, applied = start, 0
         with _SideSession(bind=connection) as session, _Reader(self, projector, start, stop) as batches:
-            handle = projector.handle  # one dispatcher for the run, not one per event
             for events, end in batches:
-                projector.begin_batch(session)
-                for event in events:
-                    handle(event, session)
-                projector.end_batch(session)
+                projector.apply(events, session)
                 if commit_every_batch:
                     session.commit()
                 position, applied = end, applied + len(events)
@@ -216,20 +213,20 @@ class Rebuilder:
     def _swap_postgres(self, projector: Projector, connection: Connection, position: int, progress) -> int:
         live = connection.execute(text("SELECT current_schema()")).scalar_one()
         self._lock_live_tables(connection, projector, live)
-        head = max(self._head(), self._live_position(connection, projector.name))
+        head = max(self._head(), tracking.position(connection, projector.name))
         _, applied = self._replay(projector, connection, position, head, progress, commit_every_batch=False)
         for table in projector.tables:
             connection.execute(text(f'DROP TABLE "{live}"."{table.name}"'))
             connection.execute(text(f'ALTER TABLE {SIDE}."{table.name}" SET SCHEMA "{live}"'))
         connection.execute(text(f"DROP SCHEMA {SIDE}"))
-        self._set_position(connection, projector.name, head)
-        connection.execute(text("SELECT pg_notify('crm_projected', :p)"), {"p": f"{projector.name}:{head}"})
+        tracking.set_position(connection, projector.name, head)
+        listener.announce_projected(connection, projector.name, head)
         connection.commit()
         return applied
 
     def _swap_sqlite(self, projector: Projector, connection: Connection, position: int, progress) -> int:
-        self._lock_tracking(connection, projector.name)  # a write: takes SQLite's write lock
-        head = max(self._head(), self._live_position(connection, projector.name))
+        tracking.hold_for_write(connection, projector.name)  # live batches wait for the swap
+        head = max(self._head(), tracking.position(connection, projector.name))
         _, applied = self._replay(projector, connection, position, head, progress, commit_every_batch=False)
         for table in reversed(projector.tables):
             connection.execute(table.delete())
@@ -237,7 +234,7 @@ class Rebuilder:
             columns = [column.name for column in table.columns]
             source = table.to_metadata(MetaData(), schema=SIDE)
             connection.execute(table.insert().from_select(columns, select(*[source.c[c] for c in columns])))
-        self._set_position(connection, projector.name, head)
+        tracking.set_position(connection, projector.name, head)
         connection.commit()
         connection.exec_driver_sql(f"DETACH DATABASE {SIDE}")
         return applied
@@ -245,7 +242,7 @@ class Rebuilder:
     # -- helpers -----------------------------------------------------------------------------
 
     def _head(self) -> int:
-        return self.app.recorder.max_notification_id() or 0
+        return self.runner.head()
 
     def _lock_live_tables(self, connection: Connection, projector: Projector, schema: str) -> None:
         """Take the tracking row, then every live table at once, without ever deadlocking a reader.
@@ -256,7 +253,9 @@ class Rebuilder:
         """
         tables = ", ".join(f'"{schema}"."{table.name}"' for table in projector.tables)
         for attempt in range(1, 1000):
-            self._lock_tracking(connection, projector.name)
+            # On the connection itself, in its transaction (a Session here would end the
+            # transaction it began when it closes, and the lock with it).
+            tracking.hold_for_write(connection, projector.name)
             connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
             try:
                 connection.execute(text(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE"))
@@ -268,33 +267,3 @@ class Rebuilder:
                 log.info("swap of %s waits for readers (attempt %d)", projector.name, attempt)
                 time.sleep(min(0.05 * attempt, 1.0))
         raise RuntimeError(f"could not lock the tables of {projector.name} for the swap")
-
-    @staticmethod
-    def _lock_tracking(connection: Connection, name: str) -> None:
-        """Hold the projection's tracking row until commit: live batches wait for the swap.
-
-        On the connection itself, in its transaction (a Session here would end the transaction
-        it began when it closes, and the lock with it).
-        """
-        query = select(projection_tracking.c.position).where(projection_tracking.c.name == name).with_for_update()
-        if connection.execute(query).first() is None:
-            insert = dialects.insert(connection.dialect.name, projection_tracking).values(name=name, position=0)
-            connection.execute(insert.on_conflict_do_nothing(index_elements=["name"]))
-            connection.execute(query)
-        if connection.dialect.name == "sqlite":  # no FOR UPDATE: a write takes the write lock
-            connection.execute(
-                projection_tracking.update()
-                .where(projection_tracking.c.name == name)
-                .values(position=projection_tracking.c.position)
-            )
-
-    @staticmethod
-    def _live_position(connection: Connection, name: str) -> int:
-        query = select(projection_tracking.c.position).where(projection_tracking.c.name == name)
-        return connection.execute(query).scalar() or 0
-
-    @staticmethod
-    def _set_position(connection: Connection, name: str, position: int) -> None:
-        connection.execute(
-            projection_tracking.update().where(projection_tracking.c.name == name).values(position=position)
-        )

@@ -12,10 +12,25 @@ import select
 
 import psycopg2
 import psycopg2.extensions
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 EVENTS_CHANNEL = "crm_events"  # the library's channel: `<application name>_events`
 PROJECTED_CHANNEL = "crm_projected"
+
+
+def announce_projected(executor, name: str, position: int) -> None:
+    """NOTIFY that projection `name` reached `position`, when the caller's transaction commits.
+
+    `executor` is a Session or Connection on PostgreSQL (SQLite has no NOTIFY: its waiters poll).
+    """
+    executor.execute(text(f"SELECT pg_notify('{PROJECTED_CHANNEL}', :p)"), {"p": f"{name}:{position}"})
+
+
+def parse_projected(payload: str) -> tuple[str, int]:
+    """The (name, position) of a `PROJECTED_CHANNEL` payload."""
+    name, _, position = payload.rpartition(":")
+    return name, int(position)
 
 
 def connect_args(engine: Engine) -> dict:

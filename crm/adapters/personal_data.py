@@ -17,15 +17,14 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
-from sqlalchemy import Column, DateTime, LargeBinary, MetaData, Table, Uuid, select
+from sqlalchemy import Column, DateTime, LargeBinary, Table, Uuid, select
 
 from crm import dialects
-
-write_metadata = MetaData()
+from crm.adapters.schema import metadata
 
 customer_keys = Table(
     "customer_keys",
-    write_metadata,
+    metadata,
     Column("customer_id", Uuid, primary_key=True),
     Column("wrapped_key", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

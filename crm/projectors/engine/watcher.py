@@ -1,11 +1,9 @@
-"""Read-your-writes in background mode: a command waits until `crm projector` has passed it.
+"""Knowing how far `crm projector` (another process) has got, and waiting for it to pass a position.
 
-The projector runs in another process, so a web process learns its progress from the
-tracking table: on PostgreSQL one listener thread per process follows the `crm_projected`
-notifications each batch sends, and waiting requests sleep on a condition until their
-position is passed; on SQLite (or while the listener reconnects) they poll the table. The
-wait is bounded: past it the command still succeeds, and the response says the read model
-is stale (`X-Read-Model-Stale: true`).
+A web process learns the projector's progress from the tracking table: on PostgreSQL one
+listener thread per process follows the notifications each batch sends, and waiting callers
+sleep on a condition until their position is passed; on SQLite (or while the listener
+reconnects) they poll the table. The wait is bounded by the caller.
 """
 
 from __future__ import annotations
@@ -15,11 +13,10 @@ import threading
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from crm.projectors.base import Projector
-from crm.read_model.tables import projection_tracking
+from crm.projectors.engine import tracking
+from crm.projectors.engine.listener import PROJECTED_CHANNEL, Listener, parse_projected
 
 log = logging.getLogger(__name__)
 _SQLITE_POLL = 0.02
@@ -29,38 +26,19 @@ _RECHECK = 0.5  # even with a live listener, read the table this often while wai
 class ProjectionWatcher:
     """Knows how far each projection has got, and waits for it to pass a position."""
 
-    def __init__(self, engine: Engine, projectors: Iterable[Projector], timeout: float):
+    def __init__(self, engine: Engine):
         self.engine = engine
-        self.projectors = {p.name: p for p in projectors}
-        self.timeout = timeout
         self._positions: dict[str, int] = {}
         self._changed = threading.Condition()
         self._listening = False
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self._local = threading.local()
         self._closed = threading.Event()
 
-    # -- the saved-observer contract shared with the inline runner ------------------------
-
-    def on_saved(self, position: int, topics: set[str]) -> None:
-        """Wait (bounded) until every projection that handles one of `topics` has passed `position`."""
-        names = [name for name, projector in self.projectors.items() if projector.topics & topics]
-        if names and not self.wait_for(position, names, self.timeout):
-            self._local.lagging = True
-
-    def take_lag_flag(self) -> bool:
-        """True once if a wait in this thread timed out since the last call."""
-        lagging = getattr(self._local, "lagging", False)
-        self._local.lagging = False
-        return lagging
-
-    # -- waiting --------------------------------------------------------------------------
-
-    def wait_for(self, position: int, names: Iterable[str] | None = None, timeout: float | None = None) -> bool:
-        """True once every named projection (default: all) is at or past `position`; False on timeout."""
-        names = list(names or self.projectors)
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+    def wait_for(self, position: int, names: Iterable[str], timeout: float) -> bool:
+        """True once every named projection is at or past `position`; False after `timeout` seconds."""
+        names = list(names)
+        deadline = time.monotonic() + timeout
         if self.engine.dialect.name == "postgresql":
             self._ensure_listener()
         if not self._listening:  # a live listener already knows every position
@@ -83,11 +61,11 @@ class ProjectionWatcher:
     def _refresh(self) -> None:
         try:
             with self.engine.connect() as conn:
-                rows = conn.execute(select(projection_tracking.c.name, projection_tracking.c.position)).all()
+                rows = tracking.positions(conn)
         except Exception:
             log.warning("could not read projection positions", exc_info=True)
             return
-        self._merge(dict(rows))
+        self._merge(rows)
 
     def _merge(self, positions: dict[str, int]) -> None:
         with self._changed:
@@ -108,8 +86,6 @@ class ProjectionWatcher:
                 self._thread.start()
 
     def _listen(self) -> None:
-        from crm.projectors.listener import PROJECTED_CHANNEL, Listener
-
         while not self._closed.is_set():
             try:
                 with Listener(self.engine, PROJECTED_CHANNEL, "crm-watcher") as listener:
@@ -118,8 +94,8 @@ class ProjectionWatcher:
                     while not self._closed.is_set():
                         update: dict[str, int] = {}
                         for payload in listener.wait(1.0):
-                            name, _, position = payload.rpartition(":")
-                            update[name] = max(int(position), update.get(name, 0))
+                            name, position = parse_projected(payload)
+                            update[name] = max(position, update.get(name, 0))
                         if update:
                             self._merge(update)
             except Exception:

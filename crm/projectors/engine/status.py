@@ -2,41 +2,39 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
 
 from crm.locks import lock_key
-from crm.projectors.daemon import Leases, lease_name
-from crm.read_model.tables import projection_tracking
+from crm.projectors.engine import tracking
+from crm.projectors.engine.leases import Leases, lease_name
+from crm.projectors.engine.runner import ProjectionRunner
 
 
-def projection_status(container) -> list[dict]:
+def projection_status(runner: ProjectionRunner) -> list[dict]:
     """One row per projection: position, head, events it has yet to apply, and who holds its lease."""
-    runner = container.runner
-    events = runner.app.recorder.events_record_cls.__table__
+    recorder = runner.recorder
+    engine = recorder.datastore.engine
     head = runner.head()
     rows = []
-    with container.engine.connect() as conn:
-        positions = dict(conn.execute(select(projection_tracking.c.name, projection_tracking.c.position)).all())
-        for name in runner.projectors:
+    with engine.connect() as conn:
+        positions = tracking.positions(conn)
+        for name, projector in runner.projectors.items():
             position = positions.get(name, 0)
-            # Lag: the events of the kinds this projection applies that it has not applied yet.
-            topics = runner.projectors[name].topics
-            behind = conn.execute(
-                select(func.count()).select_from(events).where(events.c.id > position, events.c.topic.in_(topics))
-            ).scalar_one()
             rows.append(
                 {
                     "name": name,
                     "position": position,
                     "head": head,
-                    "behind": behind,
-                    "projector": _holder(container.engine, conn, name),
+                    # Lag: the events of the kinds this projection applies that it has not applied yet.
+                    "behind": recorder.count(after=position, topics=tuple(projector.topics)),
+                    "projector": _holder(engine, conn, name),
                 }
             )
     return rows
 
 
-def _holder(engine, conn, name: str) -> str:
+def _holder(engine: Engine, conn: Connection, name: str) -> str:
     if conn.dialect.name == "postgresql":
         key = lock_key(lease_name(name))
         pid = conn.execute(

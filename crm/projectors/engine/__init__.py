@@ -1,0 +1,26 @@
+"""The projection engine: reads the log in bounded windows, tracks positions, applies batches.
+
+Its public surface:
+- `ProjectionRunner`: catches projections up to a position (inline) or follows the log.
+- `ReadSide`: read-your-writes, asked for by a command's caller (`wait_for(position, names)`).
+- `ProjectionWatcher`: knows how far another process's projector has got (background mode).
+- `ProjectorDaemon`: `crm projector`, one active instance per projection (leases).
+- `Rebuilder`: build-then-swap rebuilds; `projection_status`: where each projection stands.
+"""
+
+from crm.projectors.engine.daemon import ProjectorDaemon
+from crm.projectors.engine.read_side import ReadSide
+from crm.projectors.engine.rebuild import Rebuilder, RebuildRunning
+from crm.projectors.engine.runner import ProjectionRunner
+from crm.projectors.engine.status import projection_status
+from crm.projectors.engine.watcher import ProjectionWatcher
+
+__all__ = [
+    "ProjectionRunner",
+    "ProjectionWatcher",
+    "ProjectorDaemon",
+    "ReadSide",
+    "RebuildRunning",
+    "Rebuilder",
+    "projection_status",
+]

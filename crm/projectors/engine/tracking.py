@@ -1,0 +1,81 @@
+"""Projection positions, advanced by compare-and-set in the projector's own transaction.
+
+Every function takes what executes statements in the caller's transaction: an ORM `Session`
+or a Core `Connection` (a rebuild's swap works on a connection).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from crm import dialects
+from crm.read_model.tables import projection_tracking
+
+Executor = Session | Connection
+
+
+def _dialect(executor: Executor) -> str:
+    bind = executor.get_bind() if isinstance(executor, Session) else executor
+    return bind.dialect.name
+
+
+def position(executor: Executor, name: str) -> int:
+    value = executor.execute(select(projection_tracking.c.position).where(projection_tracking.c.name == name)).scalar()
+    return value or 0
+
+
+def positions(executor: Executor) -> dict[str, int]:
+    """Every projection's position (and the campaign follower's)."""
+    return dict(executor.execute(select(projection_tracking.c.name, projection_tracking.c.position)).all())
+
+
+def locked_position(executor: Executor, name: str) -> int:
+    """The position, with the tracking row locked until the transaction ends (PostgreSQL)."""
+    query = select(projection_tracking.c.position).where(projection_tracking.c.name == name).with_for_update()
+    value = executor.execute(query).scalar()
+    if value is None:  # first use: create the row at 0 (a concurrent creator wins harmlessly)
+        stmt = dialects.insert(_dialect(executor), projection_tracking).values(name=name, position=0)
+        executor.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+        value = executor.execute(query).scalar()
+    return value
+
+
+def hold_for_write(executor: Executor, name: str) -> int:
+    """Like `locked_position`; SQLite has no row locks, so a no-op write takes its write lock now."""
+    value = locked_position(executor, name)
+    if _dialect(executor) == "sqlite":
+        table = projection_tracking
+        executor.execute(table.update().where(table.c.name == name).values(position=table.c.position))
+    return value
+
+
+def advance(executor: Executor, name: str, expected: int, new: int) -> bool:
+    """Move `name` from `expected` to `new` atomically; False if another writer moved it first.
+
+    Run first in the batch's transaction: the row lock it takes makes a concurrent batch
+    from the same position wait, then fail this check and roll back, so no event is
+    applied twice.
+    """
+    table = projection_tracking
+    if new <= expected:
+        return False
+    if expected:
+        moved = executor.execute(
+            table.update().where(table.c.name == name, table.c.position == expected).values(position=new)
+        )
+        return moved.rowcount == 1
+    stmt = (  # the first batch ever creates the row; a row already there must still be at 0
+        dialects.insert(_dialect(executor), table)
+        .values(name=name, position=new)
+        .on_conflict_do_update(index_elements=[table.c.name], set_={"position": new}, where=table.c.position == 0)
+        .returning(table.c.position)
+    )
+    return executor.execute(stmt).first() is not None
+
+
+def set_position(executor: Executor, name: str, new: int) -> None:
+    """Put `name` at `new` whatever it was (a rebuild's swap, holding the row)."""
+    table = projection_tracking
+    executor.execute(table.update().where(table.c.name == name).values(position=new))

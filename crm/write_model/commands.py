@@ -1,0 +1,128 @@
+"""How every command runs: serialised per aggregate in this process, retried on conflict,
+loaded with the caller's scope checked, and answered with what it recorded."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Recording
+
+from crm.write_model.base import CrmAggregate
+from crm.write_model.customers import Customer
+from crm.write_model.errors import ConcurrencyConflict, CustomerNotFound, NotFound, ReplayOfDeleted, RestaurantNotFound
+from crm.write_model.restaurants import Restaurant
+
+T = TypeVar("T")
+A = TypeVar("A", bound=CrmAggregate)
+Clock = Callable[[], datetime]
+_STRIPES = 64
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a command recorded: the id it is about, and where its events stand in the log.
+
+    `position` is the notification id of the command's last event (0 when it recorded nothing,
+    e.g. a replayed request); `topics` name its events' types, so the caller knows which
+    projections to wait for before it reads them back.
+    """
+
+    id: UUID | None
+    position: int = 0
+    topics: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, id: UUID | None, recordings: Sequence[Recording]) -> Recorded:
+        if not recordings:
+            return cls(id)
+        return cls(
+            id,
+            max(r.notification.id for r in recordings),
+            frozenset(r.notification.topic for r in recordings),
+        )
+
+
+class Commands(Application):
+    """The plumbing every command of the CRM stands on.
+
+    `scope` is the caller's restaurant id (None for an admin): an aggregate of another
+    restaurant is reported as not found. `actor` is recorded on every event.
+    """
+
+    def __init__(self, env: dict[str, str], *, clock: Clock = utc_now, command_retries: int = 30):
+        self.clock = clock
+        self.command_retries = command_retries
+        self._stripes = [threading.RLock() for _ in range(_STRIPES)]
+        super().__init__(env)
+
+    def _run(self, attempt: Callable[[], T], *serialised_on: UUID) -> T:
+        """Run a command: queued behind others on the same aggregates in this process, and
+        reloaded and retried when a writer elsewhere got there first (optimistic concurrency)."""
+        with self._serialised(*serialised_on):
+            for n in range(self.command_retries):
+                try:
+                    return attempt()
+                except IntegrityError:
+                    time.sleep(random.uniform(0, min(0.25, 0.002 * 2**n)))
+        raise ConcurrencyConflict()
+
+    def _save_recorded(self, id: UUID | None, *aggregates: CrmAggregate) -> Recorded:
+        """Save the aggregates' new events in one transaction; say what was recorded."""
+        return Recorded.of(id, self.save(*aggregates))
+
+    def _load(self, kind: type[A], aggregate_id: UUID, scope: UUID | None, not_found: type[NotFound]) -> A:
+        """The live aggregate, or `not_found` if it is missing, deleted, or outside `scope`."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise not_found(aggregate_id) from None
+        if not isinstance(aggregate, kind) or aggregate.deleted:
+            raise not_found(aggregate_id)
+        if scope is not None and aggregate.restaurant_id != scope:
+            raise not_found(aggregate_id)
+        return aggregate
+
+    def _customer(self, customer_id: UUID, scope: UUID | None) -> Customer:
+        return self._load(Customer, customer_id, scope, CustomerNotFound)
+
+    def _restaurant(self, restaurant_id: UUID, scope: UUID | None) -> Restaurant:
+        if scope is not None and scope != restaurant_id:  # no need to load it
+            raise RestaurantNotFound(restaurant_id)
+        return self._load(Restaurant, restaurant_id, scope, RestaurantNotFound)
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def _created_before(self, aggregate_id: UUID, kind: str) -> bool:
+        """True if a create command with this id already ran (a replay: nothing to do).
+
+        A replay naming something since deleted is refused: the request cannot be honoured.
+        """
+        if not self._exists(aggregate_id):
+            return False
+        if self.repository.get(aggregate_id).deleted:
+            raise ReplayOfDeleted(kind, aggregate_id)
+        return True
+
+    @contextmanager
+    def _serialised(self, *aggregate_ids: UUID) -> Iterator[None]:
+        # Commands on one aggregate queue up inside a process instead of colliding; across
+        # processes, optimistic concurrency and the retries of _run keep them correct.
+        stripes = sorted({hash(i) % _STRIPES for i in aggregate_ids})
+        with ExitStack() as stack:
+            for stripe in stripes:
+                stack.enter_context(self._stripes[stripe])
+            yield

@@ -1,0 +1,77 @@
+"""The words the whole service shares: statuses, segment types, skip reasons, limits.
+
+Defined once here; every layer imports them (the OpenAPI document shows them as enums). They
+are `StrEnum`s, so events and rows keep storing the plain strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class CampaignAction(StrEnum):
+    """What can be done to a campaign; the controls are the last four."""
+
+    EDIT = "edit"
+    DELETE = "delete"
+    RUN = "run"
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+
+
+CONTROLS = (CampaignAction.RUN, CampaignAction.PAUSE, CampaignAction.RESUME, CampaignAction.CANCEL)
+
+
+class OutreachStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+TERMINAL_OUTREACH = (OutreachStatus.SENT, OutreachStatus.FAILED, OutreachStatus.SKIPPED)
+
+
+class SegmentType(StrEnum):
+    INACTIVE_DAYS = "inactive_days"
+    HIGH_SPENDERS = "high_spenders"
+
+
+# The largest segment_value of each type: 100 years of inactivity, 10^12 cents of spend.
+SEGMENT_LIMITS = {SegmentType.INACTIVE_DAYS: 36_500, SegmentType.HIGH_SPENDERS: 10**12}
+
+
+class SkipReason(StrEnum):
+    CUSTOMER_REMOVED = "customer removed since the campaign started"
+    CAMPAIGN_CANCELLED = "campaign cancelled"
+
+
+BATCH_SIZE = 200  # customers per audience batch (one save each)
+DEFAULT_SUBJECT = "{restaurant_name}"
+WORKER_ACTOR = "worker"  # the actor recorded on the events workers cause
+
+
+@dataclass(frozen=True)
+class CampaignDetails:
+    """A campaign's settings: what it sends, and to which segment."""
+
+    name: str
+    segment_type: SegmentType
+    segment_value: int
+    subject: str
+    message_template: str
+
+    FIELDS = ("name", "segment_type", "segment_value", "subject", "message_template")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
