@@ -26,8 +26,10 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, then the import contracts in setup.cfg (layers, the write model's isolation, no cycles).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check crm tests $(wildcard bench tools)
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
