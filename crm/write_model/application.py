@@ -82,7 +82,7 @@ class CrmApplication(CampaignCommands, VisitCommands):
 
         def attempt() -> Recorded:
             if self._created_before(restaurant_id, "restaurant"):
-                return Recorded(restaurant_id)
+                return self._unchanged(restaurant_id, Restaurant)
             restaurant = Restaurant.open(restaurant_id, name, timezone, actor, self.clock())
             return self._save_recorded(restaurant_id, restaurant)
 
@@ -143,7 +143,7 @@ class CrmApplication(CampaignCommands, VisitCommands):
 
         def attempt() -> Recorded:
             if self._created_before(customer_id, "customer"):
-                return Recorded(customer_id)
+                return self._unchanged(customer_id, Customer)
             try:
                 self._restaurant(restaurant_id, scope)
                 roll = self._roll(roll_id_for(restaurant_id, customer_id), restaurant_id, actor)

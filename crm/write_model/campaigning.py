@@ -59,7 +59,7 @@ class CampaignCommands(Commands):
 
         def attempt() -> Recorded:
             if self._created_before(campaign_id, "campaign"):
-                return Recorded(campaign_id)
+                return self._unchanged(campaign_id, Campaign)
             try:
                 self._restaurant(restaurant_id, scope)
             except RestaurantNotFound:

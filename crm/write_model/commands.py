@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.utils import get_topic
 
 from crm.write_model.base import CrmAggregate
 from crm.write_model.customers import Customer
@@ -55,6 +56,15 @@ class Recorded:
         )
 
 
+def event_topics(kind: type[CrmAggregate]) -> list[str]:
+    """The topics of every event class an aggregate class defines."""
+    return [
+        get_topic(member)
+        for member in vars(kind).values()
+        if isinstance(member, type) and issubclass(member, CrmAggregate.Event)
+    ]
+
+
 class Commands(Application):
     """The plumbing every command of the CRM stands on.
 
@@ -81,7 +91,16 @@ class Commands(Application):
 
     def _save_recorded(self, id: UUID | None, *aggregates: CrmAggregate) -> Recorded:
         """Save the aggregates' new events in one transaction; say what was recorded."""
-        return Recorded.of(id, self.save(*aggregates))
+        recordings = self.save(*aggregates)
+        if not recordings:  # nothing new (e.g. a replayed visit id): as for any replay
+            return self._unchanged(id, *{type(aggregate) for aggregate in aggregates})
+        return Recorded.of(id, recordings)
+
+    def _unchanged(self, id: UUID | None, *kinds: type[CrmAggregate]) -> Recorded:
+        """A command that recorded nothing: what it stands for was recorded before, by itself
+        replayed or by another command, somewhere up to the head of the log. So its caller waits
+        for the head, in the projections of these aggregates' events, before it reads back."""
+        return Recorded(id, self.recorder.head(), frozenset(topic for kind in kinds for topic in event_topics(kind)))
 
     def _load(self, kind: type[A], aggregate_id: UUID, scope: UUID | None, not_found: type[NotFound]) -> A:
         """The live aggregate, or `not_found` if it is missing, deleted, or outside `scope`."""

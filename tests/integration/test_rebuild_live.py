@@ -4,7 +4,7 @@ go on: readers never see a half-built table, and the result equals the increment
 import threading
 from dataclasses import replace
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 
 from crm import bootstrap
 from crm.projectors.engine import ProjectorDaemon, Rebuilder
@@ -41,9 +41,13 @@ class Reader(Loop):
 
 
 class SlowReader(Loop):
-    """Keeps a transaction open on `visits` most of the time, so swaps must wait and try again."""
+    """Keeps a transaction open on `visits` until a swap has queued behind it and given up once.
 
-    interval = 0.05
+    So the swap's first try always times out (its lock_timeout is 200 ms) and the retry path
+    runs; then the reader lets go, and the next try gets the tables.
+    """
+
+    interval = 0.01
 
     def __init__(self, engine):
         super().__init__()
@@ -51,9 +55,24 @@ class SlowReader(Loop):
 
     def step(self):
         with self.engine.connect() as conn:
-            conn.execute(select(func.count()).select_from(visits)).scalar_one()
-            self.stopping.wait(0.5)  # holds its ACCESS SHARE lock until the transaction ends
+            conn.execute(select(func.count()).select_from(visits)).scalar_one()  # ACCESS SHARE, held
+            while not self.stopping.is_set():
+                if self._swap_waiting():
+                    self.stopping.wait(0.4)  # longer than the swap's lock_timeout
+                    break
+                self.stopping.wait(0.02)
             conn.rollback()
+
+    def _swap_waiting(self) -> bool:
+        with self.engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                        " WHERE c.relname = 'visits' AND l.mode = 'AccessExclusiveLock' AND NOT l.granted"
+                    )
+                ).scalar_one()
+            )
 
 
 def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, clock, caplog):
@@ -68,7 +87,7 @@ def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, c
         with VisitWriter(writer.application) as busy, Reader(container.engine) as reader:
             wait_until(lambda: busy.count >= 100, 60)
             rebuilder = Rebuilder(container.runner, batch_size=25)  # many batches, several catch-up rounds
-            with SlowReader(container.engine), caplog.at_level("INFO", logger="crm.projectors.rebuild"):
+            with SlowReader(container.engine), caplog.at_level("INFO", logger="crm.projectors.engine.rebuild"):
                 applied = {name: rebuilder.rebuild(name) for name in ("customers", "campaigns", "restaurants")}
             seen = busy.count
             wait_until(lambda: busy.count >= seen + 50, 60)  # the live projector goes on after the swap

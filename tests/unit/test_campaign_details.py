@@ -4,15 +4,7 @@ import pytest
 
 from crm.write_model.campaigning import validated_details
 from crm.write_model.errors import InvalidInput
-
-DETAILS = {
-    "name": "Winback",
-    "segment_type": "inactive_days",
-    "segment_value": 30,
-    "subject": "We miss you at {restaurant_name}",
-    "message_template": "Hi {first_name}, come back soon!",
-}
-
+from tests.unit.campaign_support import DETAILS
 
 # -- validated_details (the checks before create and change_details) --------------------
 
