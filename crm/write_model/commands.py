@@ -92,9 +92,11 @@ class Commands(Application):
     def _save_recorded(self, id: UUID | None, *aggregates: CrmAggregate) -> Recorded:
         """Save the aggregates' new events in one transaction; say what was recorded."""
         recordings = self.save(*aggregates)
-        if not recordings:  # nothing new (e.g. a replayed visit id): as for any replay
-            return self._unchanged(id, *{type(aggregate) for aggregate in aggregates})
-        return Recorded.of(id, recordings)
+        if recordings:
+            return Recorded.of(id, recordings)
+        if not aggregates:  # nothing was asked to be saved (an empty flush of outcomes)
+            return Recorded(id)
+        return self._unchanged(id, *{type(aggregate) for aggregate in aggregates})  # e.g. a replayed visit id
 
     def _unchanged(self, id: UUID | None, *kinds: type[CrmAggregate]) -> Recorded:
         """A command that recorded nothing: what it stands for was recorded before, by itself
