@@ -59,6 +59,16 @@ CAMPAIGN_STATUSES = ("draft", "running", "paused", "cancelled", "completed")
 CONTROLS = ("run", "pause", "resume", "cancel")
 
 
+# The list endpoints that take page and filter parameters.
+LISTS = (
+    "/api/restaurants/",
+    "/api/customers/",
+    "/api/visits/",
+    "/api/customers/inactive/",
+    "/api/customers/high_spenders/",
+)
+
+
 def when(value: str | None) -> datetime | None:
     """An ISO-8601 timestamp from a response, as an aware datetime (None stays None)."""
     if value is None:

@@ -6,17 +6,8 @@ import uuid
 
 import pytest
 
-from tests.e2e.e2e_support import assert_invalid
+from tests.e2e.e2e_support import LISTS, assert_invalid
 from tests.e2e.errors_support import OK_400, shape_400
-
-LISTS = (
-    "/api/restaurants/",
-    "/api/customers/",
-    "/api/visits/",
-    "/api/customers/inactive/",
-    "/api/customers/high_spenders/",
-)
-
 
 # -- 400: query parameters ------------------------------------------------------------------
 

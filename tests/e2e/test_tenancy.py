@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests.e2e.e2e_support import (
+    LISTS,
     IdCall,
     assert_error,
     assert_invalid,
@@ -20,13 +21,6 @@ from tests.e2e.e2e_support import (
     queue_outreach,
 )
 
-LISTS = (
-    "/api/restaurants/",
-    "/api/customers/",
-    "/api/visits/",
-    "/api/customers/inactive/",
-    "/api/customers/high_spenders/",
-)
 _DELETE_ORDER = {"outreach_id": 0, "campaign_id": 0, "visit_id": 0, "customer_id": 1, "restaurant_id": 2}
 CAMPAIGN_LISTS = ("/api/campaigns/", "/api/outreach-events/")
 

@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 import redis
-from sqlalchemy import select
 
-from crm.read_model.tables import projection_tracking
+from crm.projectors.engine import tracking
 
 
 def free_port() -> int:
@@ -223,7 +222,7 @@ PROJECTIONS = {"restaurants", "customers", "campaigns"}
 
 def positions(container) -> dict[str, int]:
     with container.engine.connect() as conn:
-        return dict(conn.execute(select(projection_tracking.c.name, projection_tracking.c.position)).all())
+        return tracking.positions(conn)
 
 
 def caught_up(container) -> bool:

@@ -14,7 +14,7 @@ from crm.http.responses import caught_up
 from crm.read_model.dashboard_queries import CAMPAIGN_STATUSES, OUTREACH_STATUSES
 from crm.write_model.campaigns import allowed_actions
 from crm.write_model.errors import CampaignNotFound, Conflict, InvalidInput
-from crm.write_model.vocabulary import CampaignAction
+from crm.write_model.vocabulary import CONTROLS, CampaignAction
 
 CAMPAIGNS_PER_PAGE = 20
 OUTREACH_PER_PAGE = 25
@@ -83,7 +83,7 @@ def progress(campaign_id: UUID):
     return jsonify({**current, "allowed": allowed_actions(current["status"])})
 
 
-@bp.route("/campaigns/<uuid:campaign_id>/<any(run, pause, resume, cancel):action>/", methods=["POST"])
+@bp.route(f"/campaigns/<uuid:campaign_id>/<any({', '.join(CONTROLS)}):action>/", methods=["POST"])
 def control(campaign_id: UUID, action: str):
     """Run, pause, resume or cancel; a control the status does not allow is flashed, not done."""
     try:

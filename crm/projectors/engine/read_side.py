@@ -31,10 +31,6 @@ class ReadSide:
         self.watcher = watcher  # None: inline mode, this process applies the events
         self.timeout = timeout
 
-    @property
-    def inline(self) -> bool:
-        return self.watcher is None
-
     def concerned(self, topics: Iterable[str]) -> list[str]:
         """The projections a command's events (their topics) change."""
         return self.runner.concerned(topics)
