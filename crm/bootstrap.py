@@ -6,18 +6,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, exists, select, text
 from sqlalchemy.engine import Engine, make_url
 
 from crm.adapters.api_keys import ApiKeys
 from crm.adapters.event_store import EventStore, open_event_store
 from crm.adapters.operators import Operators
+from crm.adapters.stream_owners import stream_owners
 from crm.config import Settings
 from crm.projectors import all_projectors
-from crm.projectors.engine import ProjectionRunner, ProjectionWatcher, ReadSide
+from crm.projectors.engine import InlineProjection, ProjectionRunner, ProjectionWatcher, ReadSide
 from crm.read_model.campaign_queries import CampaignQueries
 from crm.read_model.dashboard_queries import DashboardQueries
 from crm.read_model.queries import Queries
+from crm.read_model.tables import customers
 from crm.write_model.application import CrmApplication
 from crm.write_model.commands import Clock, utc_now
 
@@ -89,6 +91,8 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
     engine = store.engine
     runner = ProjectionRunner(store.recorder, store.mapper, all_projectors())
     watcher = ProjectionWatcher(engine) if settings.projection_mode == "background" else None
+    if watcher is None:  # inline: commands project their own events in their own transactions
+        store.recorder.after_insert = InlineProjection(runner)
     read_side = ReadSide(runner, watcher, settings.read_your_writes_timeout)
     queries = Queries(engine)
     application = CrmApplication(
@@ -134,9 +138,28 @@ def migrate(settings: Settings) -> None:
                     command.upgrade(config, "head")
                     connection.commit()
                 container.runner.catch_up()
+                _own_earlier_customers(container.engine)
                 container.engine.dispose()
             finally:
                 if on_postgres:
                     lock.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATE_LOCK_ID})
     finally:
         lock_engine.dispose()
+
+
+def _own_earlier_customers(engine: Engine) -> None:
+    """Make each restaurant own the streams of customers registered before restaurants owned
+    them (they were counted in `CustomerRoll`s then), so its deletion still sees them.
+
+    Read from the `customers` table, complete once the projections have caught up to the head
+    (as `migrate` has done): it keeps a row for every customer ever registered.
+    """
+    with engine.begin() as connection:
+        connection.execute(
+            stream_owners.insert().from_select(
+                ["stream_id", "owner_id"],
+                select(customers.c.id, customers.c.restaurant_id).where(
+                    ~exists().where(stream_owners.c.stream_id == customers.c.id)
+                ),
+            )
+        )

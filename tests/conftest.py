@@ -27,6 +27,7 @@ TABLES = (
     "visits",
     "projection_tracking",
     "customer_keys",
+    "stream_owners",
     "api_keys",
     "campaigns",
     "campaign_batches",

@@ -11,7 +11,7 @@ campaign follower read the log through these methods only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,14 +21,17 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from psycopg2.errors import LockNotAvailable
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from crm.adapters.personal_data import KeyStore, PersonalDataMapper
-from crm.write_model.errors import EventStoreBusy
+from crm.adapters.stream_owners import stream_owners
+from crm.write_model.commands import NoneLive, StreamLive
+from crm.write_model.errors import EventStoreBusy, StreamNotLive, StreamsStillLive
 
 DEFAULT_LOCK_TIMEOUT_MS = 5000
+AfterInsert = Callable[[Session, Sequence[object], Sequence[int]], "Callable[[], None] | None"]
 WINDOW = 4  # a window read covers at most WINDOW x its limit of notification ids
 
 
@@ -40,6 +43,26 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
     """An application recorder whose inserts and selects skip the ORM."""
 
     lock_timeout_ms = DEFAULT_LOCK_TIMEOUT_MS
+    # Inline mode: called in the insert's transaction with the domain events just inserted and
+    # their notification ids; what it returns is called once that transaction has committed.
+    after_insert: AfterInsert | None = None
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], *, session: Session | None = None, **kwargs: Any
+    ) -> Sequence[int]:
+        """Insert the events in one transaction (the caller's `session`, if given) and, when
+        the domain events come with them (`originals`) and a hook is set, hand them to `after_insert` there."""
+        domain_events = kwargs.pop("originals", ())
+        if session is not None:
+            return super().insert_events(stored_events, session=session, **kwargs)
+        with self.transaction(commit=True) as session:  # or the caller's, still open
+            self._insert_events(session, stored_events, **kwargs)
+            ids = self._insert_stored_events(session, stored_events, **kwargs)
+            if self.after_insert is not None and domain_events and ids:
+                committed = self.after_insert(session, domain_events, ids)
+                if committed is not None:
+                    event.listen(session, "after_commit", lambda _: committed(), once=True)
+        return ids
 
     def _lock_table(self, session: Session) -> None:
         """The library's table lock (commits in notification-id order), bounded by `lock_timeout`.
@@ -78,10 +101,73 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
             for e in stored_events
         ]
         self._lock_table(session)
+        for condition in kwargs.get("conditions", ()):
+            self._check(session, condition)
         result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
         ids = list(result.scalars())
+        owners = kwargs.get("owners")
+        if owners:
+            session.execute(stream_owners.insert(), [{"stream_id": s, "owner_id": o} for s, o in owners.items()])
         self._notify_channel(session)
         return ids
+
+    def _check(self, session: Session, condition: StreamLive | NoneLive) -> None:
+        """Under the insert lock, so no event can slip in between the check and the insert."""
+        table = self.events_record_cls.__table__
+        if isinstance(condition, StreamLive):
+            newest = session.execute(
+                select(table.c.topic)
+                .where(table.c.originator_id == condition.id)
+                .order_by(table.c.originator_version.desc())
+                .limit(1)
+            ).scalar()
+            if newest not in condition.live:
+                raise StreamNotLive(condition.id)
+            return
+        # (Two steps, not a join: the library stores ids in its own column type on SQLite.)
+        owned = (
+            session.execute(select(stream_owners.c.stream_id).where(stream_owners.c.owner_id == condition.owner))
+            .scalars()
+            .all()
+        )
+        live = 0
+        for start in range(0, len(owned), 1000):
+            newest = self._newest_topic(table.c.originator_id.in_(owned[start : start + 1000]))
+            live += sum(1 for topic in session.execute(newest).scalars() if topic in condition.live)
+        if live:
+            raise StreamsStillLive(condition.owner, live)
+
+    def _newest_topic(self, of_streams):
+        """The topic of the newest event of each stream `of_streams` selects."""
+        table = self.events_record_cls.__table__
+        same_stream = table.alias("same_stream")
+        newest = (
+            select(func.max(same_stream.c.originator_version))
+            .where(same_stream.c.originator_id == table.c.originator_id)
+            .scalar_subquery()
+        )
+        return select(table.c.topic).where(of_streams, table.c.originator_version == newest)
+
+    def owned_streams(self, owner_id: UUID) -> list[UUID]:
+        """The streams saved as owned by `owner_id` (a customer's visits)."""
+        query = select(stream_owners.c.stream_id).where(stream_owners.c.owner_id == owner_id)
+        with self.transaction(commit=False) as session:
+            return list(session.execute(query).scalars())
+
+    def select_streams(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every event of these streams, in the order they were recorded (notification id)."""
+        table = self.events_record_cls.__table__
+        events: list[tuple[int, StoredEvent]] = []
+        with self.transaction(commit=False) as session:
+            for start in range(0, len(originator_ids), 1000):
+                query = select(
+                    table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state
+                ).where(table.c.originator_id.in_(originator_ids[start : start + 1000]))
+                events.extend(
+                    (r[0], StoredEvent(originator_id=r[1], originator_version=r[2], topic=r[3], state=_bytes(r[4])))
+                    for r in session.execute(query)
+                )
+        return [event for _, event in sorted(events, key=lambda pair: pair[0])]
 
     def select_events(
         self,
@@ -132,7 +218,6 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
                 Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=_bytes(r[4]))
                 for r in session.execute(query)
             ]
-
 
     # -- reads of the log as a whole ---------------------------------------------------------
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from uuid import UUID
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from sqlalchemy import Column, DateTime, LargeBinary, Table, Uuid, select
@@ -52,19 +53,37 @@ class KeyStore:
         self._lock = threading.Lock()
 
     def create(self, customer_id: UUID) -> None:
-        """Make sure `customer_id` has a key (idempotent)."""
-        if self.get(customer_id) is not None:
-            return
-        key = AESGCM.generate_key(bit_length=256)
+        """Make sure `customer_id` has a key (idempotent): one statement, in the caller's
+        transaction if one is open (so the key commits with the events it encrypts).
+
+        The key is remembered at once. Should that transaction roll back, the key is not
+        lost to this process: creating it again inserts the same key; and a key another
+        process stored for the same id meanwhile replaces it (see `refresh`).
+        """
+        with self._lock:
+            key = self._cache.get(customer_id)
+        key = key or AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(_NONCE_BYTES)
         wrapped = nonce + self._kek.encrypt(nonce, key, customer_id.bytes)
         with self._datastore.transaction(commit=True) as session:
             dialect = session.get_bind().dialect.name
-            session.execute(
+            inserted = session.execute(
                 dialects.insert(dialect, customer_keys)
                 .values(customer_id=customer_id, wrapped_key=wrapped, created_at=datetime.now(timezone.utc))
                 .on_conflict_do_nothing(index_elements=["customer_id"])
-            )
+                .returning(customer_keys.c.customer_id)
+            ).first()
+        if inserted is None:  # it had one already
+            self.refresh(customer_id)
+            return
+        with self._lock:
+            self._cache[customer_id] = key
+
+    def refresh(self, customer_id: UUID) -> bytes | None:
+        """Forget the remembered key and read the stored one."""
+        with self._lock:
+            self._cache.pop(customer_id, None)
+        return self.get(customer_id)
 
     def get(self, customer_id: UUID) -> bytes | None:
         with self._lock:
@@ -147,7 +166,13 @@ class PersonalDataMapper(Mapper):
         if key is None:
             raise PersonalDataErased(originator_id)
         body = stored_event.state[1:]
-        plain = AESGCM(key).decrypt(body[:_NONCE_BYTES], body[_NONCE_BYTES:], _associated_data(stored_event))
+        try:
+            plain = AESGCM(key).decrypt(body[:_NONCE_BYTES], body[_NONCE_BYTES:], _associated_data(stored_event))
+        except InvalidTag:  # a key remembered from a registration that rolled back: read the stored one
+            key = self.keys.refresh(originator_id)
+            if key is None:
+                raise PersonalDataErased(originator_id) from None
+            plain = AESGCM(key).decrypt(body[:_NONCE_BYTES], body[_NONCE_BYTES:], _associated_data(stored_event))
         return StoredEvent(
             originator_id=stored_event.originator_id,
             originator_version=stored_event.originator_version,

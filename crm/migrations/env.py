@@ -7,6 +7,7 @@ import crm.adapters.api_keys  # noqa: F401
 import crm.adapters.deliveries  # noqa: F401
 import crm.adapters.operators  # noqa: F401
 import crm.adapters.personal_data  # noqa: F401
+import crm.adapters.stream_owners  # noqa: F401
 import crm.read_model.tables  # noqa: F401
 from crm.adapters.schema import metadata
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Table, Uuid
 from sqlalchemy.orm import Session
 
+_FEW = 10
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -21,8 +22,8 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     """Insert `rows` (dicts with every column of `table`) into `table`."""
     if not rows:
         return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(table.insert(), rows)
+    if len(rows) <= _FEW or session.get_bind().dialect.name != "postgresql":
+        session.execute(table.insert(), rows)  # a command's own few rows: COPY costs more
         return
     columns = [(column.name, _converter(column)) for column in table.columns]
     buffer = io.StringIO()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, Uuid, bindparam, func, literal, select
+from sqlalchemy import BigInteger, DateTime, Uuid, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
 from crm.projectors.bulk import insert_rows
 from crm.read_model.tables import customers, visits
 from crm.write_model.customers import Customer
+from crm.write_model.visits import Visit
 
 
 def _search_text(email: str, first_name: str, last_name: str) -> str:
@@ -21,8 +22,9 @@ def _search_text(email: str, first_name: str, last_name: str) -> str:
 class CustomerSpendProjector(Projector):
     """Customers with their spend totals and last activity (for segments), and their visits.
 
-    Totals are recomputed from the `visits` rows of the customers a batch touched, so
-    corrections and voids can never leave them off by one event.
+    A customer whose batch only adds visits gets them added to their totals; one whose visits
+    were corrected or voided has their totals recomputed from their `visits` rows, so no
+    change can leave them off by one event.
     """
 
     name = "customers"
@@ -46,7 +48,8 @@ class CustomerSpendProjector(Projector):
         self._corrections: dict[UUID, dict] = {}
         self._voids: set[UUID] = set()
         self._deletions: dict[UUID, dict] = {}
-        self._touched: set[UUID] = set()
+        self._touched: set[UUID] = set()  # totals recounted
+        self._added: set[UUID] = set()  # totals added to
 
     @handle.register
     def _registered(self, event: Customer.Registered, session: Session) -> None:
@@ -82,19 +85,46 @@ class CustomerSpendProjector(Projector):
 
     @handle.register
     def _visit_corrected(self, event: Customer.VisitCorrected, session: Session) -> None:
-        change = {"spend_cents": event.spend_cents, "visited_at": event.visited_at}
-        if event.visit_id in self._new_visits:
-            self._new_visits[event.visit_id].update(change)
-        else:
-            self._corrections[event.visit_id] = {"visit_id": event.visit_id, **change}
-        self._touched.add(event.originator_id)
+        self._correct(event.visit_id, event.originator_id, event.spend_cents, event.visited_at)
 
     @handle.register
     def _visit_voided(self, event: Customer.VisitVoided, session: Session) -> None:
-        if self._new_visits.pop(event.visit_id, None) is None:
-            self._voids.add(event.visit_id)
-            self._corrections.pop(event.visit_id, None)
-        self._touched.add(event.originator_id)
+        self._void(event.visit_id, event.originator_id)
+
+    def _correct(self, visit_id: UUID, customer_id: UUID, spend_cents: int, visited_at) -> None:
+        change = {"spend_cents": spend_cents, "visited_at": visited_at}
+        if visit_id in self._new_visits:
+            self._new_visits[visit_id].update(change)
+        else:
+            self._corrections[visit_id] = {"visit_id": visit_id, **change}
+        self._touched.add(customer_id)
+
+    def _void(self, visit_id: UUID, customer_id: UUID) -> None:
+        if self._new_visits.pop(visit_id, None) is None:
+            self._voids.add(visit_id)
+            self._corrections.pop(visit_id, None)
+        self._touched.add(customer_id)
+
+    # Visits as their own streams: the event names its customer (and restaurant, when recorded).
+
+    @handle.register
+    def _visit_stream_recorded(self, event: Visit.VisitRecorded, session: Session) -> None:
+        self._new_visits[event.originator_id] = {
+            "id": event.originator_id,
+            "customer_id": event.customer_id,
+            "restaurant_id": event.restaurant_id,
+            "spend_cents": event.spend_cents,
+            "visited_at": event.visited_at,
+        }
+        self._added.add(event.customer_id)
+
+    @handle.register
+    def _visit_stream_corrected(self, event: Visit.VisitCorrected, session: Session) -> None:
+        self._correct(event.originator_id, event.customer_id, event.spend_cents, event.visited_at)
+
+    @handle.register
+    def _visit_stream_voided(self, event: Visit.VisitVoided, session: Session) -> None:
+        self._void(event.originator_id, event.customer_id)
 
     @handle.register
     def _deleted(self, event: Customer.Deleted, session: Session) -> None:
@@ -127,8 +157,29 @@ class CustomerSpendProjector(Projector):
             )
         if self._touched:
             self._recount(session)
+        added = self._added - self._touched
+        if added:
+            self._add_new_visits(session, added)
+
+    def _add_new_visits(self, session: Session, customer_ids: set[UUID]) -> None:
+        totals: dict[UUID, dict] = {}
+        for visit in self._new_visits.values():
+            if visit["customer_id"] in customer_ids:
+                row = totals.setdefault(
+                    visit["customer_id"],
+                    {"customer_id": visit["customer_id"], "spend": 0, "visits": 0, "last_visit": visit["visited_at"]},
+                )
+                row["spend"] += visit["spend_cents"]
+                row["visits"] += 1
+                row["last_visit"] = max(row["last_visit"], visit["visited_at"])
+        if totals:
+            session.execute(_ADD_VISITS, list(totals.values()))
 
     def _insert_visits(self, session: Session) -> None:
+        known = [v for v in self._new_visits.values() if "restaurant_id" in v]
+        if len(known) == len(self._new_visits):  # every one from a visit's own stream
+            insert_rows(session, visits, known)
+            return
         if len(self._new_visits) <= _FEW and not self._new_customers:
             # A command's own batch: one INSERT ... SELECT a visit beats a lookup and a COPY.
             for visit in self._new_visits.values():
@@ -148,9 +199,9 @@ class CustomerSpendProjector(Projector):
             query = select(customers.c.id, customers.c.restaurant_id).where(customers.c.id.in_(chunk))
             restaurant_of.update((row.id, row.restaurant_id) for row in session.execute(query))
         rows = [
-            {**visit, "restaurant_id": restaurant_of[visit["customer_id"]]}
+            {**visit, "restaurant_id": visit.get("restaurant_id") or restaurant_of[visit["customer_id"]]}
             for visit in self._new_visits.values()
-            if visit["customer_id"] in restaurant_of
+            if "restaurant_id" in visit or visit["customer_id"] in restaurant_of
         ]
         insert_rows(session, visits, rows)
 
@@ -182,6 +233,24 @@ class CustomerSpendProjector(Projector):
 
 
 _FEW = 5  # visits in a batch, below which each is inserted by its own INSERT ... SELECT
+
+_latest_visit = case(
+    (
+        or_(customers.c.last_visit_at.is_(None), customers.c.last_visit_at < bindparam("last_visit")),
+        bindparam("last_visit"),
+    ),
+    else_=customers.c.last_visit_at,
+)
+_ADD_VISITS = (
+    customers.update()
+    .where(customers.c.id == bindparam("customer_id"))
+    .values(
+        total_spend_cents=customers.c.total_spend_cents + bindparam("spend"),
+        visit_count=customers.c.visit_count + bindparam("visits"),
+        last_visit_at=_latest_visit,
+        last_active_at=_latest_visit,  # a customer with a visit was last active at their last visit
+    )
+)
 
 
 def _personal(email: str, first_name: str, last_name: str) -> dict:

@@ -31,6 +31,7 @@ from crm.config import Settings
 
 log = logging.getLogger("crm.delivery")
 
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     """One outreach to one customer; `outreach_id` is the idempotency key."""

@@ -16,17 +16,23 @@ from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
 from crm.write_model import history, validation
 from crm.write_model.campaigning import CampaignCommands
 from crm.write_model.campaigns import Campaign
-from crm.write_model.commands import Clock, Recorded, utc_now
+from crm.write_model.commands import Clock, NoneLive, Recorded, StreamLive, live_topics, utc_now
 from crm.write_model.customer_emails import CustomerEmail, customer_email_id
-from crm.write_model.customer_rolls import CustomerRoll, roll_id_for, roll_ids
 from crm.write_model.customers import Customer
-from crm.write_model.errors import InvalidInput, RestaurantNotFound
+from crm.write_model.errors import InvalidInput, RestaurantHasCustomers, StreamNotLive, StreamsStillLive
 from crm.write_model.restaurants import Restaurant
-from crm.write_model.visiting import VisitCommands, VisitLocator
+from crm.write_model.visiting import CUSTOMER_LIVE, VisitCommands, VisitLocator
+
+RESTAURANT_LIVE = live_topics(Restaurant, Restaurant.Deleted)
 
 
 class EventStorePort(Protocol):
-    """What the application needs from the event store adapter."""
+    """What the application needs from the event store adapter.
+
+    Beyond the library's interface, its recorder checks `conditions` (`StreamLive`, `NoneLive`) under its
+    insert lock, saves `owners` (stream -> owning stream) with the events, and reads them back
+    (`owned_streams`, `select_streams`).
+    """
 
     factory: InfrastructureFactory
     recorder: ApplicationRecorder
@@ -44,7 +50,7 @@ class CrmApplication(CampaignCommands, VisitCommands):
     """Commands for restaurants and customers, and (from its bases) visits and campaigns."""
 
     name = "crm"
-    snapshotting_intervals = {Restaurant: 50, Customer: 50, CustomerRoll: 50, Campaign: 50}
+    snapshotting_intervals = {Restaurant: 50, Customer: 50, Campaign: 50}
 
     def __init__(
         self,
@@ -113,12 +119,12 @@ class CrmApplication(CampaignCommands, VisitCommands):
 
         def attempt() -> Recorded:
             restaurant = self._restaurant(restaurant_id, scope)
-            at = self.clock()
-            rolls = [self._roll(roll_id, restaurant_id, actor) for roll_id in roll_ids(restaurant_id)]
-            restaurant.delete(sum(roll.count for roll in rolls), actor, at)
-            for roll in rolls:
-                roll.close(actor, at)
-            return self._save_recorded(restaurant_id, restaurant, *rolls)
+            restaurant.delete(actor, self.clock())
+            none_live = NoneLive(restaurant_id, CUSTOMER_LIVE)  # checked where no registration slips in
+            try:
+                return self._save_recorded(restaurant_id, restaurant, conditions=[none_live])
+            except StreamsStillLive as still:
+                raise RestaurantHasCustomers(still.count) from None
 
         return self._run(attempt, restaurant_id)
 
@@ -135,27 +141,48 @@ class CrmApplication(CampaignCommands, VisitCommands):
         scope: UUID | None,
         customer_id: UUID | None = None,
     ) -> Recorded:
-        """Register a customer of a restaurant; the email must be unused there (any case)."""
+        """Register a customer of a restaurant; the email must be unused there (any case).
+
+        First tried in one transaction without a read: a new customer, a new email claim, the
+        restaurant's being open checked under the insert lock. If the log already holds the
+        customer id or the email, it is tried again reading them.
+        """
         email = validation.email(email)
         first_name = validation.text(first_name, "first_name", required=False)
         last_name = validation.text(last_name, "last_name", required=False)
+        if scope is not None and scope != restaurant_id:
+            raise InvalidInput("restaurant", "no such restaurant")
         customer_id = customer_id or uuid4()
+        tries = iter(range(self.command_retries + 1))
 
         def attempt() -> Recorded:
-            if self._created_before(customer_id, "customer"):
+            careful = next(tries) > 0
+            if careful and self._created_before(customer_id, "customer"):
                 return self._unchanged(customer_id, Customer)
-            try:
-                self._restaurant(restaurant_id, scope)
-                roll = self._roll(roll_id_for(restaurant_id, customer_id), restaurant_id, actor)
-                roll.admit(customer_id, actor, self.clock())
-            except RestaurantNotFound:
-                raise InvalidInput("restaurant", "no such restaurant") from None
-            index = self._claim_email(restaurant_id, email, customer_id, actor)
-            self.keys.create(customer_id)
-            customer = Customer.register(customer_id, restaurant_id, email, first_name, last_name, actor, self.clock())
-            return self._save_recorded(customer_id, customer, index, roll)
+            with self.recorder.transaction(commit=True):  # the key commits with the events
+                self.keys.create(customer_id)
+                index = (
+                    self._claim_email(restaurant_id, email, customer_id, actor)
+                    if careful
+                    else CustomerEmail.claim_new(
+                        customer_email_id(self._secret, restaurant_id, email), customer_id, actor, self.clock()
+                    )
+                )
+                customer = Customer.register(
+                    customer_id, restaurant_id, email, first_name, last_name, actor, self.clock()
+                )
+                try:
+                    return self._save_recorded(
+                        customer_id,
+                        customer,
+                        index,
+                        conditions=[StreamLive(restaurant_id, RESTAURANT_LIVE)],
+                        owners={customer_id: restaurant_id},
+                    )
+                except StreamNotLive:
+                    raise InvalidInput("restaurant", "no such restaurant") from None
 
-        return self._run(attempt, roll_id_for(restaurant_id, customer_id))
+        return self._run(attempt, customer_id)
 
     def update_customer(
         self,
@@ -198,31 +225,28 @@ class CrmApplication(CampaignCommands, VisitCommands):
             customer = self._customer(customer_id, scope)
             at = self.clock()
             index = self._email_index(customer.restaurant_id, customer.email)
-            roll = self.repository.get(roll_id_for(customer.restaurant_id, customer_id))
             customer.delete(actor, at)
             index.release(customer_id, actor, at)
-            roll.release(customer_id, actor, at)
-            return self._save_recorded(customer_id, customer, index, roll)
+            return self._save_recorded(customer_id, customer, index)
 
         return self._run(attempt, customer_id)
 
     # -- event-sourced reads ------------------------------------------------------------
 
     def customer_history(self, customer_id: UUID, *, scope: UUID | None) -> list[dict]:
-        """Every event of a customer, in order, as plain dicts."""
-        return history.events_of(self.events, customer_id, scope)
+        """Every event of a customer and of their visits, in order, as plain dicts."""
+        return history.events_of(self._story(customer_id, scope))
 
     def customer_as_of(self, customer_id: UUID, at: datetime, *, scope: UUID | None) -> dict:
-        """The customer as they were at `at`, rebuilt from their events."""
-        return history.customer_as_of(self.events, customer_id, at, scope)
+        """The customer as they were at `at`, rebuilt from their events and their visits'."""
+        return history.customer_as_of(self._story(customer_id, scope), self.events.get, at)
+
+    def _story(self, customer_id: UUID, scope: UUID | None) -> list:
+        stored = self.recorder.select_streams([customer_id, *self.recorder.owned_streams(customer_id)])
+        self.mapper.preload_keys(stored)
+        return history.check_story([self.mapper.to_domain_event(s) for s in stored], customer_id, scope)
 
     # -- helpers ------------------------------------------------------------------------
-
-    def _roll(self, roll_id: UUID, restaurant_id: UUID, actor: str) -> CustomerRoll:
-        try:
-            return self.repository.get(roll_id)
-        except AggregateNotFoundError:
-            return CustomerRoll.start(roll_id, restaurant_id, actor, self.clock())
 
     def _email_index(self, restaurant_id: UUID, email: str) -> CustomerEmail:
         return self.repository.get(customer_email_id(self._secret, restaurant_id, email))

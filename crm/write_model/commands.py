@@ -56,6 +56,25 @@ class Recorded:
         )
 
 
+@dataclass(frozen=True)
+class StreamLive:
+    """A condition of a save, checked by the event store under its insert lock: the newest
+    event of stream `id` has one of the `live` topics (so the stream exists, is of the
+    expected kind, and has not ended). Else `StreamNotLive`."""
+
+    id: UUID
+    live: frozenset[str]
+
+
+@dataclass(frozen=True)
+class NoneLive:
+    """A condition of a save, checked under the insert lock: of the streams owned by `owner`,
+    none has a newest event with one of the `live` topics. Else `StreamsStillLive(count)`."""
+
+    owner: UUID
+    live: frozenset[str]
+
+
 def event_topics(kind: type[CrmAggregate]) -> list[str]:
     """The topics of every event class an aggregate class defines."""
     return [
@@ -63,6 +82,11 @@ def event_topics(kind: type[CrmAggregate]) -> list[str]:
         for member in vars(kind).values()
         if isinstance(member, type) and issubclass(member, CrmAggregate.Event)
     ]
+
+
+def live_topics(kind: type[CrmAggregate], *ending: type[CrmAggregate.Event]) -> frozenset[str]:
+    """The topics an aggregate's newest event has while it lives: all but the `ending` ones."""
+    return frozenset(event_topics(kind)) - {get_topic(event) for event in ending}
 
 
 class Commands(Application):
@@ -89,9 +113,18 @@ class Commands(Application):
                     time.sleep(random.uniform(0, min(0.25, 0.002 * 2**n)))
         raise ConcurrencyConflict()
 
-    def _save_recorded(self, id: UUID | None, *aggregates: CrmAggregate) -> Recorded:
-        """Save the aggregates' new events in one transaction; say what was recorded."""
-        recordings = self.save(*aggregates)
+    def _record(self, processing_event):
+        # The event store gets the domain events along with their stored form: in inline mode
+        # it projects them from memory in the insert's own transaction.
+        processing_event.saved_kwargs["originals"] = processing_event.events
+        return super()._record(processing_event)
+
+    def _save_recorded(self, id: UUID | None, *aggregates: CrmAggregate, **options: object) -> Recorded:
+        """Save the aggregates' new events in one transaction; say what was recorded.
+
+        `options` go to the event store with the events: `conditions` (`StreamLive`,
+        `NoneLive`) it checks under its insert lock, `owners` (stream -> owning stream)."""
+        recordings = self.save(*aggregates, **options)
         if recordings:
             return Recorded.of(id, recordings)
         if not aggregates:  # nothing was asked to be saved (an empty flush of outcomes)

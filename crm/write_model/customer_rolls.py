@@ -1,4 +1,8 @@
-"""CustomerRoll: a restaurant's customers counted in shards, so registrations rarely collide.
+"""CustomerRoll: a restaurant's customers counted in shards (no longer written).
+
+Registrations no longer join a roll: a restaurant's customers are the streams it owns, and
+its deletion checks that none of them is live (see `CrmApplication.delete_restaurant`). The
+class stays so that the rolls already in a log still read. What it did:
 
 A restaurant that still has customers cannot be deleted. Counting them on the Restaurant
 aggregate itself would make every registration in a restaurant contend for that one

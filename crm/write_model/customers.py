@@ -1,4 +1,8 @@
-"""The Customer aggregate and its visits (visits are events on the customer)."""
+"""The Customer aggregate.
+
+Visits are their own streams now (`crm.write_model.visits`). The customer's own visit events
+stay, for the visits recorded before: they are replayed, corrected and voided as they were.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Snapshot
 
 from crm.write_model.base import CrmAggregate
-from crm.write_model.errors import Conflict, CustomerNotFound, VisitNotFound
+from crm.write_model.errors import CustomerNotFound, VisitNotFound
 
 
 class Customer(CrmAggregate):
@@ -101,23 +105,6 @@ class Customer(CrmAggregate):
             self.trigger_event(
                 self.DetailsChanged, email=email, first_name=first_name, last_name=last_name, actor=actor, timestamp=at
             )
-
-    def record_visit(self, visit_id: UUID, spend_cents: int, visited_at: datetime, actor: str, at: datetime) -> None:
-        """Record a visit; recording the same visit id again changes nothing (idempotent retries)."""
-        self.require_active()
-        known = self.visits.get(str(visit_id))
-        if known is not None:
-            if known.get("voided"):
-                raise Conflict(f"visit {visit_id} was recorded and has since been voided")
-            return
-        self.trigger_event(
-            self.VisitRecorded,
-            visit_id=visit_id,
-            spend_cents=spend_cents,
-            visited_at=visited_at,
-            actor=actor,
-            timestamp=at,
-        )
 
     def correct_visit(self, visit_id: UUID, spend_cents: int, visited_at: datetime, actor: str, at: datetime) -> None:
         self.require_active()

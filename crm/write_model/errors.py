@@ -92,3 +92,20 @@ class Unavailable(DomainError):
 class EventStoreBusy(Unavailable):
     def __init__(self, seconds: float):
         super().__init__(f"the event store stayed locked by another writer for {seconds:g} s")
+
+
+class StreamNotLive(Exception):
+    """A save's `StreamLive` condition did not hold (the command says what that means)."""
+
+    def __init__(self, stream_id):
+        super().__init__(f"stream {stream_id} is missing, of another kind, or ended")
+        self.stream_id = stream_id
+
+
+class StreamsStillLive(Exception):
+    """A save's `NoneLive` condition did not hold: `count` owned streams are live."""
+
+    def __init__(self, owner, count: int):
+        super().__init__(f"{count} streams of {owner} are live")
+        self.owner = owner
+        self.count = count

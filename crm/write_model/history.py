@@ -1,4 +1,9 @@
-"""Reads of one customer's events: the full history, and the customer as of a past moment."""
+"""Reads of one customer's events: the full history, and the customer as of a past moment.
+
+A customer's story is their own stream plus the streams of their visits, in the order the log
+recorded them; visits recorded on the customer's own stream (before visits had streams) read
+the same.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,18 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import EventStore
-
 from crm.write_model.customers import Customer
 from crm.write_model.errors import CustomerNotFound
 from crm.write_model.restaurants import Restaurant
+from crm.write_model.visits import Visit
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
+_VISIT_LINKS = {"customer_id", "restaurant_id"}  # implied by the story they are in
 
 
-def _customer_events(events: EventStore, customer_id: UUID, scope: UUID | None) -> list:
-    events = list(events.get(customer_id))
-    if not events or not isinstance(events[0], Customer.Registered):
+def check_story(events: list, customer_id: UUID, scope: UUID | None) -> list:
+    """`events` (the customer's story), or CustomerNotFound if it is no customer's in `scope`."""
+    if not events or not isinstance(events[0], Customer.Registered) or events[0].originator_id != customer_id:
         raise CustomerNotFound(customer_id)
     if scope is not None and events[0].restaurant_id != scope:
         raise CustomerNotFound(customer_id)
@@ -32,28 +37,44 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def events_of(events: EventStore, customer_id: UUID, scope: UUID | None) -> list[dict]:
+def _data(event) -> dict:
+    data = {k: _plain(v) for k, v in vars(event).items() if k not in _ENVELOPE}
+    if isinstance(event, Visit.Event):
+        data = {"visit_id": str(event.originator_id), **{k: v for k, v in data.items() if k not in _VISIT_LINKS}}
+    return data
+
+
+def events_of(story: list) -> list[dict]:
+    """The story as plain dicts; `version` is each event's place in it, from 1."""
     return [
         {
             "type": type(event).__name__,
-            "version": event.originator_version,
+            "version": place,
             "occurred_at": _plain(event.timestamp),
             "actor": event.actor,
-            "data": {k: _plain(v) for k, v in vars(event).items() if k not in _ENVELOPE},
+            "data": _data(event),
         }
-        for event in _customer_events(events, customer_id, scope)
+        for place, event in enumerate(story, start=1)
     ]
 
 
-def customer_as_of(store: EventStore, customer_id: UUID, at: datetime, scope: UUID | None) -> dict:
-    events = [e for e in _customer_events(store, customer_id, scope) if e.timestamp <= at]
+def customer_as_of(story: list, restaurant_events, at: datetime) -> dict:
+    """The customer as of `at`, from their story; `restaurant_events` reads a restaurant's events."""
     customer = None
-    for event in events:
-        customer = event.mutate(customer)
+    visits: dict[UUID, Visit] = {}
+    for event in story:
+        if event.timestamp > at:
+            break
+        if isinstance(event, Visit.Event):
+            visits[event.originator_id] = event.mutate(visits.get(event.originator_id))
+        else:
+            customer = event.mutate(customer)
     if customer is None or customer.deleted:
-        raise CustomerNotFound(customer_id)
+        raise CustomerNotFound(story[0].originator_id)
+    counted = [(v["spend_cents"], v["visited_at"]) for v in customer.counted_visits]
+    counted += [(v.spend_cents, v.visited_at) for v in visits.values() if not v.voided]
     restaurant = None
-    for event in store.get(customer.restaurant_id):
+    for event in restaurant_events(customer.restaurant_id):
         if event.timestamp > at:
             break
         restaurant = event.mutate(restaurant)
@@ -64,9 +85,9 @@ def customer_as_of(store: EventStore, customer_id: UUID, at: datetime, scope: UU
         "email": customer.email,
         "first_name": customer.first_name,
         "last_name": customer.last_name,
-        "total_spend_cents": customer.total_spend_cents,
-        "visit_count": len(customer.counted_visits),
-        "last_visit_at": customer.last_visit_at,
+        "total_spend_cents": sum(spend for spend, _ in counted),
+        "visit_count": len(counted),
+        "last_visit_at": max((visited_at for _, visited_at in counted), default=None),
         "created_at": customer.created_on,
         "as_of": at,
     }

@@ -6,11 +6,11 @@ from datetime import datetime
 from uuid import UUID
 
 from crm.write_model.base import CrmAggregate
-from crm.write_model.errors import RestaurantHasCustomers, RestaurantNotFound
+from crm.write_model.errors import RestaurantNotFound
 
 
 class Restaurant(CrmAggregate):
-    """A restaurant: its name and time zone. Its customers are counted by `CustomerRoll` shards."""
+    """A restaurant: its name and time zone. Its customers are the streams it owns (see the application)."""
 
     class Opened(CrmAggregate.Created):
         name: str
@@ -47,11 +47,9 @@ class Restaurant(CrmAggregate):
         if (name, timezone) != (self.name, self.timezone):
             self.trigger_event(self.DetailsChanged, name=name, timezone=timezone, actor=actor, timestamp=at)
 
-    def delete(self, customer_count: int, actor: str, at: datetime) -> None:
-        """Delete the restaurant; `customer_count` comes from its rolls, saved in the same save."""
+    def delete(self, actor: str, at: datetime) -> None:
+        """Delete the restaurant (the command saves it only if none of its customers is live)."""
         self._require_open()
-        if customer_count:
-            raise RestaurantHasCustomers(customer_count)
         self.trigger_event(self.Deleted, actor=actor, timestamp=at)
 
     def _require_open(self) -> None:

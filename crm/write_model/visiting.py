@@ -1,27 +1,43 @@
-"""Visit commands: record, correct and void a customer's visits."""
+"""Visit commands: record, correct and void a customer's visits.
+
+A visit is its own stream (`Visit`), recorded without loading its customer: the customer's
+restaurant (which never changes) comes from their first event, cached; that they are still
+there is checked by the event store under its insert lock. Visits recorded before visits had
+their own streams live on the customer's stream, and are corrected and voided there.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from uuid import UUID, uuid4
 
-from crm.write_model import validation
-from crm.write_model.commands import Clock, Commands, Recorded, utc_now
-from crm.write_model.customers import Customer
-from crm.write_model.errors import CustomerNotFound, VisitNotFound
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
-# Which customer holds a visit (None: no such visit): a port the wiring provides.
+from crm.write_model import validation
+from crm.write_model.commands import Clock, Commands, Recorded, StreamLive, live_topics, utc_now
+from crm.write_model.customers import Customer
+from crm.write_model.errors import CustomerNotFound, StreamNotLive, VisitNotFound
+from crm.write_model.visits import Visit
+
+# Which customer holds a visit recorded on the customer's own stream (None: no such visit): a
+# port the wiring provides, for visits recorded before visits had their own streams.
 VisitLocator = Callable[[UUID], "UUID | None"]
+
+CUSTOMER_LIVE = live_topics(Customer, Customer.Deleted)
+_RESTAURANTS_CACHED = 65_536  # customers whose restaurant a process remembers (~10 MB)
 
 
 class VisitCommands(Commands):
-    """Commands on visits; a visit is found through the `VisitLocator` given at construction."""
+    """Commands on visits; older visits are found through the `VisitLocator` given at construction."""
 
     def __init__(
         self, env: dict[str, str], *, visit_locator: VisitLocator, clock: Clock = utc_now, command_retries: int = 30
     ):
         self.visit_locator = visit_locator
+        self._restaurant_of = lru_cache(maxsize=_RESTAURANTS_CACHED)(self._registered_restaurant)
         super().__init__(env, clock=clock, command_retries=command_retries)
 
     # -- visits -------------------------------------------------------------------------
@@ -40,14 +56,26 @@ class VisitCommands(Commands):
         spend_cents = validation.spend_cents(spend_cents)
         now = self.clock()
         visited_at = now if visited_at is None else validation.visit_time(visited_at, now)
+        replayable = visit_id is not None  # a fresh id cannot have been recorded before
         visit_id = visit_id or uuid4()
+        restaurant_id = self._restaurant_of(customer_id)  # CustomerNotFound (never cached)
+        if scope is not None and scope != restaurant_id:
+            raise CustomerNotFound(customer_id)
 
         def attempt() -> Recorded:
-            customer = self._customer(customer_id, scope)
-            customer.record_visit(visit_id, spend_cents, visited_at, actor, self.clock())
-            return self._save_recorded(visit_id, customer)
+            visit = Visit.record(visit_id, customer_id, restaurant_id, spend_cents, visited_at, actor, self.clock())
+            try:
+                return self._save_visit(visit, owners={visit_id: customer_id})
+            except IntegrityError:
+                if not replayable:
+                    raise
+                recorded = self._visit_or_none(visit_id)
+                if recorded is None:
+                    raise
+                recorded.require_replay_of(customer_id)
+                return self._unchanged(visit_id, Visit)
 
-        return self._run(attempt, customer_id)
+        return self._run(attempt)
 
     def correct_visit(
         self,
@@ -61,11 +89,89 @@ class VisitCommands(Commands):
         """Correct a visit's spend and/or time (None keeps the current value)."""
         spend_cents = None if spend_cents is None else validation.spend_cents(spend_cents)
         visited_at = None if visited_at is None else validation.visit_time(visited_at, self.clock())
-        customer_id = self._customer_of_visit(visit_id)
 
         def attempt() -> Recorded:
-            customer = self._visit_holder(customer_id, visit_id, scope)
-            visit = customer.visit(visit_id)
+            visit = self._visit(visit_id, scope)
+            if visit is None:
+                return self._on_customer_stream(visit_id, scope, "correct", spend_cents, visited_at, actor)
+            visit.correct(
+                visit.spend_cents if spend_cents is None else spend_cents,
+                visit.visited_at if visited_at is None else visited_at,
+                actor,
+                self.clock(),
+            )
+            return self._save_visit(visit)
+
+        return self._run(attempt, visit_id)
+
+    def void_visit(self, visit_id: UUID, *, actor: str, scope: UUID | None) -> Recorded:
+        """Void a visit: it no longer counts towards the customer's totals."""
+
+        def attempt() -> Recorded:
+            visit = self._visit(visit_id, scope)
+            if visit is None:
+                return self._on_customer_stream(visit_id, scope, "void", None, None, actor)
+            visit.void(actor, self.clock())
+            return self._save_visit(visit)
+
+        return self._run(attempt, visit_id)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _save_visit(self, visit: Visit, **kwargs) -> Recorded:
+        """Save the visit's new events, provided its customer is still there (not deleted)."""
+        try:
+            return self._save_recorded(
+                visit.id, visit, conditions=[StreamLive(visit.customer_id, CUSTOMER_LIVE)], **kwargs
+            )
+        except StreamNotLive:
+            if visit.version == 1:
+                raise CustomerNotFound(visit.customer_id) from None
+            raise VisitNotFound(visit.id) from None
+
+    def _registered_restaurant(self, customer_id: UUID) -> UUID:
+        """The restaurant a customer registered with; CustomerNotFound if `customer_id` is no customer."""
+        first = self.recorder.select_events(customer_id, lte=1)
+        event = self.mapper.to_domain_event(first[0]) if first else None
+        if not isinstance(event, Customer.Registered):
+            raise CustomerNotFound(customer_id)
+        return event.restaurant_id
+
+    def _visit_or_none(self, visit_id: UUID) -> Visit | None:
+        try:
+            visit = self.repository.get(visit_id)
+        except AggregateNotFoundError:
+            return None
+        return visit if isinstance(visit, Visit) else None
+
+    def _visit(self, visit_id: UUID, scope: UUID | None) -> Visit | None:
+        """The visit's own stream (None: no such stream), or VisitNotFound outside `scope`."""
+        visit = self._visit_or_none(visit_id)
+        if visit is not None and scope is not None and visit.restaurant_id != scope:
+            raise VisitNotFound(visit_id)
+        return visit
+
+    def _on_customer_stream(
+        self,
+        visit_id: UUID,
+        scope: UUID | None,
+        change: str,
+        spend_cents: int | None,
+        visited_at: datetime | None,
+        actor: str,
+    ) -> Recorded:
+        """Correct or void a visit recorded as an event of its customer's stream."""
+        customer_id = self.visit_locator(visit_id)
+        if customer_id is None:
+            raise VisitNotFound(visit_id)
+        try:
+            customer = self._customer(customer_id, scope)
+        except CustomerNotFound:
+            raise VisitNotFound(visit_id) from None
+        visit = customer.visit(visit_id)
+        if change == "void":
+            customer.void_visit(visit_id, actor, self.clock())
+        else:
             customer.correct_visit(
                 visit_id,
                 visit["spend_cents"] if spend_cents is None else spend_cents,
@@ -73,31 +179,4 @@ class VisitCommands(Commands):
                 actor,
                 self.clock(),
             )
-            return self._save_recorded(visit_id, customer)
-
-        return self._run(attempt, customer_id)
-
-    def void_visit(self, visit_id: UUID, *, actor: str, scope: UUID | None) -> Recorded:
-        """Void a visit: it no longer counts towards the customer's totals."""
-        customer_id = self._customer_of_visit(visit_id)
-
-        def attempt() -> Recorded:
-            customer = self._visit_holder(customer_id, visit_id, scope)
-            customer.void_visit(visit_id, actor, self.clock())
-            return self._save_recorded(visit_id, customer)
-
-        return self._run(attempt, customer_id)
-
-    def _customer_of_visit(self, visit_id: UUID) -> UUID:
-        customer_id = self.visit_locator(visit_id)
-        if customer_id is None:
-            raise VisitNotFound(visit_id)
-        return customer_id
-
-    def _visit_holder(self, customer_id: UUID, visit_id: UUID, scope: UUID | None) -> Customer:
-        try:
-            customer = self._customer(customer_id, scope)
-        except CustomerNotFound:
-            raise VisitNotFound(visit_id) from None
-        customer.visit(visit_id)
-        return customer
+        return self._save_recorded(visit_id, customer)

@@ -133,3 +133,22 @@ def test_replaying_the_creation_of_something_since_deleted_is_a_conflict(applica
     application.delete_restaurant(closed, actor="admin", scope=None)
     with pytest.raises(ReplayOfDeleted):
         application.open_restaurant("Closed Diner", actor="admin", restaurant_id=closed)
+
+
+def test_migrate_gives_restaurants_the_customers_registered_before_they_owned_them(
+    application, container, settings, restaurant_id
+):
+    from sqlalchemy import delete
+
+    from crm.adapters.stream_owners import stream_owners
+    from crm.bootstrap import migrate
+
+    customer_id = register(application, restaurant_id)
+    # As a customer registered by an earlier version was: owned by no one (counted in a roll).
+    with container.engine.begin() as connection:
+        connection.execute(delete(stream_owners).where(stream_owners.c.stream_id == customer_id))
+    migrate(settings)
+    with pytest.raises(RestaurantHasCustomers):
+        application.delete_restaurant(restaurant_id, actor="admin", scope=None)
+    migrate(settings)  # again: nothing doubles
+    assert application.recorder.owned_streams(restaurant_id) == [customer_id]

@@ -33,13 +33,31 @@ def test_replaying_applied_events_changes_nothing(application, container):
     assert container.queries.customer(customer_id, None) == before
 
 
-def test_a_failed_inline_catch_up_is_reported_as_lag(container, monkeypatch, caplog):
+def test_a_failed_inline_projection_keeps_the_command_and_is_reported_as_lag(container, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(container.runner, "catch_up_projection", broken)
+    projector = container.runner.projectors["restaurants"]
+    monkeypatch.setattr(projector, "apply", broken)
     with caplog.at_level(logging.ERROR):
         recorded = container.application.open_restaurant("Pizza Palace", actor="admin")
         reached = container.read_side.wait_for(recorded.position, container.read_side.concerned(recorded.topics))
+    # Check the command stands (its event is in the log), the read side says it lags.
+    assert [n.id for n in container.application.recorder.select_notifications(1, 10)] == [recorded.position]
     assert reached is False
+    assert container.queries.restaurant(recorded.id, None) is None
     assert "inline projection failed" in caplog.text
+    # Check a later catch-up, once the projector works again, brings the row.
+    monkeypatch.undo()
+    assert container.read_side.wait_for(recorded.position, ["restaurants"])
+    assert container.queries.restaurant(recorded.id, None)["name"] == "Pizza Palace"
+
+
+def test_a_command_projects_its_own_events_in_its_transaction(container, monkeypatch):
+    application = container.application
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin").id
+    # Check no catch-up runs after the command: its transaction already projected it.
+    monkeypatch.setattr(container.runner, "catch_up_projection", None)
+    recorded = application.register_customer(restaurant_id, "a@example.com", actor="admin", scope=None)
+    assert container.read_side.wait_for(recorded.position, container.read_side.concerned(recorded.topics))
+    assert container.queries.customer(recorded.id, None)["email"] == "a@example.com"

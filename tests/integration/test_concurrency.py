@@ -49,6 +49,93 @@ def test_two_processes_writing_one_customer_retry_on_conflicts(settings, contain
         row = container.queries.customer(customer_id, None)
         assert row["visit_count"] == 100
         assert row["total_spend_cents"] == sum(n * 1000 + i for n in range(4) for i in range(25))
-        assert application.repository.get(customer_id).version == 101
+        # Check each visit is its own stream, owned by the customer, whose stream they left alone.
+        assert len(application.recorder.owned_streams(customer_id)) == 100
+        assert application.repository.get(customer_id).version == 1
+    finally:
+        other.engine.dispose()
+
+
+def test_a_customer_deleted_while_visits_pour_in_gets_no_visit_after_the_deletion(settings, container, clock):
+    # Visits are recorded without loading the customer; the event store checks, under its
+    # insert lock, that the customer's stream has not ended. Two processes race here.
+    from crm.write_model.errors import CustomerNotFound
+
+    other = bootstrap.build(settings, clock=clock)
+    application = container.application
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin").id
+    customer_id = application.register_customer(restaurant_id, "ann@example.com", actor="admin", scope=None).id
+    outcomes: list[str] = []
+
+    def visits() -> None:
+        for i in range(60):
+            try:
+                other.application.record_visit(customer_id, 100 + i, actor="till", scope=None)
+                outcomes.append("recorded")
+            except CustomerNotFound:
+                outcomes.append("refused")
+
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            futures = [pool.submit(visits) for _ in range(2)]
+            while outcomes.count("recorded") < 10:
+                pass
+            deleted = application.delete_customer(customer_id, actor="admin", scope=None)
+            for future in futures:
+                future.result()
+        # Check every visit the log holds for the customer came before the deletion, and every
+        # one refused came after it.
+        recorded = application.recorder.select_streams(application.recorder.owned_streams(customer_id))
+        notifications = application.recorder.select_notifications(1, 10_000)
+        position_of = {(n.originator_id, n.originator_version): n.id for n in notifications}
+        assert recorded and len(recorded) == outcomes.count("recorded")
+        assert all(position_of[(e.originator_id, e.originator_version)] < deleted.position for e in recorded)
+        assert "refused" in outcomes
+        assert outcomes.index("refused") >= 10
+    finally:
+        other.engine.dispose()
+
+
+def test_registrations_racing_a_restaurant_deletion_never_leave_a_customer_in_a_deleted_restaurant(
+    settings, container, clock
+):
+    # Registrations read nothing first: the event store checks, under its insert lock, that the
+    # restaurant is open; the deletion checks there that none of its customers is live.
+    from crm.write_model.errors import InvalidInput, RestaurantHasCustomers
+
+    other = bootstrap.build(settings, clock=clock)
+    application = container.application
+    deleted, kept = 0, 0
+    try:
+        for round_ in range(8):
+            restaurant_id = application.open_restaurant(f"R{round_}", actor="admin").id
+            registered: list = []
+
+            def register(n: int, restaurant_id=restaurant_id, registered=registered) -> None:
+                for i in range(15):
+                    try:
+                        email = f"c{n}-{i}@example.com"
+                        registered.append(
+                            other.application.register_customer(restaurant_id, email, actor="x", scope=None)
+                        )
+                    except InvalidInput:
+                        pass
+
+            with ThreadPoolExecutor(2) as pool:
+                futures = [pool.submit(register, n) for n in range(2)]
+                try:
+                    deletion = application.delete_restaurant(restaurant_id, actor="admin", scope=None)
+                except RestaurantHasCustomers:
+                    deletion = None
+                for future in futures:
+                    future.result()
+            if deletion is None:
+                kept += 1
+                assert registered
+                continue
+            deleted += 1
+            # Check every registration that went through came before the deletion in the log.
+            assert all(r.position < deletion.position for r in registered)
+        assert deleted + kept == 8
     finally:
         other.engine.dispose()

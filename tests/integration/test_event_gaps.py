@@ -17,7 +17,9 @@ from crm.write_model.restaurants import Restaurant
 
 @pytest.fixture
 def writer(settings, container, clock):
-    built = bootstrap.build(settings, clock=clock)
+    # A writer that leaves projection to followers (an inline writer would apply its events in
+    # its own transaction, holding the projections' positions until it commits).
+    built = bootstrap.build(replace(settings, projection_mode="background"), clock=clock)
     yield built
     built.close()
 

@@ -4,7 +4,8 @@ A command returns what it recorded (its id, the notification id of its last even
 topics). Its caller (a view, a task, the dashboard), after the command and outside every
 lock, calls `wait_for(position, projections)` before it reads the projections back:
 
-- inline mode: this process applies the events itself, up to `position`, now;
+- inline mode: the command applied its own events in its transaction (see `InlineProjection`),
+  so this usually has nothing left to do; otherwise this process applies them, up to `position`, now;
 - background mode: `crm projector` applies them; this waits (bounded) until it has passed
   `position`.
 
@@ -42,6 +43,8 @@ class ReadSide:
             return True
         if self.watcher is not None:
             return self.watcher.wait_for(position, names, self.timeout if timeout is None else timeout)
+        # Inline: this process's commands applied their own events in their transactions.
+        names = [name for name in names if self.runner.reached.get(name, 0) < position]
         try:
             for name in names:
                 self.runner.catch_up_projection(name, position)
