@@ -92,7 +92,7 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
     runner = ProjectionRunner(store.recorder, store.mapper, all_projectors())
     watcher = ProjectionWatcher(engine) if settings.projection_mode == "background" else None
     if watcher is None:  # inline: commands project their own events in their own transactions
-        store.recorder.after_insert = InlineProjection(runner)
+        store.recorder.inline_projection = InlineProjection(runner)
     read_side = ReadSide(runner, watcher, settings.read_your_writes_timeout)
     queries = Queries(engine)
     application = CrmApplication(

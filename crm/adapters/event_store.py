@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, Notification, StoredEvent, UUIDAsHex
 from eventsourcing.utils import Environment
+from eventsourcing_sqlalchemy.datastore import transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from psycopg2.errors import LockNotAvailable
@@ -25,13 +26,27 @@ from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from crm.adapters.locked_append import append_locked
 from crm.adapters.personal_data import KeyStore, PersonalDataMapper
 from crm.adapters.stream_owners import stream_owners
 from crm.write_model.commands import NoneLive, StreamLive
 from crm.write_model.errors import EventStoreBusy, StreamNotLive, StreamsStillLive
 
 DEFAULT_LOCK_TIMEOUT_MS = 5000
-AfterInsert = Callable[[Session, Sequence[object], Sequence[int]], "Callable[[], None] | None"]
+
+
+class _ProjectionBehind(Exception):
+    """A projection lacks events recorded before this save's, or failed: take the slow path."""
+
+
+class InlineProjectionPort(Protocol):
+    """What the event store asks of inline projection (`crm.projectors.engine.InlineProjection`)."""
+
+    def before_lock(self, events: Sequence[object]) -> Any | None: ...
+
+    def __call__(self, session: Session, events: Sequence[object], ids: Sequence[int]) -> Callable[[], None] | None: ...
+
+
 WINDOW = 4  # a window read covers at most WINDOW x its limit of notification ids
 
 
@@ -43,26 +58,82 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
     """An application recorder whose inserts and selects skip the ORM."""
 
     lock_timeout_ms = DEFAULT_LOCK_TIMEOUT_MS
-    # Inline mode: called in the insert's transaction with the domain events just inserted and
-    # their notification ids; what it returns is called once that transaction has committed.
-    after_insert: AfterInsert | None = None
+    # Inline mode: projects a save's events in the save's own transaction (set by the wiring).
+    inline_projection: InlineProjectionPort | None = None
+    keys: KeyStore | None = None  # new customers' keys go in with their first events
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], *, session: Session | None = None, **kwargs: Any
     ) -> Sequence[int]:
-        """Insert the events in one transaction (the caller's `session`, if given) and, when
-        the domain events come with them (`originals`) and a hook is set, hand them to `after_insert` there."""
+        """Insert the events in one transaction (the caller's `session`, if given), checking
+        the save's `conditions` and recording its `owners` under the insert lock.
+
+        Inline, the domain events (`originals`) are projected in the same transaction: before
+        the lock when their projections allow it (on PostgreSQL the locked part is then one
+        round trip), else after the insert.
+        """
         domain_events = kwargs.pop("originals", ())
         if session is not None:
             return super().insert_events(stored_events, session=session, **kwargs)
+        if self.inline_projection is not None and domain_events:
+            ids = self._insert_projected_before_lock(stored_events, domain_events, **kwargs)
+            if ids is not None:
+                return ids
         with self.transaction(commit=True) as session:  # or the caller's, still open
             self._insert_events(session, stored_events, **kwargs)
             ids = self._insert_stored_events(session, stored_events, **kwargs)
-            if self.after_insert is not None and domain_events and ids:
-                committed = self.after_insert(session, domain_events, ids)
+            if self.inline_projection is not None and domain_events and ids:
+                committed = self.inline_projection(session, domain_events, ids)
                 if committed is not None:
                     event.listen(session, "after_commit", lambda _: committed(), once=True)
         return ids
+
+    def _insert_projected_before_lock(
+        self, stored_events: Sequence[StoredEvent], domain_events: Sequence[object], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The fast path: project, then lock, check, insert and advance in one round trip.
+
+        None when it does not apply (SQLite, a transaction already open, a condition it does
+        not check, events that must be projected in order) or when a projection it would
+        advance lacks earlier events: then nothing was written, and the caller takes the
+        slow path.
+        """
+        conditions = kwargs.get("conditions", ())
+        if (
+            self.datastore.engine.dialect.name != "postgresql"
+            or transactions.get(None) is not None
+            or not all(isinstance(c, StreamLive) for c in conditions)
+        ):
+            return None
+        plan = self.inline_projection.before_lock(domain_events)
+        if plan is None:
+            return None
+        try:
+            with self.transaction(commit=True) as session:
+                self._store_pending_keys(session, stored_events)
+                try:
+                    plan.apply(session)
+                except Exception as error:  # the slow path keeps the command and reports the lag
+                    raise _ProjectionBehind() from error
+                appended = append_locked(
+                    session.connection().connection.cursor(),
+                    self.events_table_name,
+                    self.channel_name,
+                    self.lock_timeout_ms,
+                    stored_events,
+                    conditions,
+                    kwargs.get("owners") or {},
+                    plan.tracking,
+                )
+                if appended.not_live:
+                    raise StreamNotLive(appended.not_live[0])
+                if appended.advanced != set(plan.names):
+                    raise _ProjectionBehind()
+                last = max(appended.ids)
+                event.listen(session, "after_commit", lambda _: plan.committed(last), once=True)
+            return appended.ids
+        except _ProjectionBehind:
+            return None
 
     def _lock_table(self, session: Session) -> None:
         """The library's table lock (commits in notification-id order), bounded by `lock_timeout`.
@@ -100,6 +171,7 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
             }
             for e in stored_events
         ]
+        self._store_pending_keys(session, stored_events)
         self._lock_table(session)
         for condition in kwargs.get("conditions", ()):
             self._check(session, condition)
@@ -110,6 +182,23 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
             session.execute(stream_owners.insert(), [{"stream_id": s, "owner_id": o} for s, o in owners.items()])
         self._notify_channel(session)
         return ids
+
+    def _store_pending_keys(self, session: Session, stored_events: Sequence[StoredEvent]) -> None:
+        """New customers' data keys, inserted in the transaction that inserts their events."""
+        if self.keys is None:
+            return
+        stored = self.keys.insert_pending(session, {e.originator_id for e in stored_events})
+        if stored:
+            event.listen(session, "after_commit", lambda _: self.keys.stored(stored), once=True)
+
+    def holds(self, condition: StreamLive) -> bool:
+        """Whether `condition` holds now (a read: a save checks it again under the lock)."""
+        with self.transaction(commit=False) as session:
+            try:
+                self._check(session, condition)
+            except StreamNotLive:
+                return False
+        return True
 
     def _check(self, session: Session, condition: StreamLive | NoneLive) -> None:
         """Under the insert lock, so no event can slip in between the check and the insert."""
@@ -123,6 +212,12 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
             ).scalar()
             if newest not in condition.live:
                 raise StreamNotLive(condition.id)
+            if condition.owner is not None:
+                owner = session.execute(
+                    select(stream_owners.c.owner_id).where(stream_owners.c.stream_id == condition.id)
+                ).scalar()
+                if owner != condition.owner:
+                    raise StreamNotLive(condition.id)
             return
         # (Two steps, not a join: the library stores ids in its own column type on SQLite.)
         owned = (
@@ -304,4 +399,6 @@ def open_event_store(url: str, secret: bytes, *, create_tables: bool = False, lo
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):  # as the library's Application does
         transcoder.register(transcoding)
     keys = KeyStore(factory.datastore, secret)
-    return EventStore(factory, factory.application_recorder(), PersonalDataMapper(transcoder, keys), keys)
+    recorder = factory.application_recorder()
+    recorder.keys = keys
+    return EventStore(factory, recorder, PersonalDataMapper(transcoder, keys), keys)

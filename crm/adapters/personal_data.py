@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from uuid import UUID
@@ -31,6 +32,7 @@ customer_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+_MAX_PENDING = 10_000
 ENCRYPTED = b"\x01"  # first byte of an encrypted state; plain JSON states begin with '{'
 _NONCE_BYTES = 12
 
@@ -50,34 +52,68 @@ class KeyStore:
         self._datastore = datastore
         self._kek = AESGCM(hashlib.sha256(b"crm-customer-key-wrap:" + secret).digest())
         self._cache: dict[UUID, bytes] = {}
+        self._pending: OrderedDict[UUID, tuple[bytes, bytes]] = OrderedDict()  # key, wrapped
         self._lock = threading.Lock()
 
     def create(self, customer_id: UUID) -> None:
-        """Make sure `customer_id` has a key (idempotent): one statement, in the caller's
-        transaction if one is open (so the key commits with the events it encrypts).
+        """Give `customer_id` a key, to be stored with their first events.
 
-        The key is remembered at once. Should that transaction roll back, the key is not
-        lost to this process: creating it again inserts the same key; and a key another
-        process stored for the same id meanwhile replaces it (see `refresh`).
+        Nothing is written here: the event store inserts the key in the transaction that
+        inserts the events it encrypts (`pending_rows`), so a key exists exactly when they do.
+        Until then it is pending; asking again returns the same key.
         """
         with self._lock:
-            key = self._cache.get(customer_id)
-        key = key or AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(_NONCE_BYTES)
-        wrapped = nonce + self._kek.encrypt(nonce, key, customer_id.bytes)
-        with self._datastore.transaction(commit=True) as session:
-            dialect = session.get_bind().dialect.name
-            inserted = session.execute(
-                dialects.insert(dialect, customer_keys)
-                .values(customer_id=customer_id, wrapped_key=wrapped, created_at=datetime.now(timezone.utc))
-                .on_conflict_do_nothing(index_elements=["customer_id"])
-                .returning(customer_keys.c.customer_id)
-            ).first()
-        if inserted is None:  # it had one already
-            self.refresh(customer_id)
-            return
+            if customer_id in self._pending or customer_id in self._cache:
+                return
+            key = AESGCM.generate_key(bit_length=256)
+            nonce = os.urandom(_NONCE_BYTES)
+            self._pending[customer_id] = (key, nonce + self._kek.encrypt(nonce, key, customer_id.bytes))
+            while len(self._pending) > _MAX_PENDING:  # registrations that never saved
+                self._pending.popitem(last=False)
+
+    def for_writing(self, customer_id: UUID) -> bytes | None:
+        """The key to encrypt `customer_id`'s new events with: a pending one, else the stored one."""
         with self._lock:
-            self._cache[customer_id] = key
+            pending = self._pending.get(customer_id)
+        return pending[0] if pending is not None else self.get(customer_id)
+
+    def pending_rows(self, customer_ids: Iterable) -> list[dict]:
+        """The rows of `customer_keys` to insert with these aggregates' events."""
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            pending = [(_uuid(i), self._pending.get(_uuid(i))) for i in set(customer_ids)]
+        return [
+            {"customer_id": customer_id, "wrapped_key": entry[1], "created_at": now}
+            for customer_id, entry in pending
+            if entry is not None
+        ]
+
+    def insert_pending(self, executor, customer_ids: Iterable) -> list[UUID]:
+        """Insert the pending keys of these aggregates in the caller's transaction; their ids.
+
+        A row already there was left by a registration that never stored its events (no key
+        is ever replaced once events use it: those events' insert would have failed), so it
+        is replaced.
+        """
+        rows = self.pending_rows(customer_ids)
+        if rows:
+            dialect = executor.get_bind().dialect.name if hasattr(executor, "get_bind") else executor.dialect.name
+            stmt = dialects.insert(dialect, customer_keys)
+            executor.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["customer_id"], set_={"wrapped_key": stmt.excluded.wrapped_key}
+                ),
+                rows,
+            )
+        return [row["customer_id"] for row in rows]
+
+    def stored(self, customer_ids: Iterable[UUID]) -> None:
+        """These pending keys are committed: they are the customers' keys from now on."""
+        with self._lock:
+            for customer_id in customer_ids:
+                entry = self._pending.pop(customer_id, None)
+                if entry is not None:
+                    self._cache[customer_id] = entry[0]
 
     def refresh(self, customer_id: UUID) -> bytes | None:
         """Forget the remembered key and read the stored one."""
@@ -139,7 +175,7 @@ class PersonalDataMapper(Mapper):
         stored = super().to_stored_event(domain_event)
         if not _is_personal(domain_event):
             return stored
-        key = self.keys.get(stored.originator_id)
+        key = self.keys.for_writing(_uuid(stored.originator_id))
         if key is None:
             raise PersonalDataErased(stored.originator_id)
         nonce = os.urandom(_NONCE_BYTES)
@@ -168,7 +204,7 @@ class PersonalDataMapper(Mapper):
         body = stored_event.state[1:]
         try:
             plain = AESGCM(key).decrypt(body[:_NONCE_BYTES], body[_NONCE_BYTES:], _associated_data(stored_event))
-        except InvalidTag:  # a key remembered from a registration that rolled back: read the stored one
+        except InvalidTag:  # defensive: a key remembered here that is not the stored one
             key = self.keys.refresh(originator_id)
             if key is None:
                 raise PersonalDataErased(originator_id) from None

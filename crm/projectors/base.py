@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from functools import cached_property
 
 from eventsourcing.utils import get_topic
@@ -22,6 +23,15 @@ class Projector:
     # Indexes the projector's own statements need while a rebuild replays the log; the
     # others are built once the replay is done.
     replay_indexes: frozenset[str] = frozenset()
+    # Event classes whose effect does not depend on their order among other aggregates'
+    # events (a new row, a sum added to, a row only their own aggregate changes): inline, a
+    # command made of these alone is projected before the event store's insert lock.
+    unordered_events: tuple[type, ...] = ()
+
+    @cached_property
+    def unordered(self) -> frozenset[str]:
+        """The topics of `unordered_events`."""
+        return frozenset(get_topic(cls) for cls in self.unordered_events)
 
     @cached_property
     def topics(self) -> frozenset[str]:
@@ -40,9 +50,14 @@ class Projector:
         """Called after the last event of each batch."""
 
     def apply(self, events: list, session: Session) -> None:
-        """Apply one batch of events, framed by `begin_batch` and `end_batch`."""
-        self.begin_batch(session)
-        handle = self.handle  # one dispatcher per batch, not one per event
+        """Apply one batch of events, framed by `begin_batch` and `end_batch`.
+
+        Each batch runs on a copy of the projector, so that what `begin_batch` sets up is the
+        batch's own: inline, commands project concurrently from several threads.
+        """
+        batch = copy.copy(self)
+        batch.begin_batch(session)
+        handle = batch.handle  # one dispatcher per batch, not one per event
         for event in events:
             handle(event, session)
-        self.end_batch(session)
+        batch.end_batch(session)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, Uuid, bindparam, case, func, literal, or_, select
+from sqlalchemy import BigInteger, DateTime, Uuid, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
@@ -30,6 +30,8 @@ class CustomerSpendProjector(Projector):
     name = "customers"
     tables = (customers, visits)
     replay_indexes = frozenset({"ix_visits_customer_visited"})  # the totals' recount
+    # (Corrections and voids recount a customer's totals from their visits: after the lock.)
+    unordered_events = (Customer.Registered, Customer.DetailsChanged, Customer.Deleted, Visit.VisitRecorded)
 
     @singledispatchmethod
     def handle(self, event: object, session: Session) -> None:
@@ -105,14 +107,13 @@ class CustomerSpendProjector(Projector):
             self._corrections.pop(visit_id, None)
         self._touched.add(customer_id)
 
-    # Visits as their own streams: the event names its customer (and restaurant, when recorded).
+    # Visits as their own streams: each event names its customer.
 
     @handle.register
     def _visit_stream_recorded(self, event: Visit.VisitRecorded, session: Session) -> None:
         self._new_visits[event.originator_id] = {
             "id": event.originator_id,
             "customer_id": event.customer_id,
-            "restaurant_id": event.restaurant_id,
             "spend_cents": event.spend_cents,
             "visited_at": event.visited_at,
         }
@@ -176,21 +177,10 @@ class CustomerSpendProjector(Projector):
             session.execute(_ADD_VISITS, list(totals.values()))
 
     def _insert_visits(self, session: Session) -> None:
-        known = [v for v in self._new_visits.values() if "restaurant_id" in v]
-        if len(known) == len(self._new_visits):  # every one from a visit's own stream
-            insert_rows(session, visits, known)
-            return
         if len(self._new_visits) <= _FEW and not self._new_customers:
-            # A command's own batch: one INSERT ... SELECT a visit beats a lookup and a COPY.
-            for visit in self._new_visits.values():
-                row = select(
-                    literal(visit["id"], Uuid).label("id"),
-                    customers.c.id.label("customer_id"),
-                    customers.c.restaurant_id,
-                    literal(visit["spend_cents"], BigInteger).label("spend_cents"),
-                    literal(visit["visited_at"], DateTime(timezone=True)).label("visited_at"),
-                ).where(customers.c.id == visit["customer_id"])
-                session.execute(visits.insert().from_select([c.key for c in row.selected_columns], row))
+            # A command's own batch: an INSERT ... SELECT (its restaurant from its customer's
+            # row) beats a lookup and a COPY.
+            session.execute(_INSERT_VISIT, list(self._new_visits.values()))
             return
         # A visit row carries its customer's restaurant: from this batch, else from the table.
         restaurant_of = {id: row["restaurant_id"] for id, row in self._new_customers.items()}
@@ -199,9 +189,9 @@ class CustomerSpendProjector(Projector):
             query = select(customers.c.id, customers.c.restaurant_id).where(customers.c.id.in_(chunk))
             restaurant_of.update((row.id, row.restaurant_id) for row in session.execute(query))
         rows = [
-            {**visit, "restaurant_id": visit.get("restaurant_id") or restaurant_of[visit["customer_id"]]}
+            {**visit, "restaurant_id": restaurant_of[visit["customer_id"]]}
             for visit in self._new_visits.values()
-            if "restaurant_id" in visit or visit["customer_id"] in restaurant_of
+            if visit["customer_id"] in restaurant_of
         ]
         insert_rows(session, visits, rows)
 
@@ -233,6 +223,16 @@ class CustomerSpendProjector(Projector):
 
 
 _FEW = 5  # visits in a batch, below which each is inserted by its own INSERT ... SELECT
+_INSERT_VISIT = visits.insert().from_select(
+    ["id", "customer_id", "restaurant_id", "spend_cents", "visited_at"],
+    select(
+        bindparam("id", type_=Uuid),
+        customers.c.id,
+        customers.c.restaurant_id,
+        bindparam("spend_cents", type_=BigInteger),
+        bindparam("visited_at", type_=DateTime(timezone=True)),
+    ).where(customers.c.id == bindparam("customer_id")),
+)
 
 _latest_visit = case(
     (

@@ -16,6 +16,7 @@ class RestaurantsProjector(Projector):
 
     name = "restaurants"
     tables = (restaurants,)
+    unordered_events = (Restaurant.Opened, Restaurant.DetailsChanged, Restaurant.Deleted)
 
     @singledispatchmethod
     def handle(self, event: object, session: Session) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.engine import Engine
 
 from crm.read_model.tables import customers, restaurants, visits
@@ -64,6 +64,19 @@ _visit_columns = (
 _visits_from = visits.join(customers, customers.c.id == visits.c.customer_id)
 
 
+def _by_id(query: Select, id_column, scope_column) -> tuple[Select, Select]:
+    unscoped = query.where(id_column == bindparam("id"))
+    return unscoped, unscoped.where(scope_column == bindparam("scope"))
+
+
+_CUSTOMER_BY_ID = _by_id(
+    select(*_customer_columns).select_from(_customers_from).where(ACTIVE), customers.c.id, customers.c.restaurant_id
+)
+_VISIT_BY_ID = _by_id(
+    select(*_visit_columns).select_from(_visits_from).where(ACTIVE), visits.c.id, visits.c.restaurant_id
+)
+
+
 class QueriesBase:
     """Shared plumbing: scoping, one row, one page (a count and a page: two queries)."""
 
@@ -74,10 +87,17 @@ class QueriesBase:
     def _scoped(query: Select, column, scope: UUID | None) -> Select:
         return query if scope is None else query.where(column == scope)
 
-    def _one(self, query: Select) -> dict | None:
+    def _one(self, query: Select, params: dict | None = None) -> dict | None:
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(query, params).first()
         return None if row is None else _row(row)
+
+    def _one_by_id(self, queries: tuple[Select, Select], id: UUID, scope: UUID | None) -> dict | None:
+        """One row by a prepared (unscoped, scoped) pair of queries: the ones read back after
+        every command are built once, not per call."""
+        if scope is None:
+            return self._one(queries[0], {"id": id})
+        return self._one(queries[1], {"id": id, "scope": scope})
 
     def _page(self, query: Select, order_by: tuple, page: int, page_size: int) -> Page:
         with self.engine.connect() as conn:
@@ -102,8 +122,7 @@ class Queries(QueriesBase):
     # -- customers
 
     def customer(self, customer_id: UUID, scope: UUID | None) -> dict | None:
-        query = select(*_customer_columns).select_from(_customers_from).where(customers.c.id == customer_id, ACTIVE)
-        return self._one(self._scoped(query, customers.c.restaurant_id, scope))
+        return self._one_by_id(_CUSTOMER_BY_ID, customer_id, scope)
 
     def customers(
         self, scope: UUID | None, restaurant_id: UUID | None, search: str | None, page: int, page_size: int
@@ -132,8 +151,7 @@ class Queries(QueriesBase):
     # -- visits
 
     def visit(self, visit_id: UUID, scope: UUID | None) -> dict | None:
-        query = select(*_visit_columns).select_from(_visits_from).where(visits.c.id == visit_id, ACTIVE)
-        return self._one(self._scoped(query, visits.c.restaurant_id, scope))
+        return self._one_by_id(_VISIT_BY_ID, visit_id, scope)
 
     def visits(self, scope: UUID | None, customer_id: UUID | None, page: int, page_size: int) -> Page:
         query = self._scoped(

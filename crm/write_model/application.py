@@ -143,9 +143,10 @@ class CrmApplication(CampaignCommands, VisitCommands):
     ) -> Recorded:
         """Register a customer of a restaurant; the email must be unused there (any case).
 
-        First tried in one transaction without a read: a new customer, a new email claim, the
-        restaurant's being open checked under the insert lock. If the log already holds the
-        customer id or the email, it is tried again reading them.
+        First tried without a read: a new customer, a new email claim and the customer's data
+        key saved in one transaction, the restaurant's being open checked under the insert
+        lock. If the log already holds the customer id or the email, it is tried again reading
+        them.
         """
         email = validation.email(email)
         first_name = validation.text(first_name, "first_name", required=False)
@@ -159,28 +160,25 @@ class CrmApplication(CampaignCommands, VisitCommands):
             careful = next(tries) > 0
             if careful and self._created_before(customer_id, "customer"):
                 return self._unchanged(customer_id, Customer)
-            with self.recorder.transaction(commit=True):  # the key commits with the events
-                self.keys.create(customer_id)
-                index = (
-                    self._claim_email(restaurant_id, email, customer_id, actor)
-                    if careful
-                    else CustomerEmail.claim_new(
-                        customer_email_id(self._secret, restaurant_id, email), customer_id, actor, self.clock()
-                    )
+            self.keys.create(customer_id)  # stored with the events it encrypts
+            index = (
+                self._claim_email(restaurant_id, email, customer_id, actor)
+                if careful
+                else CustomerEmail.claim_new(
+                    customer_email_id(self._secret, restaurant_id, email), customer_id, actor, self.clock()
                 )
-                customer = Customer.register(
-                    customer_id, restaurant_id, email, first_name, last_name, actor, self.clock()
+            )
+            customer = Customer.register(customer_id, restaurant_id, email, first_name, last_name, actor, self.clock())
+            try:
+                return self._save_recorded(
+                    customer_id,
+                    customer,
+                    index,
+                    conditions=[StreamLive(restaurant_id, RESTAURANT_LIVE)],
+                    owners={customer_id: restaurant_id},
                 )
-                try:
-                    return self._save_recorded(
-                        customer_id,
-                        customer,
-                        index,
-                        conditions=[StreamLive(restaurant_id, RESTAURANT_LIVE)],
-                        owners={customer_id: restaurant_id},
-                    )
-                except StreamNotLive:
-                    raise InvalidInput("restaurant", "no such restaurant") from None
+            except StreamNotLive:
+                raise InvalidInput("restaurant", "no such restaurant") from None
 
         return self._run(attempt, customer_id)
 

@@ -60,10 +60,12 @@ class Recorded:
 class StreamLive:
     """A condition of a save, checked by the event store under its insert lock: the newest
     event of stream `id` has one of the `live` topics (so the stream exists, is of the
-    expected kind, and has not ended). Else `StreamNotLive`."""
+    expected kind, and has not ended) and, if `owner` is given, that stream owns it (a
+    restaurant its customer: tenancy). Else `StreamNotLive`."""
 
     id: UUID
     live: frozenset[str]
+    owner: UUID | None = None
 
 
 @dataclass(frozen=True)

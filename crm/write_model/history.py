@@ -17,7 +17,7 @@ from crm.write_model.restaurants import Restaurant
 from crm.write_model.visits import Visit
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
-_VISIT_LINKS = {"customer_id", "restaurant_id"}  # implied by the story they are in
+_VISIT_LINKS = {"customer_id"}  # implied by the story they are in
 
 
 def check_story(events: list, customer_id: UUID, scope: UUID | None) -> list:

@@ -1,8 +1,8 @@
 """Visit commands: record, correct and void a customer's visits.
 
-A visit is its own stream (`Visit`), recorded without loading its customer: the customer's
-restaurant (which never changes) comes from their first event, cached; that they are still
-there is checked by the event store under its insert lock. Visits recorded before visits had
+A visit is its own stream (`Visit`), recorded without reading anything first: that its
+customer is there (and, for a restaurant's key, theirs) is checked by the event store under its
+insert lock. Visits recorded before visits had
 their own streams live on the customer's stream, and are corrected and voided there.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -27,7 +26,6 @@ from crm.write_model.visits import Visit
 VisitLocator = Callable[[UUID], "UUID | None"]
 
 CUSTOMER_LIVE = live_topics(Customer, Customer.Deleted)
-_RESTAURANTS_CACHED = 65_536  # customers whose restaurant a process remembers (~10 MB)
 
 
 class VisitCommands(Commands):
@@ -37,7 +35,6 @@ class VisitCommands(Commands):
         self, env: dict[str, str], *, visit_locator: VisitLocator, clock: Clock = utc_now, command_retries: int = 30
     ):
         self.visit_locator = visit_locator
-        self._restaurant_of = lru_cache(maxsize=_RESTAURANTS_CACHED)(self._registered_restaurant)
         super().__init__(env, clock=clock, command_retries=command_retries)
 
     # -- visits -------------------------------------------------------------------------
@@ -58,14 +55,11 @@ class VisitCommands(Commands):
         visited_at = now if visited_at is None else validation.visit_time(visited_at, now)
         replayable = visit_id is not None  # a fresh id cannot have been recorded before
         visit_id = visit_id or uuid4()
-        restaurant_id = self._restaurant_of(customer_id)  # CustomerNotFound (never cached)
-        if scope is not None and scope != restaurant_id:
-            raise CustomerNotFound(customer_id)
 
         def attempt() -> Recorded:
-            visit = Visit.record(visit_id, customer_id, restaurant_id, spend_cents, visited_at, actor, self.clock())
+            visit = Visit.record(visit_id, customer_id, spend_cents, visited_at, actor, self.clock())
             try:
-                return self._save_visit(visit, owners={visit_id: customer_id})
+                return self._save_visit(visit, scope, owners={visit_id: customer_id})
             except IntegrityError:
                 if not replayable:
                     raise
@@ -100,7 +94,7 @@ class VisitCommands(Commands):
                 actor,
                 self.clock(),
             )
-            return self._save_visit(visit)
+            return self._save_visit(visit, scope)
 
         return self._run(attempt, visit_id)
 
@@ -112,30 +106,21 @@ class VisitCommands(Commands):
             if visit is None:
                 return self._on_customer_stream(visit_id, scope, "void", None, None, actor)
             visit.void(actor, self.clock())
-            return self._save_visit(visit)
+            return self._save_visit(visit, scope)
 
         return self._run(attempt, visit_id)
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _save_visit(self, visit: Visit, **kwargs) -> Recorded:
-        """Save the visit's new events, provided its customer is still there (not deleted)."""
+    def _save_visit(self, visit: Visit, scope: UUID | None, **options) -> Recorded:
+        """Save the visit's new events, provided its customer is still there, in `scope`."""
+        customer_live = StreamLive(visit.customer_id, CUSTOMER_LIVE, owner=scope)
         try:
-            return self._save_recorded(
-                visit.id, visit, conditions=[StreamLive(visit.customer_id, CUSTOMER_LIVE)], **kwargs
-            )
+            return self._save_recorded(visit.id, visit, conditions=[customer_live], **options)
         except StreamNotLive:
             if visit.version == 1:
                 raise CustomerNotFound(visit.customer_id) from None
             raise VisitNotFound(visit.id) from None
-
-    def _registered_restaurant(self, customer_id: UUID) -> UUID:
-        """The restaurant a customer registered with; CustomerNotFound if `customer_id` is no customer."""
-        first = self.recorder.select_events(customer_id, lte=1)
-        event = self.mapper.to_domain_event(first[0]) if first else None
-        if not isinstance(event, Customer.Registered):
-            raise CustomerNotFound(customer_id)
-        return event.restaurant_id
 
     def _visit_or_none(self, visit_id: UUID) -> Visit | None:
         try:
@@ -145,9 +130,10 @@ class VisitCommands(Commands):
         return visit if isinstance(visit, Visit) else None
 
     def _visit(self, visit_id: UUID, scope: UUID | None) -> Visit | None:
-        """The visit's own stream (None: no such stream), or VisitNotFound outside `scope`."""
+        """The visit's own stream (None: no such stream); VisitNotFound if its customer is gone
+        or outside `scope` (checked again, under the lock, when a change is saved)."""
         visit = self._visit_or_none(visit_id)
-        if visit is not None and scope is not None and visit.restaurant_id != scope:
+        if visit is not None and not self.recorder.holds(StreamLive(visit.customer_id, CUSTOMER_LIVE, owner=scope)):
             raise VisitNotFound(visit_id)
         return visit
 

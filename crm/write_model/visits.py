@@ -2,9 +2,10 @@
 
 A visit is recorded without replaying its customer: the stream starts at version 1, so the
 event store's uniqueness of (stream, version) makes a replayed visit id a no-op, and the
-customer's being there (registered, not deleted) is checked by the event store under its
-insert lock (`StreamLive`). A visit carries its customer and restaurant, so a correction or
-a void finds it, and its tenancy, in its own two or three events. (Visits recorded before this
+customer's being there (registered, not deleted, of the caller's restaurant) is checked by the
+event store under its insert lock (`StreamLive`). A visit names its customer, so a correction
+or a void finds it, and its tenancy (the restaurant owning the customer), from its own two or
+three events. (Visits recorded before this
 aggregate existed are `Customer.VisitRecorded` events on the customer's stream.)
 """
 
@@ -23,13 +24,11 @@ class Visit(CrmAggregate):
     # Named like the customer's own visit events, which a customer's history shows alike.
     class VisitRecorded(CrmAggregate.Created):
         customer_id: UUID
-        restaurant_id: UUID
         spend_cents: int
         visited_at: datetime
 
         def apply(self, visit: Visit) -> None:
             visit.customer_id = self.customer_id
-            visit.restaurant_id = self.restaurant_id
             visit.spend_cents = self.spend_cents
             visit.visited_at = self.visited_at
             visit.voided = False
@@ -54,7 +53,6 @@ class Visit(CrmAggregate):
         cls,
         id: UUID,
         customer_id: UUID,
-        restaurant_id: UUID,
         spend_cents: int,
         visited_at: datetime,
         actor: str,
@@ -64,7 +62,6 @@ class Visit(CrmAggregate):
             cls.VisitRecorded,
             id=id,
             customer_id=customer_id,
-            restaurant_id=restaurant_id,
             spend_cents=spend_cents,
             visited_at=visited_at,
             actor=actor,

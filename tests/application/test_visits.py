@@ -87,6 +87,8 @@ def test_corrections_and_voids_check_tenancy_and_the_customer(application, conta
     other = application.open_restaurant("Taco Town", actor="admin")
     with pytest.raises(VisitNotFound):
         application.correct_visit(visit_id, actor="taco", scope=other, spend_cents=1)
+    with pytest.raises(VisitNotFound):  # a correction that changes nothing reveals nothing either
+        application.correct_visit(visit_id, actor="taco", scope=other, spend_cents=2500)
     with pytest.raises(VisitNotFound):
         application.void_visit(visit_id, actor="taco", scope=other)
     application.correct_visit(visit_id, actor="admin", scope=restaurant_id, spend_cents=3000)
@@ -94,6 +96,8 @@ def test_corrections_and_voids_check_tenancy_and_the_customer(application, conta
     application.delete_customer(customer_id, actor="admin", scope=None)
     with pytest.raises(VisitNotFound):
         application.correct_visit(visit_id, actor="admin", scope=None, spend_cents=1)
+    with pytest.raises(VisitNotFound):
+        application.correct_visit(visit_id, actor="admin", scope=None, spend_cents=3000)
 
 
 def test_visits_recorded_on_the_customer_stream_before_still_count_and_change(

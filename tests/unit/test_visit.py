@@ -9,23 +9,23 @@ from crm.write_model.errors import Conflict, VisitNotFound
 from crm.write_model.visits import Visit
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
-CUSTOMER, RESTAURANT = uuid4(), uuid4()
+CUSTOMER = uuid4()
 
 
 @pytest.fixture
 def visit() -> Visit:
-    visit = Visit.record(uuid4(), CUSTOMER, RESTAURANT, 2500, NOW - timedelta(hours=1), "till-1", NOW)
+    visit = Visit.record(uuid4(), CUSTOMER, 2500, NOW - timedelta(hours=1), "till-1", NOW)
     visit.collect_events()
     return visit
 
 
-def test_record_starts_a_stream_naming_the_customer_and_restaurant():
+def test_record_starts_a_stream_naming_the_customer():
     visit_id = uuid4()
-    visit = Visit.record(visit_id, CUSTOMER, RESTAURANT, 2500, NOW - timedelta(hours=1), "till-1", NOW)
+    visit = Visit.record(visit_id, CUSTOMER, 2500, NOW - timedelta(hours=1), "till-1", NOW)
     [event] = visit.collect_events()
     assert isinstance(event, Visit.VisitRecorded)
     assert (event.originator_id, event.originator_version) == (visit_id, 1)
-    assert (event.customer_id, event.restaurant_id, event.spend_cents) == (CUSTOMER, RESTAURANT, 2500)
+    assert (event.customer_id, event.spend_cents) == (CUSTOMER, 2500)
     assert (event.visited_at, event.actor, event.timestamp) == (NOW - timedelta(hours=1), "till-1", NOW)
     # Check the spend is not personal data: visit events are stored unencrypted.
     assert not Visit.VisitRecorded.personal_data

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from eventsourcing.utils import get_topic
 from sqlalchemy.orm import Session
@@ -23,11 +24,50 @@ from crm.projectors.engine.runner import ProjectionRunner
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class BeforeLock:
+    """A command's projection done before the insert lock: `apply` its events to the read
+    tables, then the event store advances `tracking` (name, topics) under the lock if nothing
+    else of those topics is missing, and calls `committed(last id)` after the commit."""
+
+    runner: ProjectionRunner
+    events: Sequence[object]
+    names: list[str]
+
+    @property
+    def tracking(self) -> list[tuple[str, frozenset[str]]]:
+        return [(name, self.runner.projectors[name].topics) for name in self.names]
+
+    def apply(self, session: Session) -> None:
+        for name in self.names:
+            projector = self.runner.projectors[name]
+            projector.apply([e for e in self.events if get_topic(type(e)) in projector.topics], session)
+
+    def committed(self, last: int) -> None:
+        self.runner.reached_up_to(self.names, last)
+
+
 class InlineProjection:
-    """The event store's after-insert hook in inline mode (see `CoreApplicationRecorder`)."""
+    """The event store's hooks in inline mode (see `CoreApplicationRecorder`).
+
+    Events whose projection does not depend on their order among other commands' (a new row, a
+    sum added to, a row of the same aggregate, whose versions already serialise its commands)
+    are applied before the insert lock (`before_lock`); the others after the insert, under the
+    lock, in notification order (`__call__`).
+    """
 
     def __init__(self, runner: ProjectionRunner):
         self.runner = runner
+
+    def before_lock(self, events: Sequence[object]) -> BeforeLock | None:
+        """How to project `events` before the lock, or None if they must wait for it."""
+        topics = {get_topic(type(event)) for event in events}
+        names = sorted(self.runner.concerned(topics))
+        for name in names:
+            projector = self.runner.projectors[name]
+            if not (topics & projector.topics) <= projector.unordered:
+                return None
+        return BeforeLock(self.runner, events, names) if names else None
 
     def __call__(self, session: Session, events: Sequence[object], ids: Sequence[int]) -> Callable[[], None] | None:
         """Apply `events` (inserted with notification `ids`) in `session`; return what to do once

@@ -1,0 +1,130 @@
+"""The part of a save that runs under the events table lock, in one round trip (PostgreSQL).
+
+Inserts take `LOCK TABLE ... IN EXCLUSIVE MODE` so that commits follow notification ids (see
+`event_store`). Everything a save does while holding that lock serialises every writer of the
+service, so it must be short: one statement string sent at once, with no Python in between.
+It takes the lock, checks the save's `StreamLive` conditions (stream live, and owned by the
+given owner), inserts the events and the
+stream owners, and advances the tracking position of each projection the caller already
+brought up to date before the lock (its own events applied from memory), provided nothing of
+that projection's topics was recorded between its position and these events. What was not
+advanced (a projection that lacked earlier events) the caller handles on the slow path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from psycopg2 import IntegrityError as DatabaseIntegrityError
+from psycopg2.errors import LockNotAvailable
+
+from crm.write_model.commands import StreamLive
+from crm.write_model.errors import EventStoreBusy
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What the locked statement did: the ids (in the order of the events given), the streams
+    whose `StreamLive` condition failed (then nothing was inserted), the projections advanced."""
+
+    ids: list[int]
+    not_live: list[UUID]
+    advanced: set[str]
+
+
+def append_locked(
+    cursor,
+    events_table: str,
+    channel: str,
+    lock_timeout_ms: int,
+    stored_events: Sequence[StoredEvent],
+    conditions: Sequence[StreamLive],
+    owners: Mapping[UUID, UUID],
+    tracking: Sequence[tuple[str, Sequence[str]]],
+) -> Appended:
+    """Run the locked part of a save on `cursor` (the transaction's own DBAPI cursor)."""
+    params: list = []
+
+    def values(rows: list[tuple], casts: tuple[str, ...], empty: str) -> str:
+        if not rows:
+            return empty
+        for row in rows:
+            params.extend(row)
+        row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+        return "VALUES " + ", ".join([row_sql] * len(rows))
+
+    live = values(
+        [(str(c.id), sorted(c.live), None if c.owner is None else str(c.owner)) for c in conditions],
+        ("uuid", "text[]", "uuid"),
+        "SELECT NULL::uuid, NULL::text[], NULL::uuid WHERE false",
+    )
+    rows = values(
+        [(str(e.originator_id), e.originator_version, e.topic, e.state, n) for n, e in enumerate(stored_events)],
+        ("uuid", "bigint", "text", "bytea", "int"),
+        "",
+    )
+    owned = values(
+        [(str(stream), str(owner)) for stream, owner in owners.items()],
+        ("uuid", "uuid"),
+        "SELECT NULL::uuid, NULL::uuid WHERE false",
+    )
+    projections = values(
+        [(name, sorted(topics)) for name, topics in tracking],
+        ("text", "text[]"),
+        "SELECT NULL::text, NULL::text[] WHERE false",
+    )
+    sql = f"""
+SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms';
+LOCK TABLE {events_table} IN EXCLUSIVE MODE;
+NOTIFY {channel};
+WITH live AS (
+    SELECT c.id, (
+        SELECT e.topic FROM {events_table} e WHERE e.originator_id = c.id
+        ORDER BY e.originator_version DESC LIMIT 1
+    ) = ANY(c.topics) AND (
+        c.owner IS NULL OR EXISTS (SELECT 1 FROM stream_owners o WHERE o.stream_id = c.id AND o.owner_id = c.owner)
+    ) AS ok
+    FROM ({live}) AS c(id, topics, owner)
+), go AS (
+    SELECT coalesce(bool_and(ok), true) AS ok FROM live
+), ins AS (
+    INSERT INTO {events_table} (originator_id, originator_version, topic, state)
+    SELECT v.oid, v.ver, v.topic, v.state FROM ({rows}) AS v(oid, ver, topic, state, n), go
+    WHERE go.ok ORDER BY v.n
+    RETURNING id, originator_id, originator_version
+), own AS (
+    INSERT INTO stream_owners (stream_id, owner_id)
+    SELECT o.stream_id, o.owner_id FROM ({owned}) AS o(stream_id, owner_id), go WHERE go.ok
+), trk AS (
+    UPDATE projection_tracking t SET position = (SELECT max(id) FROM ins)
+    FROM ({projections}) AS p(name, topics)
+    WHERE t.name = p.name AND EXISTS (SELECT 1 FROM ins) AND NOT EXISTS (
+        SELECT 1 FROM {events_table} e
+        WHERE e.id > t.position AND e.id < (SELECT min(id) FROM ins) AND e.topic = ANY(p.topics)
+    )
+    RETURNING t.name
+)
+SELECT
+    (SELECT coalesce(json_agg(id), '[]') FROM live WHERE ok IS NOT TRUE),
+    (SELECT coalesce(json_agg(json_build_array(id, originator_id, originator_version)), '[]') FROM ins),
+    (SELECT coalesce(json_agg(name), '[]') FROM trk)
+"""
+    try:
+        cursor.execute(sql, params)
+    except LockNotAvailable:
+        raise EventStoreBusy(lock_timeout_ms / 1000) from None
+    except DatabaseIntegrityError as error:  # a version already taken: optimistic concurrency
+        raise IntegrityError(error) from error
+    not_live, inserted, advanced = cursor.fetchone()
+    if not_live:
+        return Appended([], [UUID(i) for i in not_live], set())
+    id_of = {(UUID(originator), version): id for id, originator, version in inserted}
+    ids = [id_of[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
+    return Appended(ids, [], set(advanced))
+
+
+def _uuid(value) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
