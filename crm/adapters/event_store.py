@@ -39,6 +39,22 @@ class _ProjectionBehind(Exception):
     """A projection lacks events recorded before this save's, or failed: take the slow path."""
 
 
+class _NoProjection:
+    """Background mode: `crm projector` projects; a save only appends."""
+
+    names: list[str] = []
+    tracking: list = []
+
+    def apply(self, session: Session) -> None:
+        pass
+
+    def committed(self, last: int) -> None:
+        pass
+
+
+_NO_PROJECTION = _NoProjection()
+
+
 class InlineProjectionPort(Protocol):
     """What the event store asks of inline projection (`crm.projectors.engine.InlineProjection`)."""
 
@@ -75,10 +91,9 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
         domain_events = kwargs.pop("originals", ())
         if session is not None:
             return super().insert_events(stored_events, session=session, **kwargs)
-        if self.inline_projection is not None and domain_events:
-            ids = self._insert_projected_before_lock(stored_events, domain_events, **kwargs)
-            if ids is not None:
-                return ids
+        ids = self._append_in_one_round_trip(stored_events, domain_events, **kwargs)
+        if ids is not None:
+            return ids
         with self.transaction(commit=True) as session:  # or the caller's, still open
             self._insert_events(session, stored_events, **kwargs)
             ids = self._insert_stored_events(session, stored_events, **kwargs)
@@ -88,14 +103,15 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
                     event.listen(session, "after_commit", lambda _: committed(), once=True)
         return ids
 
-    def _insert_projected_before_lock(
+    def _append_in_one_round_trip(
         self, stored_events: Sequence[StoredEvent], domain_events: Sequence[object], **kwargs: Any
     ) -> Sequence[int] | None:
-        """The fast path: project, then lock, check, insert and advance in one round trip.
+        """The fast path (PostgreSQL): project if inline, then lock, check, insert and advance
+        in one round trip.
 
         None when it does not apply (SQLite, a transaction already open, a condition it does
-        not check, events that must be projected in order) or when a projection it would
-        advance lacks earlier events: then nothing was written, and the caller takes the
+        not check, inline events that must be projected in order) or when a projection it
+        would advance lacks earlier events: then nothing was written, and the caller takes the
         slow path.
         """
         conditions = kwargs.get("conditions", ())
@@ -105,9 +121,11 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
             or not all(isinstance(c, StreamLive) for c in conditions)
         ):
             return None
-        plan = self.inline_projection.before_lock(domain_events)
-        if plan is None:
-            return None
+        plan = _NO_PROJECTION
+        if self.inline_projection is not None:
+            plan = self.inline_projection.before_lock(domain_events) if domain_events else None
+            if plan is None:
+                return None
         try:
             with self.transaction(commit=True) as session:
                 self._store_pending_keys(session, stored_events)
@@ -115,8 +133,10 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
                     plan.apply(session)
                 except Exception as error:  # the slow path keeps the command and reports the lag
                     raise _ProjectionBehind() from error
+                connection = session.connection().connection  # the pool's DBAPI connection
                 appended = append_locked(
-                    session.connection().connection.cursor(),
+                    connection.cursor(),
+                    connection.info.setdefault("crm_prepared", {}),
                     self.events_table_name,
                     self.channel_name,
                     self.lock_timeout_ms,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -37,6 +38,7 @@ class Appended:
 
 def append_locked(
     cursor,
+    prepared: dict[str, int],
     events_table: str,
     channel: str,
     lock_timeout_ms: int,
@@ -45,41 +47,71 @@ def append_locked(
     owners: Mapping[UUID, UUID],
     tracking: Sequence[tuple[str, Sequence[str]]],
 ) -> Appended:
-    """Run the locked part of a save on `cursor` (the transaction's own DBAPI cursor)."""
+    """Run the locked part of a save on `cursor` (the transaction's own DBAPI cursor).
+
+    The statement is prepared once per connection and shape (how many conditions, events,
+    owners and projections; `prepared` is the connection's record of them: name -> generation,
+    negative while unknown): planning it would otherwise take half its time, under the lock.
+    """
+    shape = (len(conditions), len(stored_events), len(owners), len(tracking))
+    name = f"crm_append_{events_table}_{'_'.join(map(str, shape))}"
+    generation = prepared.get(name, 0)
+    ready = generation > 0
+    if not ready:  # prepared in the same round trip, under the lock: parsing locks the tables
+        generation = -generation + 1
+    statement = f"{name}_{generation}"
+    prepare = "" if ready else f"PREPARE {statement} AS {_statement(events_table, *shape)}; "
     params: list = []
+    for c in conditions:
+        params += [str(c.id), sorted(c.live), None if c.owner is None else str(c.owner)]
+    for n, e in enumerate(stored_events):
+        params += [str(e.originator_id), e.originator_version, e.topic, e.state, n]
+    for stream, owner in owners.items():
+        params += [str(stream), str(owner)]
+    for projection, topics in tracking:
+        params += [projection, sorted(topics)]
+    arguments = ", ".join(["%s"] * len(params))
+    try:
+        try:
+            cursor.execute(
+                f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'; LOCK TABLE {events_table} IN EXCLUSIVE MODE; "
+                f"NOTIFY {channel}; {prepare}EXECUTE {statement} ({arguments})",
+                params,
+            )
+        except Exception:
+            if not ready:  # whether PREPARE ran is unknown: the next try prepares a new name
+                prepared[name] = -generation
+            raise
+    except LockNotAvailable:
+        raise EventStoreBusy(lock_timeout_ms / 1000) from None
+    except DatabaseIntegrityError as error:  # a version already taken: optimistic concurrency
+        raise IntegrityError(error) from error
+    prepared[name] = generation
+    not_live, inserted, advanced = cursor.fetchone()
+    if not_live:
+        return Appended([], [UUID(i) for i in not_live], set())
+    id_of = {(UUID(originator), version): id for id, originator, version in inserted}
+    ids = [id_of[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
+    return Appended(ids, [], set(advanced))
 
-    def values(rows: list[tuple], casts: tuple[str, ...], empty: str) -> str:
+
+@lru_cache(maxsize=64)
+def _statement(events_table: str, conditions: int, events: int, owners: int, projections: int) -> str:
+    """The locked statement for one shape, with $n parameters in the order `append_locked` gives them."""
+    numbers = iter(range(1, 1_000_000))
+
+    def values(rows: int, casts: tuple[str, ...]) -> str:
         if not rows:
-            return empty
-        for row in rows:
-            params.extend(row)
-        row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-        return "VALUES " + ", ".join([row_sql] * len(rows))
+            return "SELECT " + ", ".join(f"NULL::{cast}" for cast in casts) + " WHERE false"
+        return "VALUES " + ", ".join(
+            "(" + ", ".join(f"${next(numbers)}::{cast}" for cast in casts) + ")" for _ in range(rows)
+        )
 
-    live = values(
-        [(str(c.id), sorted(c.live), None if c.owner is None else str(c.owner)) for c in conditions],
-        ("uuid", "text[]", "uuid"),
-        "SELECT NULL::uuid, NULL::text[], NULL::uuid WHERE false",
-    )
-    rows = values(
-        [(str(e.originator_id), e.originator_version, e.topic, e.state, n) for n, e in enumerate(stored_events)],
-        ("uuid", "bigint", "text", "bytea", "int"),
-        "",
-    )
-    owned = values(
-        [(str(stream), str(owner)) for stream, owner in owners.items()],
-        ("uuid", "uuid"),
-        "SELECT NULL::uuid, NULL::uuid WHERE false",
-    )
-    projections = values(
-        [(name, sorted(topics)) for name, topics in tracking],
-        ("text", "text[]"),
-        "SELECT NULL::text, NULL::text[] WHERE false",
-    )
-    sql = f"""
-SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms';
-LOCK TABLE {events_table} IN EXCLUSIVE MODE;
-NOTIFY {channel};
+    live = values(conditions, ("uuid", "text[]", "uuid"))
+    rows = values(events, ("uuid", "bigint", "text", "bytea", "int"))
+    owned = values(owners, ("uuid", "uuid"))
+    tracked = values(projections, ("text", "text[]"))
+    return f"""
 WITH live AS (
     SELECT c.id, (
         SELECT e.topic FROM {events_table} e WHERE e.originator_id = c.id
@@ -100,7 +132,7 @@ WITH live AS (
     SELECT o.stream_id, o.owner_id FROM ({owned}) AS o(stream_id, owner_id), go WHERE go.ok
 ), trk AS (
     UPDATE projection_tracking t SET position = (SELECT max(id) FROM ins)
-    FROM ({projections}) AS p(name, topics)
+    FROM ({tracked}) AS p(name, topics)
     WHERE t.name = p.name AND EXISTS (SELECT 1 FROM ins) AND NOT EXISTS (
         SELECT 1 FROM {events_table} e
         WHERE e.id > t.position AND e.id < (SELECT min(id) FROM ins) AND e.topic = ANY(p.topics)
@@ -112,18 +144,6 @@ SELECT
     (SELECT coalesce(json_agg(json_build_array(id, originator_id, originator_version)), '[]') FROM ins),
     (SELECT coalesce(json_agg(name), '[]') FROM trk)
 """
-    try:
-        cursor.execute(sql, params)
-    except LockNotAvailable:
-        raise EventStoreBusy(lock_timeout_ms / 1000) from None
-    except DatabaseIntegrityError as error:  # a version already taken: optimistic concurrency
-        raise IntegrityError(error) from error
-    not_live, inserted, advanced = cursor.fetchone()
-    if not_live:
-        return Appended([], [UUID(i) for i in not_live], set())
-    id_of = {(UUID(originator), version): id for id, originator, version in inserted}
-    ids = [id_of[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
-    return Appended(ids, [], set(advanced))
 
 
 def _uuid(value) -> UUID:
