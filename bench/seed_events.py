@@ -3,8 +3,8 @@
     DATABASE_URL=postgresql+psycopg2://root@127.0.0.1/crm_bench1m SECRET_KEY=bench \\
         python bench/seed_events.py --customers 50000 --visits-per-customer 16 --campaign 25000
 
-The mix is the product's own: registrations (each saves a customer, its email index and a
-roll shard), visits (saved 16 at a time on one customer, as a busy day's import would), a few
+The mix is the product's own: registrations (each saves a customer and its email index),
+visits (each its own stream, saved 16 at a time for one customer, as a busy day's import would), a few
 corrections and voids, and one campaign whose outreach is queued and sent. It prints the event
 count at the end; `crm projections rebuild` then replays it (bench/rebuild.py times that).
 """
@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from crm.bootstrap import build, migrate
 from crm.config import Settings
+from crm.write_model.visits import Visit
 from crm.write_model.vocabulary import WORKER_ACTOR as WORKER
 
 
@@ -51,19 +52,21 @@ def main() -> None:
 
     now = app.clock()
     for n, customer_id in enumerate(people):
-        customer = app.repository.get(customer_id)
-        for v in range(args.visits_per_customer):
-            customer.record_visit(
+        visits = [
+            Visit.record(
                 _visit_id(customer_id, v),
+                customer_id,
                 rng.randrange(500, 20_000),
                 now - timedelta(days=rng.randrange(1, 400), minutes=rng.randrange(0, 1440)),
                 "bench",
                 app.clock(),
             )
-        if n % 50 == 0:  # a few corrections and voids, as real operators make
-            customer.correct_visit(_visit_id(customer_id, 0), 1_234, now - timedelta(days=3), "bench", app.clock())
-            customer.void_visit(_visit_id(customer_id, 1), "bench", app.clock())
-        app.save(customer)
+            for v in range(args.visits_per_customer)
+        ]
+        if n % 50 == 0 and len(visits) > 1:  # a few corrections and voids, as real operators make
+            visits[0].correct(1_234, now - timedelta(days=3), "bench", app.clock())
+            visits[1].void("bench", app.clock())
+        app.save(*visits, owners={visit.id: customer_id for visit in visits})
         if n % 5000 == 4999:
             print(f"{n + 1} customers with visits ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
 

@@ -52,13 +52,17 @@ class SlowReader(Loop):
     def __init__(self, engine):
         super().__init__()
         self.engine = engine
+        self.done = False
 
     def step(self):
+        if self.done:  # once: a reader that came back every time would starve the swap for good
+            return
         with self.engine.connect() as conn:
             conn.execute(select(func.count()).select_from(visits)).scalar_one()  # ACCESS SHARE, held
             while not self.stopping.is_set():
                 if self._swap_waiting():
                     self.stopping.wait(0.4)  # longer than the swap's lock_timeout
+                    self.done = True
                     break
                 self.stopping.wait(0.02)
             conn.rollback()
