@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check crm tests $(wildcard bench tools)
 	$(BIN)/lint-imports --no-cache
+
+# The workload against the full stack and the inline setup on PostgreSQL and Redis, beside
+# physical references; rewrites the `make bench` section of docs/benchmarks.md (bench/run.py).
+BENCH_ARGS ?=
+bench: $(VENV)/.installed-run
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
