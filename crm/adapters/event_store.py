@@ -16,12 +16,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, Notification, StoredEvent, UUIDAsHex
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    IntegrityError,
+    Notification,
+    StoredEvent,
+    UUIDAsHex,
+)
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from psycopg2.errors import LockNotAvailable
+from psycopg2.errors import DeadlockDetected, LockNotAvailable
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -37,6 +44,16 @@ DEFAULT_LOCK_TIMEOUT_MS = 5000
 
 class _ProjectionBehind(Exception):
     """A projection lacks events recorded before this save's, or failed: take the slow path."""
+
+
+def _deadlock(error: BaseException | None) -> bool:
+    """Whether PostgreSQL chose this transaction as a deadlock's victim (however it was wrapped)."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, DeadlockDetected) or isinstance(getattr(error, "orig", None), DeadlockDetected):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
 
 
 class _NoProjection:
@@ -91,6 +108,14 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
         domain_events = kwargs.pop("originals", ())
         if session is not None:
             return super().insert_events(stored_events, session=session, **kwargs)
+        try:
+            return self._insert(stored_events, domain_events, **kwargs)
+        except Exception as error:
+            if _deadlock(error):  # a row a projection wanted, held by a writer queued for our lock
+                raise IntegrityError(error) from error  # the command retries, as after any conflict
+            raise
+
+    def _insert(self, stored_events: Sequence[StoredEvent], domain_events: Sequence[object], **kwargs: Any):
         ids = self._append_in_one_round_trip(stored_events, domain_events, **kwargs)
         if ids is not None:
             return ids
@@ -350,6 +375,13 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
             query = query.where(table.c.topic.in_(topics))
         with self.transaction(commit=False) as session:
             return session.execute(query).scalar_one()
+
+    def topics_between(self, start: int, stop: int) -> set[str]:
+        """The topics of the events with ids in (start, stop] (no state read, nothing decoded)."""
+        table = self.events_record_cls.__table__
+        query = select(table.c.topic).where(table.c.id > start, table.c.id <= stop).distinct()
+        with self.transaction(commit=False) as session:
+            return set(session.execute(query).scalars())
 
     def latest_version(self, originator_id: UUID) -> int:
         """The version of the aggregate's newest event (0 if it has none): one indexed lookup."""

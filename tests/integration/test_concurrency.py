@@ -1,5 +1,6 @@
 """Concurrent writers on one customer never lose an update (PostgreSQL)."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from crm import bootstrap
@@ -139,3 +140,45 @@ def test_registrations_racing_a_restaurant_deletion_never_leave_a_customer_in_a_
         assert deleted + kept == 8
     finally:
         other.engine.dispose()
+
+
+def test_a_visit_chosen_as_a_deadlock_victim_is_retried_not_failed(container, clock):
+    # A visit projects its customer's row before taking the events table lock; a writer holding
+    # that lock and wanting the same row (a correction's recount does) closes a cycle, and
+    # PostgreSQL aborts one of the two. The visit's command then retries like after any conflict.
+    import threading
+
+    from sqlalchemy import text
+
+    application = container.application
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin").id
+    customer_id = application.register_customer(restaurant_id, "ann@example.com", actor="admin", scope=None).id
+    outcome: list = []
+    blocker = container.engine.connect()
+    blocker.execute(text("LOCK TABLE crm_events IN EXCLUSIVE MODE"))
+    visit = threading.Thread(
+        target=lambda: outcome.append(application.record_visit(customer_id, 700, actor="till", scope=None))
+    )
+    visit.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # until the visit holds the row and waits for the lock
+        with container.engine.connect() as probe:
+            waiting = probe.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks"
+                    " WHERE locktype = 'relation' AND mode = 'ExclusiveLock' AND NOT granted"
+                )
+            ).scalar_one()
+        if waiting:
+            break
+        time.sleep(0.02)
+    try:
+        blocker.execute(text("UPDATE customers SET visit_count = visit_count WHERE id = :id"), {"id": customer_id})
+    except Exception:  # noqa: BLE001 - this side may be the victim instead
+        pass
+    blocker.rollback()
+    blocker.close()
+    visit.join(30)
+    assert len(outcome) == 1
+    row = container.queries.customer(customer_id, None)
+    assert (row["visit_count"], row["total_spend_cents"]) == (1, 700)
