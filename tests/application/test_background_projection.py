@@ -94,3 +94,24 @@ def test_projections_status_shows_positions_head_and_lag(settings, background):
 def _holds(daemon: ProjectorDaemon) -> bool:
     """Whether this daemon currently holds any projection (it logs that; here we peek)."""
     return bool(getattr(daemon, "leases", None) and daemon.leases.held)
+
+
+def test_a_wake_follows_only_the_projections_the_new_events_concern(background, monkeypatch):
+    application = background.application  # no projector runs: nothing to wait for
+    runner = background.runner
+    daemon = ProjectorDaemon(runner)
+    held = set(runner.projectors)
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin").id
+    customer_id = application.register_customer(restaurant_id, "a@example.com", actor="admin", scope=None).id
+    # Check the first wake follows every projection (each reads its own position).
+    assert sorted(daemon._concerned(held)) == sorted(held)
+    for name in held:
+        runner.catch_up_projection(name)
+    assert daemon._concerned(held) == []
+
+    application.record_visit(customer_id, 500, actor="admin", scope=None)
+    # Check a visit wakes the customers projection only; the others move past it later.
+    monkeypatch.setattr(runner, "idle_advance_due", lambda name: False)
+    assert daemon._concerned(held) == ["customers"]
+    monkeypatch.setattr(runner, "idle_advance_due", lambda name: True)
+    assert sorted(daemon._concerned(held)) == sorted(held)

@@ -76,13 +76,34 @@ class ProjectorDaemon:
                     elif not leases.held:
                         log.debug("projector standing by")
                     next_try = time.monotonic() + self.standby_seconds
-                for name in self.names:
-                    if name in leases.held:
-                        self.runner.follow(name)
+                for name in self._concerned(leases.held):
+                    self.runner.follow(name)
                 self._wait(listener)
         finally:
             if listener is not None:
                 listener.close()
+
+    def _concerned(self, held: set[str]) -> list[str]:
+        """The held projections that new events concern, or that are due to move past others.
+
+        One query for all of them (the topics since the least advanced), instead of one locked
+        transaction per projection at every wake: most commands concern one projection.
+        """
+        names = [name for name in self.names if name in held]
+        known = [self.runner.reached.get(name) for name in names]
+        if not names or None in known:  # first wake: each one reads its own position
+            return names
+        head = self.runner.head()
+        start = min(known)
+        if head <= start:
+            return []
+        topics = self.runner.recorder.topics_between(start, head)
+        return [
+            name
+            for name in names
+            if self.runner.reached[name] < head
+            and (self.runner.projectors[name].topics & topics or self.runner.idle_advance_due(name))
+        ]
 
     def _listener(self):
         if self.engine.dialect.name != "postgresql":

@@ -20,6 +20,7 @@ from crm.projectors.engine import listener, tracking
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
+IDLE_ADVANCE_SECONDS = 1.0
 
 
 class LostRace(Exception):
@@ -63,15 +64,18 @@ class ProjectionRunner:
         """Bring every projection up to `target` (default: the head); return the events applied."""
         return sum(self.catch_up_projection(name, target, progress) for name in self.projectors)
 
-    def follow(self, name: str, idle_advance_seconds: float = 1.0) -> int:
+    def follow(self, name: str) -> int:
         """Apply `name`'s new events (for `crm projector`); events applied.
 
         When none of the new events concern the projection, its position moves past them at
-        most every `idle_advance_seconds`, not on every wake: one write a second instead of one
+        most every `IDLE_ADVANCE_SECONDS`, not on every wake: one write a second instead of one
         per command.
         """
-        lazy = time.monotonic() - self._idle_since.get(name, 0.0) < idle_advance_seconds
-        return self.catch_up_projection(name, None, None, skip_idle=lazy)
+        return self.catch_up_projection(name, None, None, skip_idle=not self.idle_advance_due(name))
+
+    def idle_advance_due(self, name: str) -> bool:
+        """Whether `name` may now move past events that do not concern it."""
+        return time.monotonic() - self._idle_since.get(name, 0.0) >= IDLE_ADVANCE_SECONDS
 
     def catch_up_projection(
         self, name: str, target: int | None = None, progress: Progress | None = None, *, skip_idle: bool = False
@@ -98,9 +102,11 @@ class ProjectionRunner:
                         # committed event) is committed or never will be: see read_window.
                         head = target if target is not None else self.head()
                         if head <= start:
+                            self.reached_up_to([name], start)
                             return applied
                         notifications, end = self.recorder.read_window(start, head, self.batch_size, topics)
                         if skip_idle and not notifications and end == head:
+                            self.reached_up_to([name], start)
                             return applied
                         self._apply_batch(projector, start, end, notifications)
                         if not notifications:
