@@ -2,11 +2,12 @@
 
 The library inserts and reads events through ORM objects, one per event. Here inserts are one
 multi-row INSERT ... RETURNING id (still under the library's table lock on PostgreSQL, so
-commits keep notification-id order) and reads are plain Core selects: same tables, same rows,
-same semantics, several times less CPU per event.
+commits keep notification-id order), on PostgreSQL usually in one round trip
+(`locked_append`), and reads are plain Core selects (`log_reads`): same tables, same rows, same
+semantics, several times less CPU per event.
 
-Every query on the events table is here: the application, the projection engine and the
-campaign follower read the log through these methods only.
+Every query on the events table is here or in those two modules: the application, the
+projection engine and the campaign follower read and write the log through this recorder only.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from uuid import UUID
 
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
     IntegrityError,
-    Notification,
     StoredEvent,
     UUIDAsHex,
 )
@@ -34,6 +33,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from crm.adapters.locked_append import append_locked
+from crm.adapters.log_reads import LogReads
 from crm.adapters.personal_data import KeyStore, PersonalDataMapper
 from crm.adapters.stream_owners import stream_owners
 from crm.write_model.commands import NoneLive, StreamLive
@@ -80,15 +80,8 @@ class InlineProjectionPort(Protocol):
     def __call__(self, session: Session, events: Sequence[object], ids: Sequence[int]) -> Callable[[], None] | None: ...
 
 
-WINDOW = 4  # a window read covers at most WINDOW x its limit of notification ids
-
-
-def _bytes(state: Any) -> bytes:
-    return bytes(state) if isinstance(state, memoryview) else state
-
-
-class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
-    """An application recorder whose inserts and selects skip the ORM."""
+class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
+    """An application recorder whose inserts skip the ORM (its reads: `LogReads`)."""
 
     lock_timeout_ms = DEFAULT_LOCK_TIMEOUT_MS
     # Inline mode: projects a save's events in the save's own transaction (set by the wiring).
@@ -287,127 +280,6 @@ class CoreApplicationRecorder(SQLAlchemyApplicationRecorder):
             .scalar_subquery()
         )
         return select(table.c.topic).where(of_streams, table.c.originator_version == newest)
-
-    def owned_streams(self, owner_id: UUID) -> list[UUID]:
-        """The streams saved as owned by `owner_id` (a customer's visits)."""
-        query = select(stream_owners.c.stream_id).where(stream_owners.c.owner_id == owner_id)
-        with self.transaction(commit=False) as session:
-            return list(session.execute(query).scalars())
-
-    def select_streams(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        """Every event of these streams, in the order they were recorded (notification id)."""
-        table = self.events_record_cls.__table__
-        events: list[tuple[int, StoredEvent]] = []
-        with self.transaction(commit=False) as session:
-            for start in range(0, len(originator_ids), 1000):
-                query = select(
-                    table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state
-                ).where(table.c.originator_id.in_(originator_ids[start : start + 1000]))
-                events.extend(
-                    (r[0], StoredEvent(originator_id=r[1], originator_version=r[2], topic=r[3], state=_bytes(r[4])))
-                    for r in session.execute(query)
-                )
-        return [event for _, event in sorted(events, key=lambda pair: pair[0])]
-
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> list[StoredEvent]:
-        table = self.events_record_cls.__table__
-        version = table.c.originator_version
-        query = select(table.c.originator_id, version, table.c.topic, table.c.state).where(
-            table.c.originator_id == originator_id
-        )
-        if gt is not None:
-            query = query.where(version > gt)
-        if lte is not None:
-            query = query.where(version <= lte)
-        query = query.order_by(version.desc() if desc else version)
-        if limit is not None:
-            query = query.limit(limit)
-        with self.transaction(commit=False) as session:
-            return [
-                StoredEvent(originator_id=r[0], originator_version=r[1], topic=r[2], state=_bytes(r[3]))
-                for r in session.execute(query)
-            ]
-
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None = None,
-        topics: Sequence[str] = (),
-        *,
-        inclusive_of_start: bool = True,
-    ) -> list[Notification]:
-        table = self.events_record_cls.__table__
-        query = select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
-        if start is not None:
-            query = query.where(table.c.id >= start if inclusive_of_start else table.c.id > start)
-        if stop is not None:
-            query = query.where(table.c.id <= stop)
-        if topics:
-            query = query.where(table.c.topic.in_(topics))
-        query = query.order_by(table.c.id).limit(limit)
-        with self.transaction(commit=False) as session:
-            return [
-                Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=_bytes(r[4]))
-                for r in session.execute(query)
-            ]
-
-    # -- reads of the log as a whole ---------------------------------------------------------
-
-    def head(self) -> int:
-        """The highest notification id recorded (0 for an empty log)."""
-        return self.max_notification_id() or 0
-
-    def count(self, after: int = 0, topics: Sequence[str] = ()) -> int:
-        """How many events have an id above `after` (and, if given, one of `topics`)."""
-        table = self.events_record_cls.__table__
-        query = select(func.count()).select_from(table)
-        if after:
-            query = query.where(table.c.id > after)
-        if topics:
-            query = query.where(table.c.topic.in_(topics))
-        with self.transaction(commit=False) as session:
-            return session.execute(query).scalar_one()
-
-    def topics_between(self, start: int, stop: int) -> set[str]:
-        """The topics of the events with ids in (start, stop] (no state read, nothing decoded)."""
-        table = self.events_record_cls.__table__
-        query = select(table.c.topic).where(table.c.id > start, table.c.id <= stop).distinct()
-        with self.transaction(commit=False) as session:
-            return set(session.execute(query).scalars())
-
-    def latest_version(self, originator_id: UUID) -> int:
-        """The version of the aggregate's newest event (0 if it has none): one indexed lookup."""
-        table = self.events_record_cls.__table__
-        query = select(func.max(table.c.originator_version)).where(table.c.originator_id == originator_id)
-        with self.transaction(commit=False) as session:
-            return session.execute(query).scalar() or 0
-
-    def read_window(
-        self, start: int, stop: int, limit: int, topics: Sequence[str] = ()
-    ) -> tuple[list[Notification], int]:
-        """Up to `limit` events of `topics` after `start`, and the position they bring a reader to.
-
-        The id range read is bounded (at most WINDOW x `limit` ids past `start`, never past
-        `stop`), so a reader far behind, or one whose topics are rare, never asks for a sort of
-        the whole rest of the log (which a planner with stale statistics does, at a second a
-        query on a million events). Every id up to `stop` must be committed or never will be
-        (inserts lock the table and commit in id order), so the reader may jump to the window's
-        end: gaps are passed, never waited for.
-        """
-        window_end = min(stop, start + WINDOW * limit)
-        notifications = self.select_notifications(
-            start, limit, stop=window_end, topics=topics, inclusive_of_start=False
-        )
-        end = notifications[-1].id if len(notifications) == limit else window_end
-        return notifications, end
 
 
 class Factory(SQLAlchemyFactory):
