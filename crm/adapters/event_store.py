@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from crm.adapters.locked_append import append_locked
 from crm.adapters.log_reads import LogReads
-from crm.adapters.personal_data import KeyStore, PersonalDataMapper
+from crm.adapters.personal_data import KeyStore, KeyTaken, PersonalDataMapper
 from crm.adapters.stream_owners import stream_owners
 from crm.write_model.commands import NoneLive, StreamLive
 from crm.write_model.errors import EventStoreBusy, StreamNotLive, StreamsStillLive
@@ -225,7 +225,10 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         """New customers' data keys, inserted in the transaction that inserts their events."""
         if self.keys is None:
             return
-        stored = self.keys.insert_pending(session, {e.originator_id for e in stored_events})
+        try:
+            stored = self.keys.insert_pending(session, {e.originator_id for e in stored_events})
+        except KeyTaken as taken:  # encrypted with a key that is not theirs: run the command again
+            raise IntegrityError(taken) from taken
         if stored:
             event.listen(session, "after_commit", lambda _: self.keys.stored(stored), once=True)
 

@@ -45,6 +45,10 @@ class PersonalDataErased(Exception):
         self.originator_id = originator_id
 
 
+class KeyTaken(Exception):
+    """A customer's key was already stored: their pending key is dropped (see `insert_pending`)."""
+
+
 class KeyStore:
     """Per-customer data keys, created once, cached in memory, wrapped at rest."""
 
@@ -91,20 +95,30 @@ class KeyStore:
     def insert_pending(self, executor, customer_ids: Iterable) -> list[UUID]:
         """Insert the pending keys of these aggregates in the caller's transaction; their ids.
 
-        A row already there was left by a registration that never stored its events (no key
-        is ever replaced once events use it: those events' insert would have failed), so it
-        is replaced.
+        A stored key is never replaced. If one is already there (the customer exists: a
+        replayed registration, or a key an earlier version stored apart), the pending key is
+        dropped, the stored one remembered, and `KeyTaken` raised: the events about to be
+        inserted were encrypted with the wrong key, so the command must run again.
         """
         rows = self.pending_rows(customer_ids)
-        if rows:
-            dialect = executor.get_bind().dialect.name if hasattr(executor, "get_bind") else executor.dialect.name
-            stmt = dialects.insert(dialect, customer_keys)
-            executor.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["customer_id"], set_={"wrapped_key": stmt.excluded.wrapped_key}
-                ),
-                rows,
-            )
+        if not rows:
+            return []
+        dialect = executor.get_bind().dialect.name if hasattr(executor, "get_bind") else executor.dialect.name
+        stmt = (
+            dialects.insert(dialect, customer_keys)
+            .on_conflict_do_nothing(index_elements=["customer_id"])
+            .returning(customer_keys.c.customer_id)
+        )
+        taken = [row["customer_id"] for row in rows if executor.execute(stmt, row).first() is None]
+        if taken:
+            for customer_id in taken:
+                with self._lock:
+                    self._pending.pop(customer_id, None)
+                wrapped = executor.execute(
+                    select(customer_keys.c.wrapped_key).where(customer_keys.c.customer_id == customer_id)
+                ).scalar_one()
+                self._remember(customer_id, bytes(wrapped))
+            raise KeyTaken(taken)
         return [row["customer_id"] for row in rows]
 
     def stored(self, customer_ids: Iterable[UUID]) -> None:
@@ -132,7 +146,9 @@ class KeyStore:
             ).scalar()
         if wrapped is None:
             return None
-        wrapped = bytes(wrapped)
+        return self._remember(customer_id, bytes(wrapped))
+
+    def _remember(self, customer_id: UUID, wrapped: bytes) -> bytes:
         key = self._kek.decrypt(wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], customer_id.bytes)
         with self._lock:
             self._cache[customer_id] = key

@@ -39,3 +39,29 @@ def test_customer_keys_are_stored_wrapped(application, container):
         wrapped = bytes(conn.execute(text("SELECT wrapped_key FROM customer_keys")).scalar_one())
     assert len(raw_key) == 32
     assert raw_key not in wrapped
+
+
+def test_a_replayed_registration_in_another_process_never_replaces_the_customers_key(settings, container, clock):
+    # Process A registers; process B (which never saw the key) gets the same request again
+    # (an Idempotency-Key replay), then changes the customer: every event stays readable.
+    from crm import bootstrap
+
+    first = container.application
+    restaurant_id = first.open_restaurant("Pizza Palace", actor="admin").id
+    customer_id = first.register_customer(restaurant_id, "zelda@example.com", "Zelda", actor="a", scope=None).id
+    other = bootstrap.build(settings, clock=clock)
+    try:
+        again = other.application.register_customer(
+            restaurant_id, "zelda@example.com", "Zelda", actor="a", scope=None, customer_id=customer_id
+        )
+        assert again.id == customer_id
+        other.application.update_customer(customer_id, actor="b", scope=None, last_name="Quartz")
+        # Check both processes read the whole story with the one stored key.
+        for application in (first, other.application):
+            history = application.customer_history(customer_id, scope=None)
+            assert [e["type"] for e in history] == ["Registered", "DetailsChanged"]
+            assert history[0]["data"]["email"] == "zelda@example.com"
+        with container.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM customer_keys")).scalar_one() == 1
+    finally:
+        other.close()
