@@ -91,7 +91,7 @@ def append_locked(
     if not_live:
         return Appended([], [UUID(i) for i in not_live], set())
     id_of = {(UUID(originator), version): id for id, originator, version in inserted}
-    ids = [id_of[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
+    ids = [id_of[(UUID(str(e.originator_id)), e.originator_version)] for e in stored_events]
     return Appended(ids, [], set(advanced))
 
 
@@ -144,7 +144,3 @@ SELECT
     (SELECT coalesce(json_agg(json_build_array(id, originator_id, originator_version)), '[]') FROM ins),
     (SELECT coalesce(json_agg(name), '[]') FROM trk)
 """
-
-
-def _uuid(value) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))

@@ -77,13 +77,7 @@ class CustomerSpendProjector(Projector):
 
     @handle.register
     def _visit_recorded(self, event: Customer.VisitRecorded, session: Session) -> None:
-        self._new_visits[event.visit_id] = {
-            "id": event.visit_id,
-            "customer_id": event.originator_id,
-            "spend_cents": event.spend_cents,
-            "visited_at": event.visited_at,
-        }
-        self._touched.add(event.originator_id)
+        self._record(event.visit_id, event.originator_id, event.spend_cents, event.visited_at)
 
     @handle.register
     def _visit_corrected(self, event: Customer.VisitCorrected, session: Session) -> None:
@@ -92,6 +86,15 @@ class CustomerSpendProjector(Projector):
     @handle.register
     def _visit_voided(self, event: Customer.VisitVoided, session: Session) -> None:
         self._void(event.visit_id, event.originator_id)
+
+    def _record(self, visit_id: UUID, customer_id: UUID, spend_cents: int, visited_at) -> None:
+        self._new_visits[visit_id] = {
+            "id": visit_id,
+            "customer_id": customer_id,
+            "spend_cents": spend_cents,
+            "visited_at": visited_at,
+        }
+        self._added.add(customer_id)
 
     def _correct(self, visit_id: UUID, customer_id: UUID, spend_cents: int, visited_at) -> None:
         change = {"spend_cents": spend_cents, "visited_at": visited_at}
@@ -111,13 +114,7 @@ class CustomerSpendProjector(Projector):
 
     @handle.register
     def _visit_stream_recorded(self, event: Visit.VisitRecorded, session: Session) -> None:
-        self._new_visits[event.originator_id] = {
-            "id": event.originator_id,
-            "customer_id": event.customer_id,
-            "spend_cents": event.spend_cents,
-            "visited_at": event.visited_at,
-        }
-        self._added.add(event.customer_id)
+        self._record(event.originator_id, event.customer_id, event.spend_cents, event.visited_at)
 
     @handle.register
     def _visit_stream_corrected(self, event: Visit.VisitCorrected, session: Session) -> None:
