@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import singledispatchmethod
 from uuid import UUID
 
-from sqlalchemy import DateTime, Integer, String, Text, Uuid, bindparam, cast, column, select, values
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
@@ -25,6 +25,12 @@ _STATUS_EVENTS = {
     Campaign.Completed: CampaignStatus.COMPLETED,
 }
 _COUNTED = tuple(OutreachStatus)
+_UPDATE_OUTCOMES = text(
+    "UPDATE outreach_events SET status = o.status, attempts = o.attempts, error_message = o.error,"
+    " sent_at = o.sent_at FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]),"
+    " CAST(:attempts AS integer[]), CAST(:errors AS text[]), CAST(:sent_at AS timestamptz[]))"
+    " AS o(id, status, attempts, error, sent_at) WHERE outreach_events.id = o.id"
+)
 
 
 class CampaignsProjector(Projector):
@@ -185,34 +191,18 @@ class CampaignsProjector(Projector):
                 self._updates,
             )
             return
-        # One UPDATE ... FROM (VALUES ...) per chunk: an executemany UPDATE is a round trip a row.
-        for start in range(0, len(self._updates), 500):
-            chunk = self._updates[start : start + 500]
-            outcomes = values(
-                column("outreach_id", Uuid),
-                column("new_status", String),
-                column("new_attempts", Integer),
-                column("new_error", Text),
-                column("new_sent_at", DateTime(timezone=True)),
-                name="outcomes",
-            ).data(
-                [
-                    (u["outreach_id"], u["new_status"], u["new_attempts"], u["new_error"], u["new_sent_at"])
-                    for u in chunk
-                ]
-            )
-            session.execute(
-                outreach_events.update()
-                .where(outreach_events.c.id == outcomes.c.outreach_id)
-                .values(
-                    # PostgreSQL types a VALUES column from its data: one of NULLs only (a chunk of skips
-                    # has no sent_at) would be text, so every column is cast to its target type.
-                    status=cast(outcomes.c.new_status, String),
-                    attempts=cast(outcomes.c.new_attempts, Integer),
-                    error_message=cast(outcomes.c.new_error, Text),
-                    sent_at=cast(outcomes.c.new_sent_at, DateTime(timezone=True)),
-                )
-            )
+        # One UPDATE ... FROM unnest(arrays): a single statement of fixed text (compiled once,
+        # whatever the batch holds), where an executemany UPDATE is a round trip a row.
+        session.execute(
+            _UPDATE_OUTCOMES,
+            {
+                "ids": [str(u["outreach_id"]) for u in self._updates],
+                "statuses": [str(u["new_status"]) for u in self._updates],
+                "attempts": [u["new_attempts"] for u in self._updates],
+                "errors": [u["new_error"] for u in self._updates],
+                "sent_at": [u["new_sent_at"] for u in self._updates],
+            },
+        )
 
     def _outcome(self, event, status: str, attempts: int, error: str | None, sent_at) -> None:
         self._updates.append(

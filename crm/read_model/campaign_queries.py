@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Subquery, func, select
 
 from crm.read_model.queries import ACTIVE, Page, QueriesBase
 from crm.read_model.tables import campaign_batches, campaigns, customers, outreach_events, restaurants, visits
@@ -52,6 +52,22 @@ _outreach_from = outreach_events.join(campaigns, campaigns.c.id == outreach_even
 )
 
 
+def _outreach_page_rows(page: Subquery) -> Select:
+    """The API's outreach rows for one page of records (campaign and customer joined to these only)."""
+    return select(
+        page.c.id,
+        page.c.campaign_id.label("campaign"),
+        campaigns.c.name.label("campaign_name"),
+        page.c.customer_id.label("customer"),
+        customers.c.email.label("customer_email"),
+        *(page.c[column.name] for column in _outreach_columns[5:]),
+    ).select_from(
+        page.join(campaigns, campaigns.c.id == page.c.campaign_id).outerjoin(
+            customers, (customers.c.id == page.c.customer_id) & ACTIVE
+        )
+    )
+
+
 def _with_stats(row: dict) -> dict:
     row["stats"] = {key: row.pop(key) for key in ("audience", *OutreachStatus)}
     return row
@@ -94,24 +110,33 @@ class CampaignQueries(QueriesBase):
     def campaign_outreach(
         self, campaign_id: UUID, scope: UUID | None, status: str | None, page: int, page_size: int
     ) -> Page | None:
-        """One page of a campaign's outreach records; None if the campaign is not visible."""
-        visible = select(campaigns.c.id).where(campaigns.c.id == campaign_id)
-        if self._one(self._scoped(visible, campaigns.c.restaurant_id, scope)) is None:
+        """One page of a campaign's outreach records; None if the campaign is not visible.
+
+        The count is the campaign's (kept by the projection with the records, in one
+        transaction), not a count of up to an audience's worth of rows on every page."""
+        counts = select(*(campaigns.c[key] for key in OutreachStatus)).where(campaigns.c.id == campaign_id)
+        counts = self._one(self._scoped(counts, campaigns.c.restaurant_id, scope))
+        if counts is None:
             return None
-        return self._outreach_page(scope, campaign_id, status, page, page_size)
+        count = counts[status] if status is not None else sum(counts.values())
+        return self._outreach_page(scope, campaign_id, status, page, page_size, count)
 
     def _outreach_page(
-        self, scope: UUID | None, campaign_id: UUID | None, status: str | None, page: int, page_size: int
+        self,
+        scope: UUID | None,
+        campaign_id: UUID | None,
+        status: str | None,
+        page: int,
+        page_size: int,
+        count: int | None = None,
     ) -> Page:
-        query = self._scoped(
-            select(*_outreach_columns).select_from(_outreach_from), outreach_events.c.restaurant_id, scope
-        )
+        query = self._scoped(select(outreach_events), outreach_events.c.restaurant_id, scope)
         if campaign_id is not None:
             query = query.where(outreach_events.c.campaign_id == campaign_id)
         if status is not None:
             query = query.where(outreach_events.c.status == status)
         order = (outreach_events.c.created_at.desc(), outreach_events.c.id.desc())
-        return self._page(query, order, page, page_size)
+        return self._page_then_join(query, order, page, page_size, _outreach_page_rows, count)
 
     def audience_preview(
         self, restaurant_id: UUID, segment_type: str, segment_value: int, now: datetime, sample: int = 5

@@ -5,13 +5,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, Subquery, bindparam, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from crm.read_model.tables import customers, restaurants, visits
 
@@ -64,6 +67,17 @@ _visit_columns = (
 _visits_from = visits.join(customers, customers.c.id == visits.c.customer_id)
 
 
+def _customers_page_rows(page: Subquery) -> Select:
+    """The API's customer rows for one page of customers (the restaurant joined to 50 rows, not
+    to every row the page's offset skips)."""
+    return select(
+        page.c.id,
+        page.c.restaurant_id.label("restaurant"),
+        restaurants.c.name.label("restaurant_name"),
+        *(page.c[column.name] for column in _customer_columns[3:]),
+    ).select_from(page.outerjoin(restaurants, restaurants.c.id == page.c.restaurant_id))
+
+
 def _by_id(query: Select, id_column, scope_column) -> tuple[Select, Select]:
     unscoped = query.where(id_column == bindparam("id"))
     return unscoped, unscoped.where(scope_column == bindparam("scope"))
@@ -105,6 +119,31 @@ class QueriesBase:
             rows = conn.execute(query.order_by(*order_by).limit(page_size).offset((page - 1) * page_size)).all()
         return Page(count=count, items=[_row(r) for r in rows], page=page, page_size=page_size)
 
+    def _page_then_join(
+        self,
+        query: Select,
+        order_by: tuple[UnaryExpression, ...],
+        page: int,
+        page_size: int,
+        rows_of: Callable[[Subquery], Select],
+        count: int | None = None,
+    ) -> Page:
+        """A page of one table's rows (`query`, holding the columns `order_by` names), then
+        `rows_of(page)` joins what the answer adds to them. With an index in the page's order,
+        PostgreSQL reads a range of it: no sort, and no join for the rows the offset skips.
+        A `count` already known (kept by a projection) spares counting the rows."""
+        with self.engine.connect() as conn:
+            if count is None:
+                count = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+            one_page = query.order_by(*order_by).limit(page_size).offset((page - 1) * page_size).subquery("page")
+            rows = conn.execute(rows_of(one_page).order_by(*(_same_order(one_page, term) for term in order_by))).all()
+        return Page(count=count, items=[_row(r) for r in rows], page=page, page_size=page_size)
+
+
+def _same_order(subquery: Subquery, term: UnaryExpression):
+    column = subquery.c[term.element.name]
+    return column.desc() if term.modifier is operators.desc_op else column.asc()
+
 
 class Queries(QueriesBase):
     """The questions the API asks of the read model about restaurants, customers and visits."""
@@ -131,7 +170,7 @@ class Queries(QueriesBase):
         if search:
             pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             query = query.where(customers.c.search_text.like(pattern, escape="\\"))
-        return self._page(query, (customers.c.created_at.desc(), customers.c.id.desc()), page, page_size)
+        return self._customers_page(query, (customers.c.created_at.desc(), customers.c.id.desc()), page, page_size)
 
     def inactive_customers(
         self, scope: UUID | None, restaurant_id: UUID | None, days: int, now: datetime, page: int, page_size: int
@@ -139,14 +178,15 @@ class Queries(QueriesBase):
         """Customers whose last activity (last visit, else registration) is over `days` x 24 h ago."""
         cutoff = now - timedelta(days=days)
         query = self._customers_query(scope, restaurant_id).where(customers.c.last_active_at < cutoff)
-        return self._page(query, (customers.c.last_active_at.asc(), customers.c.id.asc()), page, page_size)
+        return self._customers_page(query, (customers.c.last_active_at.asc(), customers.c.id.asc()), page, page_size)
 
     def high_spenders(
         self, scope: UUID | None, restaurant_id: UUID | None, min_spend_cents: int, page: int, page_size: int
     ) -> Page:
         """Customers whose total spend is at least `min_spend_cents`, highest first."""
         query = self._customers_query(scope, restaurant_id).where(customers.c.total_spend_cents >= min_spend_cents)
-        return self._page(query, (customers.c.total_spend_cents.desc(), customers.c.id.asc()), page, page_size)
+        order = (customers.c.total_spend_cents.desc(), customers.c.id.asc())
+        return self._customers_page(query, order, page, page_size)
 
     # -- visits
 
@@ -169,9 +209,12 @@ class Queries(QueriesBase):
     # -- helpers
 
     def _customers_query(self, scope: UUID | None, restaurant_id: UUID | None) -> Select:
-        query = self._scoped(
-            select(*_customer_columns).select_from(_customers_from).where(ACTIVE), customers.c.restaurant_id, scope
-        )
+        """Customers not deleted (their own columns, and the one the segments order by)."""
+        own = (customers.c.restaurant_id, *_customer_columns[3:], customers.c.last_active_at)
+        query = self._scoped(select(customers.c.id, *own).where(ACTIVE), customers.c.restaurant_id, scope)
         if restaurant_id is not None:
             query = query.where(customers.c.restaurant_id == restaurant_id)
         return query
+
+    def _customers_page(self, query: Select, order_by: tuple, page: int, page_size: int) -> Page:
+        return self._page_then_join(query, order_by, page, page_size, _customers_page_rows)

@@ -33,13 +33,28 @@ customers = Table(
     # Deleted customers stay as rows without personal data, so a campaign started before the
     # deletion still counts them in its audience (and skips them); every list hides them.
     Column("deleted_at", DateTime(timezone=True), nullable=True),
-    Index("ix_customers_restaurant_last_active", "restaurant_id", "last_active_at"),
-    Index("ix_customers_restaurant_spend", "restaurant_id", "total_spend_cents"),
-    Index("ix_customers_restaurant_created", "restaurant_id", "created_at"),
-    Index("ix_customers_last_active", "last_active_at"),
-    Index("ix_customers_spend", "total_spend_cents"),
-    Index("ix_customers_created", "created_at"),
+    # Lists read an index range in their order (then the id, for a stable order among equals).
+    Index("ix_customers_restaurant_created", "restaurant_id", "created_at", "id"),
+    Index("ix_customers_created", "created_at", "id"),
 )
+# The segments' indexes hold only customers not deleted: every list hides the others.
+_NOT_DELETED = {"postgresql_where": customers.c.deleted_at.is_(None), "sqlite_where": customers.c.deleted_at.is_(None)}
+Index(
+    "ix_customers_restaurant_last_active",
+    customers.c.restaurant_id,
+    customers.c.last_active_at,
+    customers.c.id,
+    **_NOT_DELETED,
+)
+Index(
+    "ix_customers_restaurant_spend",
+    customers.c.restaurant_id,
+    customers.c.total_spend_cents.desc(),
+    customers.c.id,
+    **_NOT_DELETED,
+)
+Index("ix_customers_last_active", customers.c.last_active_at, customers.c.id, **_NOT_DELETED)
+Index("ix_customers_spend", customers.c.total_spend_cents.desc(), customers.c.id, **_NOT_DELETED)
 
 visits = Table(
     "visits",
@@ -49,9 +64,9 @@ visits = Table(
     Column("restaurant_id", Uuid, nullable=False),
     Column("spend_cents", BigInteger, nullable=False),
     Column("visited_at", DateTime(timezone=True), nullable=False),
-    Index("ix_visits_customer_visited", "customer_id", "visited_at"),
-    Index("ix_visits_restaurant_visited", "restaurant_id", "visited_at"),
-    Index("ix_visits_visited", "visited_at"),
+    Index("ix_visits_customer_visited", "customer_id", "visited_at", "id"),
+    Index("ix_visits_restaurant_visited", "restaurant_id", "visited_at", "id"),
+    Index("ix_visits_visited", "visited_at", "id"),
 )
 
 projection_tracking = Table(
@@ -108,8 +123,8 @@ outreach_events = Table(
     Column("attempts", Integer, nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Index("ix_outreach_campaign_status", "campaign_id", "status"),
-    Index("ix_outreach_campaign_created", "campaign_id", "created_at"),
-    Index("ix_outreach_restaurant_created", "restaurant_id", "created_at"),
-    Index("ix_outreach_created", "created_at"),
+    Index("ix_outreach_campaign_status", "campaign_id", "status", "created_at", "id"),
+    Index("ix_outreach_campaign_created", "campaign_id", "created_at", "id"),
+    Index("ix_outreach_restaurant_created", "restaurant_id", "created_at", "id"),
+    Index("ix_outreach_created", "created_at", "id"),
 )
