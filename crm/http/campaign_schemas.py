@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from crm.http.fields import AwareDateTime, StrictInteger
-from crm.http.schemas import InputSchema, PageQuery, name_length
+from crm.http.schemas import CursorPageQuery, InputSchema, PageQuery, name_length
 from crm.write_model.vocabulary import SEGMENT_LIMITS, CampaignStatus, OutreachStatus, SegmentType
 
 SEGMENT_TYPES = tuple(SegmentType)
@@ -105,7 +105,7 @@ class OutreachSchema(Schema):
     created_at = AwareDateTime()
 
 
-class OutreachStatusQuery(PageQuery):
+class OutreachStatusQuery(CursorPageQuery):
     status = fields.String(load_default=None, validate=validate.OneOf(OUTREACH_STATUSES))
 
 

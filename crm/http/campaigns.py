@@ -143,7 +143,7 @@ class CampaignOutreach(MethodView):
     def get(self, args, campaign_id: UUID):
         """The campaign's outreach records, newest first; filter by status"""
         page = crm().campaign_queries.campaign_outreach(
-            campaign_id, scope(), args["status"], args["page"], args["page_size"]
+            campaign_id, scope(), args["status"], args["page"], args["page_size"], args["after"]
         )
         return envelope(page) if page is not None else abort(404, message="Campaign not found.")
 
@@ -156,7 +156,7 @@ class OutreachList(MethodView):
         """Every outreach attempt, newest first; filter by campaign_id and status"""
         return envelope(
             crm().campaign_queries.outreach_list(
-                scope(), args["campaign_id"], args["status"], args["page"], args["page_size"]
+                scope(), args["campaign_id"], args["status"], args["page"], args["page_size"], args["after"]
             )
         )
 

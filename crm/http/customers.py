@@ -37,7 +37,9 @@ class Customers(MethodView):
     def get(self, args):
         """List customers, newest first; filter by restaurant_id, search email or name"""
         return envelope(
-            crm().queries.customers(scope(), args["restaurant_id"], args["search"], args["page"], args["page_size"])
+            crm().queries.customers(
+                scope(), args["restaurant_id"], args["search"], args["page"], args["page_size"], args["after"]
+            )
         )
 
     @blp.arguments(CustomerCreateSchema)
@@ -125,7 +127,13 @@ class InactiveCustomers(MethodView):
         """Customers with no activity for more than `days` x 24 h, longest inactive first"""
         return envelope(
             crm().queries.inactive_customers(
-                scope(), args["restaurant_id"], args["days"], crm().clock(), args["page"], args["page_size"]
+                scope(),
+                args["restaurant_id"],
+                args["days"],
+                crm().clock(),
+                args["page"],
+                args["page_size"],
+                args["after"],
             )
         )
 
@@ -138,6 +146,6 @@ class HighSpenders(MethodView):
         """Customers whose total spend is at least `min_spend_cents`, highest first"""
         return envelope(
             crm().queries.high_spenders(
-                scope(), args["restaurant_id"], args["min_spend_cents"], args["page"], args["page_size"]
+                scope(), args["restaurant_id"], args["min_spend_cents"], args["page"], args["page_size"], args["after"]
             )
         )

@@ -34,6 +34,17 @@ class PageQuery(Schema):
     page_size = QueryInteger(load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
+class CursorPageQuery(PageQuery):
+    """A list that also pages by cursor: its `next` links carry `after`, so that deep pages
+    cost what the first does (a page number alone still works)."""
+
+    after = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "Where the page starts: set by the `next` link of the page before."},
+    )
+
+
 @cache
 def page_of(item_schema: type[Schema]) -> type[Schema]:
     """The paginated envelope `{"count", "next", "previous", "results"}` for an item schema."""
@@ -125,7 +136,7 @@ class CustomerUpdateSchema(CustomerPatchSchema):
     email = fields.String(required=True, **_email)
 
 
-class CustomerListQuery(PageQuery):
+class CustomerListQuery(CursorPageQuery):
     restaurant_id = fields.UUID(load_default=None)
     search = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
 
@@ -134,12 +145,12 @@ class CustomerQuery(Schema):
     as_of = AwareDateTime(load_default=None)
 
 
-class InactiveQuery(PageQuery):
+class InactiveQuery(CursorPageQuery):
     restaurant_id = fields.UUID(load_default=None)
     days = QueryInteger(load_default=30, validate=validate.Range(min=0, max=36_500))
 
 
-class HighSpendersQuery(PageQuery):
+class HighSpendersQuery(CursorPageQuery):
     restaurant_id = fields.UUID(load_default=None)
     min_spend_cents = QueryInteger(
         load_default=50_000, validate=validate.Range(min=0, max=SEGMENT_LIMITS[SegmentType.HIGH_SPENDERS])

@@ -14,7 +14,7 @@ from crm.projectors.base import Projector
 from crm.projectors.bulk import insert_rows
 from crm.read_model.tables import campaign_batches, campaigns, outreach_events
 from crm.write_model.campaigns import Campaign
-from crm.write_model.outreach import AudienceBatch, Outreach
+from crm.write_model.outreach import AudienceBatch, Outreach, outreach_id
 from crm.write_model.vocabulary import CampaignDetails, CampaignStatus, OutreachStatus
 
 _STATUS_EVENTS = {
@@ -25,11 +25,11 @@ _STATUS_EVENTS = {
     Campaign.Completed: CampaignStatus.COMPLETED,
 }
 _COUNTED = tuple(OutreachStatus)
-_UPDATE_OUTCOMES = text(
-    "UPDATE outreach_events SET status = o.status, attempts = o.attempts, error_message = o.error,"
+_UPDATE_OUTCOMES = (
+    "UPDATE {table} AS r SET status = o.status, attempts = o.attempts, error_message = o.error,"
     " sent_at = o.sent_at FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]),"
     " CAST(:attempts AS integer[]), CAST(:errors AS text[]), CAST(:sent_at AS timestamptz[]))"
-    " AS o(id, status, attempts, error, sent_at) WHERE outreach_events.id = o.id"
+    " AS o(id, status, attempts, error, sent_at) WHERE r.id = o.id"
 )
 
 
@@ -113,22 +113,30 @@ class CampaignsProjector(Projector):
         )
 
     @handle.register
+    def _batch_opened(self, event: AudienceBatch.Opened, session: Session) -> None:
+        for customer_id in event.customer_ids:
+            self._queue(outreach_id(event.campaign_id, customer_id), customer_id, event)
+
+    @handle.register
+    def _outcomes_recorded(self, event: AudienceBatch.OutcomesRecorded, session: Session) -> None:
+        for outcome in event.outcomes:
+            status = outcome["status"]
+            self._updates.append(
+                {
+                    "outreach_id": outreach_id(event.campaign_id, outcome["customer_id"]),
+                    "new_status": status,
+                    "new_attempts": outcome["attempts"],
+                    "new_error": outcome["error"],
+                    "new_sent_at": outcome["at"] if status == OutreachStatus.SENT else None,
+                    "at": outcome["at"],
+                }
+            )
+
+    # Earlier logs: one Outreach aggregate per message.
+
+    @handle.register
     def _queued(self, event: Outreach.Queued, session: Session) -> None:
-        self._inserts.append(
-            {
-                "id": event.originator_id,
-                "campaign_id": event.campaign_id,
-                "customer_id": event.customer_id,
-                "restaurant_id": event.restaurant_id,
-                "channel": event.channel,
-                "status": OutreachStatus.QUEUED,
-                "error_message": None,
-                "attempts": 0,
-                "sent_at": None,
-                "created_at": event.timestamp,
-            }
-        )
-        self._touched[event.campaign_id] = max(event.timestamp, self._touched.get(event.campaign_id, event.timestamp))
+        self._queue(event.originator_id, event.customer_id, event)
 
     @handle.register
     def _sent(self, event: Outreach.Sent, session: Session) -> None:
@@ -177,6 +185,23 @@ class CampaignsProjector(Projector):
 
     # -- helpers
 
+    def _queue(self, id: UUID, customer_id: UUID, event) -> None:
+        self._inserts.append(
+            {
+                "id": id,
+                "campaign_id": event.campaign_id,
+                "customer_id": customer_id,
+                "restaurant_id": event.restaurant_id,
+                "channel": event.channel,
+                "status": OutreachStatus.QUEUED,
+                "error_message": None,
+                "attempts": 0,
+                "sent_at": None,
+                "created_at": event.timestamp,
+            }
+        )
+        self._touched[event.campaign_id] = max(event.timestamp, self._touched.get(event.campaign_id, event.timestamp))
+
     def _apply_outcomes(self, session: Session) -> None:
         if session.get_bind().dialect.name != "postgresql":  # in-process SQLite: executemany is cheap
             session.execute(
@@ -193,8 +218,10 @@ class CampaignsProjector(Projector):
             return
         # One UPDATE ... FROM unnest(arrays): a single statement of fixed text (compiled once,
         # whatever the batch holds), where an executemany UPDATE is a round trip a row.
+        schema = session.info.get("schema")  # a rebuild writes to its side schema
+        table = f'"{schema}".outreach_events' if schema else "outreach_events"
         session.execute(
-            _UPDATE_OUTCOMES,
+            text(_UPDATE_OUTCOMES.format(table=table)),
             {
                 "ids": [str(u["outreach_id"]) for u in self._updates],
                 "statuses": [str(u["new_status"]) for u in self._updates],

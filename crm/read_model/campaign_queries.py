@@ -102,13 +102,25 @@ class CampaignQueries(QueriesBase):
         return self._one(self._scoped(query, outreach_events.c.restaurant_id, scope))
 
     def outreach_list(
-        self, scope: UUID | None, campaign_id: UUID | None, status: str | None, page: int, page_size: int
+        self,
+        scope: UUID | None,
+        campaign_id: UUID | None,
+        status: str | None,
+        page: int,
+        page_size: int,
+        after: str | None = None,
     ) -> Page:
         """One page of outreach records: two queries (count and page), whatever the page size."""
-        return self._outreach_page(scope, campaign_id, status, page, page_size)
+        return self._outreach_page(scope, campaign_id, status, page, page_size, after=after)
 
     def campaign_outreach(
-        self, campaign_id: UUID, scope: UUID | None, status: str | None, page: int, page_size: int
+        self,
+        campaign_id: UUID,
+        scope: UUID | None,
+        status: str | None,
+        page: int,
+        page_size: int,
+        after: str | None = None,
     ) -> Page | None:
         """One page of a campaign's outreach records; None if the campaign is not visible.
 
@@ -119,7 +131,7 @@ class CampaignQueries(QueriesBase):
         if counts is None:
             return None
         count = counts[status] if status is not None else sum(counts.values())
-        return self._outreach_page(scope, campaign_id, status, page, page_size, count)
+        return self._outreach_page(scope, campaign_id, status, page, page_size, count, after)
 
     def _outreach_page(
         self,
@@ -129,6 +141,7 @@ class CampaignQueries(QueriesBase):
         page: int,
         page_size: int,
         count: int | None = None,
+        after: str | None = None,
     ) -> Page:
         query = self._scoped(select(outreach_events), outreach_events.c.restaurant_id, scope)
         if campaign_id is not None:
@@ -136,7 +149,7 @@ class CampaignQueries(QueriesBase):
         if status is not None:
             query = query.where(outreach_events.c.status == status)
         order = (outreach_events.c.created_at.desc(), outreach_events.c.id.desc())
-        return self._page_then_join(query, order, page, page_size, _outreach_page_rows, count)
+        return self._page_then_join(query, order, page, page_size, _outreach_page_rows, count, after)
 
     def audience_preview(
         self, restaurant_id: UUID, segment_type: str, segment_value: int, now: datetime, sample: int = 5

@@ -11,11 +11,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, Subquery, bindparam, func, select
+from sqlalchemy import Select, Subquery, and_, bindparam, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
+from crm.read_model import cursors
 from crm.read_model.tables import customers, restaurants, visits
 
 
@@ -25,6 +26,7 @@ class Page:
     items: list[dict[str, Any]]
     page: int
     page_size: int
+    after: str | None = None  # where the next page starts, for lists read by position (a cursor)
 
     @property
     def has_next(self) -> bool:
@@ -127,17 +129,46 @@ class QueriesBase:
         page_size: int,
         rows_of: Callable[[Subquery], Select],
         count: int | None = None,
+        after: str | None = None,
     ) -> Page:
         """A page of one table's rows (`query`, holding the columns `order_by` names), then
         `rows_of(page)` joins what the answer adds to them. With an index in the page's order,
         PostgreSQL reads a range of it: no sort, and no join for the rows the offset skips.
-        A `count` already known (kept by a projection) spares counting the rows."""
+
+        `after` (a cursor: the `after` of the page before) starts the page after that page's
+        last row instead of skipping `(page - 1) x page_size` rows, so the thousandth page costs
+        what the first does. A `count` already known (kept by a projection) spares counting."""
         with self.engine.connect() as conn:
             if count is None:
                 count = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-            one_page = query.order_by(*order_by).limit(page_size).offset((page - 1) * page_size).subquery("page")
-            rows = conn.execute(rows_of(one_page).order_by(*(_same_order(one_page, term) for term in order_by))).all()
-        return Page(count=count, items=[_row(r) for r in rows], page=page, page_size=page_size)
+            if after is not None:
+                query = query.where(_beyond(order_by, cursors.decode(after, order_by)))
+            else:
+                query = query.offset((page - 1) * page_size)
+            one_page = query.order_by(*order_by).limit(page_size).subquery("page")
+            keys = [_same_order(one_page, term).element.label(f"_key{n}") for n, term in enumerate(order_by)]
+            ordered = rows_of(one_page).add_columns(*keys).order_by(*(_same_order(one_page, t) for t in order_by))
+            rows = [_row(r) for r in conn.execute(ordered)]
+        keys = [[row.pop(f"_key{n}") for n in range(len(order_by))] for row in rows]
+        has_next = page * page_size < count and len(rows) == page_size
+        return Page(count, rows, page, page_size, cursors.encode(keys[-1], order_by) if has_next else None)
+
+
+def _beyond(order_by: tuple[UnaryExpression, ...], values: list):
+    """Rows after the row with these order values: the first key bounds the index range read;
+    the rest break ties in each key's own direction."""
+    terms = [(term.element, term.modifier is operators.desc_op) for term in order_by]
+
+    def past(column, descending, value):
+        return column < value if descending else column > value
+
+    (first, first_descending), first_value = terms[0], values[0]
+    bound = first <= first_value if first_descending else first >= first_value
+    alternatives = []
+    for n, ((column, descending), value) in enumerate(zip(terms, values, strict=True)):
+        equal_before = [terms[i][0] == values[i] for i in range(n)]
+        alternatives.append(and_(*equal_before, past(column, descending, value)))
+    return and_(bound, or_(*alternatives))
 
 
 def _same_order(subquery: Subquery, term: UnaryExpression):
@@ -164,29 +195,50 @@ class Queries(QueriesBase):
         return self._one_by_id(_CUSTOMER_BY_ID, customer_id, scope)
 
     def customers(
-        self, scope: UUID | None, restaurant_id: UUID | None, search: str | None, page: int, page_size: int
+        self,
+        scope: UUID | None,
+        restaurant_id: UUID | None,
+        search: str | None,
+        page: int,
+        page_size: int,
+        after: str | None = None,
     ) -> Page:
         query = self._customers_query(scope, restaurant_id)
         if search:
             pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             query = query.where(customers.c.search_text.like(pattern, escape="\\"))
-        return self._customers_page(query, (customers.c.created_at.desc(), customers.c.id.desc()), page, page_size)
+        order = (customers.c.created_at.desc(), customers.c.id.desc())
+        return self._customers_page(query, order, page, page_size, after)
 
     def inactive_customers(
-        self, scope: UUID | None, restaurant_id: UUID | None, days: int, now: datetime, page: int, page_size: int
+        self,
+        scope: UUID | None,
+        restaurant_id: UUID | None,
+        days: int,
+        now: datetime,
+        page: int,
+        page_size: int,
+        after: str | None = None,
     ) -> Page:
         """Customers whose last activity (last visit, else registration) is over `days` x 24 h ago."""
         cutoff = now - timedelta(days=days)
         query = self._customers_query(scope, restaurant_id).where(customers.c.last_active_at < cutoff)
-        return self._customers_page(query, (customers.c.last_active_at.asc(), customers.c.id.asc()), page, page_size)
+        order = (customers.c.last_active_at.asc(), customers.c.id.asc())
+        return self._customers_page(query, order, page, page_size, after)
 
     def high_spenders(
-        self, scope: UUID | None, restaurant_id: UUID | None, min_spend_cents: int, page: int, page_size: int
+        self,
+        scope: UUID | None,
+        restaurant_id: UUID | None,
+        min_spend_cents: int,
+        page: int,
+        page_size: int,
+        after: str | None = None,
     ) -> Page:
         """Customers whose total spend is at least `min_spend_cents`, highest first."""
         query = self._customers_query(scope, restaurant_id).where(customers.c.total_spend_cents >= min_spend_cents)
         order = (customers.c.total_spend_cents.desc(), customers.c.id.asc())
-        return self._customers_page(query, order, page, page_size)
+        return self._customers_page(query, order, page, page_size, after)
 
     # -- visits
 
@@ -216,5 +268,5 @@ class Queries(QueriesBase):
             query = query.where(customers.c.restaurant_id == restaurant_id)
         return query
 
-    def _customers_page(self, query: Select, order_by: tuple, page: int, page_size: int) -> Page:
-        return self._page_then_join(query, order_by, page, page_size, _customers_page_rows)
+    def _customers_page(self, query: Select, order_by: tuple, page: int, page_size: int, after: str | None) -> Page:
+        return self._page_then_join(query, order_by, page, page_size, _customers_page_rows, after=after)

@@ -36,7 +36,7 @@ class BatchSender:
         campaign = self.app.campaign(campaign_id)
         if campaign.status != CampaignStatus.RUNNING:
             return False
-        records = self.app.open_batch(campaign_id, number)
+        records = self.app.open_batch(campaign_id, number, campaign)
         people = self.queries.recipients([r.customer_id for r in records])
         done: list[Outreach] = []
         flushed_at = checked_at = time.monotonic()
@@ -57,7 +57,7 @@ class BatchSender:
                 self.app.record_outcomes(done)
                 done, flushed_at = [], time.monotonic()
         self.app.record_outcomes(done)
-        self.app.finish_batch(campaign_id, number)
+        self.app.finish_batch(campaign_id, number, self.app.campaign(campaign_id, known=campaign))
         return True
 
     def _deliver(self, campaign, record: Outreach, person: dict | None) -> None:

@@ -10,7 +10,7 @@ from crm.write_model import templates, validation
 from crm.write_model.campaigns import Campaign
 from crm.write_model.commands import Commands, Recorded
 from crm.write_model.errors import CampaignNotFound, InvalidInput, RestaurantNotFound
-from crm.write_model.outreach import AudienceBatch, Outreach, batch_id
+from crm.write_model.outreach import AudienceBatch, Outreach, OutreachRecord, batch_id
 from crm.write_model.vocabulary import (
     BATCH_SIZE,
     DEFAULT_SUBJECT,
@@ -138,24 +138,52 @@ class CampaignCommands(Commands):
 
         return self._run(attempt, campaign_id)
 
-    def open_batch(self, campaign_id: UUID, number: int) -> list[Outreach]:
-        """The batch's outreach records not yet final, created (in one save) on first opening."""
+    def open_batch(
+        self, campaign_id: UUID, number: int, campaign: Campaign | None = None
+    ) -> list[OutreachRecord | Outreach]:
+        """The batch's outreach records not yet final, queued (one event) on first opening.
+        `campaign`: the campaign as the caller holds it (its restaurant never changes)."""
         batch = self.repository.get(batch_id(campaign_id, number))
         if not batch.outreach_created:
-            restaurant_id = self._campaign(campaign_id, None).restaurant_id
-            at = self.clock()
-            records = [Outreach.queue(campaign_id, c, restaurant_id, WORKER_ACTOR, at) for c in batch.customer_ids]
-            batch.mark_outreach_created(WORKER_ACTOR, at)
+            restaurant_id = (campaign or self._campaign(campaign_id, None)).restaurant_id
+            batch.open(restaurant_id, WORKER_ACTOR, self.clock())
             try:
-                self.save(batch, *records)
-                return records
-            except IntegrityError:  # another worker created them first: load theirs
-                pass
-        records = [self.repository.get(Outreach.id_for(campaign_id, c)) for c in batch.customer_ids]
-        return [r for r in records if not r.is_terminal]
+                self.save(batch)
+            except IntegrityError:  # another worker opened it first: take theirs
+                batch = self.repository.get(batch.id)
+        if not batch.opened:  # opened by an earlier version: one Outreach aggregate per customer
+            legacy = [self.repository.get(Outreach.id_for(campaign_id, c)) for c in batch.customer_ids]
+            return [r for r in legacy if not r.is_terminal]
+        return [r for r in batch.records() if not r.is_terminal]
 
-    def record_outcomes(self, records: list[Outreach]) -> Recorded:
-        """Save what happened to these records (one save for the lot)."""
+    def record_outcomes(self, records: list[OutreachRecord | Outreach]) -> Recorded:
+        """Save what happened to these records: one event per batch they belong to, all in one
+        save (records of earlier logs' batches: one event each)."""
+        legacy = [r for r in records if isinstance(r, Outreach)]
+        by_batch: dict[tuple[UUID, int], list[OutreachRecord]] = {}
+        for record in records:
+            if isinstance(record, OutreachRecord) and record.outcome is not None:
+                by_batch.setdefault((record.campaign_id, record.number), []).append(record)
+
+        def attempt() -> Recorded:
+            batches = []
+            for (campaign_id, number), batch_records in by_batch.items():
+                # The batch as its records were read, if the log holds nothing newer (one indexed
+                # lookup, where reading it again decodes every customer id twice); else as stored.
+                batch = batch_records[0].batch
+                if batch is None or self.recorder.latest_version(batch.id) != batch.version:
+                    batch = self.repository.get(batch_id(campaign_id, number))
+                batch.record_outcomes(batch_records)
+                batches.append(batch)
+            return self._save_recorded(None, *batches)
+
+        recorded = self._run(attempt)
+        if not legacy:
+            return recorded
+        older = self._record_legacy_outcomes(legacy)
+        return Recorded(None, max(recorded.position, older.position), recorded.topics | older.topics)
+
+    def _record_legacy_outcomes(self, records: list[Outreach]) -> Recorded:
         try:
             return self._save_recorded(None, *records)
         except IntegrityError:
@@ -169,11 +197,16 @@ class CampaignCommands(Commands):
                 recordings += self.save(fresh)
             return Recorded.of(None, recordings)
 
-    def finish_batch(self, campaign_id: UUID, number: int) -> Recorded:
-        """Mark a batch finished; the campaign completes with its last batch."""
+    def finish_batch(self, campaign_id: UUID, number: int, known: Campaign | None = None) -> Recorded:
+        """Mark a batch finished; the campaign completes with its last batch. `known`: the
+        campaign as the caller holds it, used if the log holds nothing newer."""
 
         def attempt() -> Recorded:
-            campaign = self._campaign(campaign_id, None)
+            nonlocal known
+            campaign = known
+            if campaign is None or self.recorder.latest_version(campaign_id) != campaign.version:
+                campaign = self._campaign(campaign_id, None)
+            known = None  # a failed save would leave it ahead of the log: the next try reads it
             campaign.finish_batch(number, WORKER_ACTOR, self.clock())
             return self._save_recorded(campaign_id, campaign)
 

@@ -1,4 +1,12 @@
-"""Outreach: one message of one campaign to one customer, and its audience batches."""
+"""Outreach: one message of one campaign to one customer, and its audience batches.
+
+A batch holds the outreach of its customers: opening it queues a record for each (one
+`Opened` event), and each flush of outcomes is one `OutcomesRecorded` event naming every
+recipient's status, attempts, error and time. Every recipient keeps an individual record (the
+read model's `outreach_events` rows) at a fraction of the events one aggregate per message
+took. Logs written before hold one `Outreach` aggregate per message (`Queued` then an
+outcome) in batches marked `OutreachCreated`: those are read, and finished, as they are.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +26,53 @@ def batch_id(campaign_id: UUID, number: int) -> UUID:
     return uuid5(campaign_id, f"audience-batch:{number}")
 
 
+class OutreachRecord:
+    """One recipient's outreach in a batch: where it stands, and the outcome to record next.
+
+    The same interface as the `Outreach` aggregate of earlier logs (`record_sent`,
+    `record_failed`, `skip`, `is_terminal`): a terminal record takes no further outcome."""
+
+    def __init__(self, campaign_id: UUID, number: int, customer_id: UUID, outcome: dict | None = None, batch=None):
+        self.id = outreach_id(campaign_id, customer_id)
+        self.batch: AudienceBatch | None = batch  # as loaded: the first try to record saves on it
+        self.campaign_id = campaign_id
+        self.number = number
+        self.customer_id = customer_id
+        self.status = outcome["status"] if outcome else OutreachStatus.QUEUED
+        self.attempts = outcome["attempts"] if outcome else 0
+        self.error_message = outcome["error"] if outcome else None
+        self.outcome: dict | None = None  # recorded here, not yet saved
+        self.actor: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_OUTREACH
+
+    def record_sent(self, attempts: int, actor: str, at: datetime) -> None:
+        self._settle(OutreachStatus.SENT, attempts, None, actor, at)
+
+    def record_failed(self, attempts: int, error: str, actor: str, at: datetime) -> None:
+        self._settle(OutreachStatus.FAILED, attempts, error[:500], actor, at)
+
+    def skip(self, reason: str, actor: str, at: datetime) -> None:
+        self._settle(OutreachStatus.SKIPPED, self.attempts, reason, actor, at)
+
+    def _settle(self, status: str, attempts: int, error: str | None, actor: str, at: datetime) -> None:
+        if self.is_terminal:
+            return
+        self.status, self.attempts, self.error_message, self.actor = status, attempts, error, actor
+        self.outcome = {
+            "customer_id": self.customer_id,
+            "status": str(status),
+            "attempts": attempts,
+            "error": error,
+            "at": at,
+        }
+
+
 class AudienceBatch(CrmAggregate):
-    """Up to BATCH_SIZE customers of a campaign's audience, fixed when the audience is resolved."""
+    """Up to BATCH_SIZE customers of a campaign's audience, fixed when the audience is resolved,
+    and, once opened, the outreach to each of them."""
 
     class Planned(CrmAggregate.Created):
         campaign_id: UUID
@@ -31,10 +84,37 @@ class AudienceBatch(CrmAggregate):
             batch.number = self.number
             batch.customer_ids = list(self.customer_ids)
             batch.outreach_created = False
+            batch.opened = False
+            batch.outcomes = {}
 
     class OutreachCreated(CrmAggregate.Event):
+        """Earlier logs: one `Outreach` aggregate per customer was queued with this."""
+
         def apply(self, batch: AudienceBatch) -> None:
             batch.outreach_created = True
+
+    class Opened(CrmAggregate.Event):
+        """A queued outreach record for each customer of the batch (ids from `outreach_id`)."""
+
+        campaign_id: UUID
+        restaurant_id: UUID
+        channel: str
+        customer_ids: list[UUID]
+
+        def apply(self, batch: AudienceBatch) -> None:
+            batch.outreach_created = True
+            batch.opened = True
+
+    class OutcomesRecorded(CrmAggregate.Event):
+        """What happened to some of the batch's outreach: per recipient `customer_id`, `status`
+        (sent, failed, skipped), `attempts`, `error` (the reason of a failure or skip), `at`."""
+
+        campaign_id: UUID
+        outcomes: list[dict]
+
+        def apply(self, batch: AudienceBatch) -> None:
+            for outcome in self.outcomes:
+                batch.outcomes[outcome["customer_id"]] = outcome
 
     @classmethod
     def plan(cls, campaign_id: UUID, number: int, customer_ids: list[UUID], actor: str, at: datetime) -> AudienceBatch:
@@ -49,8 +129,39 @@ class AudienceBatch(CrmAggregate):
         )
 
     def mark_outreach_created(self, actor: str, at: datetime) -> None:
+        """Earlier logs' opening (kept for their tests and readers; new batches are `open`ed)."""
         if not self.outreach_created:
             self.trigger_event(self.OutreachCreated, actor=actor, timestamp=at)
+
+    def open(self, restaurant_id: UUID, actor: str, at: datetime) -> None:
+        """Queue an outreach record for each customer, once."""
+        if not self.outreach_created:
+            self.trigger_event(
+                self.Opened,
+                campaign_id=self.campaign_id,
+                restaurant_id=restaurant_id,
+                channel="email",
+                customer_ids=self.customer_ids,
+                actor=actor,
+                timestamp=at,
+            )
+
+    def records(self) -> list[OutreachRecord]:
+        """Every customer's outreach record as it stands (an opened batch)."""
+        return [OutreachRecord(self.campaign_id, self.number, c, self.outcomes.get(c), self) for c in self.customer_ids]
+
+    def record_outcomes(self, records: list[OutreachRecord]) -> None:
+        """Record these records' new outcomes, skipping any recipient already final here (a
+        flush repeated after a crash or by a redelivered task records nothing twice)."""
+        by_actor: dict[str, list[dict]] = {}
+        for record in records:
+            if record.outcome is not None and record.customer_id not in self.outcomes:
+                by_actor.setdefault(record.actor, []).append(record.outcome)
+        for actor, outcomes in by_actor.items():
+            at = max(outcome["at"] for outcome in outcomes)
+            self.trigger_event(
+                self.OutcomesRecorded, campaign_id=self.campaign_id, outcomes=outcomes, actor=actor, timestamp=at
+            )
 
 
 class Outreach(CrmAggregate):
