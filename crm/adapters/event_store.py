@@ -99,6 +99,8 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         round trip), else after the insert.
         """
         domain_events = kwargs.pop("originals", ())
+        if not stored_events:  # a save with nothing new (e.g. an empty flush of outcomes)
+            return []
         if session is not None:
             return super().insert_events(stored_events, session=session, **kwargs)
         try:

@@ -177,7 +177,7 @@ class CampaignCommands(Commands):
                 batches.append(batch)
             return self._save_recorded(None, *batches)
 
-        recorded = self._run(attempt)
+        recorded = self._run(attempt) if by_batch else Recorded(None)
         if not legacy:
             return recorded
         older = self._record_legacy_outcomes(legacy)

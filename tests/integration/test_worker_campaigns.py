@@ -87,6 +87,19 @@ def test_a_1000_customer_campaign_completes_on_a_real_worker(application, contai
         application.run_campaign(campaign_id, actor="admin", scope=None)
 
 
+def test_a_batch_ending_on_a_flush_boundary_completes_with_a_background_projector(application, container, workers):
+    """200 customers: one batch, two full flushes, then an empty last one, which once failed on
+    PostgreSQL in background mode (the batch never finished; the campaign stayed running)."""
+    restaurant_id, customers = audience_of(application, 200)
+    worker = workers(PROJECTION_MODE="background")
+    campaign_id = start_campaign(application, restaurant_id)
+
+    row = wait_until(lambda: completed(container, campaign_id), 60, message=worker.log())
+    assert row["stats"] == {"audience": 200, "queued": 0, "sent": 200, "failed": 0, "skipped": 0}
+    assert {r.customer_id for r in outreach_rows(container, campaign_id)} == customers
+    assert "Traceback" not in worker.log()
+
+
 def test_pause_holds_the_sent_count_and_resume_finishes_without_duplicates(application, container, workers):
     restaurant_id, customers = audience_of(application, 400)
     worker = workers(delivery_backend="simulated", simulated_latency_ms=20)
