@@ -55,12 +55,15 @@ def workload(base: str, key: str, *args: str) -> dict:
 
 
 class RssSampler(threading.Thread):
-    """The peak and last resident memory (MB) of each process group, every half second."""
+    """The peak and last resident memory (MB) of each process group, every half second: RSS
+    summed over the group's processes, and PSS (each page shared between them, as a forked
+    worker pool shares its parent's, counted once: the memory the group actually holds)."""
 
     def __init__(self, groups: dict[str, list[int]]):
         super().__init__(daemon=True)
         self.groups = groups
         self.peak: dict[str, float] = {}
+        self.peak_pss: dict[str, float] = {}
         self.first: dict[str, float] = {}
         self.last: dict[str, float] = {}
         self.stopping = threading.Event()
@@ -68,10 +71,12 @@ class RssSampler(threading.Thread):
     def run(self) -> None:
         while not self.stopping.wait(0.5):
             for name, roots in self.groups.items():
-                rss = sum(_rss_mb(pid) for root in roots for pid in _tree(root))
+                pids = [pid for root in roots for pid in _tree(root)]
+                rss = sum(_rss_mb(pid) for pid in pids)
                 self.first.setdefault(name, rss)
                 self.last[name] = rss
                 self.peak[name] = max(self.peak.get(name, 0.0), rss)
+                self.peak_pss[name] = max(self.peak_pss.get(name, 0.0), sum(_pss_mb(pid) for pid in pids))
 
 
 def _tree(root: int) -> list[int]:
@@ -91,6 +96,16 @@ def _rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _pss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -203,10 +218,12 @@ def one_round(setup: str, args, port: int) -> dict:
         )  # fmt: skip
         figures[f"campaign to {args.customers:,} s"] = campaign.get("seconds")
         figures["campaign outreach/s"] = campaign.get("events_per_s")
+        figures["campaign status after"] = campaign.get("campaign_status")
         rss.stopping.set()
         rss.join()
         figures["web RSS MB first / last"] = f"{rss.first.get('web', 0):.0f} / {rss.last.get('web', 0):.0f}"
         figures["worker RSS MB peak"] = round(rss.peak.get("worker", 0))
+        figures["worker PSS MB peak"] = round(rss.peak_pss.get("worker", 0))
     return figures
 
 
@@ -225,9 +242,11 @@ def large_round(setup: str, args, port: int) -> dict:
             "--poll-interval", "0.5", "--timeout", "1200",
         )  # fmt: skip
         figures["50k: campaign s"] = campaign.get("seconds")
+        figures["50k: campaign status after"] = campaign.get("campaign_status")
         rss.stopping.set()
         rss.join()
         figures["50k: worker RSS MB peak"] = round(rss.peak.get("worker", 0))
+        figures["50k: worker PSS MB peak"] = round(rss.peak_pss.get("worker", 0))
     return figures
 
 

@@ -99,8 +99,14 @@ class LogReads:
     # -- reads of the log as a whole ---------------------------------------------------------
 
     def head(self) -> int:
-        """The highest notification id recorded (0 for an empty log)."""
-        return self.max_notification_id() or 0
+        """The highest notification id recorded (0 for an empty log). Asked many times a second
+        (followers, read-your-writes waits): one Core statement built once, not an ORM query."""
+        query = self.__dict__.get("_head_query")
+        if query is None:
+            table = self.events_record_cls.__table__
+            query = self.__dict__["_head_query"] = select(func.max(table.c.id))
+        with self.transaction(commit=False) as session:
+            return session.execute(query).scalar() or 0
 
     def count(self, after: int = 0, topics: Sequence[str] = ()) -> int:
         """How many events have an id above `after` (and, if given, one of `topics`)."""

@@ -61,6 +61,11 @@ def start_inline_projector(container: Container) -> ProjectorDaemon | None:
     """
     if container.settings.projection_mode != "inline":
         return None
-    daemon = ProjectorDaemon(container.runner, poll_seconds=container.settings.projector_poll_seconds)
+    # Workers project their own events inline too: this thread only catches up what a command
+    # left behind (one that failed between its commit and its projection), so it need not look
+    # at every commit; a campaign commits a few hundred times a second.
+    daemon = ProjectorDaemon(
+        container.runner, poll_seconds=container.settings.projector_poll_seconds, min_wake_seconds=0.25
+    )
     threading.Thread(target=daemon.run, name="worker-projector", daemon=True).start()
     return daemon

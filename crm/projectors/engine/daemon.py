@@ -36,12 +36,16 @@ class ProjectorDaemon:
         names: Iterable[str] | None = None,
         poll_seconds: float = 0.2,
         standby_seconds: float = 1.0,
+        min_wake_seconds: float = 0.0,
     ):
         self.runner = runner
         runner.announce = True  # web processes wait for these batches
         self.names = list(names or runner.projectors)
         self.poll_seconds = poll_seconds
         self.standby_seconds = standby_seconds
+        # At most one look at the log per this many seconds, however many commits notify: for a
+        # safety net behind inline projection, which has nothing to do after most commits.
+        self.min_wake_seconds = min_wake_seconds
         self.stop_event = threading.Event()
         self.engine: Engine = runner.recorder.datastore.engine
         self.leases: Leases | None = None  # the current ones, for `held`
@@ -76,9 +80,13 @@ class ProjectorDaemon:
                     elif not leases.held:
                         log.debug("projector standing by")
                     next_try = time.monotonic() + self.standby_seconds
+                looked = time.monotonic()
                 for name in self._concerned(leases.held):
                     self.runner.follow(name)
                 self._wait(listener)
+                rest = self.min_wake_seconds - (time.monotonic() - looked)
+                if rest > 0:
+                    self.stop_event.wait(rest)
         finally:
             if listener is not None:
                 listener.close()

@@ -152,6 +152,9 @@ class Rebuilder:
             position, applied = self._replay_to_near_head(projector, connection, 0, progress)
             for index in deferred:  # cheaper built once over the whole table than row by row
                 index.create(connection)
+            if postgres:  # fresh tables have no statistics: the planner would guess, and badly
+                for table in projector.tables:
+                    connection.execute(text(f'ANALYZE {SIDE}."{table.name}"'))
             connection.commit()
             # Close enough that the swap, which holds the live tables, has little left to apply.
             position, more = self._replay_to_near_head(projector, connection, position, progress, slack=200)
