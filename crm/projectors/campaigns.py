@@ -129,6 +129,9 @@ class CampaignsProjector(Projector):
                     "new_error": outcome["error"],
                     "new_sent_at": outcome["at"] if status == OutreachStatus.SENT else None,
                     "at": outcome["at"],
+                    # A batch records one outcome per recipient, over a queued record: no need
+                    # to read the row's status before the update to count the change.
+                    "was": (event.campaign_id, OutreachStatus.QUEUED),
                 }
             )
 
@@ -156,7 +159,8 @@ class CampaignsProjector(Projector):
         for row in self._inserts:
             deltas.setdefault(row["campaign_id"], Counter())[OutreachStatus.QUEUED] += 1
         if self._updates:
-            previous = self._previous_statuses(session)
+            previous = {u["outreach_id"]: u["was"] for u in self._updates if "was" in u}
+            previous.update(self._previous_statuses(session, [u for u in self._updates if "was" not in u]))
             self._apply_outcomes(session)
             for update in self._updates:
                 if update["outreach_id"] not in previous:
@@ -170,9 +174,10 @@ class CampaignsProjector(Projector):
         if self._touched:
             self._add_counts(session, deltas)
 
-    def _previous_statuses(self, session: Session) -> dict[UUID, tuple[UUID, str]]:
-        """Each updated outreach's campaign and status before this batch's updates."""
-        ids = list({u["outreach_id"] for u in self._updates})
+    def _previous_statuses(self, session: Session, updates: list[dict]) -> dict[UUID, tuple[UUID, str]]:
+        """Each updated outreach's campaign and status before this batch's updates (earlier
+        logs' outcome events, one per aggregate: read from the rows)."""
+        ids = list({u["outreach_id"] for u in updates})
         found: dict[UUID, tuple[UUID, str]] = {}
         for start in range(0, len(ids), 1000):
             rows = session.execute(
