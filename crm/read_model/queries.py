@@ -139,17 +139,20 @@ class QueriesBase:
         last row instead of skipping `(page - 1) x page_size` rows, so the thousandth page costs
         what the first does. A `count` already known (kept by a projection) spares counting."""
         with self.engine.connect() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
+                # The count and the page read a range of the index in the list's order. A table
+                # that just grew (a campaign's 50,000 records, an import) has statistics saying
+                # a campaign has a few dozen rows: PostgreSQL would fetch them all and sort them
+                # for every page, or count through another list's index.
+                conn.exec_driver_sql("SET LOCAL enable_sort = off")
             if count is None:
-                count = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+                counted = query.order_by(*order_by) if postgres else query.order_by(None)
+                count = conn.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
             if after is not None:
                 query = query.where(_beyond(order_by, cursors.decode(after, order_by)))
             else:
                 query = query.offset((page - 1) * page_size)
-            if conn.dialect.name == "postgresql":
-                # The page is a range of an index in its order. A table that just grew (a
-                # campaign's 50,000 records) has statistics saying a campaign has a few dozen
-                # rows: PostgreSQL would then fetch them all and sort them for every page.
-                conn.exec_driver_sql("SET LOCAL enable_sort = off")
             one_page = query.order_by(*order_by).limit(page_size).subquery("page")
             keys = [_same_order(one_page, term).element.label(f"_key{n}") for n, term in enumerate(order_by)]
             ordered = rows_of(one_page).add_columns(*keys).order_by(*(_same_order(one_page, t) for t in order_by))
