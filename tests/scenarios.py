@@ -1,4 +1,4 @@
-"""A scripted history touching every projection, and a row-for-row picture of the read tables."""
+"""A scripted history touching every projection, a planned campaign, and a row-for-row picture of the read tables."""
 
 from datetime import timedelta
 
@@ -19,6 +19,27 @@ def snapshot_tables(container):
 def _id(result):
     """The id a command returned: a `Recorded` (the application) or the id itself (a `Caller`)."""
     return result.id if isinstance(result, Recorded) else result
+
+
+def planned_campaign(application, size: int):
+    """A restaurant with `size` customers and a running campaign whose audience (all of them, in
+    one batch up to 200) is planned: (restaurant id, campaign id, customer ids)."""
+    restaurant_id = _id(application.open_restaurant("Pizza Palace", actor="admin"))
+    customers = [
+        _id(application.register_customer(restaurant_id, f"c{i}@example.com", actor="a", scope=None))
+        for i in range(size)
+    ]
+    campaign_id = _id(
+        application.create_campaign(
+            restaurant_id,
+            {"name": "Hello", "segment_type": "inactive_days", "segment_value": 0, "message_template": "Hi"},
+            actor="admin",
+            scope=None,
+        )
+    )
+    application.run_campaign(campaign_id, actor="admin", scope=None)
+    application.plan_audience(campaign_id, customers)
+    return restaurant_id, campaign_id, customers
 
 
 def scripted_history(application, clock):

@@ -4,21 +4,11 @@ from sqlalchemy import select
 
 from crm.read_model.tables import outreach_events
 from crm.write_model.vocabulary import WORKER_ACTOR as WORKER
+from tests.scenarios import planned_campaign
 
 
 def _running_campaign_with_open_batch(application, clock, size):
-    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin")
-    customers = [
-        application.register_customer(restaurant_id, f"c{i}@example.com", actor="a", scope=None) for i in range(size)
-    ]
-    campaign_id = application.create_campaign(
-        restaurant_id,
-        {"name": "Hello", "segment_type": "inactive_days", "segment_value": 0, "message_template": "Hi"},
-        actor="admin",
-        scope=None,
-    )
-    application.run_campaign(campaign_id, actor="admin", scope=None)
-    application.plan_audience(campaign_id, customers)
+    _, campaign_id, _ = planned_campaign(application, size)
     return campaign_id, application.open_batch(campaign_id, 0)
 
 

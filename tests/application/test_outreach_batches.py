@@ -6,22 +6,7 @@ from sqlalchemy import func, select
 from crm.read_model.tables import campaigns, outreach_events
 from crm.write_model.outreach import AudienceBatch, Outreach, batch_id
 from crm.write_model.vocabulary import WORKER_ACTOR as WORKER
-
-
-def _running_campaign(application, size):
-    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin")
-    customers = [
-        application.register_customer(restaurant_id, f"c{i}@example.com", actor="a", scope=None) for i in range(size)
-    ]
-    campaign_id = application.create_campaign(
-        restaurant_id,
-        {"name": "Hello", "segment_type": "inactive_days", "segment_value": 0, "message_template": "Hi"},
-        actor="admin",
-        scope=None,
-    )
-    application.run_campaign(campaign_id, actor="admin", scope=None)
-    application.plan_audience(campaign_id, customers)
-    return restaurant_id, campaign_id, customers
+from tests.scenarios import planned_campaign
 
 
 def _statuses(container, campaign_id):
@@ -41,7 +26,7 @@ def _statuses(container, campaign_id):
 
 
 def test_outcomes_are_read_back_and_an_opened_batch_gives_only_the_rest(application, container, clock):
-    _, campaign_id, customers = _running_campaign(application, 4)
+    _, campaign_id, customers = planned_campaign(application, 4)
     records = application.open_batch(campaign_id, 0)
     records[0].record_sent(1, WORKER, clock())
     records[1].record_failed(2, "mailbox full", WORKER, clock())
@@ -63,7 +48,7 @@ def test_outcomes_are_read_back_and_an_opened_batch_gives_only_the_rest(applicat
 
 
 def test_a_record_made_final_by_another_writer_is_not_recorded_twice(application, container, clock):
-    _, campaign_id, _ = _running_campaign(application, 3)
+    _, campaign_id, _ = planned_campaign(application, 3)
     mine = application.open_batch(campaign_id, 0)
     theirs = application.open_batch(campaign_id, 0)  # a redelivered task, read at the same time
     theirs[0].record_sent(1, WORKER, clock())
@@ -79,7 +64,7 @@ def test_a_record_made_final_by_another_writer_is_not_recorded_twice(application
 
 
 def test_a_batch_opened_by_an_earlier_version_finishes_with_its_own_records(application, container, clock):
-    restaurant_id, campaign_id, customers = _running_campaign(application, 3)
+    restaurant_id, campaign_id, customers = planned_campaign(application, 3)
     batch = application.repository.get(batch_id(campaign_id, 0))
     legacy = [Outreach.queue(campaign_id, c, restaurant_id, WORKER, clock()) for c in customers]
     batch.mark_outreach_created(WORKER, clock())
