@@ -57,7 +57,7 @@ class BatchSender:
                 self.app.record_outcomes(done)
                 done, flushed_at = [], time.monotonic()
         self.app.record_outcomes(done)
-        self.app.finish_batch(campaign_id, number, self.app.campaign(campaign_id, known=campaign))
+        self.app.finish_batch(campaign_id, number, campaign)
         return True
 
     def _deliver(self, campaign, record: Outreach, person: dict | None) -> None:

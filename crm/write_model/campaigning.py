@@ -116,12 +116,7 @@ class CampaignCommands(Commands):
 
     def campaign(self, campaign_id: UUID, known: Campaign | None = None) -> Campaign:
         """The campaign's current state; with `known`, only events newer than it are read."""
-        if known is None:
-            return self._campaign(campaign_id, None)
-        if self.recorder.latest_version(campaign_id) > known.version:  # one indexed lookup when nothing changed
-            for event in self.events.get(campaign_id, gt=known.version):
-                event.mutate(known)
-        return known
+        return self._campaign(campaign_id, None) if known is None else self._refreshed(known)
 
     def plan_audience(self, campaign_id: UUID, customer_ids: list[UUID]) -> Recorded:
         """Fix the audience in batches of BATCH_SIZE, once: a second resolution changes nothing."""
@@ -168,14 +163,18 @@ class CampaignCommands(Commands):
         def attempt() -> Recorded:
             batches = []
             for (campaign_id, number), batch_records in by_batch.items():
-                # The batch as its records were read, if the log holds nothing newer (one indexed
-                # lookup, where reading it again decodes every customer id twice); else as stored.
-                batch = batch_records[0].batch
-                if batch is None or self.recorder.latest_version(batch.id) != batch.version:
+                held = batch_records[0].held
+                if held.batch is None:
                     batch = self.repository.get(batch_id(campaign_id, number))
+                else:  # as its records were read: decoding every customer id again is the costly part
+                    batch = self._refreshed(held.batch)
+                held.batch = None  # until saved: a failed save leaves the object ahead of the log
                 batch.record_outcomes(batch_records)
-                batches.append(batch)
-            return self._save_recorded(None, *batches)
+                batches.append((held, batch))
+            recorded = self._save_recorded(None, *(batch for _, batch in batches))
+            for held, batch in batches:
+                held.batch = batch
+            return recorded
 
         recorded = self._run(attempt) if by_batch else Recorded(None)
         if not legacy:
@@ -199,14 +198,12 @@ class CampaignCommands(Commands):
 
     def finish_batch(self, campaign_id: UUID, number: int, known: Campaign | None = None) -> Recorded:
         """Mark a batch finished; the campaign completes with its last batch. `known`: the
-        campaign as the caller holds it, used if the log holds nothing newer."""
+        campaign as the caller holds it (brought up to date, not read again)."""
 
         def attempt() -> Recorded:
             nonlocal known
-            campaign = known
-            if campaign is None or self.recorder.latest_version(campaign_id) != campaign.version:
-                campaign = self._campaign(campaign_id, None)
-            known = None  # a failed save would leave it ahead of the log: the next try reads it
+            campaign = self.campaign(campaign_id, known)
+            known = None  # a failed save would leave it ahead of the log: the next try loads it
             campaign.finish_batch(number, WORKER_ACTOR, self.clock())
             return self._save_recorded(campaign_id, campaign)
 

@@ -151,6 +151,15 @@ class Commands(Application):
             raise not_found(aggregate_id)
         return aggregate
 
+    def _refreshed(self, held: A) -> A:
+        """`held` (an aggregate the caller read earlier) brought up to date: one indexed lookup
+        when the log holds nothing newer, else only the newer events applied. Never pass one
+        whose save failed: it is ahead of the log, perhaps at the log's version."""
+        if self.recorder.latest_version(held.id) > held.version:
+            for event in self.events.get(held.id, gt=held.version):
+                event.mutate(held)
+        return held
+
     def _customer(self, customer_id: UUID, scope: UUID | None) -> Customer:
         return self._load(Customer, customer_id, scope, CustomerNotFound)
 

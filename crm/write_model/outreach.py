@@ -26,15 +26,33 @@ def batch_id(campaign_id: UUID, number: int) -> UUID:
     return uuid5(campaign_id, f"audience-batch:{number}")
 
 
+class HeldBatch:
+    """The batch a set of records was read from, shared by them, while it matches the log as far
+    as this process knows: cleared while a save of it is under way, so that one that failed (and
+    left the object ahead of the log) is never built on."""
+
+    __slots__ = ("batch",)
+
+    def __init__(self, batch: AudienceBatch | None = None):
+        self.batch = batch
+
+
 class OutreachRecord:
     """One recipient's outreach in a batch: where it stands, and the outcome to record next.
 
     The same interface as the `Outreach` aggregate of earlier logs (`record_sent`,
     `record_failed`, `skip`, `is_terminal`): a terminal record takes no further outcome."""
 
-    def __init__(self, campaign_id: UUID, number: int, customer_id: UUID, outcome: dict | None = None, batch=None):
+    def __init__(
+        self,
+        campaign_id: UUID,
+        number: int,
+        customer_id: UUID,
+        outcome: dict | None = None,
+        held: HeldBatch | None = None,
+    ):
         self.id = outreach_id(campaign_id, customer_id)
-        self.batch: AudienceBatch | None = batch  # as loaded: the first try to record saves on it
+        self.held = held or HeldBatch()
         self.campaign_id = campaign_id
         self.number = number
         self.customer_id = customer_id
@@ -148,7 +166,8 @@ class AudienceBatch(CrmAggregate):
 
     def records(self) -> list[OutreachRecord]:
         """Every customer's outreach record as it stands (an opened batch)."""
-        return [OutreachRecord(self.campaign_id, self.number, c, self.outcomes.get(c), self) for c in self.customer_ids]
+        held = HeldBatch(self)
+        return [OutreachRecord(self.campaign_id, self.number, c, self.outcomes.get(c), held) for c in self.customer_ids]
 
     def record_outcomes(self, records: list[OutreachRecord]) -> None:
         """Record these records' new outcomes, skipping any recipient already final here (a
