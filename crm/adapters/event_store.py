@@ -27,11 +27,13 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from psycopg2 import DatabaseError
 from psycopg2.errors import DeadlockDetected, LockNotAvailable
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from crm.adapters.deferred_writes import DeferredWrites
 from crm.adapters.locked_append import append_locked
 from crm.adapters.log_reads import LogReads
 from crm.adapters.personal_data import KeyStore, KeyTaken, PersonalDataMapper
@@ -43,7 +45,8 @@ DEFAULT_LOCK_TIMEOUT_MS = 5000
 
 
 class _ProjectionBehind(Exception):
-    """A projection lacks events recorded before this save's, or failed: take the slow path."""
+    """A projection lacks events recorded before this save's, or failed, or a write sent with
+    the locked part was refused (a key already stored): take the slow path."""
 
 
 def _deadlock(error: BaseException | None) -> bool:
@@ -148,23 +151,34 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
                 return None
         try:
             with self.transaction(commit=True) as session:
-                self._store_pending_keys(session, stored_events)
+                writes = DeferredWrites(session)  # keys and projection go with the locked part
+                self._store_pending_keys(writes, stored_events, unchecked=True)
                 try:
-                    plan.apply(session)
+                    plan.apply(writes)
                 except Exception as error:  # the slow path keeps the command and reports the lag
                     raise _ProjectionBehind() from error
                 connection = session.connection().connection  # the pool's DBAPI connection
-                appended = append_locked(
-                    connection.cursor(),
-                    connection.info.setdefault("crm_prepared", {}),
-                    self.events_table_name,
-                    self.channel_name,
-                    self.lock_timeout_ms,
-                    stored_events,
-                    conditions,
-                    kwargs.get("owners") or {},
-                    plan.tracking,
-                )
+                before = writes.take()
+                try:
+                    appended = append_locked(
+                        connection.cursor(),
+                        connection.info.setdefault("crm_prepared", {}),
+                        self.events_table_name,
+                        self.channel_name,
+                        self.lock_timeout_ms,
+                        stored_events,
+                        conditions,
+                        kwargs.get("owners") or {},
+                        plan.tracking,
+                        before=before,
+                    )
+                except DatabaseError as error:  # (a busy lock or a taken version is raised as such)
+                    if not before or _deadlock(error):
+                        raise
+                    # A write sent ahead of the lock failed (a projection's, or a key already
+                    # stored): the slow path keeps the command and reports a projection's lag,
+                    # or finds the key and runs the command again.
+                    raise _ProjectionBehind() from error
                 if appended.not_live:
                     raise StreamNotLive(appended.not_live[0])
                 if appended.advanced != set(plan.names):
@@ -223,16 +237,23 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         self._notify_channel(session)
         return ids
 
-    def _store_pending_keys(self, session: Session, stored_events: Sequence[StoredEvent]) -> None:
-        """New customers' data keys, inserted in the transaction that inserts their events."""
+    def _store_pending_keys(self, session, stored_events: Sequence[StoredEvent], unchecked: bool = False) -> None:
+        """New customers' data keys, inserted in the transaction that inserts their events
+        (`unchecked`: as writes held back for the locked round trip; a key already stored then
+        fails the save's statement, and the slow path checks)."""
         if self.keys is None:
             return
+        streams = {e.originator_id for e in stored_events}
         try:
-            stored = self.keys.insert_pending(session, {e.originator_id for e in stored_events})
+            if unchecked:
+                stored = self.keys.insert_pending_unchecked(session, streams)
+            else:
+                stored = self.keys.insert_pending(session, streams)
         except KeyTaken as taken:  # encrypted with a key that is not theirs: run the command again
             raise IntegrityError(taken) from taken
         if stored:
-            event.listen(session, "after_commit", lambda _: self.keys.stored(stored), once=True)
+            target = session.session if isinstance(session, DeferredWrites) else session
+            event.listen(target, "after_commit", lambda _: self.keys.stored(stored), once=True)
 
     def holds(self, condition: StreamLive) -> bool:
         """Whether `condition` holds now (a read: a save checks it again under the lock)."""

@@ -4,11 +4,12 @@ Inserts take `LOCK TABLE ... IN EXCLUSIVE MODE` so that commits follow notificat
 `event_store`). Everything a save does while holding that lock serialises every writer of the
 service, so it must be short: one statement string sent at once, with no Python in between.
 It takes the lock, checks the save's `StreamLive` conditions (stream live, and owned by the
-given owner), inserts the events and the
-stream owners, and advances the tracking position of each projection the caller already
-brought up to date before the lock (its own events applied from memory), provided nothing of
-that projection's topics was recorded between its position and these events. What was not
-advanced (a projection that lacked earlier events) the caller handles on the slow path.
+given owner), inserts the events and the stream owners, and advances the tracking position of
+each projection the caller already brought up to date before the lock (its own events applied
+from memory), provided nothing of that projection's topics was recorded between its position
+and these events. What was not advanced (a projection that lacked earlier events) the caller
+handles on the slow path. The same string may start with writes held back for it (the save's
+new data keys and its own projection, `DeferredWrites`), which run before the lock.
 """
 
 from __future__ import annotations
@@ -46,12 +47,14 @@ def append_locked(
     conditions: Sequence[StreamLive],
     owners: Mapping[UUID, UUID],
     tracking: Sequence[tuple[str, Sequence[str]]],
+    before: str = "",
 ) -> Appended:
     """Run the locked part of a save on `cursor` (the transaction's own DBAPI cursor).
 
     The statement is prepared once per connection and shape (how many conditions, events,
     owners and projections; `prepared` is the connection's record of them: name -> generation,
     negative while unknown): planning it would otherwise take half its time, under the lock.
+    `before` is SQL text sent first in the same string, before the lock (`DeferredWrites.take`).
     """
     shape = (len(conditions), len(stored_events), len(owners), len(tracking))
     name = f"crm_append_{events_table}_{'_'.join(map(str, shape))}"
@@ -74,8 +77,9 @@ def append_locked(
     try:
         try:
             cursor.execute(
-                f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'; LOCK TABLE {events_table} IN EXCLUSIVE MODE; "
-                f"NOTIFY {channel}; {prepare}EXECUTE {statement} ({arguments})",
+                f"{before}SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'; "
+                f"LOCK TABLE {events_table} IN EXCLUSIVE MODE; NOTIFY {channel}; "
+                f"{prepare}EXECUTE {statement} ({arguments})",
                 params,
             )
         except Exception:
@@ -84,8 +88,10 @@ def append_locked(
             raise
     except LockNotAvailable:
         raise EventStoreBusy(lock_timeout_ms / 1000) from None
-    except DatabaseIntegrityError as error:  # a version already taken: optimistic concurrency
-        raise IntegrityError(error) from error
+    except DatabaseIntegrityError as error:
+        if before and error.diag.table_name not in (events_table, "stream_owners"):
+            raise  # refused by a read table: the caller's projection failed, not the save
+        raise IntegrityError(error) from error  # a version already taken: optimistic concurrency
     prepared[name] = generation
     not_live, inserted, advanced = cursor.fetchone()
     if not_live:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Table, Uuid
+from sqlalchemy import Insert, Table, Uuid
 from sqlalchemy.orm import Session
 
 _FEW = 10
@@ -23,7 +24,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     if not rows:
         return
     if len(rows) <= _FEW or session.get_bind().dialect.name != "postgresql":
-        session.execute(table.insert(), rows)  # a command's own few rows: COPY costs more
+        session.execute(_insert(table), rows)  # a command's own few rows: COPY costs more
         return
     columns = [(column.name, _converter(column)) for column in table.columns]
     buffer = io.StringIO()
@@ -39,6 +40,12 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         cursor.copy_expert(f"COPY {target} ({', '.join(name for name, _ in columns)}) FROM STDIN", buffer)
     finally:
         cursor.close()
+
+
+@cache
+def _insert(table: Table) -> Insert:
+    """One INSERT statement per table, so its compiled form is found again (`DeferredWrites`)."""
+    return table.insert()
 
 
 def _converter(column):

@@ -1,11 +1,14 @@
 """Projection positions move forward by compare-and-set only."""
 
 import logging
+from uuid import uuid4
 
 import pytest
+from sqlalchemy import Column, Integer, MetaData, Table
 
 from crm.projectors.engine import tracking
 from crm.projectors.engine.runner import LostRace
+from crm.read_model.tables import restaurants
 
 
 def test_advance_refuses_a_stale_or_backward_move(container):
@@ -33,10 +36,20 @@ def test_replaying_applied_events_changes_nothing(application, container):
     assert container.queries.customer(customer_id, None) == before
 
 
-def test_a_failed_inline_projection_keeps_the_command_and_is_reported_as_lag(container, monkeypatch, caplog):
-    def broken(*args, **kwargs):
-        raise RuntimeError("database went away")
+def _raises(events, session):
+    raise RuntimeError("database went away")
 
+
+def _refused_by_a_constraint(events, session):  # sent with the locked append on PostgreSQL
+    session.execute(restaurants.insert(), {"id": uuid4(), "name": None, "timezone": "UTC", "created_at": None})
+
+
+def _refused_as_unknown(events, session):
+    session.execute(Table("no_such_table", MetaData(), Column("id", Integer)).insert(), {"id": 1})
+
+
+@pytest.mark.parametrize("broken", [_raises, _refused_by_a_constraint, _refused_as_unknown])
+def test_a_failed_inline_projection_keeps_the_command_and_is_reported_as_lag(container, monkeypatch, caplog, broken):
     projector = container.runner.projectors["restaurants"]
     monkeypatch.setattr(projector, "apply", broken)
     with caplog.at_level(logging.ERROR):

@@ -1,0 +1,89 @@
+"""Writes held back to travel with the statement that follows them (PostgreSQL).
+
+A command's inline projection before the insert lock is two or three small writes (a visit's
+row, its customer's totals). Sent one by one, each costs a round trip and a pass through the
+ORM session; held back and rendered to SQL text, they go out in the same string as the locked
+append, so a whole save is one round trip (`event_store`, `locked_append`).
+
+Rendering is SQLAlchemy's own: the statement compiled for the dialect with the parameters'
+keys (as an execution would compile it), its bind processors applied, and the values quoted
+by psycopg2 (`cursor.mogrify`), so the text is what an execution would have sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+_CACHE_SIZE = 64
+
+
+class DeferredWrites:
+    """Stands in for a `Session` while a projector writes: INSERT, UPDATE and DELETE statements
+    without RETURNING are kept as SQL text (`take` hands them over); anything that reads
+    (a SELECT, RETURNING, a COPY through `connection()`) first sends what is kept, in order."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.info = session.info
+        self._dialect = session.get_bind().dialect
+        self._cursor = session.connection().connection.cursor()  # for quoting; nothing runs on it
+        self._pending: list[str] = []
+
+    def get_bind(self):
+        return self.session.get_bind()
+
+    def connection(self):
+        self.send()
+        return self.session.connection()
+
+    def execute(self, statement, params: Any = None, **kwargs: Any):
+        rows = params if isinstance(params, list) else [params or {}]
+        compiled = None if kwargs or not rows else _compiled(statement, self._dialect, rows[0])
+        if compiled is None:
+            self.send()
+            return self.session.execute(statement, params, **kwargs)
+        processors = compiled._bind_processors
+        for row in rows:
+            values = compiled.construct_params(row)
+            for name, process in processors.items():
+                if name in values:
+                    values[name] = process(values[name])
+            self._pending.append(self._cursor.mogrify(compiled.string, values).decode())
+        return None
+
+    def take(self) -> str:
+        """The kept statements as one string (each ended by `;`), ready to precede another
+        statement given to `cursor.execute` with parameters (its `%` doubled); then forgets them."""
+        text = "".join(f"{sql}; " for sql in self._pending).replace("%", "%%")
+        self._pending.clear()
+        return text
+
+    def send(self) -> None:
+        """Run the kept statements now, in the session's transaction."""
+        if self._pending:
+            sql = "; ".join(self._pending)
+            self._pending.clear()
+            self._cursor.execute(sql)
+
+
+_compiled_cache: dict[tuple, tuple[object, object]] = {}
+
+
+def _compiled(statement, dialect, row: dict):
+    """The statement compiled as an execution with `row`'s keys would, or None if it is not a
+    plain write (it reads, or returns rows). Module-level statements are compiled once."""
+    if not getattr(statement, "is_dml", False):
+        return None
+    key = (id(statement), tuple(sorted(row)))
+    held = _compiled_cache.get(key)
+    if held is not None and held[0] is statement:  # held, so its id is not reused meanwhile
+        return held[1]
+    compiled = statement.compile(dialect=dialect, column_keys=list(row))
+    if compiled.returning or compiled.positional:
+        return None
+    if len(_compiled_cache) >= _CACHE_SIZE:  # statements built per call: start over now and then
+        _compiled_cache.clear()
+    _compiled_cache[key] = (statement, compiled)
+    return compiled

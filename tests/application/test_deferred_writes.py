@@ -1,0 +1,57 @@
+"""Writes held back and sent as SQL text with the locked append (PostgreSQL's fast path)."""
+
+from uuid import UUID
+
+from sqlalchemy import bindparam, select, text
+
+from crm.adapters.deferred_writes import DeferredWrites
+from crm.read_model.tables import restaurants
+
+AWKWARD = "50% O'Brien \\ %(name)s %s; DROP TABLE customers; --"
+
+
+def test_awkward_text_lands_exactly_as_given(application, container, on_postgres):
+    restaurant_id = application.open_restaurant(AWKWARD, actor="admin")
+    customer_id = application.register_customer(
+        restaurant_id, "pct%o'neil@example.com", AWKWARD, AWKWARD, actor="admin", scope=None
+    )
+    application.record_visit(customer_id, 1234, actor="admin", scope=None)
+    application.update_customer(customer_id, actor="admin", scope=None, first_name="100%")
+    row = container.queries.customer(customer_id, None)
+    # Check quotes, percent signs, backslashes and semicolons arrive as text, not as SQL.
+    assert (row["email"], row["first_name"], row["last_name"]) == ("pct%o'neil@example.com", "100%", AWKWARD)
+    assert (row["total_spend_cents"], row["visit_count"]) == (1234, 1)
+    assert container.queries.restaurant(restaurant_id, None)["name"] == AWKWARD
+
+
+def test_held_writes_run_in_order_before_a_read_and_once(container, on_postgres):
+    with container.application.factory.datastore.transaction(commit=False) as session:
+        writes = DeferredWrites(session)
+        rename = restaurants.update().where(restaurants.c.id == bindparam("rid"))
+        opened = text("SELECT count(*) FROM restaurants")
+        row = {"id": _id(1), "name": "First", "timezone": "UTC", "created_at": _now(session)}
+        writes.execute(restaurants.insert(), [row, {**row, "id": _id(2)}])
+        writes.execute(rename, {"rid": _id(1), "name": "Renamed"})
+        # Check nothing ran yet; a read first sends what is held, in order, then runs.
+        assert session.execute(opened).scalar_one() == 0
+        assert writes.execute(select(restaurants.c.name).order_by(restaurants.c.name)).scalars().all() == [
+            "First",
+            "Renamed",
+        ]
+        assert writes.take() == ""  # sent, so nothing is held twice
+        writes.execute(rename, {"rid": _id(2), "name": AWKWARD})
+        held = writes.take()
+        assert held.startswith("UPDATE restaurants SET name=") and held.endswith("; ")
+        # Check the held text goes first in a statement with parameters of its own, as is.
+        cursor = session.connection().connection.cursor()
+        cursor.execute(held + "SELECT %s", [7])
+        assert cursor.fetchone() == (7,)
+        assert session.execute(select(restaurants.c.name).where(restaurants.c.id == _id(2))).scalar_one() == AWKWARD
+
+
+def _id(n: int) -> UUID:
+    return UUID(int=n)
+
+
+def _now(session):
+    return session.execute(text("SELECT now()")).scalar_one()
