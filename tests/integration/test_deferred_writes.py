@@ -10,7 +10,7 @@ from crm.read_model.tables import restaurants
 AWKWARD = "50% O'Brien \\ %(name)s %s; DROP TABLE customers; --"
 
 
-def test_awkward_text_lands_exactly_as_given(application, container, on_postgres):
+def test_awkward_text_lands_exactly_as_given(application, container):
     restaurant_id = application.open_restaurant(AWKWARD, actor="admin")
     customer_id = application.register_customer(
         restaurant_id, "pct%o'neil@example.com", AWKWARD, AWKWARD, actor="admin", scope=None
@@ -24,7 +24,7 @@ def test_awkward_text_lands_exactly_as_given(application, container, on_postgres
     assert container.queries.restaurant(restaurant_id, None)["name"] == AWKWARD
 
 
-def test_held_writes_run_in_order_before_a_read_and_once(container, on_postgres):
+def test_held_writes_run_in_order_before_a_read_and_once(container):
     with container.application.factory.datastore.transaction(commit=False) as session:
         writes = DeferredWrites(session)
         rename = restaurants.update().where(restaurants.c.id == bindparam("rid"))
