@@ -18,20 +18,26 @@ from sqlalchemy.sql.elements import UnaryExpression
 from crm.write_model.errors import InvalidInput
 
 
-def encode(values: list, order_by: tuple[UnaryExpression, ...]) -> str:
-    """The cursor of a row whose order values (in `order_by`'s order) are these."""
+def encode(values: list, order_by: tuple[UnaryExpression, ...], count: int | None = None) -> str:
+    """The cursor of a row whose order values (in `order_by`'s order) are these; `count`, the
+    list's count when its walk began, rides along so that later pages need not count again."""
     plain = [value.isoformat() if isinstance(value, datetime) else str(value) for value in values]
+    if count is not None:
+        plain.append(str(count))
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode(cursor: str, order_by: tuple[UnaryExpression, ...]) -> list:
-    """The order values a cursor of this order holds."""
+def decode(cursor: str, order_by: tuple[UnaryExpression, ...]) -> tuple[list, int | None]:
+    """The order values a cursor of this order holds, and the count it carries (or None)."""
     try:
         plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(plain, list) or len(plain) != len(order_by):
+        if not isinstance(plain, list) or len(plain) not in (len(order_by), len(order_by) + 1):
             raise ValueError
-        return [_typed(term.element.type, value) for term, value in zip(order_by, plain, strict=True)]
-    except (ValueError, TypeError, UnicodeDecodeError):
+        count = int(plain.pop()) if len(plain) > len(order_by) and plain[-1].isdigit() else None
+        if len(plain) != len(order_by):
+            raise ValueError
+        return [_typed(term.element.type, value) for term, value in zip(order_by, plain, strict=True)], count
+    except (ValueError, TypeError, UnicodeDecodeError, AttributeError):
         raise InvalidInput("after", "not a cursor of this list: use the `next` link of the page before") from None
 
 

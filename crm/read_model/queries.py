@@ -27,10 +27,11 @@ class Page:
     page: int
     page_size: int
     after: str | None = None  # where the next page starts, for lists read by position (a cursor)
+    more: bool | None = None  # whether rows follow this page, where the list looked (else: by count)
 
     @property
     def has_next(self) -> bool:
-        return self.page * self.page_size < self.count
+        return self.more if self.more is not None else self.page * self.page_size < self.count
 
 
 def _utc(value: Any) -> Any:
@@ -137,7 +138,16 @@ class QueriesBase:
 
         `after` (a cursor: the `after` of the page before) starts the page after that page's
         last row instead of skipping `(page - 1) x page_size` rows, so the thousandth page costs
-        what the first does. A `count` already known (kept by a projection) spares counting."""
+        what the first does; it also carries the count of the walk's first page, which later
+        pages repeat instead of counting again. A `count` already known (kept by a projection)
+        spares counting. Whether a next page exists is seen by reading one row more."""
+        listed = query
+        if after is not None:
+            last, walk_count = cursors.decode(after, order_by)
+            query = query.where(_beyond(order_by, last))
+            count = count if count is not None else walk_count
+        else:
+            query = query.offset((page - 1) * page_size)
         with self.engine.connect() as conn:
             postgres = conn.dialect.name == "postgresql"
             if postgres:
@@ -147,19 +157,19 @@ class QueriesBase:
                 # for every page, or count through another list's index.
                 conn.exec_driver_sql("SET LOCAL enable_sort = off")
             if count is None:
-                counted = query.order_by(*order_by) if postgres else query.order_by(None)
+                counted = listed.order_by(*order_by) if postgres else listed.order_by(None)
                 count = conn.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
-            if after is not None:
-                query = query.where(_beyond(order_by, cursors.decode(after, order_by)))
-            else:
-                query = query.offset((page - 1) * page_size)
-            one_page = query.order_by(*order_by).limit(page_size).subquery("page")
+            one_page = query.order_by(*order_by).limit(page_size + 1).subquery("page")
             keys = [_same_order(one_page, term).element.label(f"_key{n}") for n, term in enumerate(order_by)]
             ordered = rows_of(one_page).add_columns(*keys).order_by(*(_same_order(one_page, t) for t in order_by))
-            rows = [_row(r) for r in conn.execute(ordered)]
+            result = conn.execute(ordered)
+            # PostgreSQL's datetimes carry their zone: only SQLite's need `_row`'s repair.
+            rows = [r._asdict() for r in result] if postgres else [_row(r) for r in result]
+        more = len(rows) > page_size
+        rows = rows[:page_size]
         keys = [[row.pop(f"_key{n}") for n in range(len(order_by))] for row in rows]
-        has_next = page * page_size < count and len(rows) == page_size
-        return Page(count, rows, page, page_size, cursors.encode(keys[-1], order_by) if has_next else None)
+        after = cursors.encode(keys[-1], order_by, count) if more else None
+        return Page(count, rows, page, page_size, after, more)
 
 
 def _beyond(order_by: tuple[UnaryExpression, ...], values: list):

@@ -95,3 +95,21 @@ def test_the_previous_link_goes_by_page_number(make, spenders):
     previous = parse_qs(urlsplit(second["previous"]).query)
     assert previous["page"] == ["1"] and "after" not in previous
     assert ids(make.get(second["previous"])) == ids(first)
+
+
+def test_pages_reached_by_cursor_repeat_the_walks_count_and_still_end_where_the_rows_do(make, admin, spenders):
+    """Counting again for every page of a long walk would cost more than the page: a page
+    reached by `next` repeats the count of the walk's first page; the first page counts afresh.
+    Whether another page follows is read from the rows, never from that count."""
+    query = {"min_spend_cents": 1, "page_size": 3}
+    first = make.get(HIGH, query_string=query)
+    assert first["count"] == 7
+    for customer_id in ids(first):  # the first page's rows leave the list: 4 remain
+        assert admin.delete(f"/api/customers/{customer_id}/").status_code == 204
+    remaining = ids(make.get(HIGH, query_string={**query, "page_size": 10}))
+    second = make.get(first["next"])
+    assert second["count"] == 7  # the walk's count
+    assert ids(second) == remaining[:3] and second["next"] is not None
+    last = make.get(second["next"])
+    assert ids(last) == remaining[3:] and last["next"] is None  # ends with the rows, not the count
+    assert make.get(HIGH, query_string=query)["count"] == 4  # a new walk counts again
