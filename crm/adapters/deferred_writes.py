@@ -14,36 +14,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 _CACHE_SIZE = 64
 
 
 class DeferredWrites:
-    """Stands in for a `Session` while a projector writes: INSERT, UPDATE and DELETE statements
-    without RETURNING are kept as SQL text (`take` hands them over); anything that reads
-    (a SELECT, RETURNING, a COPY through `connection()`) first sends what is kept, in order."""
+    """Stands in for a `Session` while a projector writes, on a Core `Connection` in a
+    transaction: INSERT, UPDATE and DELETE statements without RETURNING are kept as SQL text
+    (`take` hands them over); anything that reads (a SELECT, RETURNING, a COPY through
+    `connection()`) first sends what is kept, in order."""
 
-    def __init__(self, session: Session):
-        self.session = session
-        self.info = session.info
-        self._dialect = session.get_bind().dialect
-        self._cursor = session.connection().connection.cursor()  # for quoting; nothing runs on it
+    def __init__(self, connection: Connection):
+        self._connection = connection
+        self.info: dict = {}  # a projector's session info (no side schema: the live tables)
+        self._dialect = connection.dialect
+        self._cursor = connection.connection.cursor()  # the transaction's own DBAPI connection
         self._pending: list[str] = []
 
-    def get_bind(self):
-        return self.session.get_bind()
+    def get_bind(self) -> Connection:
+        return self._connection
 
-    def connection(self):
+    def connection(self) -> Connection:
         self.send()
-        return self.session.connection()
+        return self._connection
 
     def execute(self, statement, params: Any = None, **kwargs: Any):
         rows = params if isinstance(params, list) else [params or {}]
         compiled = None if kwargs or not rows else _compiled(statement, self._dialect, rows[0])
         if compiled is None:
             self.send()
-            return self.session.execute(statement, params, **kwargs)
+            return self._connection.execute(statement, params, **kwargs)
         processors = compiled._bind_processors
         for row in rows:
             values = compiled.construct_params(row)
@@ -61,7 +62,7 @@ class DeferredWrites:
         return text
 
     def send(self) -> None:
-        """Run the kept statements now, in the session's transaction."""
+        """Run the kept statements now, in the connection's transaction."""
         if self._pending:
             sql = "; ".join(self._pending)
             self._pending.clear()

@@ -149,20 +149,23 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
             plan = self.inline_projection.before_lock(domain_events) if domain_events else None
             if plan is None:
                 return None
+        committed: list[Callable[[], None]] = []  # what to tell once the transaction commits
         try:
-            with self.transaction(commit=True) as session:
-                writes = DeferredWrites(session)  # keys and projection go with the locked part
-                self._store_pending_keys(writes, stored_events, unchecked=True)
+            # A Core connection, not a session: nothing else shares this transaction, and an
+            # ORM session's set-up, events and commit cost as much as the rest of the save.
+            with self.datastore.engine.connect() as connection, connection.begin():
+                writes = DeferredWrites(connection)  # keys and projection go with the locked part
+                committed += self._store_pending_keys(writes, stored_events, unchecked=True)
                 try:
                     plan.apply(writes)
                 except Exception as error:  # the slow path keeps the command and reports the lag
                     raise _ProjectionBehind() from error
-                connection = session.connection().connection  # the pool's DBAPI connection
                 before = writes.take()
+                dbapi = connection.connection  # the pool's DBAPI connection
                 try:
                     appended = append_locked(
-                        connection.cursor(),
-                        connection.info.setdefault("crm_prepared", {}),
+                        dbapi.cursor(),
+                        dbapi.info.setdefault("crm_prepared", {}),
                         self.events_table_name,
                         self.channel_name,
                         self.lock_timeout_ms,
@@ -184,10 +187,12 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
                 if appended.advanced != set(plan.names):
                     raise _ProjectionBehind()
                 last = max(appended.ids)
-                event.listen(session, "after_commit", lambda _: plan.committed(last), once=True)
-            return appended.ids
+                committed.append(lambda: plan.committed(last))
         except _ProjectionBehind:
             return None
+        for done in committed:
+            done()
+        return appended.ids
 
     def _lock_table(self, session: Session) -> None:
         """The library's table lock (commits in notification-id order), bounded by `lock_timeout`.
@@ -225,7 +230,8 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
             }
             for e in stored_events
         ]
-        self._store_pending_keys(session, stored_events)
+        for done in self._store_pending_keys(session, stored_events):
+            event.listen(session, "after_commit", lambda _, done=done: done(), once=True)
         self._lock_table(session)
         for condition in kwargs.get("conditions", ()):
             self._check(session, condition)
@@ -237,12 +243,15 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         self._notify_channel(session)
         return ids
 
-    def _store_pending_keys(self, session, stored_events: Sequence[StoredEvent], unchecked: bool = False) -> None:
-        """New customers' data keys, inserted in the transaction that inserts their events
-        (`unchecked`: as writes held back for the locked round trip; a key already stored then
-        fails the save's statement, and the slow path checks)."""
+    def _store_pending_keys(
+        self, session, stored_events: Sequence[StoredEvent], unchecked: bool = False
+    ) -> list[Callable[[], None]]:
+        """New customers' data keys, inserted in the transaction that inserts their events;
+        what to call once it commits. `unchecked`: as writes held back for the locked round
+        trip (`DeferredWrites`); a key already stored then fails the save's statement, and the
+        slow path checks."""
         if self.keys is None:
-            return
+            return []
         streams = {e.originator_id for e in stored_events}
         try:
             if unchecked:
@@ -251,9 +260,7 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
                 stored = self.keys.insert_pending(session, streams)
         except KeyTaken as taken:  # encrypted with a key that is not theirs: run the command again
             raise IntegrityError(taken) from taken
-        if stored:
-            target = session.session if isinstance(session, DeferredWrites) else session
-            event.listen(target, "after_commit", lambda _: self.keys.stored(stored), once=True)
+        return [lambda: self.keys.stored(stored)] if stored else []
 
     def holds(self, condition: StreamLive) -> bool:
         """Whether `condition` holds now (a read: a save checks it again under the lock)."""

@@ -25,15 +25,15 @@ def test_awkward_text_lands_exactly_as_given(application, container):
 
 
 def test_held_writes_run_in_order_before_a_read_and_once(container):
-    with container.application.factory.datastore.transaction(commit=False) as session:
-        writes = DeferredWrites(session)
+    with container.engine.connect() as connection, connection.begin():
+        writes = DeferredWrites(connection)
         rename = restaurants.update().where(restaurants.c.id == bindparam("rid"))
         opened = text("SELECT count(*) FROM restaurants")
-        row = {"id": _id(1), "name": "First", "timezone": "UTC", "created_at": _now(session)}
+        row = {"id": _id(1), "name": "First", "timezone": "UTC", "created_at": _now(connection)}
         writes.execute(restaurants.insert(), [row, {**row, "id": _id(2)}])
         writes.execute(rename, {"rid": _id(1), "name": "Renamed"})
         # Check nothing ran yet; a read first sends what is held, in order, then runs.
-        assert session.execute(opened).scalar_one() == 0
+        assert connection.execute(opened).scalar_one() == 0
         assert writes.execute(select(restaurants.c.name).order_by(restaurants.c.name)).scalars().all() == [
             "First",
             "Renamed",
@@ -43,15 +43,15 @@ def test_held_writes_run_in_order_before_a_read_and_once(container):
         held = writes.take()
         assert held.startswith("UPDATE restaurants SET name=") and held.endswith("; ")
         # Check the held text goes first in a statement with parameters of its own, as is.
-        cursor = session.connection().connection.cursor()
+        cursor = connection.connection.cursor()
         cursor.execute(held + "SELECT %s", [7])
         assert cursor.fetchone() == (7,)
-        assert session.execute(select(restaurants.c.name).where(restaurants.c.id == _id(2))).scalar_one() == AWKWARD
+        assert connection.execute(select(restaurants.c.name).where(restaurants.c.id == _id(2))).scalar_one() == AWKWARD
 
 
 def _id(n: int) -> UUID:
     return UUID(int=n)
 
 
-def _now(session):
-    return session.execute(text("SELECT now()")).scalar_one()
+def _now(connection):
+    return connection.execute(text("SELECT now()")).scalar_one()
