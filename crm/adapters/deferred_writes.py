@@ -29,7 +29,9 @@ class DeferredWrites:
         self._connection = connection
         self.info: dict = {}  # a projector's session info (no side schema: the live tables)
         self._dialect = connection.dialect
-        self._cursor = connection.connection.cursor()  # the transaction's own DBAPI connection
+        # The transaction's own DBAPI cursor: for quoting, and for whoever sends `take()` with a
+        # statement of their own.
+        self.cursor = connection.connection.cursor()
         self._pending: list[str] = []
 
     def get_bind(self) -> Connection:
@@ -51,7 +53,7 @@ class DeferredWrites:
             for name, process in processors.items():
                 if name in values:
                     values[name] = process(values[name])
-            self._pending.append(self._cursor.mogrify(compiled.string, values).decode())
+            self._pending.append(self.cursor.mogrify(compiled.string, values).decode())
         return None
 
     def take(self) -> str:
@@ -66,7 +68,7 @@ class DeferredWrites:
         if self._pending:
             sql = "; ".join(self._pending)
             self._pending.clear()
-            self._cursor.execute(sql)
+            self.cursor.execute(sql)
 
 
 _compiled_cache: dict[tuple, tuple[object, object]] = {}
@@ -82,8 +84,8 @@ def _compiled(statement, dialect, row: dict):
     if held is not None and held[0] is statement:  # held, so its id is not reused meanwhile
         return held[1]
     compiled = statement.compile(dialect=dialect, column_keys=list(row))
-    if compiled.returning or compiled.positional:
-        return None
+    if compiled.returning or compiled.positional or compiled.post_compile_params or compiled.literal_execute_params:
+        return None  # rows to read, or parameters expanded at execution (`IN (...)` of a list)
     if len(_compiled_cache) >= _CACHE_SIZE:  # statements built per call: start over now and then
         _compiled_cache.clear()
     _compiled_cache[key] = (statement, compiled)

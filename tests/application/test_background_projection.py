@@ -104,17 +104,25 @@ def test_a_wake_follows_only_the_projections_the_new_events_concern(background, 
     restaurant_id = application.open_restaurant("Pizza Palace", actor="admin").id
     customer_id = application.register_customer(restaurant_id, "a@example.com", actor="admin", scope=None).id
     # Check the first wake follows every projection (each reads its own position).
-    assert sorted(daemon._concerned(held)) == sorted(held)
+    assert _sorted(daemon._concerned(held)) == (sorted(held), None)
     for name in held:
         runner.catch_up_projection(name)
-    assert daemon._concerned(held) == []
+    head = application.recorder.head()
+    assert daemon._concerned(held) == ([], head)
 
     application.record_visit(customer_id, 500, actor="admin", scope=None)
-    # Check a visit wakes the customers projection only; the others move past it later.
+    # Check a visit wakes the customers projection only, up to it; the others move past it later.
     monkeypatch.setattr(runner, "idle_advance_due", lambda name: False)
-    assert daemon._concerned(held) == ["customers"]
+    assert daemon._concerned(held) == (["customers"], head + 1)
     monkeypatch.setattr(runner, "idle_advance_due", lambda name: True)
-    assert sorted(daemon._concerned(held)) == sorted(held)
+    assert _sorted(daemon._concerned(held)) == (sorted(held), head + 1)
+    # Check following to that head brings the projection there in one batch.
+    assert runner.follow("customers", head + 1) == 1
+    assert runner.reached["customers"] == head + 1
+
+
+def _sorted(concerned: tuple[list[str], int | None]) -> tuple[list[str], int | None]:
+    return sorted(concerned[0]), concerned[1]
 
 
 def test_a_save_with_nothing_new_records_nothing_in_either_mode(container, background):

@@ -47,6 +47,11 @@ def test_held_writes_run_in_order_before_a_read_and_once(container):
         cursor.execute(held + "SELECT %s", [7])
         assert cursor.fetchone() == (7,)
         assert connection.execute(select(restaurants.c.name).where(restaurants.c.id == _id(2))).scalar_one() == AWKWARD
+        # Check a write whose parameters expand at execution (IN a list) runs at once, in order.
+        writes.execute(rename, {"rid": _id(1), "name": "Held"})
+        writes.execute(restaurants.delete().where(restaurants.c.id.in_([_id(2)])))
+        assert writes.take() == ""
+        assert connection.execute(select(restaurants.c.name)).scalars().all() == ["Held"]
 
 
 def _id(n: int) -> UUID:

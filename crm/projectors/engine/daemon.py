@@ -81,8 +81,9 @@ class ProjectorDaemon:
                         log.debug("projector standing by")
                     next_try = time.monotonic() + self.standby_seconds
                 looked = time.monotonic()
-                for name in self._concerned(leases.held):
-                    self.runner.follow(name)
+                names, head = self._concerned(leases.held)
+                for name in names:
+                    self.runner.follow(name, head)
                 self._wait(listener)
                 rest = self.min_wake_seconds - (time.monotonic() - looked)
                 if rest > 0:
@@ -91,8 +92,9 @@ class ProjectorDaemon:
             if listener is not None:
                 listener.close()
 
-    def _concerned(self, held: set[str]) -> list[str]:
-        """The held projections that new events concern, or that are due to move past others.
+    def _concerned(self, held: set[str]) -> tuple[list[str], int | None]:
+        """The held projections that new events concern, or that are due to move past others,
+        and the head of the log they are to follow up to (None: each reads it).
 
         One query for all of them (the topics since the least advanced), instead of one locked
         transaction per projection at every wake: most commands concern one projection.
@@ -100,18 +102,18 @@ class ProjectorDaemon:
         names = [name for name in self.names if name in held]
         known = [self.runner.reached.get(name) for name in names]
         if not names or None in known:  # first wake: each one reads its own position
-            return names
+            return names, None
         head = self.runner.head()
         start = min(known)
         if head <= start:
-            return []
+            return [], head
         topics = self.runner.recorder.topics_between(start, head)
         return [
             name
             for name in names
             if self.runner.reached[name] < head
             and (self.runner.projectors[name].topics & topics or self.runner.idle_advance_due(name))
-        ]
+        ], head
 
     def _listener(self):
         if self.engine.dialect.name != "postgresql":

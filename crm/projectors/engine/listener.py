@@ -27,6 +27,12 @@ def announce_projected(executor, name: str, position: int) -> None:
     executor.execute(text(f"SELECT pg_notify('{PROJECTED_CHANNEL}', :p)"), {"p": f"{name}:{position}"})
 
 
+def projected_notice(name: str, position: int) -> str:
+    """`announce_projected` as SQL text, to send with other statements (PostgreSQL)."""
+    payload = f"{name}:{int(position)}".replace("'", "''")
+    return f"NOTIFY {PROJECTED_CHANNEL}, '{payload}'"
+
+
 def parse_projected(payload: str) -> tuple[str, int]:
     """The (name, position) of a `PROJECTED_CHANNEL` payload."""
     name, _, position = payload.rpartition(":")

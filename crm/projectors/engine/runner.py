@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 from eventsourcing.persistence import Mapper, Notification
 
+from crm.adapters.deferred_writes import DeferredWrites
 from crm.projectors.base import Projector
 from crm.projectors.engine import listener, tracking
 
@@ -64,14 +65,15 @@ class ProjectionRunner:
         """Bring every projection up to `target` (default: the head); return the events applied."""
         return sum(self.catch_up_projection(name, target, progress) for name in self.projectors)
 
-    def follow(self, name: str) -> int:
-        """Apply `name`'s new events (for `crm projector`); events applied.
+    def follow(self, name: str, head: int | None = None) -> int:
+        """Apply `name`'s new events up to `head` (the head of the log the caller just read;
+        default: read it) for `crm projector`; events applied.
 
         When none of the new events concern the projection, its position moves past them at
         most every `IDLE_ADVANCE_SECONDS`, not on every wake: one write a second instead of one
         per command.
         """
-        return self.catch_up_projection(name, None, None, skip_idle=not self.idle_advance_due(name))
+        return self.catch_up_projection(name, head, None, skip_idle=not self.idle_advance_due(name))
 
     def idle_advance_due(self, name: str) -> bool:
         """Whether `name` may now move past events that do not concern it."""
@@ -139,6 +141,14 @@ class ProjectionRunner:
     def _apply_batch(self, projector: Projector, start: int, end: int, notifications: list[Notification]) -> None:
         events = self.decode(notifications)
         with self._datastore.transaction(commit=True) as session:
+            if start and session.get_bind().dialect.name == "postgresql":
+                # The batch's writes, its notice and the move of its position in one round trip.
+                writes = DeferredWrites(session.connection())
+                projector.apply(events, writes)
+                notice = listener.projected_notice(projector.name, end) if self.announce else ""
+                if not tracking.advance_after(writes, projector.name, start, end, notice):
+                    raise LostRace()
+                return
             if not tracking.advance(session, projector.name, start, end):
                 raise LostRace()
             projector.apply(events, session)

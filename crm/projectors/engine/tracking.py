@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crm import dialects
+from crm.adapters.deferred_writes import DeferredWrites
 from crm.read_model.tables import projection_tracking
 
 Executor = Session | Connection
@@ -73,6 +74,19 @@ def advance(executor: Executor, name: str, expected: int, new: int) -> bool:
         .returning(table.c.position)
     )
     return executor.execute(stmt).first() is not None
+
+
+def advance_after(writes: DeferredWrites, name: str, expected: int, new: int, notice: str = "") -> bool:
+    """`advance` from a position other than 0, sent in one string after the writes `writes`
+    holds and the SQL `notice` (PostgreSQL): one round trip for a whole batch. False if the
+    position was not `expected`; the caller then rolls back, writes and notice with it."""
+    cursor = writes.cursor
+    ahead = writes.take() + (f"{notice.replace('%', '%%')}; " if notice else "")
+    cursor.execute(
+        ahead + "UPDATE projection_tracking SET position = %s WHERE name = %s AND position = %s",
+        (new, name, expected),
+    )
+    return cursor.rowcount == 1
 
 
 def set_position(executor: Executor, name: str, new: int) -> None:
