@@ -1,9 +1,10 @@
 """Writes held back to travel with the statement that follows them (PostgreSQL).
 
 A command's inline projection before the insert lock is two or three small writes (a visit's
-row, its customer's totals). Sent one by one, each costs a round trip and a pass through the
-ORM session; held back and rendered to SQL text, they go out in the same string as the locked
-append, so a whole save is one round trip (`event_store`, `locked_append`).
+row, its customer's totals), and a registration adds its data key. Sent one by one, each costs a
+round trip; held back and rendered to SQL text, they go out in the same string as the locked
+append, so a whole save is one round trip (`event_store`, `locked_append`). A projector's batch
+travels the same way with the move of its position (`tracking.advance_after`).
 
 Rendering is SQLAlchemy's own: the statement compiled for the dialect with the parameters'
 keys (as an execution would compile it), its bind processors applied, and the values quoted

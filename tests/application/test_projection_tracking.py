@@ -36,6 +36,23 @@ def test_replaying_applied_events_changes_nothing(application, container):
     assert container.queries.customer(customer_id, None) == before
 
 
+def test_a_batch_from_a_stale_position_is_rolled_back_whole(application, container):
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin")
+    customer_id = application.register_customer(restaurant_id, "a@example.com", actor="admin", scope=None)
+    application.record_visit(customer_id, 700, actor="admin", scope=None)
+    before = container.queries.customer(customer_id, None)
+    notifications = application.recorder.select_notifications(1, 100)
+    runner, projector = container.runner, container.runner.projectors["customers"]
+    # Check a runner that believes the projection one event behind cannot apply the last one
+    # again: its writes (on PostgreSQL sent in one string with the move) are undone with it.
+    start, end = notifications[-2].id, notifications[-1].id
+    with pytest.raises(LostRace):
+        runner._apply_batch(projector, start, end, notifications[-1:])
+    assert container.queries.customer(customer_id, None) == before
+    with container.engine.connect() as conn:
+        assert tracking.position(conn, "customers") == end
+
+
 def _raises(events, session):
     raise RuntimeError("database went away")
 

@@ -6,6 +6,7 @@ or a Core `Connection` (a rebuild's swap works on a connection).
 
 from __future__ import annotations
 
+from psycopg2.errors import DivisionByZero
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -77,16 +78,21 @@ def advance(executor: Executor, name: str, expected: int, new: int) -> bool:
 
 
 def advance_after(writes: DeferredWrites, name: str, expected: int, new: int, notice: str = "") -> bool:
-    """`advance` from a position other than 0, sent in one string after the writes `writes`
-    holds and the SQL `notice` (PostgreSQL): one round trip for a whole batch. False if the
-    position was not `expected`; the caller then rolls back, writes and notice with it."""
-    cursor = writes.cursor
-    ahead = writes.take() + (f"{notice.replace('%', '%%')}; " if notice else "")
-    cursor.execute(
-        ahead + "UPDATE projection_tracking SET position = %s WHERE name = %s AND position = %s",
-        (new, name, expected),
+    """`advance` from a position other than 0, then the writes `writes` holds and the SQL
+    `notice`, in one string (PostgreSQL): one round trip for a whole batch. False if the
+    position was not `expected`: then nothing after the move ran, and the caller rolls back."""
+    # The move comes first and stops the string when it fails (a division by zero is the one
+    # error it can raise), as `advance` run first would have: a stale batch never writes.
+    moved = (
+        f"WITH moved AS (UPDATE {projection_tracking.name} SET position = %s WHERE name = %s AND position = %s"
+        " RETURNING 1) SELECT 1 / count(*) FROM moved; "
     )
-    return cursor.rowcount == 1
+    rest = writes.take() + (notice.replace("%", "%%") if notice else "")
+    try:
+        writes.cursor.execute(moved + rest, (new, name, expected))
+    except DivisionByZero:
+        return False
+    return True
 
 
 def set_position(executor: Executor, name: str, new: int) -> None:
