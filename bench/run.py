@@ -406,7 +406,9 @@ def report(rounds: dict[str, list[dict]], extra: dict, refs: dict, args) -> str:
             )
     if shares:
         lines += ["", "As shares of the references: " + "; ".join(shares) + "."]
-    lines += ["", "```bash", "make bench   # python bench/run.py " + " ".join(sys.argv[1:]), "```", END]
+    given = " ".join(a for a in sys.argv[1:] if not a.startswith("--out") and a != args.out)
+    make = f'make bench BENCH_ARGS="{given}"' if given else "make bench"
+    lines += ["", "```bash", f"{make}   # python bench/run.py {given}".rstrip(), "```", END]
     return "\n".join(lines)
 
 
