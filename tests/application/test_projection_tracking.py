@@ -23,31 +23,20 @@ def test_advance_refuses_a_stale_or_backward_move(container):
         assert tracking.position(session, "probe") == 12
 
 
-def test_replaying_applied_events_changes_nothing(application, container):
-    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin")
-    customer_id = application.register_customer(restaurant_id, "a@example.com", actor="admin", scope=None)
-    application.record_visit(customer_id, 700, actor="admin", scope=None)
-    before = container.queries.customer(customer_id, None)
-    # Check a runner that still believes it is at position 0 cannot apply the batch again.
-    notifications = application.recorder.select_notifications(1, 100)
-    projector = container.runner.projectors["customers"]
-    with pytest.raises(LostRace):
-        container.runner._apply_batch(projector, 0, notifications[-1].id, notifications)
-    assert container.queries.customer(customer_id, None) == before
-
-
-def test_a_batch_from_a_stale_position_is_rolled_back_whole(application, container):
+@pytest.mark.parametrize("behind", ["at position 0", "one event behind"])
+def test_a_batch_from_a_stale_position_changes_nothing(application, container, behind):
     restaurant_id = application.open_restaurant("Pizza Palace", actor="admin")
     customer_id = application.register_customer(restaurant_id, "a@example.com", actor="admin", scope=None)
     application.record_visit(customer_id, 700, actor="admin", scope=None)
     before = container.queries.customer(customer_id, None)
     notifications = application.recorder.select_notifications(1, 100)
-    runner, projector = container.runner, container.runner.projectors["customers"]
-    # Check a runner that believes the projection one event behind cannot apply the last one
-    # again: its writes (on PostgreSQL sent in one string with the move) are undone with it.
-    start, end = notifications[-2].id, notifications[-1].id
+    # Check a runner that believes the projection behind where it is cannot apply events again:
+    # from 0 (the first batch's path) or from one event back (on PostgreSQL, writes sent in one
+    # string with the move), its writes are undone with the lost race.
+    batch = notifications if behind == "at position 0" else notifications[-1:]
+    start, end = (0 if behind == "at position 0" else notifications[-2].id), notifications[-1].id
     with pytest.raises(LostRace):
-        runner._apply_batch(projector, start, end, notifications[-1:])
+        container.runner._apply_batch(container.runner.projectors["customers"], start, end, batch)
     assert container.queries.customer(customer_id, None) == before
     with container.engine.connect() as conn:
         assert tracking.position(conn, "customers") == end
