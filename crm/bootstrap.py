@@ -11,12 +11,15 @@ from sqlalchemy.engine import Engine, make_url
 
 from crm.adapters.api_keys import ApiKeys
 from crm.adapters.event_store import EventStore, open_event_store
+from crm.adapters.key_erasures import KeyErasureFollower
 from crm.adapters.operators import Operators
 from crm.adapters.stream_owners import stream_owners
+from crm.adapters.unsubscribe_links import UnsubscribeLinks
 from crm.config import Settings
 from crm.projectors import all_projectors
 from crm.projectors.engine import InlineProjection, ProjectionRunner, ProjectionWatcher, ReadSide
 from crm.read_model.campaign_queries import CampaignQueries
+from crm.read_model.consent_queries import ConsentQueries
 from crm.read_model.dashboard_queries import DashboardQueries
 from crm.read_model.queries import Queries
 from crm.read_model.tables import customers
@@ -38,9 +41,12 @@ class Container:
     read_side: ReadSide
     queries: Queries
     campaign_queries: CampaignQueries
+    consent_queries: ConsentQueries
     api_keys: ApiKeys
     operators: Operators
     dashboard_queries: DashboardQueries
+    unsubscribe_links: UnsubscribeLinks
+    key_erasures: KeyErasureFollower | None  # PostgreSQL: keys destroyed elsewhere are forgotten here
     clock: Clock
 
     @property
@@ -50,6 +56,8 @@ class Container:
     def close(self) -> None:
         """Stop this container's background threads and close its connections."""
         self.read_side.close()
+        if self.key_erasures is not None:
+            self.key_erasures.close()
         self.engine.dispose()
 
 
@@ -89,6 +97,7 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         lock_timeout=settings.event_store_lock_timeout,
     )
     engine = store.engine
+    erasures = KeyErasureFollower(store.keys, engine) if engine.dialect.name == "postgresql" else None
     runner = ProjectionRunner(store.recorder, store.mapper, all_projectors())
     watcher = ProjectionWatcher(engine) if settings.projection_mode == "background" else None
     if watcher is None:  # inline: commands project their own events in their own transactions
@@ -110,9 +119,12 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         read_side=read_side,
         queries=queries,
         campaign_queries=CampaignQueries(engine),
+        consent_queries=ConsentQueries(engine),
         api_keys=ApiKeys(store.factory.datastore),
         operators=Operators(store.factory.datastore, clock),
         dashboard_queries=DashboardQueries(engine),
+        unsubscribe_links=UnsubscribeLinks(settings.secret_key.encode(), settings.public_base_url),
+        key_erasures=erasures,
         clock=clock,
     )
 

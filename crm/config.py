@@ -74,6 +74,7 @@ class Settings:
     simulated_latency_ms: int = 0
     simulated_failure_rate: float = 0.0
     session_cookie_secure: bool = False  # the dashboard's session cookie only over HTTPS
+    public_base_url: str = "http://127.0.0.1:8000"  # where unsubscribe links in messages point
 
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
@@ -92,6 +93,10 @@ class Settings:
             )
         if self.delivery_max_attempts < 1 or self.simulated_latency_ms < 0:
             raise ConfigError("DELIVERY_MAX_ATTEMPTS must be >= 1 and SIMULATED_LATENCY_MS >= 0")
+        if not self.public_base_url.startswith(("http://", "https://")) or any(
+            c.isspace() for c in self.public_base_url
+        ):
+            raise ConfigError("PUBLIC_BASE_URL must be an http:// or https:// URL without spaces")
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql+psycopg2:// URL")
 
@@ -146,4 +151,5 @@ class Settings:
             simulated_latency_ms=number("SIMULATED_LATENCY_MS", 0),
             simulated_failure_rate=number("SIMULATED_FAILURE_RATE", 0.0, float),
             session_cookie_secure=(environ.get("SESSION_COOKIE_SECURE") or "").lower() in ("1", "true", "yes", "on"),
+            public_base_url=(environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
         )

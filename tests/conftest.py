@@ -25,6 +25,7 @@ TABLES = (
     "restaurants",
     "customers",
     "visits",
+    "consent_changes",
     "projection_tracking",
     "customer_keys",
     "stream_owners",
@@ -108,7 +109,7 @@ def container(settings, clock):
     container = bootstrap.build(settings, clock=clock)
     empty_database(container.engine)
     yield container
-    container.engine.dispose()
+    container.close()  # its threads too (the key erasure follower, the projection watcher)
 
 
 @pytest.fixture

@@ -4,15 +4,24 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from crm.read_model.tables import campaign_batches, campaigns, customers, outreach_events, restaurants, visits
+from crm.read_model.tables import (
+    campaign_batches,
+    campaigns,
+    consent_changes,
+    customers,
+    outreach_events,
+    restaurants,
+    visits,
+)
 from crm.write_model.commands import Recorded
+from crm.write_model.vocabulary import ConsentSource
 
 
 def snapshot_tables(container):
     with container.engine.connect() as conn:
         return {
             table.name: sorted(tuple(str(v) for v in row) for row in conn.execute(select(table)))
-            for table in (restaurants, customers, visits, campaigns, campaign_batches, outreach_events)
+            for table in (restaurants, customers, visits, consent_changes, campaigns, campaign_batches, outreach_events)
         }
 
 
@@ -70,6 +79,12 @@ def scripted_history(application, clock):
         clock.advance(hours=1)
     application.update_customer(people[3], actor="a", scope=None, email="renamed@example.com", first_name="Re")
     application.delete_customer(people[5], actor="a", scope=None)
+    application.unsubscribe_customer(people[6], source=ConsentSource.API, actor="a", scope=None)
+    application.unsubscribe_customer(people[7], source=ConsentSource.ONE_CLICK, actor="a", scope=None)
+    application.resubscribe_customer(people[7], source=ConsentSource.DASHBOARD, actor="a", scope=None)
+    application.unsubscribe_customer(people[9], source=ConsentSource.API, actor="a", scope=None)
+    application.erase_customer(people[9], actor="a", scope=None)  # with visits and a consent change
+    application.erase_customer(people[5], actor="a", scope=None)  # deleted first
     details = {"name": "Win back", "segment_type": "high_spenders", "segment_value": 0, "message_template": "Hi"}
     campaign = _id(application.create_campaign(pizza, details, actor="a", scope=None))
     application.run_campaign(campaign, actor="a", scope=None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from uuid import UUID
 
 from eventsourcing.persistence import (
     DatetimeAsISO,
@@ -36,7 +37,7 @@ from sqlalchemy.orm import Session
 from crm.adapters.deferred_writes import DeferredWrites
 from crm.adapters.locked_append import append_locked
 from crm.adapters.log_reads import LogReads
-from crm.adapters.personal_data import KeyStore, KeyTaken, PersonalDataMapper
+from crm.adapters.personal_data import KEYS_ERASED_CHANNEL, KeyStore, KeyTaken, PersonalDataMapper
 from crm.adapters.stream_owners import stream_owners
 from crm.write_model.commands import NoneLive, StreamLive
 from crm.write_model.errors import EventStoreBusy, StreamNotLive, StreamsStillLive
@@ -141,6 +142,7 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         if (
             self.datastore.engine.dialect.name != "postgresql"
             or transactions.get(None) is not None
+            or kwargs.get("destroy_keys")
             or not all(isinstance(c, StreamLive) for c in conditions)
         ):
             return None
@@ -240,8 +242,21 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         owners = kwargs.get("owners")
         if owners:
             session.execute(stream_owners.insert(), [{"stream_id": s, "owner_id": o} for s, o in owners.items()])
+        destroyed = kwargs.get("destroy_keys")
+        if destroyed and self.keys is not None:
+            self._destroy_keys(session, destroyed)
         self._notify_channel(session)
         return ids
+
+    def _destroy_keys(self, session: Session, customer_ids: Sequence[UUID]) -> None:
+        """Erasure: the keys go with the `Erased` event, in its transaction; every process
+        forgets them once it commits (the others through a notification, on PostgreSQL)."""
+        self.keys.destroy(session, customer_ids)
+        if session.get_bind().dialect.name == "postgresql":
+            for customer_id in customer_ids:
+                notify = text("SELECT pg_notify(:channel, :id)")
+                session.execute(notify, {"channel": KEYS_ERASED_CHANNEL, "id": str(customer_id)})
+        event.listen(session, "after_commit", lambda _: self.keys.forget(customer_ids), once=True)
 
     def _store_pending_keys(
         self, session, stored_events: Sequence[StoredEvent], unchecked: bool = False
@@ -358,4 +373,6 @@ def open_event_store(url: str, secret: bytes, *, create_tables: bool = False, lo
     keys = KeyStore(factory.datastore, secret)
     recorder = factory.application_recorder()
     recorder.keys = keys
-    return EventStore(factory, recorder, PersonalDataMapper(transcoder, keys), keys)
+    mapper = PersonalDataMapper(transcoder, keys)
+    mapper.recorder = recorder  # reads an erased stream's redacted forms
+    return EventStore(factory, recorder, mapper, keys)

@@ -12,7 +12,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from uuid import UUID
 
@@ -22,6 +22,7 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from sqlalchemy import Column, DateTime, LargeBinary, Table, Uuid, bindparam, select, text
 
 from crm.adapters.schema import metadata
+from crm.write_model.errors import PersonalDataGone
 
 customer_keys = Table(
     "customer_keys",
@@ -48,11 +49,13 @@ _INSERT_KEY = (
 _INSERT_KEY_UNCHECKED = customer_keys.insert()
 
 _MAX_PENDING = 10_000
+KEYS_ERASED_CHANNEL = "crm_keys_erased"  # PostgreSQL notifications naming each destroyed key
+ERASED_TOPIC_SUFFIX = ":Customer.Erased"  # the event that holds an erased stream's redacted forms
 ENCRYPTED = b"\x01"  # first byte of an encrypted state; plain JSON states begin with '{'
 _NONCE_BYTES = 12
 
 
-class PersonalDataErased(Exception):
+class PersonalDataErased(PersonalDataGone):
     """The key of this aggregate no longer exists: its personal data cannot be read."""
 
     def __init__(self, originator_id: UUID):
@@ -73,6 +76,7 @@ class KeyStore:
         self._cache: dict[UUID, bytes] = {}
         self._pending: OrderedDict[UUID, tuple[bytes, bytes]] = OrderedDict()  # key, wrapped
         self._lock = threading.Lock()
+        self.on_remember: Callable[[], None] | None = None  # called when a key is remembered
 
     def create(self, customer_id: UUID) -> None:
         """Give `customer_id` a key, to be stored with their first events.
@@ -145,6 +149,33 @@ class KeyStore:
                 entry = self._pending.pop(customer_id, None)
                 if entry is not None:
                     self._cache[customer_id] = entry[0]
+        self._remembered()
+
+    def destroy(self, executor, customer_ids: Iterable[UUID]) -> None:
+        """Delete these customers' keys in the caller's transaction: their personal data in
+        the log can never be read again (crypto-shredding). Call `forget` once it commits."""
+        executor.execute(customer_keys.delete().where(customer_keys.c.customer_id.in_(list(customer_ids))))
+
+    def forget(self, customer_ids: Iterable[UUID]) -> None:
+        """Drop these customers' keys from memory (destroyed: here, or by another process)."""
+        with self._lock:
+            for customer_id in customer_ids:
+                self._cache.pop(customer_id, None)
+                self._pending.pop(customer_id, None)
+
+    def forget_destroyed(self) -> None:
+        """Drop the remembered keys no longer stored (when news of destroyed keys may have been missed)."""
+        with self._lock:
+            remembered = list(self._cache)
+        for start in range(0, len(remembered), 1000):
+            chunk = remembered[start : start + 1000]
+            with self._datastore.transaction(commit=False) as session:
+                stored = set(
+                    session.execute(
+                        select(customer_keys.c.customer_id).where(customer_keys.c.customer_id.in_(chunk))
+                    ).scalars()
+                )
+            self.forget(c for c in chunk if c not in stored)
 
     def refresh(self, customer_id: UUID) -> bytes | None:
         """Forget the remembered key and read the stored one."""
@@ -169,6 +200,7 @@ class KeyStore:
         key = self._kek.decrypt(wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], customer_id.bytes)
         with self._lock:
             self._cache[customer_id] = key
+        self._remembered()
         return key
 
     def preload(self, customer_ids: set[UUID]) -> None:
@@ -191,6 +223,11 @@ class KeyStore:
             }
             with self._lock:
                 self._cache.update(unwrapped)
+            self._remembered()
+
+    def _remembered(self) -> None:
+        if self.on_remember is not None:
+            self.on_remember()
 
 
 def _is_personal(domain_event: object) -> bool:
@@ -198,11 +235,54 @@ def _is_personal(domain_event: object) -> bool:
 
 
 class PersonalDataMapper(Mapper):
-    """A mapper that encrypts the state of personal events with the originator's own key."""
+    """A mapper that encrypts the state of personal events with the originator's own key.
+
+    An event of an erased stream is read in its redacted form, kept by the stream's `Erased`
+    event (an event with `redacted`): found by reading the stream's newest event when its key
+    is gone, or noted beforehand (`note_erasures`) when a stretch of the log holding it is read.
+    """
+
+    _MAX_ERASED = 1000
 
     def __init__(self, transcoder: Transcoder, keys: KeyStore):
         super().__init__(transcoder)
         self.keys = keys
+        self.recorder = None  # set by the wiring: reads a stream's newest event
+        self._erased: OrderedDict[UUID, dict[int, StoredEvent]] = OrderedDict()
+        self._erased_lock = threading.Lock()
+
+    def note_erasures(self, stored_events: Iterable[StoredEvent]) -> None:
+        """Remember the redacted forms held by the `Erased` events among these, so that the
+        streams they erase read redacted even where the key is still remembered."""
+        for stored in stored_events:
+            if stored.topic.endswith(ERASED_TOPIC_SUFFIX) and stored.state[:1] != ENCRYPTED:
+                self._remember_erasure(_uuid(stored.originator_id), super().to_domain_event(stored))
+
+    def _remember_erasure(self, originator_id: UUID, erased) -> dict[int, StoredEvent]:
+        forms = {
+            form["version"]: StoredEvent(
+                originator_id=originator_id,
+                originator_version=form["version"],
+                topic=form["topic"],
+                state=self.transcoder.encode(form["state"]),
+            )
+            for form in erased.redacted
+        }
+        with self._erased_lock:
+            self._erased[originator_id] = forms
+            while len(self._erased) > self._MAX_ERASED:
+                self._erased.popitem(last=False)
+        return forms
+
+    def _erased_form(self, stored_event: StoredEvent, known_only: bool) -> StoredEvent | None:
+        originator_id = _uuid(stored_event.originator_id)
+        with self._erased_lock:
+            forms = self._erased.get(originator_id)
+        if forms is None and not known_only and self.recorder is not None:
+            newest = self.recorder.select_events(originator_id, desc=True, limit=1)
+            if newest and newest[0].topic.endswith(ERASED_TOPIC_SUFFIX) and newest[0].state[:1] != ENCRYPTED:
+                forms = self._remember_erasure(originator_id, super().to_domain_event(newest[0]))
+        return None if forms is None else forms.get(stored_event.originator_version)
 
     def to_stored_event(self, domain_event) -> StoredEvent:
         stored = super().to_stored_event(domain_event)
@@ -226,7 +306,17 @@ class PersonalDataMapper(Mapper):
 
     def to_domain_event(self, stored_event: StoredEvent):
         if stored_event.state[:1] == ENCRYPTED:
-            stored_event = self.decrypt(stored_event)
+            redacted = self._erased_form(stored_event, known_only=True) if self._erased else None
+            if redacted is not None:
+                stored_event = redacted
+            else:
+                try:
+                    stored_event = self.decrypt(stored_event)
+                except PersonalDataErased:
+                    redacted = self._erased_form(stored_event, known_only=False)
+                    if redacted is None:
+                        raise
+                    stored_event = redacted
         return super().to_domain_event(stored_event)
 
     def decrypt(self, stored_event: StoredEvent) -> StoredEvent:

@@ -7,7 +7,7 @@ from flask import Flask
 from crm import __version__
 from crm.bootstrap import Container, build
 from crm.config import Settings
-from crm.http import auth, campaigns, customers, dashboard, docs, errors, restaurants, visits
+from crm.http import auth, campaigns, consent, customers, dashboard, docs, errors, restaurants, unsubscribe, visits
 from crm.http.api import Api
 
 
@@ -39,8 +39,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.url_map.strict_slashes = True
     app.extensions["crm"] = container
     api = Api(app)
-    for blueprint in (restaurants.blp, customers.blp, visits.blp, campaigns.blp, campaigns.outreach_blp):
+    for blueprint in (
+        restaurants.blp,
+        customers.blp,
+        consent.blp,
+        visits.blp,
+        campaigns.blp,
+        campaigns.outreach_blp,
+    ):
         api.register_blueprint(blueprint)
+    app.register_blueprint(unsubscribe.bp)
     docs.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

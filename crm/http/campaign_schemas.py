@@ -17,6 +17,9 @@ _template = dict(validate=validate.Length(min=1, max=2000))
 
 class CampaignStatsSchema(Schema):
     audience = fields.Integer(allow_none=True)
+    excluded_unsubscribed = fields.Integer(
+        metadata={"description": "In the segment at the start, left out because they had unsubscribed."}
+    )
     queued = fields.Integer()
     sent = fields.Integer()
     failed = fields.Integer()

@@ -37,7 +37,11 @@ class Restaurants(MethodView):
         """Open a restaurant (admin key; honours Idempotency-Key)"""
         require_admin()
         recorded = crm().application.open_restaurant(
-            body["name"], body["timezone"], actor=actor(), restaurant_id=idempotent_id("restaurant")
+            body["name"],
+            body["timezone"],
+            actor=actor(),
+            restaurant_id=idempotent_id("restaurant"),
+            frequency_cap=(body["frequency_cap_messages"], body["frequency_cap_days"]),
         )
         return written(recorded, lambda id: crm().queries.restaurant(id, None))
 

@@ -7,8 +7,14 @@ from functools import cache
 from marshmallow import Schema, fields, pre_load, validate
 
 from crm.http.fields import AwareDateTime, QueryInteger, StrictInteger, dollars
-from crm.write_model.validation import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_VISIT_SPEND_CENTS
-from crm.write_model.vocabulary import SEGMENT_LIMITS, SegmentType
+from crm.write_model.validation import (
+    MAX_EMAIL_LENGTH,
+    MAX_FREQUENCY_CAP_DAYS,
+    MAX_FREQUENCY_CAP_MESSAGES,
+    MAX_NAME_LENGTH,
+    MAX_VISIT_SPEND_CENTS,
+)
+from crm.write_model.vocabulary import SEGMENT_LIMITS, ConsentSource, EmailConsent, SegmentType
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -64,23 +70,43 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
 name_length = dict(validate=validate.Length(min=1, max=MAX_NAME_LENGTH))
 
 
+_CAP = {
+    "frequency_cap_messages": (
+        MAX_FREQUENCY_CAP_MESSAGES,
+        "At most this many messages to one customer within frequency_cap_days (0: no cap).",
+    ),
+    "frequency_cap_days": (MAX_FREQUENCY_CAP_DAYS, "The window of the frequency cap, in days (0: no cap)."),
+}
+
+
+def _cap_field(name: str, **options) -> fields.Integer:
+    limit, description = _CAP[name]
+    return StrictInteger(validate=validate.Range(min=0, max=limit), metadata={"description": description}, **options)
+
+
 class RestaurantSchema(Schema):
     id = fields.UUID(dump_only=True)
     name = fields.String(required=True)
     timezone = fields.String()
     created_at = AwareDateTime(dump_only=True)
+    frequency_cap_messages = fields.Integer(metadata={"description": _CAP["frequency_cap_messages"][1]})
+    frequency_cap_days = fields.Integer(metadata={"description": _CAP["frequency_cap_days"][1]})
 
 
 class RestaurantCreateSchema(InputSchema):
     read_only_fields = ("id", "created_at")
     name = fields.String(required=True, **name_length)
     timezone = fields.String(load_default="UTC", validate=validate.Length(min=1, max=64))
+    frequency_cap_messages = _cap_field("frequency_cap_messages", load_default=0)
+    frequency_cap_days = _cap_field("frequency_cap_days", load_default=0)
 
 
 class RestaurantPatchSchema(InputSchema):
     read_only_fields = ("id", "created_at")
     name = fields.String(**name_length)
     timezone = fields.String(validate=validate.Length(min=1, max=64))
+    frequency_cap_messages = _cap_field("frequency_cap_messages")
+    frequency_cap_days = _cap_field("frequency_cap_days")
 
 
 class RestaurantUpdateSchema(RestaurantPatchSchema):
@@ -99,6 +125,8 @@ _customer_read_only = (
     "visit_count",
     "last_visit_at",
     "created_at",
+    "email_consent",  # changed by unsubscribe / resubscribe only
+    "email_consent_changed_at",
 )
 
 
@@ -114,7 +142,51 @@ class CustomerSchema(Schema):
     visit_count = fields.Integer()
     last_visit_at = AwareDateTime(allow_none=True)
     created_at = AwareDateTime()
+    email_consent = fields.String(
+        validate=validate.OneOf(tuple(EmailConsent)),
+        metadata={"description": "Consent to marketing email; campaigns never message an unsubscribed customer."},
+    )
+    email_consent_changed_at = AwareDateTime(
+        allow_none=True, metadata={"description": "When consent last changed (registration, if never)."}
+    )
     as_of = AwareDateTime(metadata={"description": "Present when the customer was rebuilt with ?as_of="})
+
+
+class ConsentChangeSchema(Schema):
+    email_consent = fields.String(validate=validate.OneOf(tuple(EmailConsent)))
+    source = fields.String(validate=validate.OneOf(tuple(ConsentSource)))
+    changed_at = AwareDateTime()
+
+
+class ExportedVisitSchema(Schema):
+    id = fields.UUID()
+    visited_at = AwareDateTime()
+    spend_cents = fields.Integer()
+
+
+class ExportedOutreachSchema(Schema):
+    id = fields.UUID()
+    campaign = fields.UUID()
+    campaign_name = fields.String()
+    channel = fields.String()
+    status = fields.String()
+    error_message = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    sent_at = AwareDateTime(allow_none=True)
+    created_at = AwareDateTime()
+
+
+class CustomerExportSchema(Schema):
+    """Everything held about one customer (GDPR access and portability)."""
+
+    exported_at = AwareDateTime()
+    customer = fields.Nested(CustomerSchema)
+    consent_history = fields.List(
+        fields.Nested(ConsentChangeSchema),
+        metadata={"description": "Changes since registration (every customer starts subscribed), oldest first."},
+    )
+    visits = fields.List(fields.Nested(ExportedVisitSchema))
+    outreach = fields.List(fields.Nested(ExportedOutreachSchema))
 
 
 class CustomerCreateSchema(InputSchema):

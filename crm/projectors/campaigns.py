@@ -63,6 +63,7 @@ class CampaignsProjector(Projector):
                 status=CampaignStatus.DRAFT,
                 created_at=event.timestamp,
                 batch_count=0,
+                excluded_unsubscribed=0,
                 progressed_at=event.timestamp,
                 **{column: 0 for column in _COUNTED},
                 **_details(event),
@@ -91,7 +92,13 @@ class CampaignsProjector(Projector):
 
     @handle.register
     def _audience_resolved(self, event: Campaign.AudienceResolved, session: Session) -> None:
-        self._update_campaign(session, event, audience=event.size, batch_count=event.batch_count)
+        self._update_campaign(
+            session,
+            event,
+            audience=event.size,
+            batch_count=event.batch_count,
+            excluded_unsubscribed=event.excluded_unsubscribed,
+        )
 
     @handle.register
     def _batch_finished(self, event: Campaign.BatchFinished, session: Session) -> None:

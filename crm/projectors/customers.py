@@ -1,4 +1,5 @@
-"""CustomerSpendProjector: the `customers` and `visits` tables, with each customer's totals."""
+"""CustomerSpendProjector: the `customers` and `visits` tables, with each customer's totals and
+consent, and `consent_changes`."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
 from crm.projectors.bulk import insert_rows
-from crm.read_model.tables import customers, visits
+from crm.read_model.tables import consent_changes, customers, visits
 from crm.write_model.customers import Customer
 from crm.write_model.visits import Visit
+from crm.write_model.vocabulary import EmailConsent
 
 
 def _search_text(email: str, first_name: str, last_name: str) -> str:
@@ -28,7 +30,7 @@ class CustomerSpendProjector(Projector):
     """
 
     name = "customers"
-    tables = (customers, visits)
+    tables = (customers, visits, consent_changes)
     replay_indexes = frozenset({"ix_visits_customer_visited"})  # the totals' recount
     # (Corrections and voids recount a customer's totals from their visits: after the lock.)
     unordered_events = (Customer.Registered, Customer.DetailsChanged, Customer.Deleted, Visit.VisitRecorded)
@@ -50,6 +52,9 @@ class CustomerSpendProjector(Projector):
         self._corrections: dict[UUID, dict] = {}
         self._voids: set[UUID] = set()
         self._deletions: dict[UUID, dict] = {}
+        self._consents: dict[UUID, dict] = {}
+        self._consent_changes: list[dict] = []
+        self._erasures: dict[UUID, dict] = {}
         self._touched: set[UUID] = set()  # totals recounted
         self._added: set[UUID] = set()  # totals added to
 
@@ -65,6 +70,9 @@ class CustomerSpendProjector(Projector):
             "last_active_at": event.timestamp,
             "created_at": event.timestamp,
             "deleted_at": None,
+            "email_consent": EmailConsent.SUBSCRIBED.value,
+            "email_consent_changed_at": event.timestamp,
+            "erased_at": None,
         }
 
     @handle.register
@@ -133,6 +141,42 @@ class CustomerSpendProjector(Projector):
         else:
             self._deletions[event.originator_id] = {"customer_id": event.originator_id, **erased}
 
+    @handle.register
+    def _unsubscribed(self, event: Customer.Unsubscribed, session: Session) -> None:
+        self._consent(event, EmailConsent.UNSUBSCRIBED)
+
+    @handle.register
+    def _resubscribed(self, event: Customer.Resubscribed, session: Session) -> None:
+        self._consent(event, EmailConsent.SUBSCRIBED)
+
+    def _consent(self, event: Customer.Event, consent: EmailConsent) -> None:
+        change = {"email_consent": consent.value, "email_consent_changed_at": event.timestamp}
+        if event.originator_id in self._new_customers:
+            self._new_customers[event.originator_id].update(change)
+        else:
+            self._consents[event.originator_id] = {"customer_id": event.originator_id, **change}
+        self._consent_changes.append(
+            {
+                "customer_id": event.originator_id,
+                "version": event.originator_version,
+                "email_consent": consent.value,
+                "source": event.source,
+                "changed_at": event.timestamp,
+            }
+        )
+
+    @handle.register
+    def _erased(self, event: Customer.Erased, session: Session) -> None:
+        self._details.pop(event.originator_id, None)
+        new = self._new_customers.get(event.originator_id)
+        if new is not None:
+            new.update(
+                _personal("", "", ""), erased_at=event.timestamp, deleted_at=new["deleted_at"] or event.timestamp
+            )
+        else:
+            self._deletions.pop(event.originator_id, None)
+            self._erasures[event.originator_id] = {"customer_id": event.originator_id, "at": event.timestamp}
+
     def end_batch(self, session: Session) -> None:
         if self._new_customers:
             insert_rows(session, customers, list(self._new_customers.values()))
@@ -153,6 +197,14 @@ class CustomerSpendProjector(Projector):
                 customers.update().where(customers.c.id == bindparam("customer_id")),
                 list(self._deletions.values()),
             )
+        if self._consents:
+            session.execute(
+                customers.update().where(customers.c.id == bindparam("customer_id")), list(self._consents.values())
+            )
+        if self._consent_changes:
+            insert_rows(session, consent_changes, self._consent_changes)
+        if self._erasures:
+            session.execute(_ERASE, list(self._erasures.values()))
         if self._touched:
             self._recount(session)
         added = self._added - self._touched
@@ -257,6 +309,17 @@ def _personal(email: str, first_name: str, last_name: str) -> dict:
         "last_name": last_name,
         "search_text": _search_text(email, first_name, last_name),
     }
+
+
+_ERASE = (
+    customers.update()
+    .where(customers.c.id == bindparam("customer_id"))
+    .values(
+        erased_at=bindparam("at", type_=DateTime(timezone=True)),
+        deleted_at=func.coalesce(customers.c.deleted_at, bindparam("at", type_=DateTime(timezone=True))),
+        **_personal("", "", ""),
+    )
+)
 
 
 def _chunks(items: list, size: int):

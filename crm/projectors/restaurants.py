@@ -16,7 +16,12 @@ class RestaurantsProjector(Projector):
 
     name = "restaurants"
     tables = (restaurants,)
-    unordered_events = (Restaurant.Opened, Restaurant.DetailsChanged, Restaurant.Deleted)
+    unordered_events = (
+        Restaurant.Opened,
+        Restaurant.DetailsChanged,
+        Restaurant.FrequencyCapChanged,
+        Restaurant.Deleted,
+    )
 
     @singledispatchmethod
     def handle(self, event: object, session: Session) -> None:
@@ -26,8 +31,21 @@ class RestaurantsProjector(Projector):
     def _opened(self, event: Restaurant.Opened, session: Session) -> None:
         session.execute(
             restaurants.insert().values(
-                id=event.originator_id, name=event.name, timezone=event.timezone, created_at=event.timestamp
+                id=event.originator_id,
+                name=event.name,
+                timezone=event.timezone,
+                created_at=event.timestamp,
+                frequency_cap_messages=0,
+                frequency_cap_days=0,
             )
+        )
+
+    @handle.register
+    def _frequency_cap_changed(self, event: Restaurant.FrequencyCapChanged, session: Session) -> None:
+        session.execute(
+            restaurants.update()
+            .where(restaurants.c.id == event.originator_id)
+            .values(frequency_cap_messages=event.messages, frequency_cap_days=event.days)
         )
 
     @handle.register

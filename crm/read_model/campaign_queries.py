@@ -11,7 +11,7 @@ from crm.read_model.queries import ACTIVE, Page, QueriesBase
 from crm.read_model.tables import campaign_batches, campaigns, customers, outreach_events, restaurants, visits
 from crm.write_model import templates
 from crm.write_model.campaigning import validated_details
-from crm.write_model.vocabulary import DEFAULT_SUBJECT, CampaignStatus, OutreachStatus, SegmentType
+from crm.write_model.vocabulary import DEFAULT_SUBJECT, CampaignStatus, EmailConsent, OutreachStatus, SegmentType
 
 _campaign_columns = (
     campaigns.c.id,
@@ -27,6 +27,7 @@ _campaign_columns = (
     campaigns.c.started_at,
     campaigns.c.completed_at,
     campaigns.c.audience,
+    campaigns.c.excluded_unsubscribed,
     campaigns.c.queued,
     campaigns.c.sent,
     campaigns.c.failed,
@@ -68,8 +69,12 @@ def _outreach_page_rows(page: Subquery) -> Select:
     )
 
 
-def _with_stats(row: dict) -> dict:
-    row["stats"] = {key: row.pop(key) for key in ("audience", *OutreachStatus)}
+_STATS = ("audience", "excluded_unsubscribed", *OutreachStatus)
+
+
+def with_stats(row: dict) -> dict:
+    """A campaign row with its counts gathered under `stats`."""
+    row["stats"] = {key: row.pop(key) for key in _STATS}
     return row
 
 
@@ -86,7 +91,7 @@ class CampaignQueries(QueriesBase):
     def campaign(self, campaign_id: UUID, scope: UUID | None) -> dict | None:
         query = select(*_campaign_columns).select_from(_campaigns_from).where(campaigns.c.id == campaign_id)
         row = self._one(self._scoped(query, campaigns.c.restaurant_id, scope))
-        return None if row is None else _with_stats(row)
+        return None if row is None else with_stats(row)
 
     def campaigns(self, scope: UUID | None, restaurant_id: UUID | None, page: int, page_size: int) -> Page:
         query = self._scoped(select(*_campaign_columns).select_from(_campaigns_from), campaigns.c.restaurant_id, scope)
@@ -94,7 +99,7 @@ class CampaignQueries(QueriesBase):
             query = query.where(campaigns.c.restaurant_id == restaurant_id)
         result = self._page(query, (campaigns.c.created_at.desc(), campaigns.c.id.desc()), page, page_size)
         for item in result.items:
-            _with_stats(item)
+            with_stats(item)
         return result
 
     def outreach(self, outreach_id: UUID, scope: UUID | None) -> dict | None:
@@ -180,11 +185,12 @@ class CampaignQueries(QueriesBase):
             ],
         }
 
-    def audience_ids(
+    def audience(
         self, restaurant_id: UUID, segment_type: str, segment_value: int, started_at: datetime
-    ) -> list[UUID]:
+    ) -> tuple[list[UUID], int]:
         """The campaign's audience: the customers registered before the start, not deleted before
-        it, who were in the segment at the start (counting visits made up to the start)."""
+        it, who were in the segment at the start (counting visits made up to the start) and have
+        not unsubscribed; and how many were left out as unsubscribed."""
         before_start = (visits.c.customer_id == customers.c.id) & (visits.c.visited_at <= started_at)
         if segment_type == SegmentType.INACTIVE_DAYS:
             last_visit = select(func.max(visits.c.visited_at)).where(before_start).scalar_subquery()
@@ -192,29 +198,52 @@ class CampaignQueries(QueriesBase):
         else:
             spend = select(func.coalesce(func.sum(visits.c.spend_cents), 0)).where(before_start).scalar_subquery()
             in_segment = spend >= segment_value
-        query = select(customers.c.id).where(
+        query = select(customers.c.id, customers.c.email_consent).where(
             customers.c.restaurant_id == restaurant_id,
             customers.c.created_at <= started_at,
             customers.c.deleted_at.is_(None) | (customers.c.deleted_at > started_at),
             in_segment,
         )
         with self.engine.connect() as conn:
-            return [row.id for row in conn.execute(query.order_by(customers.c.id))]
+            rows = conn.execute(query.order_by(customers.c.id)).all()
+        ids = [row.id for row in rows if row.email_consent != EmailConsent.UNSUBSCRIBED]
+        return ids, len(rows) - len(ids)
+
+    def audience_ids(
+        self, restaurant_id: UUID, segment_type: str, segment_value: int, started_at: datetime
+    ) -> list[UUID]:
+        """The ids of `audience`."""
+        return self.audience(restaurant_id, segment_type, segment_value, started_at)[0]
 
     def recipients(self, customer_ids: list[UUID]) -> dict[UUID, dict]:
-        """Address and names of these customers (deleted customers are absent).
+        """Address, names and consent of these customers, and their restaurant's name and
+        frequency cap (deleted customers are absent).
 
         Read by primary key only, deleted ones dropped here: with the condition in SQL, a table
         without fresh statistics may be read through a partial index of every live customer."""
         query = (
             select(customers.c.id, customers.c.email, customers.c.first_name, customers.c.last_name)
-            .add_columns(restaurants.c.name.label("restaurant_name"), customers.c.deleted_at)
+            .add_columns(
+                restaurants.c.name.label("restaurant_name"),
+                restaurants.c.frequency_cap_messages,
+                restaurants.c.frequency_cap_days,
+                customers.c.email_consent,
+                customers.c.deleted_at,
+            )
             .select_from(customers.outerjoin(restaurants, restaurants.c.id == customers.c.restaurant_id))
             .where(customers.c.id.in_(customer_ids))
         )
         with self.engine.connect() as conn:
             rows = [dict(row._mapping) for row in conn.execute(query)]
         return {row["id"]: row for row in rows if row.pop("deleted_at") is None}
+
+    def unsubscribed(self, customer_ids: list[UUID]) -> set[UUID]:
+        """Which of these customers have unsubscribed (by primary key, as `recipients`)."""
+        if not customer_ids:
+            return set()
+        query = select(customers.c.id, customers.c.email_consent).where(customers.c.id.in_(customer_ids))
+        with self.engine.connect() as conn:
+            return {row.id for row in conn.execute(query) if row.email_consent == EmailConsent.UNSUBSCRIBED}
 
     def campaigns_needing_work(self, idle_since: datetime | None = None) -> list[tuple[UUID, bool, list[int]]]:
         """Running campaigns as (id, audience resolved?, unfinished batch numbers).

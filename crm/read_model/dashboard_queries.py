@@ -11,7 +11,13 @@ from uuid import UUID
 
 from sqlalchemy import Select, func, select
 
-from crm.read_model.campaign_queries import _campaign_columns, _campaigns_from, _outreach_columns, _outreach_from
+from crm.read_model.campaign_queries import (
+    _campaign_columns,
+    _campaigns_from,
+    _outreach_columns,
+    _outreach_from,
+    with_stats,
+)
 from crm.read_model.queries import ACTIVE, Page, QueriesBase, _customer_columns, _customers_from, _row, _utc
 from crm.read_model.tables import campaigns, customers, outreach_events, restaurants, visits
 from crm.write_model.vocabulary import TERMINAL_OUTREACH, CampaignStatus, OutreachStatus
@@ -57,11 +63,6 @@ def progress_of(campaign: dict, now: datetime) -> dict:
     }
 
 
-def _with_stats(row: dict) -> dict:
-    row["stats"] = {key: row.pop(key) for key in ("audience", *OutreachStatus)}
-    return row
-
-
 class DashboardQueries(QueriesBase):
     """The questions the dashboard asks of the read model."""
 
@@ -86,13 +87,13 @@ class DashboardQueries(QueriesBase):
             query = query.where(campaigns.c.status == status)
         result = self._clamped_page(query, (campaigns.c.created_at.desc(), campaigns.c.id.desc()), page, page_size)
         for item in result.items:
-            item["progress"] = progress_of(_with_stats(item), now)
+            item["progress"] = progress_of(with_stats(item), now)
         return {"campaigns": result, "restaurants": self.restaurant_choices()}
 
     def campaign(self, campaign_id: UUID) -> dict | None:
         query = select(*_campaign_columns).select_from(_campaigns_from).where(campaigns.c.id == campaign_id)
         row = self._one(query)
-        return None if row is None else _with_stats(row)
+        return None if row is None else with_stats(row)
 
     def progress(self, campaign_id: UUID, now: datetime) -> dict | None:
         campaign = self.campaign(campaign_id)
@@ -113,7 +114,20 @@ class DashboardQueries(QueriesBase):
         outreach = self._clamped_page(
             query, (outreach_events.c.created_at.desc(), outreach_events.c.id.desc()), page, page_size
         )
-        return {"campaign": campaign, "progress": progress_of(campaign, now), "outreach": outreach}
+        skipped = (
+            select(outreach_events.c.error_message.label("reason"), func.count().label("count"))
+            .where(outreach_events.c.campaign_id == campaign_id, outreach_events.c.status == OutreachStatus.SKIPPED)
+            .group_by(outreach_events.c.error_message)
+            .order_by(func.count().desc(), outreach_events.c.error_message)
+        )
+        with self.engine.connect() as conn:
+            by_reason = [_row(row) for row in conn.execute(skipped)]
+        return {
+            "campaign": campaign,
+            "progress": progress_of(campaign, now),
+            "outreach": outreach,
+            "skipped_by_reason": by_reason,
+        }
 
     def customer_search(self, restaurant_id: UUID | None, text: str, page: int, page_size: int) -> dict:
         """Customers of one restaurant whose email or name contains `text` (any case), newest first.

@@ -13,6 +13,8 @@ restaurants = Table(
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("frequency_cap_messages", Integer, nullable=False, server_default="0"),  # 0: no cap
+    Column("frequency_cap_days", Integer, nullable=False, server_default="0"),
     Index("ix_restaurants_created_at", "created_at"),
 )
 
@@ -33,6 +35,9 @@ customers = Table(
     # Deleted customers stay as rows without personal data, so a campaign started before the
     # deletion still counts them in its audience (and skips them); every list hides them.
     Column("deleted_at", DateTime(timezone=True), nullable=True),
+    Column("email_consent", String(20), nullable=False, server_default="subscribed"),
+    Column("email_consent_changed_at", DateTime(timezone=True), nullable=True),  # null: rows from before 0007
+    Column("erased_at", DateTime(timezone=True), nullable=True),  # erased: deleted too, no personal data
     # Lists read an index range in their order (then the id, for a stable order among equals).
     Index("ix_customers_restaurant_created", "restaurant_id", "created_at", "id"),
     Index("ix_customers_created", "created_at", "id"),
@@ -55,6 +60,17 @@ Index(
 )
 Index("ix_customers_last_active", customers.c.last_active_at, customers.c.id, **_NOT_DELETED)
 Index("ix_customers_spend", customers.c.total_spend_cents.desc(), customers.c.id, **_NOT_DELETED)
+
+# Every change of a customer's consent to marketing email (no personal data: ids, state, source).
+consent_changes = Table(
+    "consent_changes",
+    metadata,
+    Column("customer_id", Uuid, primary_key=True),
+    Column("version", Integer, primary_key=True),  # the event's place in the customer's stream
+    Column("email_consent", String(20), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
 
 visits = Table(
     "visits",
@@ -91,6 +107,7 @@ campaigns = Table(
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("completed_at", DateTime(timezone=True), nullable=True),
     Column("audience", Integer, nullable=True),  # null until resolved
+    Column("excluded_unsubscribed", Integer, nullable=False, server_default="0"),  # left out of the audience
     Column("batch_count", Integer, nullable=False),
     Column("queued", Integer, nullable=False),
     Column("sent", Integer, nullable=False),

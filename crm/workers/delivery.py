@@ -34,7 +34,8 @@ log = logging.getLogger("crm.delivery")
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One outreach to one customer; `outreach_id` is the idempotency key."""
+    """One outreach to one customer; `outreach_id` is the idempotency key; `unsubscribe_url`
+    the one-click link (RFC 8058) that the body carries too."""
 
     outreach_id: UUID
     campaign_id: UUID
@@ -42,6 +43,7 @@ class OutgoingMessage:
     to_address: str
     subject: str
     body: str
+    unsubscribe_url: str | None = None
 
 
 class DeliveryError(Exception):
@@ -137,6 +139,9 @@ class SmtpBackend:
             email["Subject"] = message.subject
             email["Date"] = formatdate(usegmt=True)
             email["Message-ID"] = f"<{message.outreach_id}@crm>"
+            if message.unsubscribe_url:  # RFC 2369 and RFC 8058: one-click unsubscribe for mail clients
+                email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+                email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
             # quoted-printable keeps non-ASCII bodies 7-bit clean for servers without 8BITMIME
             email.set_content(message.body, charset="utf-8", cte="quoted-printable")
         except (ValueError, IndexError, HeaderParseError) as error:

@@ -1,4 +1,5 @@
-"""Sends one audience batch: every record not yet final, stopping as soon as the campaign pauses."""
+"""Sends one audience batch: every record not yet final, stopping as soon as the campaign pauses,
+and skipping whoever unsubscribed since the audience was resolved."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from crm.workers.delivery import DeliveryBackend, OutgoingMessage, PermanentDeli
 from crm.write_model import templates
 from crm.write_model.outreach import Outreach
 from crm.write_model.vocabulary import WORKER_ACTOR as WORKER
-from crm.write_model.vocabulary import CampaignStatus, SkipReason
+from crm.write_model.vocabulary import CampaignStatus, EmailConsent, OutreachStatus, SkipReason
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 100  # outcomes saved together; at most this many sent-but-unrecorded after a crash
 FLUSH_SECONDS = 0.5
-# Pause and cancel are read before each message, but not more often than this: a backend that
-# takes milliseconds per message is checked every time; an instant one (console) every 2 ms.
+# Pause, cancel and the recipients' consent are read before each message, but not more often
+# than this: a backend that takes milliseconds per message is checked every time; an instant
+# one (console) every 2 ms.
 STATUS_CHECK_SECONDS = 0.002
 BACKOFF_SECONDS = 0.05
 
@@ -29,6 +31,7 @@ class BatchSender:
         self.app = container.application
         self.queries = container.campaign_queries
         self.backend = backend
+        self.links = container.unsubscribe_links
         self.max_attempts = container.settings.delivery_max_attempts
 
     def send(self, campaign_id: UUID, number: int) -> bool:
@@ -51,6 +54,7 @@ class BatchSender:
                         done.extend(records[index:])
                     self.app.record_outcomes(done)
                     return False
+                self._recheck_consent(people, records[index:])
             self._deliver(campaign, record, people.get(record.customer_id))
             done.append(record)
             if len(done) >= FLUSH_EVERY or time.monotonic() - flushed_at > FLUSH_SECONDS:
@@ -60,18 +64,40 @@ class BatchSender:
         self.app.finish_batch(campaign_id, number, campaign)
         return True
 
+    def _recheck_consent(self, people: dict, waiting: list) -> None:
+        """Mark the waiting recipients who unsubscribed since `people` was read."""
+        subscribed = [r.customer_id for r in waiting if r.customer_id in people and _subscribed(people[r.customer_id])]
+        for customer_id in self.queries.unsubscribed(subscribed):
+            people[customer_id]["email_consent"] = EmailConsent.UNSUBSCRIBED
+
     def _deliver(self, campaign, record: Outreach, person: dict | None) -> None:
         now = self.app.clock
         if person is None:
             record.skip(SkipReason.CUSTOMER_REMOVED, WORKER, now())
             return
+        if not _subscribed(person):
+            record.skip(SkipReason.UNSUBSCRIBED, WORKER, now())
+            return
+        cap = (person["frequency_cap_messages"], person["frequency_cap_days"])
+        capped = cap[0] > 0
+        if capped and not self.app.reserve_contact(campaign.restaurant_id, record.customer_id, campaign.id, cap):
+            record.skip(SkipReason.FREQUENCY_CAPPED, WORKER, now())
+            return
+        self._send(campaign, record, person)
+        if capped and record.status != OutreachStatus.SENT:  # not delivered: the message does not count
+            self.app.release_contact(campaign.restaurant_id, record.customer_id, campaign.id)
+
+    def _send(self, campaign, record: Outreach, person: dict) -> None:
+        now = self.app.clock
+        unsubscribe_url = self.links.url(record.customer_id, campaign.id)
         message = OutgoingMessage(
             outreach_id=record.id,
             campaign_id=campaign.id,
             customer_id=record.customer_id,
             to_address=person["email"],
-            subject=templates.render(campaign.subject, person),
-            body=templates.render(campaign.message_template, person),
+            subject=templates.render(campaign.subject, {**person, "unsubscribe_url": unsubscribe_url}),
+            body=templates.render_message(campaign.message_template, person, unsubscribe_url),
+            unsubscribe_url=unsubscribe_url,
         )
         for attempt in range(1, self.max_attempts + 1):
             try:
@@ -91,3 +117,7 @@ class BatchSender:
             else:
                 record.record_sent(attempt, WORKER, now())
                 return
+
+
+def _subscribed(person: dict) -> bool:
+    return person["email_consent"] != EmailConsent.UNSUBSCRIBED

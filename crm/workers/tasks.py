@@ -27,10 +27,10 @@ def resolve_audience(self, campaign_id: str) -> None:
         raise self.retry(countdown=2)
     campaign = app.campaign(UUID(campaign_id))
     if not campaign.audience_resolved and campaign.status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED):
-        ids = container.campaign_queries.audience_ids(
+        ids, unsubscribed = container.campaign_queries.audience(
             campaign.restaurant_id, campaign.segment_type, campaign.segment_value, campaign.started_at
         )
-        app.plan_audience(campaign.id, ids)
+        app.plan_audience(campaign.id, ids, unsubscribed)
     queue_batches.delay(campaign_id)
 
 

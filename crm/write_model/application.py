@@ -17,11 +17,13 @@ from crm.write_model import history, validation
 from crm.write_model.campaigning import CampaignCommands
 from crm.write_model.campaigns import Campaign
 from crm.write_model.commands import Clock, NoneLive, Recorded, StreamLive, live_topics, utc_now
+from crm.write_model.consenting import ConsentCommands
 from crm.write_model.customer_emails import CustomerEmail, customer_email_id
 from crm.write_model.customers import Customer
 from crm.write_model.errors import InvalidInput, RestaurantHasCustomers, StreamNotLive, StreamsStillLive
 from crm.write_model.restaurants import Restaurant
 from crm.write_model.visiting import CUSTOMER_LIVE, VisitCommands, VisitLocator
+from crm.write_model.vocabulary import ConsentSource
 
 RESTAURANT_LIVE = live_topics(Restaurant, Restaurant.Deleted)
 
@@ -46,8 +48,9 @@ class CustomerKeys(Protocol):
     def create(self, customer_id: UUID) -> None: ...
 
 
-class CrmApplication(CampaignCommands, VisitCommands):
-    """Commands for restaurants and customers, and (from its bases) visits and campaigns."""
+class CrmApplication(CampaignCommands, VisitCommands, ConsentCommands):
+    """Commands for restaurants and customers, and (from its bases) visits, campaigns, consent
+    and erasure."""
 
     name = "crm"
     snapshotting_intervals = {Restaurant: 50, Customer: 50, Campaign: 50}
@@ -79,17 +82,26 @@ class CrmApplication(CampaignCommands, VisitCommands):
     # -- restaurants --------------------------------------------------------------------
 
     def open_restaurant(
-        self, name: str, timezone: str = "UTC", *, actor: str, restaurant_id: UUID | None = None
+        self,
+        name: str,
+        timezone: str = "UTC",
+        *,
+        actor: str,
+        restaurant_id: UUID | None = None,
+        frequency_cap: tuple[int, int] = (0, 0),
     ) -> Recorded:
-        """Open a restaurant (an existing `restaurant_id` is a replay: no-op)."""
+        """Open a restaurant (an existing `restaurant_id` is a replay: no-op); `frequency_cap`:
+        at most this many messages to one customer within this many days ((0, 0): no cap)."""
         name = validation.text(name, "name")
         timezone = validation.timezone_name(timezone)
+        frequency_cap = validation.frequency_cap(*frequency_cap)
         restaurant_id = restaurant_id or uuid4()
 
         def attempt() -> Recorded:
             if self._created_before(restaurant_id, "restaurant"):
                 return self._unchanged(restaurant_id, Restaurant)
             restaurant = Restaurant.open(restaurant_id, name, timezone, actor, self.clock())
+            restaurant.change_frequency_cap(*frequency_cap, actor, self.clock())
             return self._save_recorded(restaurant_id, restaurant)
 
         return self._run(attempt)
@@ -102,14 +114,21 @@ class CrmApplication(CampaignCommands, VisitCommands):
         scope: UUID | None,
         name: str | None = None,
         timezone: str | None = None,
+        frequency_cap_messages: int | None = None,
+        frequency_cap_days: int | None = None,
     ) -> Recorded:
-        """Change a restaurant's name and/or time zone (None keeps the current value)."""
+        """Change a restaurant's name, time zone and/or frequency cap (None keeps the current value)."""
         name = None if name is None else validation.text(name, "name")
         timezone = None if timezone is None else validation.timezone_name(timezone)
 
         def attempt() -> Recorded:
             restaurant = self._restaurant(restaurant_id, scope)
+            cap = validation.frequency_cap(
+                restaurant.frequency_cap_messages if frequency_cap_messages is None else frequency_cap_messages,
+                restaurant.frequency_cap_days if frequency_cap_days is None else frequency_cap_days,
+            )
             restaurant.change_details(name or restaurant.name, timezone or restaurant.timezone, actor, self.clock())
+            restaurant.change_frequency_cap(*cap, actor, self.clock())
             return self._save_recorded(restaurant_id, restaurant)
 
         return self._run(attempt, restaurant_id)
@@ -141,7 +160,8 @@ class CrmApplication(CampaignCommands, VisitCommands):
         scope: UUID | None,
         customer_id: UUID | None = None,
     ) -> Recorded:
-        """Register a customer of a restaurant; the email must be unused there (any case).
+        """Register a customer of a restaurant; the email must be unused there (any case). An
+        address on the restaurant's suppression list (its person was erased) starts unsubscribed.
 
         First tried without a read: a new customer, a new email claim and the customer's data
         key saved in one transaction, the restaurant's being open checked under the insert
@@ -169,6 +189,8 @@ class CrmApplication(CampaignCommands, VisitCommands):
                 )
             )
             customer = Customer.register(customer_id, restaurant_id, email, first_name, last_name, actor, self.clock())
+            if index.suppressed:
+                customer.unsubscribe(ConsentSource.SUPPRESSION, actor, self.clock())
             try:
                 return self._save_recorded(
                     customer_id,
@@ -241,6 +263,7 @@ class CrmApplication(CampaignCommands, VisitCommands):
 
     def _story(self, customer_id: UUID, scope: UUID | None) -> list:
         stored = self.recorder.select_streams([customer_id, *self.recorder.owned_streams(customer_id)])
+        self.mapper.note_erasures(stored)  # erased: read redacted, whatever keys this process holds
         self.mapper.preload_keys(stored)
         return history.check_story([self.mapper.to_domain_event(s) for s in stored], customer_id, scope)
 

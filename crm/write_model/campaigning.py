@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from crm.write_model import templates, validation
 from crm.write_model.campaigns import Campaign
 from crm.write_model.commands import Commands, Recorded
+from crm.write_model.contact_allowances import ContactAllowance, contact_allowance_id
 from crm.write_model.errors import CampaignNotFound, InvalidInput, RestaurantNotFound
 from crm.write_model.outreach import AudienceBatch, Outreach, OutreachRecord, batch_id
 from crm.write_model.vocabulary import (
@@ -118,8 +120,9 @@ class CampaignCommands(Commands):
         """The campaign's current state; with `known`, only events newer than it are read."""
         return self._campaign(campaign_id, None) if known is None else self._refreshed(known)
 
-    def plan_audience(self, campaign_id: UUID, customer_ids: list[UUID]) -> Recorded:
-        """Fix the audience in batches of BATCH_SIZE, once: a second resolution changes nothing."""
+    def plan_audience(self, campaign_id: UUID, customer_ids: list[UUID], excluded_unsubscribed: int = 0) -> Recorded:
+        """Fix the audience in batches of BATCH_SIZE, once: a second resolution changes nothing.
+        `excluded_unsubscribed`: how many in the segment were left out as unsubscribed."""
 
         def attempt() -> Recorded:
             campaign = self._campaign(campaign_id, None)
@@ -128,7 +131,7 @@ class CampaignCommands(Commands):
             at = self.clock()
             chunks = [customer_ids[i : i + BATCH_SIZE] for i in range(0, len(customer_ids), BATCH_SIZE)]
             batches = [AudienceBatch.plan(campaign_id, n, chunk, WORKER_ACTOR, at) for n, chunk in enumerate(chunks)]
-            campaign.resolve_audience(len(customer_ids), len(batches), WORKER_ACTOR, at)
+            campaign.resolve_audience(len(customer_ids), len(batches), WORKER_ACTOR, at, excluded_unsubscribed)
             return self._save_recorded(campaign_id, campaign, *batches)
 
         return self._run(attempt, campaign_id)
@@ -208,6 +211,38 @@ class CampaignCommands(Commands):
             return self._save_recorded(campaign_id, campaign)
 
         return self._run(attempt, campaign_id)
+
+    def reserve_contact(
+        self, restaurant_id: UUID, customer_id: UUID, campaign_id: UUID, frequency_cap: tuple[int, int]
+    ) -> bool:
+        """Reserve a message of this campaign to this customer under the restaurant's frequency
+        cap (messages, days); False if the cap is reached (the message must be skipped)."""
+        allowance_id = contact_allowance_id(restaurant_id, customer_id)
+
+        def attempt() -> bool:
+            try:
+                allowance = self.repository.get(allowance_id)
+            except AggregateNotFoundError:
+                allowance = ContactAllowance.start(restaurant_id, customer_id, WORKER_ACTOR, self.clock())
+            held = allowance.reserve(campaign_id, *frequency_cap, WORKER_ACTOR, self.clock())
+            self.save(allowance)
+            return held
+
+        return self._run(attempt, allowance_id)
+
+    def release_contact(self, restaurant_id: UUID, customer_id: UUID, campaign_id: UUID) -> None:
+        """Give back a reservation whose message was not delivered."""
+        allowance_id = contact_allowance_id(restaurant_id, customer_id)
+
+        def attempt() -> None:
+            try:
+                allowance = self.repository.get(allowance_id)
+            except AggregateNotFoundError:
+                return
+            allowance.release(campaign_id, WORKER_ACTOR, self.clock())
+            self.save(allowance)
+
+        self._run(attempt, allowance_id)
 
     # -- helpers ------------------------------------------------------------------------
 

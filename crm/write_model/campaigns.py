@@ -74,8 +74,17 @@ class Campaign(CrmAggregate):
             campaign.started_at = self.timestamp
 
     class AudienceResolved(CrmAggregate.Event):
+        """`size` customers in `batch_count` batches; `excluded_unsubscribed`: in the segment,
+        left out because they had unsubscribed."""
+
+        class_version = 2
         size: int
         batch_count: int
+        excluded_unsubscribed: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["excluded_unsubscribed"] = 0
 
         def apply(self, campaign: Campaign) -> None:
             campaign.audience_size = self.size
@@ -151,12 +160,21 @@ class Campaign(CrmAggregate):
         self._require(Action.CANCEL)
         self.trigger_event(self.Cancelled, actor=actor, timestamp=at)
 
-    def resolve_audience(self, size: int, batch_count: int, actor: str, at: datetime) -> None:
+    def resolve_audience(
+        self, size: int, batch_count: int, actor: str, at: datetime, excluded_unsubscribed: int = 0
+    ) -> None:
         """Record the audience once; an empty one completes the campaign at once."""
         self._require_exists()
         if self.audience_resolved or self.status not in (Status.RUNNING, Status.PAUSED):
             return
-        self.trigger_event(self.AudienceResolved, size=size, batch_count=batch_count, actor=actor, timestamp=at)
+        self.trigger_event(
+            self.AudienceResolved,
+            size=size,
+            batch_count=batch_count,
+            excluded_unsubscribed=excluded_unsubscribed,
+            actor=actor,
+            timestamp=at,
+        )
         self._complete_if_done(actor, at)
 
     def finish_batch(self, number: int, actor: str, at: datetime) -> None:

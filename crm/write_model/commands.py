@@ -19,7 +19,14 @@ from eventsourcing.utils import get_topic
 
 from crm.write_model.base import CrmAggregate
 from crm.write_model.customers import Customer
-from crm.write_model.errors import ConcurrencyConflict, CustomerNotFound, NotFound, ReplayOfDeleted, RestaurantNotFound
+from crm.write_model.errors import (
+    ConcurrencyConflict,
+    CustomerNotFound,
+    NotFound,
+    PersonalDataGone,
+    ReplayOfDeleted,
+    RestaurantNotFound,
+)
 from crm.write_model.restaurants import Restaurant
 
 T = TypeVar("T")
@@ -143,7 +150,7 @@ class Commands(Application):
         """The live aggregate, or `not_found` if it is missing, deleted, or outside `scope`."""
         try:
             aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
+        except (AggregateNotFoundError, PersonalDataGone):  # (gone: an erased customer)
             raise not_found(aggregate_id) from None
         if not isinstance(aggregate, kind) or aggregate.deleted:
             raise not_found(aggregate_id)
@@ -178,7 +185,11 @@ class Commands(Application):
         """
         if not self._exists(aggregate_id):
             return False
-        if self.repository.get(aggregate_id).deleted:
+        try:
+            deleted = self.repository.get(aggregate_id).deleted
+        except PersonalDataGone:  # erased
+            deleted = True
+        if deleted:
             raise ReplayOfDeleted(kind, aggregate_id)
         return True
 

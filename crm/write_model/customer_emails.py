@@ -23,13 +23,18 @@ def customer_email_id(secret: bytes, restaurant_id: UUID, email: str) -> UUID:
 
 
 class CustomerEmail(CrmAggregate):
-    """Which customer, if any, holds one email address in one restaurant."""
+    """Which customer, if any, holds one email address in one restaurant, and whether the
+    address is on the restaurant's suppression list (its person was erased): a customer who
+    registers with it later starts unsubscribed. The id is the keyed hash the list is made of."""
+
+    suppressed = False  # indexes recorded before suppression existed
 
     class Claimed(CrmAggregate.Created):
         customer_id: UUID
 
         def apply(self, index: CustomerEmail) -> None:
             index.customer_id = self.customer_id
+            index.suppressed = False
 
     class Reclaimed(CrmAggregate.Event):
         customer_id: UUID
@@ -42,6 +47,12 @@ class CustomerEmail(CrmAggregate):
 
         def apply(self, index: CustomerEmail) -> None:
             index.customer_id = None
+
+    class Suppressed(CrmAggregate.Event):
+        """The address goes on the restaurant's suppression list (its person was erased)."""
+
+        def apply(self, index: CustomerEmail) -> None:
+            index.suppressed = True
 
     @classmethod
     def claim_new(cls, id: UUID, customer_id: UUID, actor: str, at: datetime) -> CustomerEmail:
@@ -57,3 +68,8 @@ class CustomerEmail(CrmAggregate):
     def release(self, customer_id: UUID, actor: str, at: datetime) -> None:
         if self.customer_id == customer_id:
             self.trigger_event(self.Released, customer_id=customer_id, actor=actor, timestamp=at)
+
+    def suppress(self, actor: str, at: datetime) -> None:
+        """Put the address on the suppression list (once)."""
+        if not self.suppressed:
+            self.trigger_event(self.Suppressed, actor=actor, timestamp=at)

@@ -1,7 +1,11 @@
-"""The Customer aggregate.
+"""The Customer aggregate: profile, marketing consent, erasure.
 
 Visits are their own streams now (`crm.write_model.visits`). The customer's own visit events
 stay, for the visits recorded before: they are replayed, corrected and voided as they were.
+
+Personal fields are encrypted in the log with the customer's own key. Erasure destroys the key
+and appends `Erased`, which carries every earlier event of the stream without its personal
+fields (`redacted`): the history, a rebuild and the aggregate itself read those instead.
 """
 
 from __future__ import annotations
@@ -14,13 +18,22 @@ from eventsourcing.domain import Snapshot
 
 from crm.write_model.base import CrmAggregate
 from crm.write_model.errors import CustomerNotFound, VisitNotFound
+from crm.write_model.vocabulary import ConsentSource, EmailConsent
+
+ERASED = "[erased]"  # what a personal field reads as once its customer is erased
 
 
 class Customer(CrmAggregate):
     """A restaurant's customer. Personal fields are encrypted in the log with a per-customer key."""
 
+    # Defaults for state restored from snapshots taken before consent and erasure existed.
+    erased = False
+    email_consent = EmailConsent.SUBSCRIBED
+    email_consent_changed_at = None
+
     class Event(CrmAggregate.Event):
         personal_data = True
+        personal_fields = ("email", "first_name", "last_name")
 
     class Created(Event, CrmAggregate.Created):
         pass
@@ -40,7 +53,10 @@ class Customer(CrmAggregate):
             customer.first_name = self.first_name
             customer.last_name = self.last_name
             customer.deleted = False
+            customer.erased = False
             customer.visits = {}
+            customer.email_consent = EmailConsent.SUBSCRIBED
+            customer.email_consent_changed_at = self.timestamp
 
     class DetailsChanged(Event):
         email: str
@@ -83,6 +99,40 @@ class Customer(CrmAggregate):
     class Deleted(Event):
         def apply(self, customer: Customer) -> None:
             customer.deleted = True
+
+    class Unsubscribed(Event):
+        """The customer no longer wants marketing email (`source`: a `ConsentSource`)."""
+
+        personal_data = False
+        source: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.email_consent = EmailConsent.UNSUBSCRIBED
+            customer.email_consent_changed_at = self.timestamp
+
+    class Resubscribed(Event):
+        """The customer consents to marketing email again."""
+
+        personal_data = False
+        source: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.email_consent = EmailConsent.SUBSCRIBED
+            customer.email_consent_changed_at = self.timestamp
+
+    class Erased(Event):
+        """The person is erased: their key is destroyed with this event. `redacted` holds each
+        earlier event of the stream as `{"version", "topic", "state"}` with its personal fields
+        replaced by ERASED; `restaurant_id` keeps the tenancy readable."""
+
+        personal_data = False
+        restaurant_id: UUID
+        redacted: list[dict]
+
+        def apply(self, customer: Customer) -> None:
+            customer.email = customer.first_name = customer.last_name = ERASED
+            customer.deleted = True
+            customer.erased = True
 
     @classmethod
     def register(
@@ -128,6 +178,24 @@ class Customer(CrmAggregate):
         self.require_active()
         self.trigger_event(self.Deleted, actor=actor, timestamp=at)
 
+    def unsubscribe(self, source: ConsentSource, actor: str, at: datetime) -> None:
+        """Stop marketing email to this customer (already unsubscribed: nothing changes)."""
+        self.require_active()
+        if self.email_consent != EmailConsent.UNSUBSCRIBED:
+            self.trigger_event(self.Unsubscribed, source=str(source), actor=actor, timestamp=at)
+
+    def resubscribe(self, source: ConsentSource, actor: str, at: datetime) -> None:
+        """Consent to marketing email again (already subscribed: nothing changes)."""
+        self.require_active()
+        if self.email_consent != EmailConsent.SUBSCRIBED:
+            self.trigger_event(self.Resubscribed, source=str(source), actor=actor, timestamp=at)
+
+    def erase(self, redacted: list[dict], actor: str, at: datetime) -> None:
+        """Erase the person (a deleted customer too); `redacted`: see `Erased`. Once only."""
+        if self.erased:
+            return
+        self.trigger_event(self.Erased, restaurant_id=self.restaurant_id, redacted=redacted, actor=actor, timestamp=at)
+
     def require_active(self) -> None:
         if self.deleted:
             raise CustomerNotFound(self.id)
@@ -150,3 +218,8 @@ class Customer(CrmAggregate):
     @property
     def last_visit_at(self) -> datetime | None:
         return max((v["visited_at"] for v in self.counted_visits), default=None)
+
+
+def redacted_state(event_state: dict, personal_fields: tuple[str, ...]) -> dict:
+    """An event's stored state with its personal fields replaced by ERASED."""
+    return {key: (ERASED if key in personal_fields else value) for key, value in event_state.items()}

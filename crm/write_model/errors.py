@@ -109,3 +109,7 @@ class StreamsStillLive(Exception):
         super().__init__(f"{count} streams of {owner} are live")
         self.owner = owner
         self.count = count
+
+
+class PersonalDataGone(Exception):
+    """An aggregate's personal data cannot be read: its key was destroyed (the person erased)."""

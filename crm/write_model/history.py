@@ -18,6 +18,7 @@ from crm.write_model.visits import Visit
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
 _VISIT_LINKS = {"customer_id"}  # implied by the story they are in
+_KEPT_FOR_REPLAY = {"redacted"}  # an erasure's copy of the events before it: they show themselves
 
 
 def check_story(events: list, customer_id: UUID, scope: UUID | None) -> list:
@@ -38,7 +39,7 @@ def _plain(value: Any) -> Any:
 
 
 def _data(event) -> dict:
-    data = {k: _plain(v) for k, v in vars(event).items() if k not in _ENVELOPE}
+    data = {k: _plain(v) for k, v in vars(event).items() if k not in _ENVELOPE and k not in _KEPT_FOR_REPLAY}
     if isinstance(event, Visit.Event):
         data = {"visit_id": str(event.originator_id), **{k: v for k, v in data.items() if k not in _VISIT_LINKS}}
     return data
@@ -89,5 +90,7 @@ def customer_as_of(story: list, restaurant_events, at: datetime) -> dict:
         "visit_count": len(counted),
         "last_visit_at": max((visited_at for _, visited_at in counted), default=None),
         "created_at": customer.created_on,
+        "email_consent": customer.email_consent,
+        "email_consent_changed_at": customer.email_consent_changed_at,
         "as_of": at,
     }

@@ -10,7 +10,12 @@ from crm.write_model.errors import RestaurantNotFound
 
 
 class Restaurant(CrmAggregate):
-    """A restaurant: its name and time zone. Its customers are the streams it owns (see the application)."""
+    """A restaurant: its name, time zone and frequency cap (at most `frequency_cap_messages`
+    messages to one customer within `frequency_cap_days`; 0: no cap). Its customers are the
+    streams it owns (see the application)."""
+
+    frequency_cap_messages = 0  # restaurants recorded before the cap existed
+    frequency_cap_days = 0
 
     class Opened(CrmAggregate.Created):
         name: str
@@ -29,6 +34,14 @@ class Restaurant(CrmAggregate):
             restaurant.name = self.name
             restaurant.timezone = self.timezone
 
+    class FrequencyCapChanged(CrmAggregate.Event):
+        messages: int
+        days: int
+
+        def apply(self, restaurant: Restaurant) -> None:
+            restaurant.frequency_cap_messages = self.messages
+            restaurant.frequency_cap_days = self.days
+
     class Deleted(CrmAggregate.Event):
         def apply(self, restaurant: Restaurant) -> None:
             restaurant.deleted = True
@@ -46,6 +59,12 @@ class Restaurant(CrmAggregate):
         self._require_open()
         if (name, timezone) != (self.name, self.timezone):
             self.trigger_event(self.DetailsChanged, name=name, timezone=timezone, actor=actor, timestamp=at)
+
+    def change_frequency_cap(self, messages: int, days: int, actor: str, at: datetime) -> None:
+        """At most `messages` messages to one customer within `days` days (0 and 0: no cap)."""
+        self._require_open()
+        if (messages, days) != (self.frequency_cap_messages, self.frequency_cap_days):
+            self.trigger_event(self.FrequencyCapChanged, messages=messages, days=days, actor=actor, timestamp=at)
 
     def delete(self, actor: str, at: datetime) -> None:
         """Delete the restaurant (the command saves it only if none of its customers is live)."""

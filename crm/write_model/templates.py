@@ -6,7 +6,8 @@ from string import Formatter
 
 from crm.write_model.errors import InvalidInput
 
-PLACEHOLDERS = ("first_name", "last_name", "restaurant_name")
+PLACEHOLDERS = ("first_name", "last_name", "restaurant_name", "unsubscribe_url")
+UNSUBSCRIBE_FOOTER = "To stop receiving these messages, unsubscribe: {unsubscribe_url}"
 MAX_TEMPLATE_LENGTH = 2000
 _FORMATTER = Formatter()
 
@@ -50,6 +51,23 @@ def render(template: str, values: dict[str, str]) -> str:
         if name is not None:
             out.append(_text(values.get(name)))
     return "".join(out)
+
+
+def render_message(template: str, values: dict[str, str], unsubscribe_url: str) -> str:
+    """A message body: the template filled, with the unsubscribe link where `{unsubscribe_url}`
+    puts it, or else in a footer line appended to the body."""
+    values = {**values, "unsubscribe_url": unsubscribe_url}
+    body = render(template, values)
+    if not places_unsubscribe_url(template):
+        body = f"{body}\n\n{render(UNSUBSCRIBE_FOOTER, values)}"
+    return body
+
+
+def places_unsubscribe_url(template: str) -> bool:
+    try:
+        return any(name == "unsubscribe_url" for _, name, _, _ in _FORMATTER.parse(template))
+    except ValueError:
+        return False
 
 
 def _text(value: object) -> str:

@@ -71,3 +71,21 @@ def email(value: object, field: str = "email") -> str:
 def normalised_email(value: str) -> str:
     """The form under which two emails count as the same (case-insensitive)."""
     return value.strip().casefold()
+
+
+MAX_FREQUENCY_CAP_MESSAGES = 1000
+MAX_FREQUENCY_CAP_DAYS = 3650
+
+
+def frequency_cap(messages: object, days: object) -> tuple[int, int]:
+    """A frequency cap: `messages` (0: none) within `days`; both 0, or both at least 1."""
+    for value, field, limit in (
+        (messages, "frequency_cap_messages", MAX_FREQUENCY_CAP_MESSAGES),
+        (days, "frequency_cap_days", MAX_FREQUENCY_CAP_DAYS),
+    ):
+        if type(value) is not int or not 0 <= value <= limit:
+            raise InvalidInput(field, f"must be an integer from 0 to {limit}")
+    if (messages == 0) != (days == 0):
+        field = "frequency_cap_days" if messages else "frequency_cap_messages"
+        raise InvalidInput(field, "must be at least 1 when the other frequency cap field is (both 0: no cap)")
+    return messages, days

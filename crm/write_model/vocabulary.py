@@ -54,6 +54,26 @@ SEGMENT_LIMITS = {SegmentType.INACTIVE_DAYS: 36_500, SegmentType.HIGH_SPENDERS: 
 class SkipReason(StrEnum):
     CUSTOMER_REMOVED = "customer removed since the campaign started"
     CAMPAIGN_CANCELLED = "campaign cancelled"
+    UNSUBSCRIBED = "unsubscribed"  # since the audience was resolved
+    FREQUENCY_CAPPED = "frequency_capped"
+
+
+class EmailConsent(StrEnum):
+    """A customer's consent to marketing email."""
+
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class ConsentSource(StrEnum):
+    """Where a change of consent came from."""
+
+    API = "api"
+    ONE_CLICK = "one_click"
+    UNSUBSCRIBE_PAGE = "unsubscribe_page"
+    DASHBOARD = "dashboard"
+    IMPORT = "import"
+    SUPPRESSION = "suppression"
 
 
 BATCH_SIZE = 200  # customers per audience batch (one save each)

@@ -63,7 +63,14 @@ def test_a_1000_customer_campaign_completes_with_one_outreach_per_audience_custo
     assert len(records) == 1000
     assert {r.customer_id for r in records} == audience and not newcomers & {r.customer_id for r in records}
     assert {r.status for r in records} == {"sent"}
-    assert row["stats"] == {"audience": 1000, "queued": 0, "sent": 1000, "failed": 0, "skipped": 0}
+    assert row["stats"] == {
+        "audience": 1000,
+        "excluded_unsubscribed": 0,
+        "queued": 0,
+        "sent": 1000,
+        "failed": 0,
+        "skipped": 0,
+    }
     # Check a campaign runs once.
     with pytest.raises(IllegalTransition):
         application.run_campaign(campaign_id, actor="admin", scope=None)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from tests.commands import Caller
 
-RESTAURANT_FIELDS = {"id", "name", "timezone", "created_at"}
+RESTAURANT_FIELDS = {"id", "name", "timezone", "created_at", "frequency_cap_messages", "frequency_cap_days"}
 CUSTOMER_FIELDS = {
     "id",
     "restaurant",
@@ -23,6 +23,8 @@ CUSTOMER_FIELDS = {
     "visit_count",
     "last_visit_at",
     "created_at",
+    "email_consent",
+    "email_consent_changed_at",
 }
 VISIT_FIELDS = {"id", "customer", "customer_email", "visited_at", "spend_cents", "spend_dollars"}
 PAGE_FIELDS = {"count", "next", "previous", "results"}
@@ -41,7 +43,7 @@ CAMPAIGN_FIELDS = {
     "completed_at",
     "stats",
 }
-STATS_FIELDS = {"audience", "queued", "sent", "failed", "skipped"}
+STATS_FIELDS = {"audience", "excluded_unsubscribed", "queued", "sent", "failed", "skipped"}
 OUTREACH_FIELDS = {
     "id",
     "campaign",
@@ -127,8 +129,8 @@ class Make:
     def __init__(self, admin):
         self.admin = admin
 
-    def restaurant(self, name: str = "Trattoria", timezone: str | None = None, api=None) -> dict:
-        body = {"name": name} if timezone is None else {"name": name, "timezone": timezone}
+    def restaurant(self, name: str = "Trattoria", timezone: str | None = None, api=None, **fields) -> dict:
+        body = {"name": name, **fields} if timezone is None else {"name": name, "timezone": timezone, **fields}
         return assert_created((api or self.admin).post("/api/restaurants/", json=body))
 
     def customer(self, restaurant: dict | None, email: str | None = None, api=None, **names) -> dict:
@@ -204,7 +206,9 @@ VALID_BODIES = {
     ("/api/campaigns/<uuid:campaign_id>/", "PATCH"): {"name": "Renamed"},
 }
 # POSTs that take no body at all: the campaign controls.
-BODILESS = {(f"/api/campaigns/<uuid:campaign_id>/{action}/", "POST") for action in CONTROLS}
+BODILESS = {(f"/api/campaigns/<uuid:campaign_id>/{action}/", "POST") for action in CONTROLS} | {
+    (f"/api/customers/<uuid:customer_id>/{change}/", "POST") for change in ("unsubscribe", "resubscribe", "erase")
+}
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -341,7 +345,7 @@ BODY = {
     "subject": "Thanks from {restaurant_name}",
     "message_template": "Dear {first_name} {last_name}",
 }
-NO_STATS = {"audience": None, "queued": 0, "sent": 0, "failed": 0, "skipped": 0}
+NO_STATS = {"audience": None, "excluded_unsubscribed": 0, "queued": 0, "sent": 0, "failed": 0, "skipped": 0}
 
 
 def body_for(restaurant: dict, **changes) -> dict:

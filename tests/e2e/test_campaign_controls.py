@@ -104,7 +104,14 @@ def test_completed_campaign_has_its_completion_time(make, container, restaurant,
     assert done["status"] == "completed"
 
     assert when(done["completed_at"]) == clock.now
-    assert done["stats"] == {"audience": 0, "queued": 0, "sent": 0, "failed": 0, "skipped": 0}
+    assert done["stats"] == {
+        "audience": 0,
+        "excluded_unsubscribed": 0,
+        "queued": 0,
+        "sent": 0,
+        "failed": 0,
+        "skipped": 0,
+    }
 
 
 @pytest.mark.parametrize("control", CONTROLS)
@@ -155,7 +162,14 @@ def test_a_campaign_paused_before_any_worker_saw_it_completes_after_resume(
     make.control(campaign, "resume")
     done = wait_for_status(admin, campaign, "completed")
 
-    assert done["stats"] == {"audience": 3, "queued": 0, "sent": 3, "failed": 0, "skipped": 0}
+    assert done["stats"] == {
+        "audience": 3,
+        "excluded_unsubscribed": 0,
+        "queued": 0,
+        "sent": 3,
+        "failed": 0,
+        "skipped": 0,
+    }
     events = make.get(f"/api/campaigns/{campaign['id']}/events/")
     assert sorted(e["customer"] for e in events["results"]) == sorted(g["id"] for g in guests)
 

@@ -216,7 +216,14 @@ def test_a_campaign_runs_to_completion_through_the_api(admin, make, restaurant, 
 
     done = wait_for_status(admin, campaign, "completed")
 
-    assert done["stats"] == {"audience": 4, "queued": 0, "sent": 4, "failed": 0, "skipped": 0}
+    assert done["stats"] == {
+        "audience": 4,
+        "excluded_unsubscribed": 0,
+        "queued": 0,
+        "sent": 4,
+        "failed": 0,
+        "skipped": 0,
+    }
     assert when(done["completed_at"]) == clock.now
     events = make.get(f"{path}events/", query_string={"page_size": 100})
     assert events["count"] == 4
@@ -257,7 +264,14 @@ def test_a_customer_removed_after_the_audience_was_fixed_is_skipped(
     start_worker()
     done = wait_for_status(admin, campaign, "completed")
 
-    assert done["stats"] == {"audience": 3, "queued": 0, "sent": 2, "failed": 0, "skipped": 1}
+    assert done["stats"] == {
+        "audience": 3,
+        "excluded_unsubscribed": 0,
+        "queued": 0,
+        "sent": 2,
+        "failed": 0,
+        "skipped": 1,
+    }
     events = {e["customer"]: e for e in make.get(f"/api/campaigns/{campaign['id']}/events/")["results"]}
     assert set(events) == {g["id"] for g in guests}
     skipped = events[gone["id"]]
@@ -286,7 +300,14 @@ def test_a_customer_removed_after_the_start_is_skipped_even_before_the_worker_fi
     assert set(events) == {g["id"] for g in guests}
     assert events[gone["id"]]["status"] == "skipped"
     assert isinstance(events[gone["id"]]["error_message"], str) and events[gone["id"]]["error_message"]
-    assert done["stats"] == {"audience": 3, "queued": 0, "sent": 2, "failed": 0, "skipped": 1}
+    assert done["stats"] == {
+        "audience": 3,
+        "excluded_unsubscribed": 0,
+        "queued": 0,
+        "sent": 2,
+        "failed": 0,
+        "skipped": 1,
+    }
 
 
 def test_the_audience_is_the_segment_at_the_start(admin, make, restaurant, clock, start_worker):
@@ -305,4 +326,11 @@ def test_the_audience_is_the_segment_at_the_start(admin, make, restaurant, clock
     reached = {e["customer"] for e in make.get(f"/api/campaigns/{campaign['id']}/events/")["results"]}
     assert newcomer["id"] not in reached
     assert reached == {g["id"] for g in guests}
-    assert done["stats"] == {"audience": 3, "queued": 0, "sent": 3, "failed": 0, "skipped": 0}
+    assert done["stats"] == {
+        "audience": 3,
+        "excluded_unsubscribed": 0,
+        "queued": 0,
+        "sent": 3,
+        "failed": 0,
+        "skipped": 0,
+    }

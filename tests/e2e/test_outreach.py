@@ -86,8 +86,22 @@ def test_the_campaigns_stats_count_its_records_by_status(make, world):
     campaign = make.get(f"/api/campaigns/{world['campaign']['id']}/")
     later = make.get(f"/api/campaigns/{world['later']['id']}/")
 
-    assert campaign["stats"] == {"audience": 4, "queued": 1, "sent": 1, "failed": 1, "skipped": 1}
-    assert later["stats"] == {"audience": 2, "queued": 2, "sent": 0, "failed": 0, "skipped": 0}
+    assert campaign["stats"] == {
+        "audience": 4,
+        "excluded_unsubscribed": 0,
+        "queued": 1,
+        "sent": 1,
+        "failed": 1,
+        "skipped": 1,
+    }
+    assert later["stats"] == {
+        "audience": 2,
+        "excluded_unsubscribed": 0,
+        "queued": 2,
+        "sent": 0,
+        "failed": 0,
+        "skipped": 0,
+    }
     # Check neither is complete while records are open.
     assert (campaign["status"], later["status"]) == ("running", "running")
 

@@ -70,8 +70,13 @@ def ids_of(tenant: dict) -> dict[str, str]:
 
 
 def ordered(calls: list[IdCall]) -> list[IdCall]:
-    """Non-deleting calls first, then deletes of visits, customers, restaurants (in that order)."""
-    return sorted(calls, key=lambda c: (c.method == "DELETE", _DELETE_ORDER[c.arguments[-1]]))
+    """Non-deleting calls first, then deletes of visits, customers, restaurants (in that order);
+    an erasure is a delete of the customer (the route's last word)."""
+
+    def deletes(call: IdCall) -> bool:
+        return call.method == "DELETE" or call.rule.endswith("/erase/")
+
+    return sorted(calls, key=lambda c: (deletes(c), _DELETE_ORDER[c.arguments[-1]], c.rule.endswith("/erase/")))
 
 
 def test_every_id_route_answers_404_for_another_restaurants_ids(app, admin, two_tenants):

@@ -54,7 +54,7 @@ def test_two_processes_writing_one_customer_retry_on_conflicts(settings, contain
         assert len(application.recorder.owned_streams(customer_id)) == 100
         assert application.repository.get(customer_id).version == 1
     finally:
-        other.engine.dispose()
+        other.close()
 
 
 def test_a_customer_deleted_while_visits_pour_in_gets_no_visit_after_the_deletion(settings, container, clock):
@@ -94,7 +94,7 @@ def test_a_customer_deleted_while_visits_pour_in_gets_no_visit_after_the_deletio
         assert "refused" in outcomes
         assert outcomes.index("refused") >= 10
     finally:
-        other.engine.dispose()
+        other.close()
 
 
 def test_registrations_racing_a_restaurant_deletion_never_leave_a_customer_in_a_deleted_restaurant(
@@ -139,7 +139,7 @@ def test_registrations_racing_a_restaurant_deletion_never_leave_a_customer_in_a_
             assert all(r.position < deletion.position for r in registered)
         assert deleted + kept == 8
     finally:
-        other.engine.dispose()
+        other.close()
 
 
 def test_a_visit_chosen_as_a_deadlock_victim_is_retried_not_failed(container, clock):

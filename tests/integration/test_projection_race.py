@@ -34,4 +34,4 @@ def test_concurrent_runners_apply_each_event_once(settings, container, clock):
         assert positions == {"restaurants": head, "customers": head, "campaigns": head}
     finally:
         for c in [writer, *runners]:
-            c.engine.dispose()
+            c.close()

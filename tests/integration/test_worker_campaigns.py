@@ -82,7 +82,14 @@ def test_a_1000_customer_campaign_completes_on_a_real_worker(application, contai
     rows = outreach_rows(container, campaign_id)
     assert len(rows) == 1000 and {r.customer_id for r in rows} == customers
     assert {r.status for r in rows} == {"sent"}
-    assert row["stats"] == {"audience": 1000, "queued": 0, "sent": 1000, "failed": 0, "skipped": 0}
+    assert row["stats"] == {
+        "audience": 1000,
+        "excluded_unsubscribed": 0,
+        "queued": 0,
+        "sent": 1000,
+        "failed": 0,
+        "skipped": 0,
+    }
     with pytest.raises(IllegalTransition):
         application.run_campaign(campaign_id, actor="admin", scope=None)
 
@@ -95,7 +102,14 @@ def test_a_batch_ending_on_a_flush_boundary_completes_with_a_background_projecto
     campaign_id = start_campaign(application, restaurant_id)
 
     row = wait_until(lambda: completed(container, campaign_id), 60, message=worker.log())
-    assert row["stats"] == {"audience": 200, "queued": 0, "sent": 200, "failed": 0, "skipped": 0}
+    assert row["stats"] == {
+        "audience": 200,
+        "excluded_unsubscribed": 0,
+        "queued": 0,
+        "sent": 200,
+        "failed": 0,
+        "skipped": 0,
+    }
     assert {r.customer_id for r in outreach_rows(container, campaign_id)} == customers
     assert "Traceback" not in worker.log()
 

@@ -62,3 +62,28 @@ def test_host_specific_zone_files_are_not_time_zones(value):
 def test_visits_before_1970_are_refused():
     with pytest.raises(InvalidInput):
         validation.visit_time(datetime(1969, 12, 31, tzinfo=timezone.utc), NOW)
+
+
+@pytest.mark.parametrize(
+    ("messages", "days", "field"),
+    [
+        (-1, 7, "frequency_cap_messages"),
+        (1, -1, "frequency_cap_days"),
+        (1001, 7, "frequency_cap_messages"),
+        (1, 3651, "frequency_cap_days"),
+        (1.5, 7, "frequency_cap_messages"),
+        (True, 7, "frequency_cap_messages"),
+        ("1", 7, "frequency_cap_messages"),
+        (1, 0, "frequency_cap_days"),
+        (0, 7, "frequency_cap_messages"),
+    ],
+)
+def test_a_frequency_cap_is_two_integers_in_range_both_zero_or_both_set(messages, days, field):
+    with pytest.raises(InvalidInput) as raised:
+        validation.frequency_cap(messages, days)
+    assert raised.value.field == field
+
+
+def test_valid_frequency_caps_pass_unchanged():
+    assert validation.frequency_cap(0, 0) == (0, 0)
+    assert validation.frequency_cap(3, 30) == (3, 30)

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
 
     CSRFProtect guards every POST of the app by default, except:
     - the API's blueprints (url_prefix /api): they authenticate with bearer keys, not cookies;
+    - blueprints marked `csrf_exempt` (the unsubscribe link: mail providers post to it blind);
     - the dashboard's own blueprint, which runs the same check itself, after its login check,
       so that a visitor without a session is sent to the login page first.
     """
@@ -30,7 +31,7 @@ def init_app(app: Flask) -> None:
     app.extensions["crm_dashboard"] = Dashboard(queries=container.dashboard_queries, operators=container.operators)
     csrf = CSRFProtect(app)
     for blueprint in list(app.blueprints.values()):
-        if (blueprint.url_prefix or "").startswith("/api"):
+        if (blueprint.url_prefix or "").startswith("/api") or getattr(blueprint, "csrf_exempt", False):
             csrf.exempt(blueprint)
     csrf.exempt(bp)
     Bootstrap5(app)
