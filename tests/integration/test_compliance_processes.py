@@ -339,6 +339,37 @@ def test_unsubscribing_during_a_running_campaign_skips_the_unsent_recipient(appl
     assert sorted(reached) == sorted(c for c in customers if c != last)
 
 
+def test_two_campaigns_started_together_under_a_cap_of_one_reach_each_customer_once(application, container, processes):
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin", frequency_cap=(1, 7))
+    customers = {
+        application.register_customer(restaurant_id, f"c{i}@example.com", f"C{i}", actor="a", scope=None)
+        for i in range(200)
+    }
+    served = processes.serve()
+    # Two worker processes: the campaigns' batches are sent at the same time.
+    workers = [processes.worker(concurrency=1, delivery_backend="simulated", simulated_latency_ms=2) for _ in range(2)]
+    backend = SimulatedBackend(container.engine)
+
+    first = start_campaign(served, {"id": str(restaurant_id)}, "First")
+    second = start_campaign(served, {"id": str(restaurant_id)}, "Second")
+    done = [completed(served, campaign_id, 60, *workers) for campaign_id in (first, second)]
+
+    assert sum(c["stats"]["sent"] for c in done) == 200
+    assert sum(c["stats"]["skipped"] for c in done) == 200
+    assert all(c["stats"]["sent"] > 0 for c in done), "the campaigns did not send at the same time"
+    outcomes: dict[str, list] = {}
+    for campaign_id in (first, second):
+        for record in outreach(served, campaign_id):
+            outcomes.setdefault(record["customer"], []).append((record["status"], record["error_message"]))
+    assert set(outcomes) == {str(c) for c in customers}
+    assert {tuple(sorted(pair)) for pair in outcomes.values()} == {(("sent", None), ("skipped", "frequency_capped"))}
+    # Check the provider reached each customer exactly once in all.
+    with container.engine.connect() as conn:
+        reached = conn.execute(select(simulated_deliveries.c.customer_id)).scalars().all()
+    assert sorted(reached) == sorted(customers)
+    assert backend.report()["duplicate_deliveries"] == 0
+
+
 # -- erasure ----------------------------------------------------------------------------
 
 

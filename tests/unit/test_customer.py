@@ -5,8 +5,9 @@ from uuid import uuid4
 
 import pytest
 
-from crm.write_model.customers import Customer
+from crm.write_model.customers import ERASED, Customer, redacted_state
 from crm.write_model.errors import CustomerNotFound, VisitNotFound
+from crm.write_model.vocabulary import ConsentSource
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -120,3 +121,65 @@ def test_customer_events_are_marked_personal_and_restaurant_events_are_not():
     assert Customer.Registered.personal_data and Customer.VisitRecorded.personal_data
     assert Customer.Snapshot.personal_data
     assert not Restaurant.Opened.personal_data
+
+
+# -- consent and erasure ---------------------------------------------------------------------
+
+
+def test_a_customer_registers_subscribed_and_unsubscribes_once(customer):
+    assert (customer.email_consent, customer.email_consent_changed_at) == ("subscribed", NOW)
+    later = NOW + timedelta(hours=1)
+    customer.unsubscribe(ConsentSource.ONE_CLICK, "unsubscribe-link", later)
+    customer.unsubscribe(ConsentSource.API, "admin", later + timedelta(hours=1))  # already: nothing
+    [event] = new_events(customer)
+    assert isinstance(event, Customer.Unsubscribed)
+    assert (event.source, event.actor, event.timestamp) == ("one_click", "unsubscribe-link", later)
+    assert (customer.email_consent, customer.email_consent_changed_at) == ("unsubscribed", later)
+
+
+def test_resubscribing_takes_consent_again_once(customer):
+    customer.resubscribe(ConsentSource.API, "admin", NOW)  # subscribed already: nothing
+    assert new_events(customer) == []
+    customer.unsubscribe(ConsentSource.API, "admin", NOW)
+    customer.resubscribe(ConsentSource.DASHBOARD, "operator:ops@example.com", NOW + timedelta(days=1))
+    assert [type(e) for e in new_events(customer)] == [Customer.Unsubscribed, Customer.Resubscribed]
+    assert customer.email_consent == "subscribed"
+
+
+def test_consent_of_a_deleted_customer_cannot_change(customer):
+    customer.delete("admin", NOW)
+    new_events(customer)
+    with pytest.raises(CustomerNotFound):
+        customer.unsubscribe(ConsentSource.API, "admin", NOW)
+    with pytest.raises(CustomerNotFound):
+        customer.resubscribe(ConsentSource.API, "admin", NOW)
+
+
+def test_erasure_records_the_redacted_events_once_and_ends_the_customer(customer):
+    redacted = [{"version": 1, "topic": "t", "state": {"email": ERASED}}]
+    customer.erase(redacted, "admin", NOW)
+    customer.erase(redacted, "admin", NOW)  # once only
+    [event] = new_events(customer)
+    assert isinstance(event, Customer.Erased) and not Customer.Erased.personal_data
+    assert (event.redacted, event.restaurant_id) == (redacted, customer.restaurant_id)
+    assert (customer.email, customer.first_name, customer.last_name) == (ERASED, ERASED, ERASED)
+    assert customer.deleted and customer.erased
+    with pytest.raises(CustomerNotFound):
+        customer.change_details("new@example.com", "A", "B", "admin", NOW)
+
+
+def test_a_deleted_customer_can_still_be_erased(customer):
+    customer.delete("admin", NOW)
+    customer.erase([], "admin", NOW)
+    assert [type(e) for e in new_events(customer)] == [Customer.Deleted, Customer.Erased]
+
+
+def test_redacted_state_replaces_only_the_personal_fields():
+    state = {"email": "ann@example.com", "first_name": "Ann", "last_name": "Lee", "restaurant_id": "r", "timestamp": 1}
+    assert redacted_state(state, Customer.Event.personal_fields) == {
+        "email": ERASED,
+        "first_name": ERASED,
+        "last_name": ERASED,
+        "restaurant_id": "r",
+        "timestamp": 1,
+    }

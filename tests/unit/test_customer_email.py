@@ -51,3 +51,20 @@ def test_release_by_a_non_holder_changes_nothing():
     index.collect_events()
     index.release(uuid4(), "admin", NOW)
     assert index.collect_events() == [] and index.customer_id == holder
+
+
+def test_a_suppressed_address_stays_suppressed_when_claimed_again():
+    first, second = uuid4(), uuid4()
+    index = CustomerEmail.claim_new(uuid4(), first, "admin", NOW)
+    index.release(first, "admin", NOW)
+    index.suppress("admin", NOW)
+    index.suppress("admin", NOW)  # once only
+    assert [type(e) for e in index.collect_events()] == [
+        CustomerEmail.Claimed,
+        CustomerEmail.Released,
+        CustomerEmail.Suppressed,
+    ]
+    # Check the next customer with the address can claim it, and learns it is suppressed.
+    index.claim(second, "admin", NOW)
+    assert (index.customer_id, index.suppressed) == (second, True)
+    assert not CustomerEmail.claim_new(uuid4(), first, "admin", NOW).suppressed
