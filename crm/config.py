@@ -75,6 +75,7 @@ class Settings:
     simulated_failure_rate: float = 0.0
     session_cookie_secure: bool = False  # the dashboard's session cookie only over HTTPS
     public_base_url: str = "http://127.0.0.1:8000"  # where unsubscribe links in messages point
+    ready_max_lag_seconds: float = 30.0  # /readyz: how long an event may wait for a projection
 
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
@@ -91,6 +92,8 @@ class Settings:
             raise ConfigError(
                 "READ_YOUR_WRITES_TIMEOUT must be >= 0, EVENT_STORE_LOCK_TIMEOUT and PROJECTOR_POLL_SECONDS > 0"
             )
+        if self.ready_max_lag_seconds <= 0:
+            raise ConfigError("READY_MAX_LAG_SECONDS must be > 0")
         if self.delivery_max_attempts < 1 or self.simulated_latency_ms < 0:
             raise ConfigError("DELIVERY_MAX_ATTEMPTS must be >= 1 and SIMULATED_LATENCY_MS >= 0")
         if not self.public_base_url.startswith(("http://", "https://")) or any(
@@ -152,4 +155,5 @@ class Settings:
             simulated_failure_rate=number("SIMULATED_FAILURE_RATE", 0.0, float),
             session_cookie_secure=(environ.get("SESSION_COOKIE_SECURE") or "").lower() in ("1", "true", "yes", "on"),
             public_base_url=(environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            ready_max_lag_seconds=number("READY_MAX_LAG_SECONDS", 30.0, float),
         )

@@ -6,6 +6,7 @@ import os
 import sys
 
 from crm.config import Settings
+from crm.http.connections import close_when_body_too_long
 
 
 def _workers(settings: Settings) -> int:
@@ -48,6 +49,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
             self.cfg.set("accesslog", "-" if settings.log_level == "DEBUG" else None)
             self.cfg.set("preload_app", False)
             self.cfg.set("control_socket_disable", True)  # one shared per-user socket otherwise
+            # A request whose body will not be read closes its connection, and says so.
+            self.cfg.set("pre_request", close_when_body_too_long(settings.max_body_bytes))
 
         def load(self):
             return _web_app(settings)

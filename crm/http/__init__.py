@@ -7,7 +7,20 @@ from flask import Flask
 from crm import __version__
 from crm.bootstrap import Container, build
 from crm.config import Settings
-from crm.http import auth, campaigns, consent, customers, dashboard, docs, errors, restaurants, unsubscribe, visits
+from crm.http import (
+    auth,
+    campaigns,
+    connections,
+    consent,
+    customers,
+    dashboard,
+    docs,
+    errors,
+    health,
+    restaurants,
+    unsubscribe,
+    visits,
+)
 from crm.http.api import Api
 
 
@@ -49,8 +62,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(unsubscribe.bp)
+    app.register_blueprint(health.bp)
     docs.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
+    connections.init_app(app)
     dashboard.init_app(app)
     return app

@@ -13,12 +13,14 @@ from uuid import UUID
 from flask import Blueprint, render_template, request
 
 from crm.http.context import crm
+from crm.http.dashboard.base import security_headers
 from crm.http.responses import caught_up
 from crm.write_model.errors import CustomerNotFound
 from crm.write_model.vocabulary import ConsentSource, EmailConsent
 
 bp = Blueprint("unsubscribe", __name__, url_prefix="/u")
 bp.csrf_exempt = True  # see the module docstring
+bp.after_request(security_headers)
 LINK_ACTOR = "unsubscribe-link"  # the actor recorded on changes made through a link
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
 
 import pytest
@@ -97,3 +102,39 @@ def dash(client, operator_account) -> DashboardClient:
     response = browser.log_in()
     assert response.status_code == 302, response.get_data(as_text=True)
     return browser
+
+
+# -- a real `crm serve` ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def served(settings, container):
+    port = free_port()
+    key = container.api_keys.issue("served-admin", None)
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key, "PORT": str(port)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crm", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail(process.stdout.read().decode())
+                time.sleep(0.1)
+        else:
+            pytest.fail("crm serve did not start within 30 s")
+        yield port, key
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        process.stdout.close()

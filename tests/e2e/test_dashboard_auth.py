@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import uuid
 
 import pytest
 
@@ -158,3 +159,20 @@ def test_pages_use_bootstrap_from_the_package_and_refuse_framing(dash, visitor):
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     for asset in ("/bootstrap/static/css/bootstrap.min.css", "/internal/static/dashboard.js"):
         assert visitor.get(asset).status_code == 200, asset
+
+
+def test_browser_pages_carry_the_security_headers_and_hsts_only_over_https(
+    dash, app, client, container, make, restaurant
+):
+    customer = make.customer(restaurant)
+    link = "/u/" + container.unsubscribe_links.token(uuid.UUID(customer["id"]), uuid.uuid4())
+    for page in (dash.get("/internal/campaigns/"), client.get(link), client.get("/internal/login/")):
+        assert page.status_code == 200
+        assert page.headers["X-Frame-Options"] == "DENY"
+        assert page.headers["X-Content-Type-Options"] == "nosniff"
+        assert page.headers["Referrer-Policy"] == "same-origin"
+        policy = page.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "script-src" not in policy  # no inline scripts
+        assert "Strict-Transport-Security" not in page.headers  # plain HTTP: no HSTS
+    app.config["SESSION_COOKIE_SECURE"] = True
+    assert client.get(link).headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"

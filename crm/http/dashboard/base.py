@@ -83,11 +83,19 @@ def _require_operator():
     return None
 
 
-@bp.after_request
-def _headers(response):
+HSTS = "max-age=31536000; includeSubDomains"  # when served over HTTPS only (SESSION_COOKIE_SECURE)
+
+
+def security_headers(response):
+    """The headers of every page a browser shows (the dashboard's, the unsubscribe pages)."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
+
+
+bp.after_request(security_headers)
 
 
 @bp.context_processor

@@ -14,7 +14,7 @@ from crm.projectors.engine.inline import InlineProjection
 from crm.projectors.engine.read_side import ReadSide
 from crm.projectors.engine.rebuild import Rebuilder, RebuildRunning
 from crm.projectors.engine.runner import ProjectionRunner
-from crm.projectors.engine.status import projection_status
+from crm.projectors.engine.status import projection_lag, projection_status
 from crm.projectors.engine.watcher import ProjectionWatcher
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ = [
     "ReadSide",
     "RebuildRunning",
     "Rebuilder",
+    "projection_lag",
     "projection_status",
 ]

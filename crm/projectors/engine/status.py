@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
@@ -32,6 +34,26 @@ def projection_status(runner: ProjectionRunner) -> list[dict]:
                 }
             )
     return rows
+
+
+def projection_lag(runner: ProjectionRunner, now: datetime) -> dict[str, dict]:
+    """Per projection: events of its kinds not applied yet, and for how long the oldest of them
+    has waited (seconds since it was recorded; 0 when none waits)."""
+    recorder = runner.recorder
+    with recorder.datastore.engine.connect() as conn:
+        positions = tracking.positions(conn)
+    lag = {}
+    for name, projector in runner.projectors.items():
+        position = positions.get(name, 0)
+        topics = tuple(projector.topics)
+        oldest = recorder.select_notifications(position, 1, topics=topics, inclusive_of_start=False)
+        waited = 0.0
+        if oldest:
+            event = runner.mapper.to_domain_event(oldest[0])
+            waited = max(0.0, (now - event.timestamp).total_seconds())
+        behind = recorder.count(after=position, topics=topics) if oldest else 0
+        lag[name] = {"position": position, "behind": behind, "lag_seconds": round(waited, 3)}
+    return lag
 
 
 def _holder(engine: Engine, conn: Connection, name: str) -> str:
