@@ -10,6 +10,7 @@ from uuid import UUID
 
 import click
 
+from crm import logs
 from crm.config import ConfigError, Settings
 
 
@@ -30,7 +31,7 @@ def _container(settings: Settings | None = None):
 def main() -> None:
     """CRM Backend Service."""
     settings = _settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
     if settings.uses_default_secret:

@@ -53,6 +53,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str = INSECURE_DEV_SECRET
     log_level: str = "INFO"
+    log_format: str = "json"  # json (one object per line) or text
     projection_mode: str = "inline"
     read_your_writes_timeout: float = 5.0  # background mode: how long a command waits for the projector
     event_store_lock_timeout: float = 5.0  # PostgreSQL: a writer waits this long for the events table lock
@@ -80,6 +81,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
+        if self.log_format not in ("json", "text"):
+            raise ConfigError(f"LOG_FORMAT must be json or text, not {self.log_format!r}")
         if self.projection_mode not in PROJECTION_MODES:
             raise ConfigError(
                 f"PROJECTION_MODE must be one of {', '.join(PROJECTION_MODES)}, not {self.projection_mode!r}"
@@ -135,6 +138,7 @@ class Settings:
             database_url=database_url,
             secret_key=environ.get("SECRET_KEY") or _embedded_secret(database_url),
             log_level=(environ.get("LOG_LEVEL") or "INFO").upper(),
+            log_format=(environ.get("LOG_FORMAT") or "json").lower(),
             projection_mode=(environ.get("PROJECTION_MODE") or "inline").lower(),
             read_your_writes_timeout=number("READ_YOUR_WRITES_TIMEOUT", 5.0, float),
             event_store_lock_timeout=number("EVENT_STORE_LOCK_TIMEOUT", 5.0, float),

@@ -38,6 +38,16 @@ def serve(settings: Settings, host: str, port: int) -> None:
         return
 
     from gunicorn.app.base import BaseApplication
+    from gunicorn.glogging import Logger
+
+    class _Logger(Logger):
+        """gunicorn's records go through the process's own handler (JSON lines, see crm.logs)."""
+
+        def setup(self, cfg):
+            super().setup(cfg)
+            for logger in (self.error_log, self.access_log):
+                logger.handlers.clear()
+                logger.propagate = True
 
     class _Gunicorn(BaseApplication):
         def load_config(self):
@@ -46,6 +56,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", 8)
             self.cfg.set("loglevel", settings.log_level.lower())
+            self.cfg.set("logger_class", _Logger)
             self.cfg.set("accesslog", "-" if settings.log_level == "DEBUG" else None)
             self.cfg.set("preload_app", False)
             self.cfg.set("control_socket_disable", True)  # one shared per-user socket otherwise

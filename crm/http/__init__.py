@@ -17,6 +17,7 @@ from crm.http import (
     docs,
     errors,
     health,
+    request_log,
     restaurants,
     unsubscribe,
     visits,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.register_blueprint(health.bp)
     docs.init_app(app)
     auth.init_app(app)
+    request_log.init_app(app)
     errors.init_app(app)
     connections.init_app(app)
     dashboard.init_app(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, g, request
 from flask_smorest import abort
 
+from crm import logs
 from crm.http.context import crm
 
 PUBLIC_PREFIXES = ("/api/openapi.json", "/api/docs")
@@ -22,6 +23,7 @@ def _authenticate() -> None:
             headers={"WWW-Authenticate": 'Bearer realm="crm"'},
         )
     g.principal = principal
+    logs.set_context(actor=principal.name)
 
 
 def init_app(app: Flask) -> None:

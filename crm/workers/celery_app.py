@@ -6,7 +6,9 @@ import sys
 import threading
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
+from crm import logs
 from crm.config import Settings
 
 EMBEDDED_BROKER = "memory://"
@@ -16,6 +18,7 @@ _apps: dict[str, Celery] = {}
 
 def create_celery(settings: Settings) -> Celery:
     """A Celery app for these settings; without a broker URL, the in-process memory broker."""
+    logs.install()
     app = Celery("crm", broker=settings.broker_url or EMBEDDED_BROKER, include=["crm.workers.tasks"])
     app.conf.update(
         task_acks_late=True,
@@ -79,3 +82,15 @@ def _connect_follower(settings: Settings) -> None:
         if "container" in state:
             state["container"].engine.dispose(close=False)
         runtime.container()  # build this pool process's own now, not on its first task
+
+
+@task_prerun.connect(weak=False)
+def _log_campaign(args=None, kwargs=None, **_) -> None:
+    """The records a task logs carry its campaign id (every task's first argument)."""
+    campaign_id = (kwargs or {}).get("campaign_id") or (args[0] if args else None)
+    logs.set_context(campaign_id=str(campaign_id) if campaign_id else None)
+
+
+@task_postrun.connect(weak=False)
+def _log_campaign_done(**_) -> None:
+    logs.set_context(campaign_id=None)

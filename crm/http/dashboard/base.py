@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, redirect, render_template,
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from crm import logs
 from crm.adapters.operators import Operator, Operators
 from crm.read_model.dashboard_queries import DashboardQueries, last_page
 
@@ -73,6 +74,8 @@ def log_out() -> None:
 def _require_operator():
     email = session.get("operator")
     g.operator = dashboard().operators.get(email) if email else None
+    if g.operator is not None:
+        logs.set_context(actor="operator")  # (its email is personal: the events record which one)
     if g.operator is None and request.endpoint not in PUBLIC_ENDPOINTS:
         if request.path.endswith(".json"):
             return jsonify({"message": "Log in to the dashboard first."}), 401
