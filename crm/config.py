@@ -77,6 +77,8 @@ class Settings:
     session_cookie_secure: bool = False  # the dashboard's session cookie only over HTTPS
     public_base_url: str = "http://127.0.0.1:8000"  # where unsubscribe links in messages point
     ready_max_lag_seconds: float = 30.0  # /readyz: how long an event may wait for a projection
+    rate_limit: str = "1000/second"  # per credential (API key, else client address); "off": none
+    rate_limit_unsubscribe: str = "10/minute"  # per unsubscribe token
 
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
@@ -95,6 +97,15 @@ class Settings:
             raise ConfigError(
                 "READ_YOUR_WRITES_TIMEOUT must be >= 0, EVENT_STORE_LOCK_TIMEOUT and PROJECTOR_POLL_SECONDS > 0"
             )
+        from limits import parse_many
+
+        for name, value in (("RATE_LIMIT", self.rate_limit), ("RATE_LIMIT_UNSUBSCRIBE", self.rate_limit_unsubscribe)):
+            if name == "RATE_LIMIT" and value.lower() == "off":
+                continue
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ConfigError(f"{name} must be like '1000/second' or '10/minute;100/hour', not {value!r}") from None
         if self.ready_max_lag_seconds <= 0:
             raise ConfigError("READY_MAX_LAG_SECONDS must be > 0")
         if self.delivery_max_attempts < 1 or self.simulated_latency_ms < 0:
@@ -160,4 +171,6 @@ class Settings:
             session_cookie_secure=(environ.get("SESSION_COOKIE_SECURE") or "").lower() in ("1", "true", "yes", "on"),
             public_base_url=(environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
             ready_max_lag_seconds=number("READY_MAX_LAG_SECONDS", 30.0, float),
+            rate_limit=environ.get("RATE_LIMIT") or "1000/second",
+            rate_limit_unsubscribe=environ.get("RATE_LIMIT_UNSUBSCRIBE") or "10/minute",
         )

@@ -44,18 +44,21 @@ class KeyErasureFollower:
         self._closed.set()
 
     def _follow(self) -> None:
+        failures = 0
         while not self._closed.is_set():
             try:
                 with Listener(self.engine, KEYS_ERASED_CHANNEL, "crm-key-erasures") as listener:
                     self.keys.forget_destroyed()  # anything destroyed before this LISTEN
                     self.listening.set()
+                    failures = 0
                     while not self._closed.is_set():
                         erased = listener.wait(1.0)
                         if erased:
                             self.keys.forget(UUID(payload) for payload in erased)
-            except Exception:
-                if not self._closed.is_set():
-                    log.warning("lost the key erasure notifications; reconnecting", exc_info=True)
+            except Exception as error:
+                failures += 1
+                if failures == 1 and not self._closed.is_set():  # once per outage, not every retry
+                    log.warning("lost the key erasure notifications (%s); reconnecting", type(error).__name__)
             finally:
                 self.listening.clear()
-            self._closed.wait(0.5)
+            self._closed.wait(min(5.0, 0.5 * failures))

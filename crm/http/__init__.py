@@ -17,6 +17,7 @@ from crm.http import (
     docs,
     errors,
     health,
+    rate_limits,
     request_log,
     restaurants,
     unsubscribe,
@@ -65,6 +66,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(health.bp)
     docs.init_app(app)
+    limiter = rate_limits.init_app(app, settings)  # before authentication: refused keys count too
+    limiter.limit(settings.rate_limit_unsubscribe, key_func=rate_limits.unsubscribe_token, methods=["POST"])(
+        unsubscribe.bp
+    )
     auth.init_app(app)
     request_log.init_app(app)
     errors.init_app(app)

@@ -46,4 +46,6 @@ class Blueprint(flask_smorest.Blueprint):
 
 class Api(flask_smorest.Api):
     def handle_http_exception(self, error):
+        if error.response is not None:  # made whole where it was raised (a 429 with its Retry-After)
+            return error.response
         return http_error_payload(error)

@@ -1,0 +1,34 @@
+"""With a broker configured, rate limits are counted in Redis: every web process shares them."""
+
+from dataclasses import replace
+
+import pytest
+
+from crm import bootstrap
+from crm.http import create_app
+from tests.integration.workers import RedisServer, free_port
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(free_port(), tmp_path).start()
+    yield server
+    server.stop()
+
+
+def test_two_web_processes_share_one_limit_and_survive_redis_going_away(settings, clock, redis_server):
+    limited = replace(settings, broker_url=redis_server.url, rate_limit="4/minute")
+    containers = [bootstrap.build(limited, clock=clock) for _ in range(2)]
+    try:
+        key = containers[0].api_keys.issue("shared", None)
+        headers = {"Authorization": f"Bearer {key}"}
+        clients = [create_app(container=c).test_client() for c in containers]
+        statuses = [clients[n % 2].get("/api/restaurants/", headers=headers).status_code for n in range(5)]
+        assert statuses == [200, 200, 200, 200, 429]  # 2 + 2 counted together, the fifth refused
+        # Check a request is still served when Redis is gone (limits fall back to memory).
+        redis_server.stop()
+        other = {"Authorization": f"Bearer {containers[0].api_keys.issue('other', None)}"}
+        assert clients[0].get("/api/restaurants/", headers=other).status_code == 200
+    finally:
+        for container in containers:
+            container.close()
