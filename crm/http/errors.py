@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
+from crm.adapters.availability import database_unavailable
 from crm.write_model.errors import (
     ConcurrencyConflict,
     Conflict,
@@ -81,5 +82,8 @@ def init_app(app: Flask) -> None:
         if isinstance(error, HTTPException):
             payload, status, headers = http_error_payload(error)
             return jsonify(payload), status, headers
+        if database_unavailable(error):
+            log.warning("database unavailable: %s", type(error).__name__)
+            return jsonify({"message": "The database is unavailable; retry the request."}), 503, {"Retry-After": "1"}
         log.exception("unhandled error")
         return jsonify({"message": "Internal server error."}), 500

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from eventsourcing.utils import get_topic
 
+from crm.adapters.availability import database_unavailable
 from crm.bootstrap import Container
 from crm.locks import exclusive
 from crm.projectors.engine import tracking
@@ -48,8 +49,11 @@ class CampaignFollower:
                         self._follow()
                     else:
                         self.stop_event.wait(2)
-            except Exception:
-                log.exception("campaign follower failed; retrying")
+            except Exception as error:
+                if database_unavailable(error):  # expected while the database restarts: no traceback
+                    log.warning("campaign follower lost the database (%s); retrying", type(error).__name__)
+                else:
+                    log.exception("campaign follower failed; retrying")
                 self.stop_event.wait(1)
 
     def stop(self) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.engine import Engine
 
+from crm.adapters.availability import database_unavailable
 from crm.projectors.engine.leases import Leases
 from crm.projectors.engine.listener import EVENTS_CHANNEL, Listener
 from crm.projectors.engine.runner import ProjectionRunner
@@ -56,8 +57,11 @@ class ProjectorDaemon:
             self.leases = leases = Leases(self.engine, self.names)
             try:
                 self._follow(leases)
-            except Exception:
-                log.warning("projector lost its database connection; reconnecting", exc_info=True)
+            except Exception as error:
+                if database_unavailable(error):  # expected while the database restarts: no traceback
+                    log.warning("projector lost its database connection (%s); reconnecting", type(error).__name__)
+                else:
+                    log.warning("projector failed; starting again", exc_info=True)
                 self.stop_event.wait(1.0)
             finally:
                 if leases.held:
