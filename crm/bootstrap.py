@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import create_engine, exists, select, text
 from sqlalchemy.engine import Engine, make_url
 
+from crm import metrics
 from crm.adapters.api_keys import ApiKeys
 from crm.adapters.event_store import EventStore, open_event_store
 from crm.adapters.key_erasures import KeyErasureFollower
@@ -111,6 +112,7 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         clock=clock,
         command_retries=settings.command_retries,
     )
+    application.observe_command = metrics.observe_command
     return Container(
         settings=settings,
         event_store=store,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import secrets
@@ -44,6 +45,18 @@ def _embedded_secret(database_url: str) -> str:
     return path.read_text().strip()
 
 
+def _networks(text: str | None) -> tuple:
+    """`METRICS_ALLOW_NETWORKS`: comma-separated networks (`10.0.0.0/8,::1/128`); unset: this host."""
+    if text is None:
+        return Settings.metrics_allow_networks
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"METRICS_ALLOW_NETWORKS must be comma-separated networks like 10.0.0.0/8, not {text!r}"
+        ) from None
+
+
 class ConfigError(ValueError):
     """An environment variable holds a value the service cannot run with."""
 
@@ -79,6 +92,8 @@ class Settings:
     ready_max_lag_seconds: float = 30.0  # /readyz: how long an event may wait for a projection
     rate_limit: str = "1000/second"  # per credential (API key, else client address); "off": none
     rate_limit_unsubscribe: str = "10/minute"  # per unsubscribe token
+    # /metrics without a key from these networks (else with an admin key)
+    metrics_allow_networks: tuple = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
@@ -173,4 +188,5 @@ class Settings:
             ready_max_lag_seconds=number("READY_MAX_LAG_SECONDS", 30.0, float),
             rate_limit=environ.get("RATE_LIMIT") or "1000/second",
             rate_limit_unsubscribe=environ.get("RATE_LIMIT_UNSUBSCRIBE") or "10/minute",
+            metrics_allow_networks=_networks(environ.get("METRICS_ALLOW_NETWORKS")),
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
+from crm import metrics
 from crm.config import Settings
 from crm.http.connections import close_when_body_too_long
 
@@ -29,6 +31,17 @@ def _web_app(settings: Settings):
     return create_app(container=container)
 
 
+def _metrics_directory() -> None:
+    """Worker processes write their metrics to one directory, which a scrape of any adds up:
+    the given PROMETHEUS_MULTIPROC_DIR, else a fresh one. Emptied at start (old pids' files)."""
+    directory = os.environ.get(metrics.MULTIPROCESS_DIR) or tempfile.mkdtemp(prefix="crm-metrics-")
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
+    os.environ[metrics.MULTIPROCESS_DIR] = directory
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serve until interrupted. Each worker process builds its own application after fork."""
     if sys.platform == "win32":
@@ -37,6 +50,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
         waitress.serve(_web_app(settings), host=host, port=port, threads=8)
         return
 
+    _metrics_directory()  # before any worker imports prometheus_client
     from gunicorn.app.base import BaseApplication
     from gunicorn.glogging import Logger
 
@@ -62,6 +76,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
             self.cfg.set("control_socket_disable", True)  # one shared per-user socket otherwise
             # A request whose body will not be read closes its connection, and says so.
             self.cfg.set("pre_request", close_when_body_too_long(settings.max_body_bytes))
+            self.cfg.set("child_exit", lambda server, worker: metrics.mark_process_dead(worker.pid))
 
         def load(self):
             return _web_app(settings)

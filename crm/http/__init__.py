@@ -17,6 +17,7 @@ from crm.http import (
     docs,
     errors,
     health,
+    metrics,
     rate_limits,
     request_log,
     restaurants,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         api.register_blueprint(blueprint)
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     docs.init_app(app)
     limiter = rate_limits.init_app(app, settings)  # before authentication: refused keys count too
     limiter.limit(settings.rate_limit_unsubscribe, key_func=rate_limits.unsubscribe_token, methods=["POST"])(

@@ -19,7 +19,9 @@ from flask_limiter import Limiter, RequestLimit
 
 from crm.config import Settings
 
-EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "static", "bootstrap.static", "dashboard.static"})
+EXEMPT_ENDPOINTS = frozenset(
+    {"health.healthz", "health.readyz", "metrics.metrics", "static", "bootstrap.static", "dashboard.static"}
+)
 
 
 def credential() -> str:

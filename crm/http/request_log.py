@@ -11,7 +11,7 @@ import uuid
 
 from flask import Flask, Response, g, request
 
-from crm import logs
+from crm import logs, metrics
 
 log = logging.getLogger("crm.http.requests")
 HEADER = "X-Request-ID"
@@ -30,13 +30,16 @@ def _answer(response: Response) -> Response:
     if request_id is None:  # a failure before _begin ran
         return response
     response.headers[HEADER] = request_id
+    seconds = time.perf_counter() - g.request_started
+    route = request.url_rule.rule if request.url_rule is not None else None  # ids stay out
+    metrics.observe_request(request.method, route, response.status_code, seconds)
     log.info(
         "request",
         extra={
             "method": request.method,
-            "route": request.url_rule.rule if request.url_rule is not None else None,  # ids stay out
+            "route": route,
             "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 2),
+            "duration_ms": round(seconds * 1000, 2),
         },
     )
     return response

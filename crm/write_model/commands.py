@@ -4,6 +4,7 @@ loaded with the caller's scope checked, and answered with what it recorded."""
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +33,22 @@ from crm.write_model.restaurants import Restaurant
 T = TypeVar("T")
 A = TypeVar("A", bound=CrmAggregate)
 Clock = Callable[[], datetime]
+# Told of every command that ran: its name, seconds it took, conflicts it retried after, and
+# whether it succeeded (set by the wiring, e.g. to metrics; a no-op by default).
+CommandObserver = Callable[[str, float, int, bool], None]
 _STRIPES = 64
+
+
+def _command_name(frame) -> str:
+    """The public method a command came through: the first caller not named `_...` (helpers
+    such as `_change` run the commands that call them)."""
+    while frame is not None and frame.f_code.co_name.startswith("_"):
+        frame = frame.f_back
+    return frame.f_code.co_name if frame is not None else "command"
+
+
+def _unobserved(name: str, seconds: float, retries: int, succeeded: bool) -> None:
+    pass
 
 
 def utc_now() -> datetime:
@@ -108,19 +124,28 @@ class Commands(Application):
     def __init__(self, env: dict[str, str], *, clock: Clock = utc_now, command_retries: int = 30):
         self.clock = clock
         self.command_retries = command_retries
+        self.observe_command: CommandObserver = _unobserved
         self._stripes = [threading.RLock() for _ in range(_STRIPES)]
         super().__init__(env)
 
     def _run(self, attempt: Callable[[], T], *serialised_on: UUID) -> T:
         """Run a command: queued behind others on the same aggregates in this process, and
         reloaded and retried when a writer elsewhere got there first (optimistic concurrency)."""
-        with self._serialised(*serialised_on):
-            for n in range(self.command_retries):
-                try:
-                    return attempt()
-                except IntegrityError:
-                    time.sleep(random.uniform(0, min(0.25, 0.002 * 2**n)))
-        raise ConcurrencyConflict()
+        started, retries, succeeded = time.perf_counter(), 0, False
+        name = _command_name(sys._getframe(1))
+        try:
+            with self._serialised(*serialised_on):
+                for n in range(self.command_retries):
+                    try:
+                        result = attempt()
+                        succeeded = True
+                        return result
+                    except IntegrityError:
+                        retries += 1
+                        time.sleep(random.uniform(0, min(0.25, 0.002 * 2**n)))
+            raise ConcurrencyConflict()
+        finally:
+            self.observe_command(name, time.perf_counter() - started, retries, succeeded)
 
     def _record(self, processing_event):
         # The event store gets the domain events along with their stored form: in inline mode

@@ -1,0 +1,65 @@
+"""Under gunicorn with several worker processes, a scrape of any of them counts every request."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+from tests.integration.workers import free_port
+
+
+def get(port: int, path: str, key: str | None = None) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {key}"} if key else {})
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+def test_a_scrape_adds_up_the_requests_of_every_worker_process(settings, container, tmp_path):
+    key = container.api_keys.issue("metrics-walk", None)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "SECRET_KEY": settings.secret_key,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "3",
+        "CELERY_BROKER_URL": "",
+        "REDIS_URL": "",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    log = open(tmp_path / "serve.log", "wb")
+    serve = subprocess.Popen([sys.executable, "-m", "crm", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "crm serve did not start"
+                time.sleep(0.1)
+        for _ in range(30):  # new connections: gunicorn spreads them over its workers
+            assert get(port, "/api/restaurants/", key)[0] == 200
+        pids = {p.stem.rpartition("_")[2] for p in (tmp_path / "metrics").glob("*.db")}
+        assert len(pids) >= 2, f"one worker answered everything: {pids}"
+        for _ in range(5):  # whichever worker answers the scrape, it counts all 30
+            status, text = get(port, "/metrics")
+            assert status == 200
+            counted = re.search(
+                r'crm_http_request_duration_seconds_count\{method="GET",route="/api/restaurants/",status="200"\} (\S+)',
+                text,
+            )
+            assert counted and float(counted.group(1)) == 30, text[:2000]
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+        log.close()
