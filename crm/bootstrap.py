@@ -99,7 +99,7 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
     )
     engine = store.engine
     erasures = KeyErasureFollower(store.keys, engine) if engine.dialect.name == "postgresql" else None
-    runner = ProjectionRunner(store.recorder, store.mapper, all_projectors())
+    runner = ProjectionRunner(store.recorder, store.mapper, all_projectors(), on_error=settings.projection_on_error)
     watcher = ProjectionWatcher(engine) if settings.projection_mode == "background" else None
     if watcher is None:  # inline: commands project their own events in their own transactions
         store.recorder.inline_projection = InlineProjection(runner)

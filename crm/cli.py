@@ -229,6 +229,30 @@ def projections_status() -> None:
     click.echo(f"{'projection':<12} {'position':>10} {'head':>10} {'behind':>8}  projector")
     for row in rows:
         click.echo(f"{row['name']:<12} {row['position']:>10} {row['head']:>10} {row['behind']:>8}  {row['projector']}")
+    for row in rows:
+        for letter in row["dead_letters"]:
+            state = "stopped before it" if letter["position"] > row["position"] else "skipped"
+            event = f"event {letter['position']} ({letter['topic']}, {state})"
+            click.echo(
+                f"{row['name']}: cannot apply {event}: {letter['error']}"
+                f" -- after a fix: crm projections retry {row['name']}"
+            )
+
+
+@projections.command("retry")
+@click.argument("name")
+def projections_retry(name: str) -> None:
+    """Try again the events a projection could not apply (after a fix)."""
+    runner = _container().runner
+    _check_names((name,), runner.projectors)
+    result = runner.retry(name)
+    caught_up = runner.catch_up_projection(name) if result["released"] else 0
+    click.echo(
+        f"{name}: {result['released']} released and {caught_up} events applied since, "
+        f"{result['applied']} skipped events applied, {result['failed']} still failing"
+    )
+    if result["failed"]:
+        raise SystemExit(1)
 
 
 def _check_names(names: tuple[str, ...], known) -> None:

@@ -68,6 +68,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"  # json (one object per line) or text
     projection_mode: str = "inline"
+    projection_on_error: str = "stop"  # an event a projection cannot apply: stop before it, or skip it
     read_your_writes_timeout: float = 5.0  # background mode: how long a command waits for the projector
     event_store_lock_timeout: float = 5.0  # PostgreSQL: a writer waits this long for the events table lock
     projector_poll_seconds: float = 0.2  # `crm projector`: polling interval (a fallback to LISTEN on PostgreSQL)
@@ -98,6 +99,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
+        if self.projection_on_error not in ("stop", "skip"):
+            raise ConfigError(f"PROJECTION_ON_ERROR must be stop or skip, not {self.projection_on_error!r}")
         if self.log_format not in ("json", "text"):
             raise ConfigError(f"LOG_FORMAT must be json or text, not {self.log_format!r}")
         if self.projection_mode not in PROJECTION_MODES:
@@ -166,6 +169,7 @@ class Settings:
             log_level=(environ.get("LOG_LEVEL") or "INFO").upper(),
             log_format=(environ.get("LOG_FORMAT") or "json").lower(),
             projection_mode=(environ.get("PROJECTION_MODE") or "inline").lower(),
+            projection_on_error=(environ.get("PROJECTION_ON_ERROR") or "stop").lower(),
             read_your_writes_timeout=number("READ_YOUR_WRITES_TIMEOUT", 5.0, float),
             event_store_lock_timeout=number("EVENT_STORE_LOCK_TIMEOUT", 5.0, float),
             projector_poll_seconds=number("PROJECTOR_POLL_SECONDS", 0.2, float),

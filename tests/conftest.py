@@ -27,6 +27,7 @@ TABLES = (
     "visits",
     "consent_changes",
     "projection_tracking",
+    "projection_dead_letters",
     "customer_keys",
     "stream_owners",
     "api_keys",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import psycopg2
 from eventsourcing.persistence import InterfaceError as LibraryInterfaceError
 from eventsourcing.persistence import OperationalError as LibraryOperationalError
@@ -25,4 +27,23 @@ def database_unavailable(error: BaseException) -> bool:
     dead connections on its own; the next attempt gets fresh ones."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, _UNAVAILABLE)
+    if not isinstance(error, _UNAVAILABLE):
+        return False
+    driver_error = _driver_error(error)
+    if isinstance(driver_error, sqlite3.OperationalError):  # SQLite files "no such table" here too
+        return any(sign in str(driver_error).lower() for sign in _SQLITE_AWAY)
+    return True
+
+
+_SQLITE_AWAY = ("locked", "busy", "unable to open", "disk i/o")
+
+
+def _driver_error(error: BaseException) -> BaseException:
+    """The driver's own exception under SQLAlchemy's and the event store's wrappings."""
+    seen = 0
+    while seen < 5:
+        inner = getattr(error, "orig", None) or error.__cause__
+        if inner is None:
+            return error
+        error, seen = inner, seen + 1
+    return error

@@ -72,7 +72,13 @@ def _projections(container) -> dict:
         log.warning("readyz: projections unreadable: %s", type(error).__name__)
         return {"ok": False, "error": f"unreadable ({type(error).__name__})"}
     late = sorted(name for name, row in lag.items() if row["lag_seconds"] > limit)
-    result: dict = {"ok": not late, "max_lag_seconds": limit, "projections": lag}
+    poisoned = sorted(name for name, row in lag.items() if row["dead_letters"])
+    result: dict = {"ok": not late and not poisoned, "max_lag_seconds": limit, "projections": lag}
+    problems = []
     if late:
-        result["error"] = f"behind by more than {limit:g} s: {', '.join(late)}"
+        problems.append(f"behind by more than {limit:g} s: {', '.join(late)}")
+    if poisoned:
+        problems.append(f"events they cannot apply (crm projections status): {', '.join(poisoned)}")
+    if problems:
+        result["error"] = "; ".join(problems)
     return result

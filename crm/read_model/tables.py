@@ -92,6 +92,20 @@ projection_tracking = Table(
     Column("position", BigInteger, nullable=False),
 )
 
+# Events a projection could not apply (PROJECTION_ON_ERROR): kept until `crm projections retry`.
+projection_dead_letters = Table(
+    "projection_dead_letters",
+    metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("position", BigInteger, primary_key=True),  # the event's notification id
+    Column("topic", String(255), nullable=False),
+    Column("originator_id", Uuid, nullable=False),
+    Column("originator_version", Integer, nullable=False),
+    Column("error", Text, nullable=False),  # the exception's type and message, addresses removed
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),  # retried successfully
+)
+
 campaigns = Table(
     "campaigns",
     metadata,

@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table
 
-from crm.projectors.engine import tracking
+from crm.projectors.engine import dead_letters, tracking
 from crm.projectors.engine.runner import LostRace
 from crm.read_model.tables import restaurants
 
@@ -66,10 +66,17 @@ def test_a_failed_inline_projection_keeps_the_command_and_is_reported_as_lag(con
     assert reached is False
     assert container.queries.restaurant(recorded.id, None) is None
     assert "inline projection failed" in caplog.text
-    # Check a later catch-up, once the projector works again, brings the row.
+    # Check the catch-up the wait tried kept the event as one the projection cannot apply, and
+    # stopped before it (PROJECTION_ON_ERROR=stop): fixed, it stays stopped until retried.
+    [letter] = dead_letters.unresolved(container.engine)["restaurants"]
+    assert (letter["position"], letter["originator_id"]) == (recorded.position, recorded.id)
     monkeypatch.undo()
+    assert container.read_side.wait_for(recorded.position, ["restaurants"], timeout=0.2) is False
+    # Check a retry, once the projector works again, brings the row.
+    assert container.runner.retry("restaurants") == {"released": 1, "applied": 0, "failed": 0}
     assert container.read_side.wait_for(recorded.position, ["restaurants"])
     assert container.queries.restaurant(recorded.id, None)["name"] == "Pizza Palace"
+    assert dead_letters.unresolved(container.engine) == {}
 
 
 def test_a_command_projects_its_own_events_in_its_transaction(container, monkeypatch):

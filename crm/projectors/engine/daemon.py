@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from sqlalchemy.engine import Engine
 
 from crm.adapters.availability import database_unavailable
+from crm.projectors.engine.dead_letters import ProjectionStopped
 from crm.projectors.engine.leases import Leases
 from crm.projectors.engine.listener import EVENTS_CHANNEL, Listener
 from crm.projectors.engine.runner import ProjectionRunner
@@ -50,6 +51,7 @@ class ProjectorDaemon:
         self.stop_event = threading.Event()
         self.engine: Engine = runner.recorder.datastore.engine
         self.leases: Leases | None = None  # the current ones, for `held`
+        self._stopped: dict[str, int] = {}  # projections stopped before an event, as last reported
 
     def run(self) -> None:
         """Follow until `stop()`; after any database error, drop everything and start again."""
@@ -87,7 +89,12 @@ class ProjectorDaemon:
                 looked = time.monotonic()
                 names, head = self._concerned(leases.held)
                 for name in names:
-                    self.runner.follow(name, head)
+                    try:
+                        self.runner.follow(name, head)
+                    except ProjectionStopped as stopped:  # the others go on; this one waits for a retry
+                        if self._stopped.get(name) != stopped.position:
+                            log.error("%s; the others go on (crm projections status, then retry)", stopped)
+                            self._stopped[name] = stopped.position
                 self._wait(listener)
                 rest = self.min_wake_seconds - (time.monotonic() - looked)
                 if rest > 0:

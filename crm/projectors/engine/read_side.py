@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from crm.projectors.engine.dead_letters import ProjectionStopped
 from crm.projectors.engine.runner import ProjectionRunner
 from crm.projectors.engine.watcher import ProjectionWatcher
 
@@ -48,6 +49,9 @@ class ReadSide:
         try:
             for name in names:
                 self.runner.catch_up_projection(name, position)
+        except ProjectionStopped as stopped:  # an event it cannot apply: kept, shown by status and /readyz
+            log.warning("%s; the read model lags until it is retried", stopped)
+            return False
         except Exception:  # the command has committed; a lagging read model must not undo its answer
             log.exception("inline projection failed; the read model lags until the next catch-up")
             return False

@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterable
 
 from eventsourcing.persistence import Mapper, Notification
 
+from crm.adapters.availability import database_unavailable
 from crm.adapters.deferred_writes import DeferredWrites
 from crm.projectors.base import Projector
-from crm.projectors.engine import listener, tracking
+from crm.projectors.engine import dead_letters, listener, tracking
+from crm.projectors.engine.dead_letters import ProjectionStopped
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -31,13 +33,17 @@ class LostRace(Exception):
 class ProjectionRunner:
     """Catches projectors up with the event log: `recorder` reads it, `mapper` decodes it."""
 
-    def __init__(self, recorder, mapper: Mapper, projectors: Iterable[Projector], batch_size: int = 500):
+    def __init__(
+        self, recorder, mapper: Mapper, projectors: Iterable[Projector], batch_size: int = 500, on_error: str = "stop"
+    ):
         self.recorder = recorder
+        self.on_error = on_error  # an event a projection cannot apply: "stop" before it, or "skip" it
         self.mapper = mapper
         self.projectors = {p.name: p for p in projectors}
         self.batch_size = batch_size
         self._locks = {name: threading.Lock() for name in self.projectors}
         self._datastore = recorder.datastore
+        self._engine = recorder.datastore.engine
         self._idle_since: dict[str, float] = {}
         # How far each projection is known to be committed, as this process last saw it
         # (positions never move backwards): a read-your-writes wait already satisfied costs
@@ -85,13 +91,16 @@ class ProjectionRunner:
         """Bring projection `name` up to `target` (default: the head); return the events applied.
 
         A projection already at or past `target` is left alone (another caller caught it up
-        while this one waited for the lock).
+        while this one waited for the lock). An event it cannot apply is kept as a dead letter;
+        then, as `on_error` says, the projection stops before it (`ProjectionStopped`, and it
+        stays stopped until `crm projections retry`) or skips it.
         """
         projector = self.projectors[name]
         applied = 0
         topics = tuple(sorted(projector.topics))
         with self._locks[name]:
             while True:
+                notifications: list[Notification] | None = None
                 try:
                     # The tracking row, locked first (FOR UPDATE on PostgreSQL), makes a second
                     # runner in any process wait for this batch and then find the work done.
@@ -110,12 +119,29 @@ class ProjectionRunner:
                         if skip_idle and not notifications and end == head:
                             self.reached_up_to([name], start)
                             return applied
+                        if (
+                            notifications
+                            and self.on_error == "stop"
+                            and dead_letters.blocked(self._engine, name, start)
+                        ):
+                            raise ProjectionStopped(name, start)
                         self._apply_batch(projector, start, end, notifications)
                         if not notifications:
                             self._idle_since[name] = time.monotonic()
                 except LostRace:
                     time.sleep(0.001)
                     continue
+                except ProjectionStopped:
+                    raise
+                except Exception as error:
+                    if not notifications or database_unavailable(error):
+                        raise
+                    # One of the batch's events cannot be applied (the batch was rolled back):
+                    # find it, keep it, and stop before it or skip it.
+                    try:
+                        self._apply_one_by_one(projector, start, end, notifications)
+                    except LostRace:
+                        continue
                 applied += len(notifications)
                 self.reached_up_to([name], end)
                 # Tests read these lines to prove that no two processes applied the same range.
@@ -124,6 +150,67 @@ class ProjectionRunner:
                     progress(name, end, head)
                 if target is not None and end >= target:
                     return applied
+
+    def _apply_one_by_one(self, projector: Projector, start: int, end: int, notifications: list[Notification]) -> None:
+        """Apply the batch an event at a time, each with its move of the position; an event that
+        fails is kept as a dead letter, then stopped before (`ProjectionStopped`) or skipped."""
+        position = start
+        for notification in notifications:
+            try:
+                with self._datastore.transaction(commit=True) as session:
+                    tracking.locked_position(session, projector.name)
+                    self._apply_batch(projector, position, notification.id, [notification])
+            except (LostRace, ProjectionStopped):
+                raise
+            except Exception as error:
+                if database_unavailable(error):
+                    raise
+                dead_letters.record(self._engine, projector.name, notification, error)
+                log.error(
+                    "projection %s cannot apply event %d (%s): %s",
+                    projector.name,
+                    notification.id,
+                    notification.topic,
+                    dead_letters.describe(error),
+                )
+                if self.on_error == "stop":
+                    raise ProjectionStopped(projector.name, position) from None
+                with self._datastore.transaction(commit=True) as session:  # skip it
+                    tracking.locked_position(session, projector.name)
+                    self._apply_batch(projector, position, notification.id, [])
+            position = notification.id
+        if position < end:
+            with self._datastore.transaction(commit=True) as session:
+                tracking.locked_position(session, projector.name)
+                self._apply_batch(projector, position, end, [])
+
+    def retry(self, name: str) -> dict[str, int]:
+        """`crm projections retry NAME`: the events `name` could not apply, tried again (after a
+        fix). One it stopped before is released, and applied by the next catch-up; one it
+        skipped is applied now, out of order. Still failing: kept, with the new error."""
+        projector = self.projectors[name]
+        letters = dead_letters.unresolved(self._engine).get(name, [])
+        with self._datastore.transaction(commit=False) as session:
+            position = tracking.locked_position(session, name)
+        ahead = [letter["position"] for letter in letters if letter["position"] > position]
+        dead_letters.resolve(self._engine, name, ahead)
+        applied = failed = 0
+        for letter in letters:
+            if letter["position"] > position:
+                continue
+            [notification] = self.recorder.select_notifications(letter["position"], 1)
+            try:
+                with self._datastore.transaction(commit=True) as session:
+                    projector.apply(self.decode([notification]), session)
+            except Exception as error:
+                if database_unavailable(error):
+                    raise
+                dead_letters.record(self._engine, name, notification, error)
+                failed += 1
+            else:
+                dead_letters.resolve(self._engine, name, [letter["position"]])
+                applied += 1
+        return {"released": len(ahead), "applied": applied, "failed": failed}
 
     def decode(self, notifications: list[Notification]) -> list:
         """The domain events of `notifications` (their personal-data keys fetched in one query)."""

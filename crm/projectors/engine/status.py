@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from crm.locks import lock_key
-from crm.projectors.engine import tracking
+from crm.projectors.engine import dead_letters, tracking
 from crm.projectors.engine.leases import Leases, lease_name
 from crm.projectors.engine.runner import ProjectionRunner
 
@@ -19,6 +19,7 @@ def projection_status(runner: ProjectionRunner) -> list[dict]:
     engine = recorder.datastore.engine
     head = runner.head()
     rows = []
+    letters = dead_letters.unresolved(engine)
     with engine.connect() as conn:
         positions = tracking.positions(conn)
         for name, projector in runner.projectors.items():
@@ -31,6 +32,7 @@ def projection_status(runner: ProjectionRunner) -> list[dict]:
                     # Lag: the events of the kinds this projection applies that it has not applied yet.
                     "behind": recorder.count(after=position, topics=tuple(projector.topics)),
                     "projector": _holder(engine, conn, name),
+                    "dead_letters": letters.get(name, []),
                 }
             )
     return rows
@@ -52,7 +54,10 @@ def projection_lag(runner: ProjectionRunner, now: datetime) -> dict[str, dict]:
             event = runner.mapper.to_domain_event(oldest[0])
             waited = max(0.0, (now - event.timestamp).total_seconds())
         behind = recorder.count(after=position, topics=topics) if oldest else 0
-        lag[name] = {"position": position, "behind": behind, "lag_seconds": round(waited, 3)}
+        lag[name] = {"position": position, "behind": behind, "lag_seconds": round(waited, 3), "dead_letters": 0}
+    for name, kept in dead_letters.unresolved(recorder.datastore.engine).items():
+        if name in lag:
+            lag[name]["dead_letters"] = len(kept)
     return lag
 
 
