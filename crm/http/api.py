@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import flask
 import flask_smorest
 from webargs.flaskparser import FlaskParser, abort
 
 from crm.http.errors import http_error_payload
+from crm.http.openapi import ContractPlugin, ErrorSchema, add_links
 
 
 def _unsafe_text(value: object) -> bool:
@@ -45,6 +47,20 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 class Api(flask_smorest.Api):
+    """flask-smorest's Api, with the whole contract in its document (`crm.http.openapi`)."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, app=None, *, spec_kwargs=None, **kwargs):
+        spec_kwargs = {**(spec_kwargs or {}), "extra_plugins": [ContractPlugin()]}
+        super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
+
+    def _openapi_json(self):
+        """Serve the document, with the links from each create added."""
+        return flask.current_app.response_class(
+            flask.json.dumps(add_links(self.spec.to_dict()), indent=2, sort_keys=False), mimetype="application/json"
+        )
+
     def handle_http_exception(self, error):
         if error.response is not None:  # made whole where it was raised (a 429 with its Retry-After)
             return error.response
