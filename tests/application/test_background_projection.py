@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from crm import bootstrap
 from crm.cli import main
 from crm.projectors.engine import ProjectorDaemon
+from crm.projectors.engine.leases import Leases
 from tests.commands import Caller
 from tests.integration.workers import wait_until
 
@@ -65,11 +66,16 @@ def test_without_a_projector_a_command_reports_the_read_model_stale(settings, co
         impatient.close()
 
 
-def test_a_second_projector_stands_by_until_the_first_stops(background, daemons):
+def test_a_second_projector_stands_by_until_the_first_stops(background, daemons, monkeypatch):
+    tries = _count_lease_tries(monkeypatch)
     first = daemons()
     wait_until(lambda: _holds(first), 10)
     second = daemons()
     Caller(background).open_restaurant("Pizza Palace", actor="admin")
+    # Check the standby, having tried for the leases at least twice since (once wholly after the
+    # command), still holds none.
+    since = tries.of(second)
+    wait_until(lambda: tries.of(second) >= since + 2, 10, 0.01, message="the standby tries for the leases")
     assert not _holds(second)
     first.stop()
     wait_until(lambda: _holds(second), 10, message="the standby takes over")
@@ -89,6 +95,32 @@ def test_projections_status_shows_positions_head_and_lag(settings, background):
     assert set(rows) == {"restaurants", "customers", "campaigns"}
     assert rows["restaurants"][:3] == ["0", str(head), "1"] and rows["restaurants"][3] == "none"
     assert rows["campaigns"][:3] == ["0", str(head), "0"]  # no campaign event waits for it
+
+
+class _LeaseTries:
+    """How many times each daemon's leases have tried to take the projections (tries finished)."""
+
+    def __init__(self):
+        self.by_leases: dict[Leases, int] = {}
+        self.lock = threading.Lock()
+
+    def of(self, daemon: ProjectorDaemon) -> int:
+        with self.lock:
+            return self.by_leases.get(daemon.leases, 0)
+
+
+def _count_lease_tries(monkeypatch) -> _LeaseTries:
+    tries = _LeaseTries()
+    acquire = Leases.acquire
+
+    def counted(leases: Leases) -> set[str]:
+        taken = acquire(leases)
+        with tries.lock:
+            tries.by_leases[leases] = tries.by_leases.get(leases, 0) + 1
+        return taken
+
+    monkeypatch.setattr(Leases, "acquire", counted)
+    return tries
 
 
 def _holds(daemon: ProjectorDaemon) -> bool:

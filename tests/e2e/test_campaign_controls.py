@@ -160,7 +160,7 @@ def test_a_campaign_paused_before_any_worker_saw_it_completes_after_resume(
 
     start_worker()
     make.control(campaign, "resume")
-    done = wait_for_status(admin, campaign, "completed")
+    done = wait_for_status(admin, campaign, "completed", timeout=60)  # a generous cap: the worker starts too
 
     assert done["stats"] == {
         "audience": 3,

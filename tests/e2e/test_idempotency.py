@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.e2e.e2e_support import assert_invalid, ids, iso
+from tests.e2e.e2e_support import assert_error, assert_invalid, ids, iso
 
 
 def post(api, path: str, body: dict, key: str | None):
@@ -95,15 +95,17 @@ def test_a_refused_request_does_not_use_up_the_key(admin, customer):
     assert admin.get(f"/api/customers/{customer['id']}/").get_json()["total_spend_cents"] == 500
 
 
-def test_a_late_retry_does_not_bring_back_a_voided_visit(admin, customer):
-    path = f"/api/customers/{customer['id']}/add_visit/"
-    first = post(admin, path, {"spend_cents": 2_500}, "late-retry")
+@pytest.mark.parametrize("route", ["add_visit", "visits"])
+def test_a_late_retry_does_not_bring_back_a_voided_visit(admin, customer, route):
+    path = f"/api/customers/{customer['id']}/add_visit/" if route == "add_visit" else "/api/visits/"
+    body = {"spend_cents": 2_500} if route == "add_visit" else {"customer": customer["id"], "spend_cents": 2_500}
+    first = post(admin, path, body, "late-retry")
     assert admin.delete(f"/api/visits/{first.get_json()['id']}/").status_code == 204
 
-    retry = post(admin, path, {"spend_cents": 2_500}, "late-retry")
+    retry = post(admin, path, body, "late-retry")
 
-    # Check the retry is answered without recording the visit a second time.
-    assert retry.status_code < 500
+    # Check the retry is a 409 naming the voided visit, and records nothing a second time.
+    assert first.get_json()["id"] in assert_error(retry, 409)["message"]
     after = admin.get(f"/api/customers/{customer['id']}/").get_json()
     assert (after["visit_count"], after["total_spend_cents"]) == (0, 0)
     assert len(visit_events(admin, customer)) == 1
@@ -117,7 +119,7 @@ def test_a_late_retry_does_not_bring_back_a_deleted_customer(admin, restaurant):
 
     retry = post(admin, "/api/customers/", body, "register-gone")
 
-    assert retry.status_code < 500
+    assert first.get_json()["id"] in assert_error(retry, 409)["message"]
     assert admin.get(f"/api/customers/{first.get_json()['id']}/").status_code == 404
     assert admin.get("/api/customers/").get_json()["count"] == 0
 
@@ -237,6 +239,19 @@ def test_a_late_retry_does_not_bring_back_a_deleted_restaurant(admin):
 
     retry = post(admin, "/api/restaurants/", {"name": "Closed"}, "open-closed")
 
-    assert retry.status_code < 500
+    assert first.get_json()["id"] in assert_error(retry, 409)["message"]
     assert admin.get(f"/api/restaurants/{first.get_json()['id']}/").status_code == 404
     assert admin.get("/api/restaurants/").get_json()["count"] == 0
+
+
+def test_a_late_retry_does_not_bring_back_a_deleted_campaign(admin, restaurant):
+    body = {"restaurant": restaurant["id"], "name": "Gone", "segment_type": "high_spenders", "segment_value": 0}
+    body["message_template"] = "Hi"
+    first = post(admin, "/api/campaigns/", body, "create-gone")
+    assert admin.delete(f"/api/campaigns/{first.get_json()['id']}/").status_code == 204
+
+    retry = post(admin, "/api/campaigns/", body, "create-gone")
+
+    assert first.get_json()["id"] in assert_error(retry, 409)["message"]
+    assert admin.get(f"/api/campaigns/{first.get_json()['id']}/").status_code == 404
+    assert admin.get("/api/campaigns/").get_json()["count"] == 0

@@ -107,6 +107,39 @@ def _path_of(kind: str, tenant: dict) -> str:
 
 # The status a control needs its campaign in (the walk's draft campaign suits the others).
 _NEEDS = {"pause": "running", "resume": "paused"}
+# What each id route answers a restaurant's key for its own ids: a route added without a line
+# here fails the walk below until someone decides what it should answer.
+OWN_IDS_ANSWER = {
+    "GET /api/restaurants/<uuid:restaurant_id>/": 200,
+    "PATCH /api/restaurants/<uuid:restaurant_id>/": 200,
+    "PUT /api/restaurants/<uuid:restaurant_id>/": 200,
+    "DELETE /api/restaurants/<uuid:restaurant_id>/": 403,  # admin only, even for its own
+    "GET /api/customers/<uuid:customer_id>/": 200,
+    "PATCH /api/customers/<uuid:customer_id>/": 200,
+    "PUT /api/customers/<uuid:customer_id>/": 200,
+    "DELETE /api/customers/<uuid:customer_id>/": 204,
+    "POST /api/customers/<uuid:customer_id>/add_visit/": 201,
+    "GET /api/customers/<uuid:customer_id>/history/": 200,
+    "POST /api/customers/<uuid:customer_id>/unsubscribe/": 200,
+    "POST /api/customers/<uuid:customer_id>/resubscribe/": 200,
+    "GET /api/customers/<uuid:customer_id>/export/": 200,
+    "POST /api/customers/<uuid:customer_id>/erase/": 204,
+    "GET /api/visits/<uuid:visit_id>/": 200,
+    "PATCH /api/visits/<uuid:visit_id>/": 200,
+    "PUT /api/visits/<uuid:visit_id>/": 200,
+    "DELETE /api/visits/<uuid:visit_id>/": 204,
+    "GET /api/campaigns/<uuid:campaign_id>/": 200,
+    "PATCH /api/campaigns/<uuid:campaign_id>/": 200,
+    "PUT /api/campaigns/<uuid:campaign_id>/": 200,
+    "DELETE /api/campaigns/<uuid:campaign_id>/": 204,
+    "POST /api/campaigns/<uuid:campaign_id>/run/": 202,
+    "POST /api/campaigns/<uuid:campaign_id>/pause/": 200,
+    "POST /api/campaigns/<uuid:campaign_id>/resume/": 200,
+    "POST /api/campaigns/<uuid:campaign_id>/cancel/": 200,
+    "GET /api/campaigns/<uuid:campaign_id>/preview/": 200,
+    "GET /api/campaigns/<uuid:campaign_id>/events/": 200,
+    "GET /api/outreach-events/<uuid:outreach_id>/": 200,
+}
 
 
 def test_the_same_calls_work_on_the_own_restaurants_ids(app, make, container, two_tenants):
@@ -121,10 +154,7 @@ def test_the_same_calls_work_on_the_own_restaurants_ids(app, make, container, tw
             own["campaign"] = bring_to(make, container, fresh, _NEEDS.get(control_of(id_call), "draft"))["id"]
         response = call(two_tenants["key_b"], id_call, own)
         answers[str(id_call)] = response.status_code
-    expected = {name: status for name, status in answers.items() if status in (200, 201, 204)}
-    expected["DELETE /api/restaurants/<uuid:restaurant_id>/"] = 403  # admin only, even for its own
-    expected["POST /api/campaigns/<uuid:campaign_id>/run/"] = 202
-    assert answers == expected
+    assert answers == OWN_IDS_ANSWER
 
 
 def test_as_of_of_another_restaurants_customer_is_404(two_tenants, clock):

@@ -2,7 +2,6 @@
 rolled-back insert's gap is passed at once, and a writer stuck on the table lock gives up."""
 
 import threading
-import time
 from dataclasses import replace
 from uuid import uuid4
 
@@ -13,13 +12,17 @@ from crm import bootstrap
 from crm.read_model.tables import restaurants
 from crm.write_model.errors import EventStoreBusy
 from crm.write_model.restaurants import Restaurant
+from tests.integration.workers import wait_until
 
 
 @pytest.fixture
 def writer(settings, container, clock):
     # A writer that leaves projection to followers (an inline writer would apply its events in
-    # its own transaction, holding the projections' positions until it commits).
-    built = bootstrap.build(replace(settings, projection_mode="background"), clock=clock)
+    # its own transaction, holding the projections' positions until it commits). The lock
+    # timeout is long: here a writer queues behind the lock for as long as the test holds it.
+    built = bootstrap.build(
+        replace(settings, projection_mode="background", event_store_lock_timeout=120.0), clock=clock
+    )
     yield built
     built.close()
 
@@ -29,42 +32,66 @@ def restaurant_names(container) -> set[str]:
         return set(conn.execute(select(restaurants.c.name)).scalars())
 
 
-def save_and_hold(application, name: str, seconds: float, releasing: threading.Event) -> None:
-    """Insert one event (taking the events table lock) and keep the transaction open."""
+def save_and_hold(application, name: str, inserted: threading.Event, release: threading.Event) -> None:
+    """Insert one event (taking the events table lock) and keep the transaction open until `release`."""
     datastore = application.factory.datastore
     with datastore.transaction(commit=True):
         application.save(Restaurant.open(uuid4(), name, "UTC", "slow-writer", application.clock()))
-        time.sleep(seconds)
-        releasing.set()  # commits right after this
+        inserted.set()
+        release.wait(60)
+
+
+def writers_waiting_for_the_events_table(container) -> int:
+    with container.engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'crm_events'::regclass"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        ).scalar_one()
 
 
 def test_a_writer_holding_the_lock_delays_but_never_loses_an_event_for_a_follower(writer, container):
     app = writer.application
     app.open_restaurant("Before", actor="admin")
-    releasing = threading.Event()
-    slow = threading.Thread(target=save_and_hold, args=(app, "Slow", 2.0, releasing))
+    inserted, release = threading.Event(), threading.Event()
+    slow = threading.Thread(target=save_and_hold, args=(app, "Slow", inserted, release))
     slow.start()
-    time.sleep(0.3)  # the slow writer now holds the lock with its event inserted, not committed
-    fast = threading.Thread(target=lambda: app.open_restaurant("Fast", actor="admin"))
-    fast.start()
-    # Check a follower catching up all the while sees neither the slow event nor the one queued behind it.
-    rounds = 0
-    while True:
-        held = not releasing.is_set()
-        container.runner.catch_up()
-        if not held:
-            break
-        rounds += 1
-        assert restaurant_names(container) == {"Before"}
-        time.sleep(0.05)
-    fast.join(10)
-    slow.join(10)
+    try:
+        assert inserted.wait(30), "the slow writer never inserted"
+        # The slow writer now holds the lock with its event inserted, not committed.
+        failures: list[BaseException] = []
+        fast = threading.Thread(target=_recording(failures, lambda: app.open_restaurant("Fast", actor="admin")))
+        fast.start()
+        wait_until(lambda: writers_waiting_for_the_events_table(container) == 1, 30, 0.02, "the fast writer queues")
+        # Check a follower catching up all the while sees neither the slow event nor the one queued behind it.
+        rounds = 0
+        while rounds < 10:
+            container.runner.catch_up()
+            rounds += 1
+            assert restaurant_names(container) == {"Before"}
+            assert writers_waiting_for_the_events_table(container) == 1  # the fast writer still waits
+    finally:
+        release.set()
+    slow.join(30)
+    fast.join(30)
+    assert not slow.is_alive() and not fast.is_alive() and failures == []
     container.runner.catch_up()
 
     assert rounds > 5  # the follower really ran while the lock was held
     assert restaurant_names(container) == {"Before", "Slow", "Fast"}
     ids = {name: id for id, name in _event_ids(container)}
     assert ids["Fast"] > ids["Slow"]  # the queued writer got the later id and committed after
+
+
+def _recording(failures: list, work):
+    def run():
+        try:
+            work()
+        except BaseException as error:  # seen by the test's thread, not lost with this one
+            failures.append(error)
+
+    return run
 
 
 def test_a_rolled_back_insert_leaves_a_gap_that_is_passed_at_once(writer, container):

@@ -6,6 +6,7 @@ range of notification ids it covered, so the ranges of every process together mu
 overlap; and the tables they built must equal a fresh rebuild from the log.
 """
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -49,6 +50,23 @@ def assert_no_range_applied_twice(*processes: ProjectorProcess) -> dict[str, lis
         for (_, previous_end), (start, end) in zip(ranges, ranges[1:], strict=False):
             assert start >= previous_end, f"{name}: ({start}, {end}] overlaps a range ending at {previous_end}"
     return merged
+
+
+# The projector's own line (other parts of the process, the key erasure follower, reconnect too).
+RECONNECTING = re.compile(r"projector lost its database connection[^\n]*reconnecting")
+
+
+def reconnected_since(projector: ProjectorProcess, offset: int) -> bool:
+    """Whether, after `offset` in its log, the projector reconnected and has since become active
+    again for every projection (each (re)connection logs "projector active for ...")."""
+    log = projector.log()[offset:]
+    reconnections = list(RECONNECTING.finditer(log))
+    if not reconnections:
+        return False
+    active = set()
+    for match in re.finditer(r"projector active for ([\w, ]+)", log[reconnections[-1].end() :]):
+        active |= {name.strip() for name in match[1].split(",")}
+    return active == PROJECTIONS
 
 
 def assert_tables_equal_a_fresh_rebuild(container):
@@ -107,12 +125,10 @@ def test_dropped_connections_are_reopened_and_nothing_is_applied_twice(writer, c
     projector = start_projector()
     wait_until(lambda: projector.active_for() == PROJECTIONS, 30, message=projector.log()[-2000:])
     with VisitWriter(writer.application) as visits:
-        for round_ in range(3):
-            # Each (re)connection logs "projector active for": wait for this round's before cutting it.
-            connections = round_ + 1
-            wait_until(lambda n=connections: projector.log().count("projector active for") == n, 30)
+        for _ in range(3):
             seen = visits.count
             wait_until(lambda seen=seen: visits.count >= seen + 30, 60)
+            cut_at = len(projector.log())
             with container.engine.connect() as conn:
                 dropped = conn.execute(
                     text(
@@ -121,11 +137,14 @@ def test_dropped_connections_are_reopened_and_nothing_is_applied_twice(writer, c
                     )
                 ).scalar_one()
             assert dropped >= 1
+            # Check it reconnects and holds every projection again before the next cut (one cut
+            # may cost more than one reconnection: each connection finds out on its own).
+            wait_until(lambda cut_at=cut_at: reconnected_since(projector, cut_at), 60, message="reconnects")
     scripted_history(writer.application, clock)
     wait_until(lambda: caught_up(container), 30, message=projector.log()[-3000:])
 
     assert projector.process.poll() is None, "the projector exited instead of reconnecting"
-    assert "reconnecting" in projector.log()
+    assert RECONNECTING.search(projector.log())
     assert_no_range_applied_twice(projector)
     projector.stop()
     assert_tables_equal_a_fresh_rebuild(container)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from crm.locks import lock_key
 from crm.read_model.tables import outreach_events
 from crm.workers.delivery import SimulatedBackend
 from crm.workers.sender import FLUSH_EVERY
@@ -66,6 +67,23 @@ def outreach_rows(container, campaign_id):
         ).all()
 
 
+def sending(container, campaign_id) -> bool:
+    """Whether a worker is sending one of the campaign's batches: `send_batch` holds the batch's
+    advisory lock from before it reads the campaign's status until its last outcomes are saved."""
+    batches = container.application.campaign(campaign_id).batch_count
+    keys = [lock_key(f"crm:batch:{campaign_id}:{number}") for number in range(batches)]
+    with container.engine.connect() as conn:
+        held = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND ((classid::bigint << 32) | objid::bigint) = ANY(:keys)"
+            ),
+            {"keys": keys},
+        ).scalar_one()
+    return held > 0
+
+
 def completed(container, campaign_id):
     row = stats(container, campaign_id)
     return row if row["status"] == "completed" else None
@@ -120,13 +138,14 @@ def test_pause_holds_the_sent_count_and_resume_finishes_without_duplicates(appli
     campaign_id = start_campaign(application, restaurant_id)
 
     wait_until(lambda: stats(container, campaign_id)["stats"]["sent"] >= 100, 60, message=worker.log())
+    wait_until(lambda: sending(container, campaign_id), 60, 0.02, message=worker.log())  # what the pause stops
     application.pause_campaign(campaign_id, actor="admin", scope=None)
-    paused_at = time.monotonic()
-    # Check from 1 s after the pause answered, the sent count stays constant for 5 s.
-    time.sleep(1)
+    # Check once no worker sends any of its batches, the sent count stays constant for 5 s.
+    wait_until(lambda: not sending(container, campaign_id), 60, 0.05, message=worker.log())
     held = stats(container, campaign_id)["stats"]["sent"]
     assert held < 400
-    while time.monotonic() - paused_at < 6:
+    stopped_at = time.monotonic()
+    while time.monotonic() - stopped_at < 5:
         assert stats(container, campaign_id)["stats"]["sent"] == held
         time.sleep(0.25)
 
@@ -145,12 +164,17 @@ def test_cancel_stops_a_running_campaign(application, container, workers):
     worker = workers(delivery_backend="simulated", simulated_latency_ms=20)
     campaign_id = start_campaign(application, restaurant_id)
     wait_until(lambda: stats(container, campaign_id)["stats"]["sent"] >= 50, 60, message=worker.log())
+    wait_until(lambda: sending(container, campaign_id), 60, 0.02, message=worker.log())  # what the cancel stops
     application.cancel_campaign(campaign_id, actor="admin", scope=None)
-    time.sleep(1)
+    # Check once no worker sends any of its batches, the campaign stays cancelled with a constant
+    # sent count for 2 s.
+    wait_until(lambda: not sending(container, campaign_id), 60, 0.05, message=worker.log())
     held = stats(container, campaign_id)["stats"]["sent"]
-    time.sleep(2)
-    row = stats(container, campaign_id)
-    assert row["status"] == "cancelled" and row["stats"]["sent"] == held < 400
+    stopped_at = time.monotonic()
+    while time.monotonic() - stopped_at < 2:
+        row = stats(container, campaign_id)
+        assert row["status"] == "cancelled" and row["stats"]["sent"] == held < 400
+        time.sleep(0.25)
     # Check the records of the batches being sent when the cancel came say why they never went out
     # (a batch no worker had opened yet has no records at all).
     records = outreach_rows(container, campaign_id)
