@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
 from crm.http.fields import AwareDateTime, StrictInteger
 from crm.http.schemas import CursorPageQuery, InputSchema, PageQuery, name_length
@@ -42,10 +42,6 @@ class CampaignSchema(Schema):
     stats = fields.Nested(CampaignStatsSchema)
 
 
-def _status_is_not_writable(value) -> None:
-    raise ValidationError("status cannot be set; use the run, pause, resume and cancel controls")
-
-
 class CampaignPatchSchema(InputSchema):
     read_only_fields = _campaign_read_only + ("restaurant",)
     name = fields.String(**name_length)
@@ -53,7 +49,13 @@ class CampaignPatchSchema(InputSchema):
     segment_value = StrictInteger(validate=validate.Range(min=0, max=MAX_SEGMENT_VALUE))
     subject = fields.String(**_template)
     message_template = fields.String(**_template)
-    status = fields.Raw(load_only=True, validate=_status_is_not_writable)
+
+    @pre_load
+    def _status_is_not_writable(self, data, **kwargs):
+        # Not a field of the document (a client cannot write it), but named in the refusal.
+        if isinstance(data, dict) and "status" in data and "status" not in self.fields:
+            raise ValidationError({"status": ["status cannot be set; use the run, pause, resume and cancel controls"]})
+        return data
 
 
 class CampaignUpdateSchema(CampaignPatchSchema):

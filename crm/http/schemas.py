@@ -13,6 +13,7 @@ from crm.write_model.validation import (
     MAX_FREQUENCY_CAP_MESSAGES,
     MAX_NAME_LENGTH,
     MAX_VISIT_SPEND_CENTS,
+    TIMEZONES,
 )
 from crm.write_model.vocabulary import SEGMENT_LIMITS, ConsentSource, EmailConsent, SegmentType
 
@@ -96,7 +97,7 @@ class RestaurantSchema(Schema):
 class RestaurantCreateSchema(InputSchema):
     read_only_fields = ("id", "created_at")
     name = fields.String(required=True, **name_length)
-    timezone = fields.String(load_default="UTC", validate=validate.Length(min=1, max=64))
+    timezone = fields.String(load_default="UTC", validate=validate.OneOf(TIMEZONES))
     frequency_cap_messages = _cap_field("frequency_cap_messages", load_default=0)
     frequency_cap_days = _cap_field("frequency_cap_days", load_default=0)
 
@@ -104,7 +105,7 @@ class RestaurantCreateSchema(InputSchema):
 class RestaurantPatchSchema(InputSchema):
     read_only_fields = ("id", "created_at")
     name = fields.String(**name_length)
-    timezone = fields.String(validate=validate.Length(min=1, max=64))
+    timezone = fields.String(validate=validate.OneOf(TIMEZONES))
     frequency_cap_messages = _cap_field("frequency_cap_messages")
     frequency_cap_days = _cap_field("frequency_cap_days")
 
@@ -115,7 +116,7 @@ class RestaurantUpdateSchema(RestaurantPatchSchema):
 
 # -- customers ----------------------------------------------------------------------------
 
-_email = dict(validate=[validate.Length(max=MAX_EMAIL_LENGTH), validate.Email()])
+_email = dict(validate=validate.Length(max=MAX_EMAIL_LENGTH))  # fields.Email: `format: email` in the document
 _person = dict(validate=validate.Length(max=MAX_NAME_LENGTH))
 _customer_read_only = (
     "id",
@@ -192,20 +193,20 @@ class CustomerExportSchema(Schema):
 class CustomerCreateSchema(InputSchema):
     read_only_fields = _customer_read_only
     restaurant = fields.UUID(load_default=None)
-    email = fields.String(required=True, **_email)
+    email = fields.Email(required=True, **_email)
     first_name = fields.String(load_default="", **_person)
     last_name = fields.String(load_default="", **_person)
 
 
 class CustomerPatchSchema(InputSchema):
     read_only_fields = _customer_read_only + ("restaurant",)
-    email = fields.String(**_email)
+    email = fields.Email(**_email)
     first_name = fields.String(**_person)
     last_name = fields.String(**_person)
 
 
 class CustomerUpdateSchema(CustomerPatchSchema):
-    email = fields.String(required=True, **_email)
+    email = fields.Email(required=True, **_email)
 
 
 class CustomerListQuery(CursorPageQuery):

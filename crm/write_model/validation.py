@@ -16,6 +16,7 @@ MAX_EMAIL_LENGTH = 254
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # The host's own zone file ("localtime") and tzdata's placeholder ("Factory") are not places.
 _TIMEZONES = (frozenset(available_timezones()) | {"UTC"}) - {"localtime", "Factory", "posixrules"}
+TIMEZONES = tuple(sorted(_TIMEZONES))  # the IANA names accepted, for the API's document
 EARLIEST_VISIT = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
