@@ -20,6 +20,9 @@ mkdir -p "$HERE/results"
 
 run_one() {  # run_one LABEL DIR ROUND
   local label=$1 dir=$2 round=$3 db="crm_cmp_${1}_${3}" port=$((8600 + RANDOM % 300))
+  # From inside the checkout: `python -m crm` imports the package of the current directory first,
+  # so run from anywhere else it would measure that directory's code, not the checkout's.
+  cd "$dir"
   psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
   export DATABASE_URL="$PG/$db" SECRET_KEY=bench LOG_LEVEL=WARNING PORT=$port
   export CELERY_BROKER_URL=redis://127.0.0.1:6379/12

@@ -17,10 +17,14 @@ from crm.write_model.vocabulary import CampaignStatus, EmailConsent, OutreachSta
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 100  # outcomes saved together; at most this many sent-but-unrecorded after a crash
 FLUSH_SECONDS = 0.5
-# Pause, cancel and the recipients' consent are read before each message, but not more often
-# than this: a backend that takes milliseconds per message is checked every time; an instant
-# one (console) every 2 ms.
+# Pause and cancel are read before each message, but not more often than this: a backend that
+# takes milliseconds per message is checked every time; an instant one (console) every 2 ms.
 STATUS_CHECK_SECONDS = 0.002
+# The consent of the next CONSENT_AHEAD recipients is read again before any of them is sent, and
+# whenever the last reading is older than this: an unsubscribe is honoured by every message that
+# goes out 20 ms after it (a reading of 16 ids at a time costs little at any sending speed).
+CONSENT_CHECK_SECONDS = 0.02
+CONSENT_AHEAD = 16
 BACKOFF_SECONDS = 0.05
 
 
@@ -42,7 +46,8 @@ class BatchSender:
         records = self.app.open_batch(campaign_id, number, campaign)
         people = self.queries.recipients([r.customer_id for r in records])
         done: list[Outreach] = []
-        flushed_at = checked_at = time.monotonic()
+        flushed_at = checked_at = consent_read_at = time.monotonic()
+        consent_through = len(records)  # `people` was read just now, for every recipient
         for index, record in enumerate(records):
             if time.monotonic() - checked_at >= STATUS_CHECK_SECONDS:
                 campaign = self.app.campaign(campaign_id, known=campaign)
@@ -54,7 +59,10 @@ class BatchSender:
                         done.extend(records[index:])
                     self.app.record_outcomes(done)
                     return False
-                self._recheck_consent(people, records[index:])
+            if index >= consent_through or time.monotonic() - consent_read_at >= CONSENT_CHECK_SECONDS:
+                upcoming = records[index : index + CONSENT_AHEAD]
+                self._recheck_consent(people, upcoming)
+                consent_read_at, consent_through = time.monotonic(), index + len(upcoming)
             self._deliver(campaign, record, people.get(record.customer_id))
             done.append(record)
             if len(done) >= FLUSH_EVERY or time.monotonic() - flushed_at > FLUSH_SECONDS:
