@@ -47,3 +47,9 @@ def _driver_error(error: BaseException) -> BaseException:
             return error
         error, seen = inner, seen + 1
     return error
+
+
+def ping(engine) -> None:
+    """Ask the database for the simplest answer; raises if it cannot give one."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, jsonify
-from sqlalchemy import text
 
+from crm.adapters.availability import ping
 from crm.http.context import crm
 from crm.projectors.engine import projection_lag
 
@@ -41,8 +41,7 @@ def readyz():
 
 def _database(container) -> dict:
     try:
-        with container.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(container.engine)
     except Exception as error:
         log.warning("readyz: database unreachable: %s", type(error).__name__)
         return {"ok": False, "error": f"unreachable ({type(error).__name__})"}

@@ -11,17 +11,14 @@ import ipaddress
 import logging
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import func, select
 
 from crm.http.context import crm
 from crm.metrics import exposition
 from crm.projectors.engine import projection_lag
-from crm.read_model.tables import campaigns
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_OUTREACH = ("queued", "sent", "failed", "skipped")
 
 
 def _allowed() -> bool:
@@ -57,11 +54,7 @@ class StateCollector:
         container = self.container
         try:
             lag = projection_lag(container.runner, container.clock())
-            with container.engine.connect() as conn:
-                totals = conn.execute(select(*(func.coalesce(func.sum(campaigns.c[s]), 0) for s in _OUTREACH))).one()
-                by_status = dict(
-                    conn.execute(select(campaigns.c.status, func.count()).group_by(campaigns.c.status)).all()
-                )
+            outreach_by_status, by_status = container.campaign_queries.status_counts()
         except Exception as error:  # a scrape while the database is away still answers
             log.warning("metrics: database unreadable: %s", type(error).__name__)
             up = GaugeMetricFamily("crm_database_up", "1 if the database answered this scrape.")
@@ -89,8 +82,8 @@ class StateCollector:
                 family.add_metric([name], row[field])
         yield from families.values()
         outreach = GaugeMetricFamily("crm_outreach_records", "Outreach records by status.", labels=["status"])
-        for status, total in zip(_OUTREACH, totals, strict=True):
-            outreach.add_metric([status], int(total))
+        for status, total in outreach_by_status.items():
+            outreach.add_metric([status], total)
         yield outreach
         counted = GaugeMetricFamily("crm_campaigns", "Campaigns by status.", labels=["status"])
         for status, count in sorted(by_status.items()):

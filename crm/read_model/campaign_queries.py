@@ -245,6 +245,15 @@ class CampaignQueries(QueriesBase):
         with self.engine.connect() as conn:
             return {row.id for row in conn.execute(query) if row.email_consent == EmailConsent.UNSUBSCRIBED}
 
+    def status_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Outreach records by status (every campaign's), and campaigns by status, for metrics."""
+        outreach = select(*(func.coalesce(func.sum(campaigns.c[status]), 0) for status in OutreachStatus))
+        by_status = select(campaigns.c.status, func.count()).group_by(campaigns.c.status)
+        with self.engine.connect() as conn:
+            totals = conn.execute(outreach).one()
+            counted = dict(conn.execute(by_status).all())
+        return {str(s): int(t) for s, t in zip(OutreachStatus, totals, strict=True)}, counted
+
     def campaigns_needing_work(self, idle_since: datetime | None = None) -> list[tuple[UUID, bool, list[int]]]:
         """Running campaigns as (id, audience resolved?, unfinished batch numbers).
 
