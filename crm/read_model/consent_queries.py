@@ -8,8 +8,9 @@ from uuid import UUID
 
 from sqlalchemy import select
 
+from crm.read_model.campaign_queries import _outreach_columns, _outreach_from
 from crm.read_model.queries import Queries, _row
-from crm.read_model.tables import campaigns, consent_changes, outreach_events, visits
+from crm.read_model.tables import consent_changes, outreach_events, visits
 
 
 class ConsentQueries(Queries):
@@ -38,18 +39,8 @@ class ConsentQueries(Queries):
             .order_by(visits.c.visited_at, visits.c.id)
         )
         outreach = (
-            select(
-                outreach_events.c.id,
-                outreach_events.c.campaign_id.label("campaign"),
-                campaigns.c.name.label("campaign_name"),
-                outreach_events.c.channel,
-                outreach_events.c.status,
-                outreach_events.c.error_message,
-                outreach_events.c.attempts,
-                outreach_events.c.sent_at,
-                outreach_events.c.created_at,
-            )
-            .join_from(outreach_events, campaigns, campaigns.c.id == outreach_events.c.campaign_id)
+            select(*_outreach_columns)
+            .select_from(_outreach_from)
             .where(outreach_events.c.customer_id == customer_id)
             .order_by(outreach_events.c.created_at, outreach_events.c.id)
         )
