@@ -12,6 +12,7 @@ import logging
 
 from flask import Blueprint, jsonify
 
+from crm.adapters import broker
 from crm.adapters.availability import ping
 from crm.http.context import crm
 from crm.projectors.engine import projection_lag
@@ -49,14 +50,8 @@ def _database(container) -> dict:
 
 
 def _broker(url: str) -> dict:
-    import redis  # the broker is Redis (CELERY_BROKER_URL / REDIS_URL)
-
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            client.ping()
-        finally:
-            client.close()
+        broker.ping(url)
     except Exception as error:
         log.warning("readyz: broker unreachable: %s", type(error).__name__)
         return {"ok": False, "error": f"unreachable ({type(error).__name__})"}

@@ -12,6 +12,7 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
+from crm.adapters import broker
 from crm.http.context import crm
 from crm.metrics import exposition
 from crm.projectors.engine import projection_lag
@@ -94,18 +95,13 @@ class StateCollector:
 
 
 def _queue_depth(url: str):
-    import redis
     from prometheus_client.core import GaugeMetricFamily
 
     depth = GaugeMetricFamily(
         "crm_broker_queue_depth", "Task messages waiting in the broker's queue.", labels=["queue"]
     )
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            depth.add_metric(["crm"], client.llen("crm"))
-        finally:
-            client.close()
-    except redis.RedisError as error:
+        depth.add_metric([broker.TASK_QUEUE], broker.queue_depth(url))
+    except Exception as error:
         log.warning("metrics: broker unreadable: %s", type(error).__name__)
     return depth
