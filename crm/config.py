@@ -15,6 +15,8 @@ DEFAULT_DATABASE_URL = "sqlite:///var/crm.sqlite3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DELIVERY_BACKENDS = ("console", "smtp", "simulated")
 PROJECTION_MODES = ("inline", "background")
+PROJECTION_ON_ERROR = ("stop", "skip")  # an event a projection cannot apply: stop before it, or skip it
+LOG_FORMATS = ("json", "text")
 INSECURE_DEV_SECRET = "insecure-development-secret-change-me"
 
 
@@ -99,9 +101,9 @@ class Settings:
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
-        if self.projection_on_error not in ("stop", "skip"):
+        if self.projection_on_error not in PROJECTION_ON_ERROR:
             raise ConfigError(f"PROJECTION_ON_ERROR must be stop or skip, not {self.projection_on_error!r}")
-        if self.log_format not in ("json", "text"):
+        if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"LOG_FORMAT must be json or text, not {self.log_format!r}")
         if self.projection_mode not in PROJECTION_MODES:
             raise ConfigError(

@@ -8,16 +8,22 @@ personal is logged anywhere: ids, counts and sizes only.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
-LOG_FORMATS = ("json", "text")
+_ADDRESS = re.compile(r"<?[^\s<>()'\"=,@]+@[^\s<>()'\",]+>?")
 _CONTEXT: dict[str, ContextVar[str | None]] = {
     name: ContextVar(name, default=None) for name in ("request_id", "actor", "campaign_id")
 }
+
+
+def without_addresses(text: str) -> str:
+    """`text` with every email address in it (as servers and databases echo them) replaced."""
+    return _ADDRESS.sub("<address>", text)
 
 
 def set_context(**values: str | None) -> None:

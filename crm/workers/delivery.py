@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import smtplib
 import ssl
 import time
@@ -28,6 +27,7 @@ from sqlalchemy.engine import Engine
 from crm import dialects
 from crm.adapters.deliveries import simulated_deliveries
 from crm.config import Settings
+from crm.logs import without_addresses
 
 log = logging.getLogger("crm.delivery")
 
@@ -82,12 +82,11 @@ class ConsoleBackend:
         )
 
 
-_EMAIL_LIKE = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 
 
 def _reason(text: str) -> str:
     """Short, and without the addresses servers like to echo back."""
-    text = _EMAIL_LIKE.sub("<address>", " ".join(text.split()))
+    text = without_addresses(" ".join(text.split()))
     return text if len(text) <= 200 else text[:199] + "…"
 
 

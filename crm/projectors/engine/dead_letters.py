@@ -7,17 +7,14 @@ for retry (after a fix). A skipped event is applied out of order by that same co
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Engine
 
 from crm import dialects
+from crm.logs import without_addresses
 from crm.read_model.tables import projection_dead_letters as letters
-
-ON_ERROR = ("stop", "skip")
-_EMAIL_LIKE = re.compile(r"[^\s<>()'\"=,]+@[^\s<>()'\",]+")
 
 
 class ProjectionStopped(Exception):
@@ -31,7 +28,7 @@ class ProjectionStopped(Exception):
 
 def describe(error: BaseException) -> str:
     """The error as kept: type and message, short, without addresses a database echoes back."""
-    text = _EMAIL_LIKE.sub("<address>", f"{type(error).__name__}: {error}")
+    text = without_addresses(f"{type(error).__name__}: {error}")
     return text if len(text) <= 1000 else text[:999] + "…"
 
 
