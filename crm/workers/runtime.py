@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
+from crm.adapters.dispatch_markers import DispatchMarkers, dispatch_markers
 from crm.bootstrap import Container, build
 from crm.config import Settings
 from crm.projectors.engine import ProjectorDaemon
@@ -41,6 +42,7 @@ def container() -> Container:
             built = build(settings)
             _state.update(pid=os.getpid(), container=built, settings=settings, embedded=False)
             _state.pop("backend", None)
+            _state.pop("markers", None)
         return _state["container"]
 
 
@@ -50,6 +52,15 @@ def backend() -> DeliveryBackend:
         if "backend" not in _state:
             _state["backend"] = build_backend(current.settings, current.engine)
         return _state["backend"]
+
+
+def markers() -> DispatchMarkers:
+    """This process's dispatch markers: in the broker's Redis, none on the embedded default."""
+    current = container()
+    with _lock:
+        if "markers" not in _state:
+            _state["markers"] = dispatch_markers(current.settings.broker_url)
+        return _state["markers"]
 
 
 def start_inline_projector(container: Container) -> ProjectorDaemon | None:

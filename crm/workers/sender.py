@@ -1,5 +1,7 @@
 """Sends one audience batch: every record not yet final, stopping as soon as the campaign pauses,
-and skipping whoever unsubscribed since the audience was resolved."""
+and skipping whoever unsubscribed since the audience was resolved. Each attempt is marked first
+(crm/adapters/dispatch_markers.py), so a sender taking over after a crash neither sends again
+what was sent nor counts attempts from 1."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import logging
 import time
 from uuid import UUID
 
+from crm.adapters.dispatch_markers import FAILED, SENDING, SENT, DispatchMarkers, Marker, MarkersUnavailable, NoMarkers
 from crm.bootstrap import Container
 from crm.workers.delivery import DeliveryBackend, OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
 from crm.write_model import templates
@@ -15,7 +18,7 @@ from crm.write_model.vocabulary import WORKER_ACTOR as WORKER
 from crm.write_model.vocabulary import CampaignStatus, EmailConsent, OutreachStatus, SkipReason
 
 log = logging.getLogger(__name__)
-FLUSH_EVERY = 100  # outcomes saved together; at most this many sent-but-unrecorded after a crash
+FLUSH_EVERY = 100  # outcomes saved together (the dispatch markers cover those not saved yet)
 FLUSH_SECONDS = 0.5
 # Pause and cancel are read before each message, but not more often than this: a backend that
 # takes milliseconds per message is checked every time; an instant one (console) every 2 ms.
@@ -31,12 +34,17 @@ BACKOFF_SECONDS = 0.05
 class BatchSender:
     """Delivers the messages of one batch through a backend and records every outcome."""
 
-    def __init__(self, container: Container, backend: DeliveryBackend):
+    def __init__(self, container: Container, backend: DeliveryBackend, markers: DispatchMarkers | None = None):
         self.app = container.application
         self.queries = container.campaign_queries
         self.backend = backend
         self.links = container.unsubscribe_links
         self.max_attempts = container.settings.delivery_max_attempts
+        self.markers = markers or NoMarkers()
+        self._batch: tuple[UUID, int] | None = None
+        self._marking = False
+        self._attempted: dict[UUID, int] = {}  # attempts made before a crash, from the markers
+        self._unmarked: dict[UUID, Marker] = {}  # outcomes to mark with the next attempt
 
     def send(self, campaign_id: UUID, number: int) -> bool:
         """Work through the batch; True if it finished, False if the campaign stopped first."""
@@ -44,8 +52,9 @@ class BatchSender:
         if campaign.status != CampaignStatus.RUNNING:
             return False
         records = self.app.open_batch(campaign_id, number, campaign)
+        done: list[Outreach] = self._recall(campaign_id, number, records)
+        records = [r for r in records if not r.is_terminal]
         people = self.queries.recipients([r.customer_id for r in records])
-        done: list[Outreach] = []
         flushed_at = checked_at = consent_read_at = time.monotonic()
         consent_through = len(records)  # `people` was read just now, for every recipient
         for index, record in enumerate(records):
@@ -70,7 +79,76 @@ class BatchSender:
                 done, flushed_at = [], time.monotonic()
         self.app.record_outcomes(done)
         self.app.finish_batch(campaign_id, number, campaign)
+        self._forget(campaign_id, number)
         return True
+
+    def _recall(self, campaign_id: UUID, number: int, records: list[Outreach]) -> list[Outreach]:
+        """Settle the records whose markers say they were sent or failed before a crash (nothing
+        is sent again) and return them; note the attempts of those that were in flight."""
+        self._batch, self._marking, self._attempted, self._unmarked = (campaign_id, number), False, {}, {}
+        if not self.markers.enabled:
+            return []
+        try:
+            recalled = self.markers.recall(campaign_id, number)
+        except MarkersUnavailable as error:
+            self._markers_down(error)
+            return []
+        self._marking = True
+        settled = []
+        for record in records:
+            marker = recalled.get(record.id)
+            if marker is None:
+                continue
+            if marker.state == SENT:
+                record.record_sent(marker.attempts, WORKER, self.app.clock())
+                settled.append(record)
+            elif marker.state == FAILED:
+                record.record_failed(marker.attempts, marker.error or "failed", WORKER, self.app.clock())
+                settled.append(record)
+            else:  # in flight when its sender died: it may or may not have gone out
+                self._attempted[record.id] = marker.attempts
+        if settled:
+            log.info(
+                "recorded %d outcomes of campaign %s batch %d from dispatch markers", len(settled), campaign_id, number
+            )
+        return settled
+
+    def _mark(self, outreach_id: UUID, attempt: int) -> None:
+        """Mark an attempt as under way, with the outcomes settled since the last mark."""
+        if not self._marking:
+            return
+        self._unmarked[outreach_id] = Marker(attempt, SENDING)
+        try:
+            self.markers.mark(*self._batch, self._unmarked)
+        except MarkersUnavailable as error:
+            self._markers_down(error)
+        self._unmarked = {}
+
+    def _settled(self, record: Outreach, attempt: int, error: str | None = None) -> None:
+        """Record a delivery's outcome; its marker goes out with the next attempt's."""
+        now = self.app.clock()
+        if error is None:
+            record.record_sent(attempt, WORKER, now)
+        else:
+            record.record_failed(attempt, error, WORKER, now)
+        if self._marking:
+            self._unmarked[record.id] = Marker(attempt, SENT if error is None else FAILED, record.error_message)
+
+    def _markers_down(self, error: Exception) -> None:
+        self._marking = False
+        log.warning(
+            "dispatch markers unavailable (%s): until this batch ends, a crash may send again up to %d"
+            " messages already sent, and count their attempts from 1",
+            error,
+            FLUSH_EVERY,
+        )
+
+    def _forget(self, campaign_id: UUID, number: int) -> None:
+        if self._marking:
+            try:
+                self.markers.forget(campaign_id, number)
+            except MarkersUnavailable:
+                pass  # they expire on their own
 
     def _recheck_consent(self, people: dict, waiting: list) -> None:
         """Mark the waiting recipients who unsubscribed since `people` was read."""
@@ -96,7 +174,6 @@ class BatchSender:
             self.app.release_contact(campaign.restaurant_id, record.customer_id, campaign.id)
 
     def _send(self, campaign, record: Outreach, person: dict) -> None:
-        now = self.app.clock
         unsubscribe_url = self.links.url(record.customer_id, campaign.id)
         message = OutgoingMessage(
             outreach_id=record.id,
@@ -107,23 +184,26 @@ class BatchSender:
             body=templates.render_message(campaign.message_template, person, unsubscribe_url),
             unsubscribe_url=unsubscribe_url,
         )
-        for attempt in range(1, self.max_attempts + 1):
+        first = self._attempted.get(record.id, 0) + 1
+        last = max(first, self.max_attempts)  # after a crash mid-attempt, one more try at least
+        for attempt in range(first, last + 1):
+            self._mark(record.id, attempt)
             try:
                 self.backend.send(message)
             except PermanentDeliveryError as error:
-                record.record_failed(attempt, str(error), WORKER, now())
+                self._settled(record, attempt, str(error))
                 return
             except TransientDeliveryError as error:
-                if attempt == self.max_attempts:
-                    record.record_failed(attempt, f"gave up after {attempt} attempts: {error}", WORKER, now())
+                if attempt == last:
+                    self._settled(record, attempt, f"gave up after {attempt} attempts: {error}")
                     return
-                time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+                time.sleep(BACKOFF_SECONDS * 2 ** (attempt - first))
             except Exception as error:  # a backend bug must not lose the batch: record it as a failure
                 log.exception("delivery backend %s raised unexpectedly", self.backend.name)
-                record.record_failed(attempt, f"unexpected error: {type(error).__name__}", WORKER, now())
+                self._settled(record, attempt, f"unexpected error: {type(error).__name__}")
                 return
             else:
-                record.record_sent(attempt, WORKER, now())
+                self._settled(record, attempt)
                 return
 
 

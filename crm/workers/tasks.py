@@ -53,4 +53,4 @@ def send_batch(campaign_id: str, number: int) -> None:
     container = runtime.container()
     with exclusive(container.engine, f"crm:batch:{campaign_id}:{number}") as mine:
         if mine:
-            BatchSender(container, runtime.backend()).send(UUID(campaign_id), number)
+            BatchSender(container, runtime.backend(), runtime.markers()).send(UUID(campaign_id), number)

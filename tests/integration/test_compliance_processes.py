@@ -14,19 +14,17 @@ import subprocess
 import sys
 import time
 import uuid
-from email import message_from_bytes, policy
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 import redis
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from crm.adapters.deliveries import simulated_deliveries
 from crm.workers.delivery import SimulatedBackend
-from tests.integration.workers import RedisServer, WorkerProcess, caught_up, free_port, wait_until
+from tests.integration.workers import RedisServer, WorkerProcess, caught_up, free_port, smtp_sink, wait_until
 from tests.scenarios import snapshot_tables
 
 SENDER = "crm@example.com"
@@ -120,25 +118,10 @@ def request(url: str, method: str = "GET", key: str | None = None, json_body=Non
         conn.close()
 
 
-class Mailbox:
-    """An aiosmtpd handler that keeps every message it accepts, parsed."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
 def mailbox():
-    handler = Mailbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
+    with smtp_sink() as handler:
+        yield handler
 
 
 @pytest.fixture

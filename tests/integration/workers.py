@@ -10,9 +10,12 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import redis
+from aiosmtpd.controller import Controller
 
 from crm.projectors.engine import tracking
 
@@ -240,3 +243,28 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s: {message}")
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it accepts, parsed."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+@contextmanager
+def smtp_sink():
+    """A loopback SMTP server in this process, independent of the workers: yields its Mailbox
+    (with `.port`)."""
+    handler = Mailbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    try:
+        yield handler
+    finally:
+        controller.stop()
