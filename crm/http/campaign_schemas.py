@@ -11,7 +11,15 @@ from crm.write_model.vocabulary import SEGMENT_LIMITS, CampaignStatus, OutreachS
 SEGMENT_TYPES = tuple(SegmentType)
 OUTREACH_STATUSES = tuple(OutreachStatus)
 MAX_SEGMENT_VALUE = max(SEGMENT_LIMITS.values())  # the write model checks each type's own limit
-_campaign_read_only = ("id", "restaurant_name", "created_at", "started_at", "completed_at", "stats")
+_campaign_read_only = (
+    "id",
+    "restaurant_name",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "failed_retried_at",
+    "stats",
+)
 _template = dict(validate=validate.Length(min=1, max=2000))
 
 
@@ -39,6 +47,9 @@ class CampaignSchema(Schema):
     created_at = AwareDateTime()
     started_at = AwareDateTime(allow_none=True)
     completed_at = AwareDateTime(allow_none=True)
+    failed_retried_at = AwareDateTime(
+        allow_none=True, metadata={"description": "When its failed outreach was queued again (retry-failed, once)"}
+    )
     stats = fields.Nested(CampaignStatsSchema)
 
 

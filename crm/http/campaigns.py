@@ -99,7 +99,7 @@ def _control(action: CampaignAction, status: int, summary: str):
         recorded = crm().application.control_campaign(campaign_id, action, actor=actor(), scope=scope())
         return written(recorded, lambda id: crm().campaign_queries.campaign(id, scope()), status)
 
-    view.__name__ = str(action)
+    view.__name__ = str(action).replace("-", "_")
     view.__doc__ = summary
     return view
 
@@ -109,6 +109,11 @@ for _action, _status, _summary in (
     (CampaignAction.PAUSE, 200, "Pause a running campaign before its next message"),
     (CampaignAction.RESUME, 200, "Resume a paused campaign where it stopped"),
     (CampaignAction.CANCEL, 200, "Cancel a draft, running or paused campaign"),
+    (
+        CampaignAction.RETRY_FAILED,
+        202,
+        "Queue a completed campaign's failed outreach again, once: it runs until they are sent or fail again (202)",
+    ),
 ):
     blp.route(f"/<uuid:campaign_id>/{_action}/", methods=["POST"])(
         blp.response(_status, CampaignSchema)(_control(_action, _status, _summary))

@@ -109,6 +109,22 @@ class CampaignsProjector(Projector):
         )
 
     @handle.register
+    def _failed_requeued(self, event: Campaign.FailedRequeued, session: Session) -> None:
+        self._update_campaign(
+            session,
+            event,
+            status=CampaignStatus.RUNNING,
+            completed_at=None,
+            failed_retried_at=event.timestamp,
+            progressed_at=event.timestamp,
+        )
+        session.execute(
+            campaign_batches.update()
+            .where(campaign_batches.c.campaign_id == event.originator_id, campaign_batches.c.number.in_(event.batches))
+            .values(finished=False)
+        )
+
+    @handle.register
     def _deleted(self, event: Campaign.Deleted, session: Session) -> None:
         session.execute(campaign_batches.delete().where(campaign_batches.c.campaign_id == event.originator_id))
         session.execute(campaigns.delete().where(campaigns.c.id == event.originator_id))
@@ -142,6 +158,21 @@ class CampaignsProjector(Projector):
                 }
             )
 
+    @handle.register
+    def _batch_failed_requeued(self, event: AudienceBatch.FailedRequeued, session: Session) -> None:
+        for item in event.requeued:
+            self._updates.append(
+                {
+                    "outreach_id": outreach_id(event.campaign_id, item["customer_id"]),
+                    "new_status": OutreachStatus.QUEUED,
+                    "new_attempts": item["attempts"],
+                    "new_error": None,
+                    "new_sent_at": None,
+                    "at": event.timestamp,
+                    "was": (event.campaign_id, OutreachStatus.FAILED),
+                }
+            )
+
     # Earlier logs: one Outreach aggregate per message.
 
     @handle.register
@@ -166,8 +197,12 @@ class CampaignsProjector(Projector):
         for row in self._inserts:
             deltas.setdefault(row["campaign_id"], Counter())[OutreachStatus.QUEUED] += 1
         if self._updates:
-            previous = {u["outreach_id"]: u["was"] for u in self._updates if "was" in u}
-            previous.update(self._previous_statuses(session, [u for u in self._updates if "was" not in u]))
+            # Where one record changes twice in this batch (failed, queued again, sent), its
+            # status before the batch is what its first change knew.
+            previous = self._previous_statuses(session, [u for u in self._updates if "was" not in u])
+            for update in self._updates:
+                if "was" in update:
+                    previous.setdefault(update["outreach_id"], update["was"])
             self._apply_outcomes(session)
             for update in self._updates:
                 if update["outreach_id"] not in previous:
@@ -215,6 +250,7 @@ class CampaignsProjector(Projector):
         self._touched[event.campaign_id] = max(event.timestamp, self._touched.get(event.campaign_id, event.timestamp))
 
     def _apply_outcomes(self, session: Session) -> None:
+        updates = list({u["outreach_id"]: u for u in self._updates}.values())  # each record's last change
         if session.get_bind().dialect.name != "postgresql":  # in-process SQLite: executemany is cheap
             session.execute(
                 outreach_events.update()
@@ -225,7 +261,7 @@ class CampaignsProjector(Projector):
                     error_message=bindparam("new_error"),
                     sent_at=bindparam("new_sent_at"),
                 ),
-                self._updates,
+                updates,
             )
             return
         # One UPDATE ... FROM unnest(arrays): a single statement of fixed text (compiled once,
@@ -235,11 +271,11 @@ class CampaignsProjector(Projector):
         session.execute(
             text(_UPDATE_OUTCOMES.format(table=table)),
             {
-                "ids": [str(u["outreach_id"]) for u in self._updates],
-                "statuses": [str(u["new_status"]) for u in self._updates],
-                "attempts": [u["new_attempts"] for u in self._updates],
-                "errors": [u["new_error"] for u in self._updates],
-                "sent_at": [u["new_sent_at"] for u in self._updates],
+                "ids": [str(u["outreach_id"]) for u in updates],
+                "statuses": [str(u["new_status"]) for u in updates],
+                "attempts": [u["new_attempts"] for u in updates],
+                "errors": [u["new_error"] for u in updates],
+                "sent_at": [u["new_sent_at"] for u in updates],
             },
         )
 

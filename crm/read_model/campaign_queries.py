@@ -26,6 +26,7 @@ _campaign_columns = (
     campaigns.c.created_at,
     campaigns.c.started_at,
     campaigns.c.completed_at,
+    campaigns.c.failed_retried_at,
     campaigns.c.audience,
     campaigns.c.excluded_unsubscribed,
     campaigns.c.queued,

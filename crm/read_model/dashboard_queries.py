@@ -55,6 +55,7 @@ def progress_of(campaign: dict, now: datetime) -> dict:
     return {
         "status": status,
         "final": status in FINAL_STATUSES,
+        "retried_failed": campaign.get("failed_retried_at") is not None,
         **stats,
         "done": done,
         "percent": percent,

@@ -128,6 +128,7 @@ campaigns = Table(
     Column("failed", Integer, nullable=False),
     Column("skipped", Integer, nullable=False),
     Column("progressed_at", DateTime(timezone=True), nullable=False),  # last outreach change
+    Column("failed_retried_at", DateTime(timezone=True), nullable=True),  # retry-failed, once
     Index("ix_campaigns_restaurant_created", "restaurant_id", "created_at"),
     Index("ix_campaigns_created", "created_at"),
     Index("ix_campaigns_status", "status"),

@@ -82,8 +82,6 @@ class ConsoleBackend:
         )
 
 
-
-
 def _reason(text: str) -> str:
     """Short, and without the addresses servers like to echo back."""
     text = without_addresses(" ".join(text.split()))

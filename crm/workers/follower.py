@@ -1,4 +1,4 @@
-"""The event store is the outbox: this follower turns campaign starts and resumes into tasks.
+"""The event store is the outbox: this follower turns campaign starts, resumes and retries into tasks.
 
 It keeps a tracked position like a projector, so each event is published (at least) once
 whatever restarts; one follower is active at a time (an advisory lock on PostgreSQL). It also
@@ -25,10 +25,11 @@ from crm.write_model.campaigns import Campaign
 log = logging.getLogger(__name__)
 NAME = "campaign_follower"
 STARTED, RESUMED = get_topic(Campaign.Started), get_topic(Campaign.Resumed)
+REQUEUED = get_topic(Campaign.FailedRequeued)
 
 
 class CampaignFollower:
-    """Publishes `resolve_audience` for each Started and `queue_batches` for each Resumed."""
+    """Publishes `resolve_audience` for each Started, `queue_batches` for each Resumed and FailedRequeued."""
 
     def __init__(self, container: Container, poll_seconds: float = 0.05, sweep_seconds: float = 5.0):
         self.container = container
@@ -78,7 +79,7 @@ class CampaignFollower:
         # Every id up to the head is committed (inserts lock the table and commit in id order),
         # so after reading the matching events up to it, the position may jump to it.
         # A bounded window of ids (see read_window): a follower far behind reads on at once.
-        found, self._position = app.recorder.read_window(start, head, self.read_limit, (STARTED, RESUMED))
+        found, self._position = app.recorder.read_window(start, head, self.read_limit, (STARTED, RESUMED, REQUEUED))
         for notification in found:
             self._publish(notification.topic, str(notification.originator_id))
         # Saved after each publication, otherwise at most once a second: while a campaign
@@ -120,5 +121,5 @@ class CampaignFollower:
 
         if topic == STARTED:
             tasks.resolve_audience.delay(campaign_id)
-        elif topic == RESUMED:
+        elif topic in (RESUMED, REQUEUED):
             tasks.queue_batches.delay(campaign_id)

@@ -97,8 +97,8 @@ class BatchSender:
         settled = []
         for record in records:
             marker = recalled.get(record.id)
-            if marker is None:
-                continue
+            if marker is None or marker.attempts <= getattr(record, "attempts_before", 0):
+                continue  # unmarked, or a marker of the round before a retry-failed
             if marker.state == SENT:
                 record.record_sent(marker.attempts, WORKER, self.app.clock())
                 settled.append(record)
@@ -184,8 +184,9 @@ class BatchSender:
             body=templates.render_message(campaign.message_template, person, unsubscribe_url),
             unsubscribe_url=unsubscribe_url,
         )
-        first = self._attempted.get(record.id, 0) + 1
-        last = max(first, self.max_attempts)  # after a crash mid-attempt, one more try at least
+        before = getattr(record, "attempts_before", 0)  # a failure queued again counts on
+        first = max(self._attempted.get(record.id, 0), before) + 1
+        last = max(first, before + self.max_attempts)  # after a crash mid-attempt, one more try at least
         for attempt in range(first, last + 1):
             self._mark(record.id, attempt)
             try:

@@ -102,15 +102,32 @@ class CampaignCommands(Commands):
         """Cancel a draft, running or paused campaign for good."""
         return self._change(campaign_id, scope, lambda campaign: campaign.cancel(actor, self.clock()))
 
+    def retry_failed(self, campaign_id: UUID, *, actor: str, scope: UUID | None) -> Recorded:
+        """Queue a completed campaign's failed outreach again, once: the campaign runs until
+        they are sent (or fail again); each recipient keeps its one record, attempts counted on."""
+
+        def attempt() -> Recorded:
+            campaign = self._campaign(campaign_id, scope)
+            campaign.check_retry_failed()
+            at = self.clock()
+            batches = [self.repository.get(batch_id(campaign_id, n)) for n in range(campaign.batch_count)]
+            requeued = {batch.number: batch.requeue_failed(actor, at) for batch in batches}
+            numbers = [number for number, count in requeued.items() if count]
+            campaign.requeue_failed(numbers, sum(requeued.values()), actor, at)
+            return self._save_recorded(campaign_id, campaign, *(b for b in batches if requeued[b.number]))
+
+        return self._run(attempt, campaign_id)
+
     def control_campaign(
         self, campaign_id: UUID, action: CampaignAction, *, actor: str, scope: UUID | None
     ) -> Recorded:
-        """Apply one of the controls (run, pause, resume, cancel) chosen by an operator or a client."""
+        """Apply one of the controls (run, pause, resume, cancel, retry-failed) chosen by an operator or a client."""
         command = {
             CampaignAction.RUN: self.run_campaign,
             CampaignAction.PAUSE: self.pause_campaign,
             CampaignAction.RESUME: self.resume_campaign,
             CampaignAction.CANCEL: self.cancel_campaign,
+            CampaignAction.RETRY_FAILED: self.retry_failed,
         }[action]
         return command(campaign_id, actor=actor, scope=scope)
 

@@ -1,6 +1,7 @@
 """The Campaign aggregate: a message sent to a segment, with its lifecycle state machine.
 
-draft -> running -> completed; running <-> paused; draft, running or paused -> cancelled.
+draft -> running -> completed; running <-> paused; draft, running or paused -> cancelled;
+completed -> running once more, to retry its failed outreach (`retry-failed`, once).
 The audience is resolved once, after the start, into numbered batches; the campaign
 completes when every batch is finished.
 """
@@ -11,7 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 from crm.write_model.base import CrmAggregate
-from crm.write_model.errors import CampaignNotFound, IllegalTransition
+from crm.write_model.errors import CampaignNotFound, Conflict, IllegalTransition
 from crm.write_model.vocabulary import CampaignAction, CampaignDetails, CampaignStatus
 
 Action, Status = CampaignAction, CampaignStatus
@@ -24,12 +25,18 @@ ALLOWED_FROM = {
     Action.PAUSE: (Status.RUNNING,),
     Action.RESUME: (Status.PAUSED,),
     Action.CANCEL: (Status.DRAFT, Status.RUNNING, Status.PAUSED),
+    Action.RETRY_FAILED: (Status.COMPLETED,),  # once, and only with failed outreach
 }
 
 
-def allowed_actions(status: str) -> tuple[str, ...]:
-    """The commands (edit, delete and the controls) that a campaign in `status` allows."""
-    return tuple(action for action, statuses in ALLOWED_FROM.items() if status in statuses)
+def allowed_actions(status: str, failed: int = 0, retried_failed: bool = False) -> tuple[str, ...]:
+    """The commands (edit, delete and the controls) that a campaign in `status` allows; retry-failed
+    also needs `failed` outreach and no retry before."""
+    return tuple(
+        action
+        for action, statuses in ALLOWED_FROM.items()
+        if status in statuses and (action != Action.RETRY_FAILED or (failed > 0 and not retried_failed))
+    )
 
 
 class Campaign(CrmAggregate):
@@ -113,6 +120,18 @@ class Campaign(CrmAggregate):
             campaign.status = Status.COMPLETED
             campaign.completed_at = self.timestamp
 
+    class FailedRequeued(CrmAggregate.Event):
+        """A completed campaign's failed outreach queued again (once): `count` records in the
+        batches numbered `batches`, which are unfinished again."""
+
+        batches: list[int]
+        count: int
+
+        def apply(self, campaign: Campaign) -> None:
+            campaign.status = Status.RUNNING
+            campaign.failed_requeued = True
+            campaign.finished_batches = [n for n in campaign.finished_batches if n not in self.batches]
+
     class Deleted(CrmAggregate.Event):
         def apply(self, campaign: Campaign) -> None:
             campaign.deleted = True
@@ -159,6 +178,23 @@ class Campaign(CrmAggregate):
     def cancel(self, actor: str, at: datetime) -> None:
         self._require(Action.CANCEL)
         self.trigger_event(self.Cancelled, actor=actor, timestamp=at)
+
+    def check_retry_failed(self) -> None:
+        """Raise unless the failed outreach may be queued again: a completed campaign, once."""
+        self._require(Action.RETRY_FAILED)
+        if self.retried_failed:
+            raise Conflict("the failed outreach of this completed campaign was retried already: it is retried once")
+
+    def requeue_failed(self, batches: list[int], count: int, actor: str, at: datetime) -> None:
+        """Run again to send the `count` failed records queued again in `batches`."""
+        self.check_retry_failed()
+        if count == 0:
+            raise Conflict("nothing to retry: this completed campaign has no failed outreach")
+        self.trigger_event(self.FailedRequeued, batches=batches, count=count, actor=actor, timestamp=at)
+
+    @property
+    def retried_failed(self) -> bool:
+        return getattr(self, "failed_requeued", False)  # absent from snapshots taken before it existed
 
     def resolve_audience(
         self, size: int, batch_count: int, actor: str, at: datetime, excluded_unsubscribed: int = 0

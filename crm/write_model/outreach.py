@@ -50,6 +50,7 @@ class OutreachRecord:
         customer_id: UUID,
         outcome: dict | None = None,
         held: HeldBatch | None = None,
+        attempts_before: int = 0,
     ):
         self.id = outreach_id(campaign_id, customer_id)
         self.held = held or HeldBatch()
@@ -57,7 +58,9 @@ class OutreachRecord:
         self.number = number
         self.customer_id = customer_id
         self.status = outcome["status"] if outcome else OutreachStatus.QUEUED
-        self.attempts = outcome["attempts"] if outcome else 0
+        # Attempts of an earlier round: a failure queued again (retry-failed) counts on from them.
+        self.attempts_before = attempts_before
+        self.attempts = outcome["attempts"] if outcome else attempts_before
         self.error_message = outcome["error"] if outcome else None
         self.outcome: dict | None = None  # recorded here, not yet saved
         self.actor: str | None = None
@@ -104,6 +107,19 @@ class AudienceBatch(CrmAggregate):
             batch.outreach_created = False
             batch.opened = False
             batch.outcomes = {}
+
+    class FailedRequeued(CrmAggregate.Event):
+        """Failed outreach queued again (the campaign's retry-failed): per recipient
+        `customer_id` and the `attempts` made so far."""
+
+        campaign_id: UUID
+        requeued: list[dict]
+
+        def apply(self, batch: AudienceBatch) -> None:
+            attempts_before = batch.__dict__.setdefault("attempts_before", {})
+            for item in self.requeued:
+                batch.outcomes.pop(item["customer_id"], None)
+                attempts_before[item["customer_id"]] = item["attempts"]
 
     class OutreachCreated(CrmAggregate.Event):
         """Earlier logs: one `Outreach` aggregate per customer was queued with this."""
@@ -167,7 +183,25 @@ class AudienceBatch(CrmAggregate):
     def records(self) -> list[OutreachRecord]:
         """Every customer's outreach record as it stands (an opened batch)."""
         held = HeldBatch(self)
-        return [OutreachRecord(self.campaign_id, self.number, c, self.outcomes.get(c), held) for c in self.customer_ids]
+        before = self.__dict__.get("attempts_before", {})
+        return [
+            OutreachRecord(self.campaign_id, self.number, c, self.outcomes.get(c), held, before.get(c, 0))
+            for c in self.customer_ids
+        ]
+
+    def requeue_failed(self, actor: str, at: datetime) -> int:
+        """Queue the failed outreach of an opened batch again; how many."""
+        failed = [
+            {"customer_id": customer_id, "attempts": outcome["attempts"]}
+            for customer_id, outcome in self.outcomes.items()
+            if outcome["status"] == OutreachStatus.FAILED
+        ]
+        if self.opened and failed:
+            self.trigger_event(
+                self.FailedRequeued, campaign_id=self.campaign_id, requeued=failed, actor=actor, timestamp=at
+            )
+            return len(failed)
+        return 0
 
     def record_outcomes(self, records: list[OutreachRecord]) -> None:
         """Record these records' new outcomes, skipping any recipient already final here (a

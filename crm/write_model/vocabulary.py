@@ -19,7 +19,7 @@ class CampaignStatus(StrEnum):
 
 
 class CampaignAction(StrEnum):
-    """What can be done to a campaign; the controls are the last four."""
+    """What can be done to a campaign; the controls are the last five."""
 
     EDIT = "edit"
     DELETE = "delete"
@@ -27,9 +27,16 @@ class CampaignAction(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     CANCEL = "cancel"
+    RETRY_FAILED = "retry-failed"
 
 
-CONTROLS = (CampaignAction.RUN, CampaignAction.PAUSE, CampaignAction.RESUME, CampaignAction.CANCEL)
+CONTROLS = (
+    CampaignAction.RUN,
+    CampaignAction.PAUSE,
+    CampaignAction.RESUME,
+    CampaignAction.CANCEL,
+    CampaignAction.RETRY_FAILED,
+)
 
 
 class OutreachStatus(StrEnum):

@@ -69,6 +69,81 @@ def test_an_operator_runs_a_campaign_and_watches_it_complete_live(served):
             assert bar.inner_text() == "100%"
             assert status.inner_text() == "completed"
             assert page.locator('#campaign-progress [data-field="sent"]').inner_text() == str(CUSTOMERS)
-            assert page.locator("[data-control]").count() == 0
+            assert page.locator("[data-control]:visible").count() == 0
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def served_slowly(tmp_path):
+    """40 customers at 300 ms a message: a campaign runs about 12 s, long enough to be steered."""
+    server = Served(tmp_path, DELIVERY_BACKEND="simulated", SIMULATED_LATENCY_MS="300")
+    try:
+        server.start()
+        server.crm("operator", "create", OPERATOR[0], "--password", OPERATOR[1])
+        restaurant = server.api("POST", "/api/restaurants/", {"name": "Pizza Palace"})
+        for n in range(CUSTOMERS):
+            body = {"restaurant": restaurant["id"], "email": f"guest{n}@example.com", "first_name": f"Guest{n}"}
+            server.api("POST", "/api/customers/", body)
+        server.restaurant = restaurant
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_controls_follow_a_change_made_elsewhere_without_a_reload(served_slowly):
+    """Another operator (here the API) runs, pauses, resumes and cancels the campaign an open page
+    shows: the page offers exactly the controls the new status allows, each time, in place."""
+    sync_playwright = require_browser()
+    from playwright.sync_api import expect
+
+    served = served_slowly
+    body = {
+        "restaurant": served.restaurant["id"],
+        "name": "Steered elsewhere",
+        "segment_type": "high_spenders",
+        "segment_value": 0,
+        "message_template": "Hi {first_name}",
+    }
+    campaign = served.api("POST", "/api/campaigns/", body)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(15_000)
+            page.goto(f"{served.base}/internal/login/")
+            page.get_by_label("Email").fill(OPERATOR[0])
+            page.get_by_label("Password").fill(OPERATOR[1])
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{served.base}/internal/campaigns/")
+            page.goto(f"{served.base}/internal/campaigns/{campaign['id']}/")
+            page.evaluate("window.__marker = 1")
+            shown = page.locator("#campaign-progress [data-control]:visible")
+
+            def expect_controls(*names: str) -> None:
+                expected = list(names)
+                expect(shown).to_have_count(len(expected), timeout=12_000)
+                assert sorted(shown.evaluate_all("els => els.map(e => e.dataset.control)")) == sorted(expected)
+
+            status = page.locator('#campaign-progress [data-field="status"]')
+            expect_controls("edit", "run", "cancel")
+            for action, after, controls in (
+                ("run", "running", ("pause", "cancel")),
+                ("pause", "paused", ("resume", "cancel")),
+            ):
+                served.api("POST", f"/api/campaigns/{campaign['id']}/{action}/")
+                expect(status).to_have_text(after, timeout=12_000)
+                expect_controls(*controls)
+            assert page.evaluate("window.__marker") == 1  # updated in place, never reloaded
+
+            # A control the page showed again works.
+            page.get_by_role("button", name="Resume").click()
+            page.get_by_text("Campaign resumed.").wait_for()
+            expect_controls("pause", "cancel")
+            page.evaluate("window.__marker = 2")
+            served.api("POST", f"/api/campaigns/{campaign['id']}/cancel/")
+            expect(status).to_have_text("cancelled", timeout=12_000)
+            expect_controls()
+            assert page.evaluate("window.__marker") == 2
         finally:
             browser.close()

@@ -41,6 +41,7 @@ CAMPAIGN_FIELDS = {
     "created_at",
     "started_at",
     "completed_at",
+    "failed_retried_at",
     "stats",
 }
 STATS_FIELDS = {"audience", "excluded_unsubscribed", "queued", "sent", "failed", "skipped"}
@@ -58,7 +59,7 @@ OUTREACH_FIELDS = {
     "created_at",
 }
 CAMPAIGN_STATUSES = ("draft", "running", "paused", "cancelled", "completed")
-CONTROLS = ("run", "pause", "resume", "cancel")
+CONTROLS = ("run", "pause", "resume", "cancel", "retry-failed")
 
 
 # The list endpoints that take page and filter parameters.
@@ -314,6 +315,23 @@ def queue_outreach(make: Make, container, campaign: dict, customers: list[dict])
     by_customer = {str(r.customer_id): r for r in records}
     assert set(by_customer) == {c["id"] for c in customers}
     return [by_customer[c["id"]] for c in customers]
+
+
+def completed_with_failures(make: Make, container, restaurant: dict, failing: int = 1, sent: int = 1) -> dict:
+    """A campaign completed as a worker completes it, `failing` of its recipients failed."""
+    campaign = make.campaign(restaurant)
+    guests = [make.customer(restaurant) for _ in range(failing + sent)]
+    records = queue_outreach(make, container, campaign, guests)
+    application = Caller(container)
+    for record in records[:failing]:
+        record.record_failed(3, "gave up after 3 attempts: 421 busy", "worker", container.clock())
+    for record in records[failing:]:
+        record.record_sent(1, "worker", container.clock())
+    application.record_outcomes(records)
+    application.finish_batch(uuid.UUID(campaign["id"]), 0)
+    done = make.get(f"/api/campaigns/{campaign['id']}/")
+    assert (done["status"], done["stats"]["failed"]) == ("completed", failing), done
+    return done
 
 
 def wait_for_status(api, campaign: dict, status: str, timeout: float = 20.0) -> dict:

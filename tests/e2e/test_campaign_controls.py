@@ -1,4 +1,5 @@
-"""Campaign controls: run, pause, resume and cancel, every cell of the transition table."""
+"""Campaign controls: run, pause, resume, cancel and retry-failed, every cell of the transition table
+(retry-failed of a completed campaign with failures: tests/e2e/test_campaign_retry_failed.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.e2e.e2e_support import (
     assert_conflict_names,
     assert_error,
     bring_to,
+    completed_with_failures,
     wait_for_status,
     when,
 )
@@ -33,7 +35,7 @@ TABLE = [(status, control) for status in CAMPAIGN_STATUSES for control in CONTRO
 
 
 def test_the_table_covers_every_status_and_control():
-    assert len(TABLE) == 20 and set(ALLOWED) <= set(TABLE)
+    assert len(TABLE) == 25 and set(ALLOWED) <= set(TABLE)
 
 
 @pytest.mark.parametrize(("status", "control"), TABLE)
@@ -64,14 +66,17 @@ def test_transition(admin, make, container, restaurant, clock, status, control):
 
 @pytest.mark.parametrize("control", CONTROLS)
 def test_a_repeated_control_is_409_naming_the_status(admin, make, container, restaurant, control):
-    start = {"run": "draft", "pause": "running", "resume": "paused", "cancel": "running"}[control]
-    campaign = bring_to(make, container, make.campaign(restaurant), start)
+    if control == "retry-failed":
+        campaign = completed_with_failures(make, container, restaurant)
+    else:
+        start = {"run": "draft", "pause": "running", "resume": "paused", "cancel": "running"}[control]
+        campaign = bring_to(make, container, make.campaign(restaurant), start)
     path = f"/api/campaigns/{campaign['id']}/{control}/"
 
     first = admin.post(path)
     second = admin.post(path)
 
-    assert first.status_code == (202 if control == "run" else 200), first.get_json()
+    assert first.status_code == (202 if control in ("run", "retry-failed") else 200), first.get_json()
     assert_conflict_names(second, first.get_json()["status"])
     assert admin.get(f"/api/campaigns/{campaign['id']}/").get_json() == first.get_json()
 

@@ -35,7 +35,7 @@ def dashboard_calls(app, ids: dict[str, str]) -> list[tuple[str, str]]:
         paths = [rule.rule]
         for converter, options, name in _ARGUMENT.findall(rule.rule):
             if converter == "any":
-                choices = [choice.strip() for choice in options.split(",")]
+                choices = [choice.strip().strip("'\"") for choice in options.split(",")]
                 paths = [p.replace(f"<any({options}):{name}>", c) for p in paths for c in choices]
             else:
                 assert converter == "uuid" and name in ids, f"{rule.rule}: teach the dashboard tests about {name}"

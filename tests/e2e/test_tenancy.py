@@ -136,6 +136,7 @@ OWN_IDS_ANSWER = {
     "POST /api/campaigns/<uuid:campaign_id>/pause/": 200,
     "POST /api/campaigns/<uuid:campaign_id>/resume/": 200,
     "POST /api/campaigns/<uuid:campaign_id>/cancel/": 200,
+    "POST /api/campaigns/<uuid:campaign_id>/retry-failed/": 409,  # a draft: refused, not hidden
     "GET /api/campaigns/<uuid:campaign_id>/preview/": 200,
     "GET /api/campaigns/<uuid:campaign_id>/events/": 200,
     "GET /api/outreach-events/<uuid:outreach_id>/": 200,

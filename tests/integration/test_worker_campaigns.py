@@ -246,6 +246,26 @@ def test_kill_9_mid_campaign_over_smtp_sends_again_at_most_one_message_per_sendi
     assert len(twice) <= attempts.count(2) <= 2 and set(attempts) <= {1, 2}
 
 
+def test_retry_failed_sends_again_to_the_refused_once_they_accept(application, container, workers):
+    restaurant_id, customers = audience_of(application, 300)
+    with smtp_sink() as mailbox:
+        mailbox.refused = {"c7@example.com", "c250@example.com"}
+        worker = workers(delivery_backend="smtp", smtp_host="127.0.0.1", smtp_port=mailbox.port)
+        campaign_id = start_campaign(application, restaurant_id)
+        row = wait_until(lambda: completed(container, campaign_id), 90, message=worker.log())
+        assert (row["stats"]["sent"], row["stats"]["failed"]) == (298, 2)
+
+        mailbox.refused = set()
+        application.retry_failed(campaign_id, actor="admin", scope=None)
+        row = wait_until(lambda: completed(container, campaign_id), 60, message=worker.log())
+        received = [str(message["To"]) for message in mailbox.messages]
+
+    assert (row["stats"]["sent"], row["stats"]["failed"], row["stats"]["queued"]) == (300, 0, 0)
+    assert len(received) == 300 and set(received) == {f"c{i}@example.com" for i in range(300)}
+    attempts = sorted(outreach_attempts(container, campaign_id).values())
+    assert attempts == [1] * 298 + [2, 2]  # the retry counted on from the refused attempt
+
+
 def test_broker_outage_keeps_the_api_up_and_the_campaign_completes_after(
     application, container, admin, broker, workers
 ):

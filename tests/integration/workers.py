@@ -246,10 +246,18 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = 
 
 
 class Mailbox:
-    """An aiosmtpd handler that keeps every message it accepts, parsed."""
+    """An aiosmtpd handler that keeps every message it accepts, parsed; it refuses (550) the
+    recipients in `refused`."""
 
     def __init__(self):
         self.messages = []
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))

@@ -3,8 +3,8 @@
 import pytest
 
 from crm.write_model.campaigns import allowed_actions
-from crm.write_model.errors import IllegalTransition
-from tests.unit.campaign_support import DETAILS, NOW, campaign_in
+from crm.write_model.errors import Conflict, IllegalTransition
+from tests.unit.campaign_support import DETAILS, NOW, campaign_in, started_with_batches
 
 STATUSES = ("draft", "running", "paused", "completed", "cancelled")
 COMMANDS = {
@@ -14,6 +14,7 @@ COMMANDS = {
     "pause": lambda c: c.pause("admin", NOW),
     "resume": lambda c: c.resume("admin", NOW),
     "cancel": lambda c: c.cancel("admin", NOW),
+    "retry-failed": lambda c: c.requeue_failed([0], 1, "admin", NOW),  # one failed record
 }
 
 
@@ -27,9 +28,25 @@ def test_allowed_actions_match_what_the_aggregate_accepts(status):
         except IllegalTransition:
             continue
         accepted.add(action)
-    assert set(allowed_actions(status)) == accepted
+    assert set(allowed_actions(status, failed=1)) == accepted
 
 
 def test_final_statuses_allow_nothing_and_a_draft_allows_no_pause():
     assert allowed_actions("completed") == () and allowed_actions("cancelled") == ()
     assert allowed_actions("draft") == ("edit", "delete", "run", "cancel")
+
+
+def test_a_completed_campaign_with_failures_allows_one_retry():
+    assert allowed_actions("completed", failed=2) == ("retry-failed",)
+    assert allowed_actions("completed", failed=2, retried_failed=True) == ()
+    assert allowed_actions("cancelled", failed=2) == ()
+    campaign = started_with_batches(2)
+    campaign.finish_batch(0, "worker", NOW)
+    campaign.finish_batch(1, "worker", NOW)
+    assert campaign.status == "completed"
+    campaign.requeue_failed([1], 2, "admin", NOW)
+    assert campaign.status == "running" and campaign.retried_failed and campaign.unfinished_batches == [1]
+    campaign.finish_batch(1, "worker", NOW)
+    assert campaign.status == "completed"
+    with pytest.raises(Conflict, match="retried already"):
+        campaign.requeue_failed([0], 1, "admin", NOW)

@@ -19,10 +19,11 @@ from crm.write_model.vocabulary import CONTROLS, CampaignAction
 CAMPAIGNS_PER_PAGE = 20
 OUTREACH_PER_PAGE = 25
 DONE = {
-    CampaignAction.RUN: "started",
-    CampaignAction.PAUSE: "paused",
-    CampaignAction.RESUME: "resumed",
-    CampaignAction.CANCEL: "cancelled",
+    CampaignAction.RUN: "Campaign started.",
+    CampaignAction.PAUSE: "Campaign paused.",
+    CampaignAction.RESUME: "Campaign resumed.",
+    CampaignAction.CANCEL: "Campaign cancelled.",
+    CampaignAction.RETRY_FAILED: "Failed messages queued again: the campaign is running.",
 }
 
 
@@ -68,7 +69,7 @@ def campaign(campaign_id: UUID):
     return render_template(
         "dashboard/campaign.html",
         **shown,
-        allowed=allowed_actions(shown["campaign"]["status"]),
+        allowed=allowed_actions(shown["progress"]["status"], shown["progress"]["failed"], shown["progress"]["retried_failed"]),
         statuses=OUTREACH_STATUSES,
         status=status,
     )
@@ -80,12 +81,14 @@ def progress(campaign_id: UUID):
     current = dashboard().queries.progress(campaign_id, crm().clock())
     if current is None:
         abort(404, "No such campaign.")
-    return jsonify({**current, "allowed": allowed_actions(current["status"])})
+    allowed = allowed_actions(current["status"], current["failed"], current["retried_failed"])
+    return jsonify({**current, "allowed": allowed})
 
 
-@bp.route(f"/campaigns/<uuid:campaign_id>/<any({', '.join(CONTROLS)}):action>/", methods=["POST"])
+@bp.route(f"/campaigns/<uuid:campaign_id>/<any({', '.join(repr(str(c)) for c in CONTROLS)}):action>/", methods=["POST"])
 def control(campaign_id: UUID, action: str):
-    """Run, pause, resume or cancel; a control the status does not allow is flashed, not done."""
+    """Run, pause, resume, cancel or retry the failed; a control the status does not allow is
+    flashed, not done."""
     try:
         caught_up(crm().application.control_campaign(campaign_id, CampaignAction(action), actor=actor(), scope=None))
     except CampaignNotFound:
@@ -93,7 +96,7 @@ def control(campaign_id: UUID, action: str):
     except Conflict as error:
         flash(f"Not done: {error}.", "warning")
     else:
-        flash(f"Campaign {DONE[action]}.", "success")
+        flash(DONE[action], "success")
     return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
 
 

@@ -1,6 +1,8 @@
 /* The dashboard's live parts, without a framework:
  * - progress: an element with data-progress-url polls that JSON endpoint every second and updates
- *   its bar, counts, send rate and time left, until the campaign's status is final;
+ *   its bar, counts, send rate, time left and controls (shown or hidden as the server's state
+ *   allows, whoever changed it); a campaign that is final but still has a control (retry-failed)
+ *   is polled every few seconds, one with no control left is no longer polled;
  * - preview: the campaign form (data-preview-url) shows the audience and sample messages as you type;
  * - confirm: a form with data-confirm asks before it submits.
  */
@@ -8,6 +10,7 @@
   "use strict";
 
   var POLL_MS = 1000;
+  var IDLE_POLL_MS = 5000; // a draft or a finished campaign: only another operator changes it
   var RATE_WINDOW = 5; // samples: the rate is measured over the last few seconds
   var BADGES = {
     draft: "text-bg-secondary", running: "text-bg-primary", paused: "text-bg-warning",
@@ -48,7 +51,7 @@
         if (p.status !== "running") {
           inner.classList.remove("progress-bar-striped", "progress-bar-animated");
         }
-        if (p.status === "completed") { inner.classList.add("bg-success"); }
+        inner.classList.toggle("bg-success", p.status === "completed");
       });
       root.querySelectorAll('[data-field="status"]').forEach(function (badge) {
         badge.className = "badge " + (BADGES[p.status] || "text-bg-light");
@@ -61,9 +64,9 @@
       setText(root, "rate", rate.toFixed(1));
       var left = p.audience === null ? null : p.audience - p.done;
       setText(root, "eta", p.status === "running" && left !== null && rate > 0 ? "about " + duration(left / rate) : "\u2014");
-      // A control the new status does not allow goes away (one it allows again comes with a reload).
-      document.querySelectorAll("[data-control]").forEach(function (form) {
-        if (p.allowed.indexOf(form.getAttribute("data-control")) < 0) { form.remove(); }
+      // Every control is on the page: show exactly those the server's state allows now.
+      document.querySelectorAll("[data-control]").forEach(function (control) {
+        control.hidden = p.allowed.indexOf(control.getAttribute("data-control")) < 0;
       });
     }
 
@@ -77,7 +80,8 @@
         .then(function (p) {
           if (p === null) { return; }
           apply(p);
-          if (!p.final) { window.setTimeout(poll, POLL_MS); }
+          if (!p.final && p.status !== "draft") { window.setTimeout(poll, POLL_MS); }
+          else if (p.allowed.length > 0) { window.setTimeout(poll, IDLE_POLL_MS); }
         })
         .catch(function () { window.setTimeout(poll, POLL_MS * 5); });
     }
