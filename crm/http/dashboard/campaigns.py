@@ -39,6 +39,10 @@ def _uuid_arg(name: str) -> UUID | None:
         return None
 
 
+def _allowed(progress: dict) -> tuple[str, ...]:
+    return allowed_actions(progress["status"], progress["failed"], progress["retried_failed"])
+
+
 @bp.route("/")
 def index():
     return redirect(url_for("dashboard.campaigns"))
@@ -69,7 +73,7 @@ def campaign(campaign_id: UUID):
     return render_template(
         "dashboard/campaign.html",
         **shown,
-        allowed=allowed_actions(shown["progress"]["status"], shown["progress"]["failed"], shown["progress"]["retried_failed"]),
+        allowed=_allowed(shown["progress"]),
         statuses=OUTREACH_STATUSES,
         status=status,
     )
@@ -81,8 +85,7 @@ def progress(campaign_id: UUID):
     current = dashboard().queries.progress(campaign_id, crm().clock())
     if current is None:
         abort(404, "No such campaign.")
-    allowed = allowed_actions(current["status"], current["failed"], current["retried_failed"])
-    return jsonify({**current, "allowed": allowed})
+    return jsonify({**current, "allowed": _allowed(current)})
 
 
 @bp.route(f"/campaigns/<uuid:campaign_id>/<any({', '.join(repr(str(c)) for c in CONTROLS)}):action>/", methods=["POST"])
