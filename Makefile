@@ -37,5 +37,19 @@ BENCH_ARGS ?=
 bench: $(VENV)/.installed-run
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# Mutation testing of the write model and the workers, outside CI and `make test`: mutmut with the
+# [mutmut] section of setup.cfg, the unit and application tiers on SQLite against each mutant;
+# results stay in mutants/ (rm -rf mutants for a fresh run). Prints the mutants no test killed.
+# `$(BIN)/mutmut show NAME` shows one; docs/development.md#mutation-testing lists and explains them.
+.PHONY: mutate
+MUTATE_ARGS ?=
+mutate: $(VENV)/.installed-mutate
+	env -u DATABASE_URL -u CRM_REQUIRE_POSTGRES $(BIN)/mutmut run $(MUTATE_ARGS)
+	$(BIN)/mutmut results
+
+$(VENV)/.installed-mutate: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
