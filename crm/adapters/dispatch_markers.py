@@ -7,7 +7,8 @@ command that marks the message before it `sent` or `failed`: one round trip per 
 cheaper than a commit. A sender that takes over the batch reads the markers first: a message
 marked sent or failed is recorded as such without being sent again; one marked `sending` was in
 flight and is sent again, with its attempts counted on from the marker. So a crash re-sends at
-most one message per sending process.
+most one message per sending process. (The answer to a mark is read with the next one, so the
+round trip overlaps the delivery: see `RedisDispatchMarkers`.)
 
 Markers of a batch live in one hash (`crm:dispatch:<campaign>:<batch>`, field per outreach id),
 deleted when the batch finishes and expiring after a week in any case. They hold ids, counts and
@@ -82,12 +83,22 @@ class NoMarkers:
 
 
 class RedisDispatchMarkers:
-    """Markers in the broker's Redis (one connection per process, 1 s timeouts)."""
+    """Markers in the broker's Redis (1 s timeouts).
+
+    A mark's answer is read just before the next command, not at once: the sender's own work on
+    the message (the delivery, the bookkeeping) overlaps Redis's, instead of the process sleeping
+    on a round trip each message, which on a busy machine costs a scheduling delay as well. One
+    command at most is unanswered, so a process that dies with it leaves either its answer unread
+    (Redis has applied it) or nothing unread (its socket closes cleanly and Redis still reads and
+    applies it): a mark sent is never lost with its sender.
+    """
 
     enabled = True
 
     def __init__(self, url: str):
         self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self._connection = None  # the connection marks go out on
+        self._unanswered = False
 
     @staticmethod
     def _key(campaign_id: UUID, number: int) -> str:
@@ -97,12 +108,13 @@ class RedisDispatchMarkers:
         """Every marked message of the batch (and the batch's markers kept a week from now)."""
         key = self._key(campaign_id, number)
         try:
+            self._answered()
             pipe = self.client.pipeline(transaction=False)
             pipe.hgetall(key)
             pipe.expire(key, TTL_SECONDS)
             stored, _ = pipe.execute()
         except redis.RedisError as error:
-            raise MarkersUnavailable(str(error)) from error
+            raise self._unavailable(error) from error
         recalled = {}
         for field, value in stored.items():
             marker = Marker.decode(value)
@@ -111,20 +123,38 @@ class RedisDispatchMarkers:
         return recalled
 
     def mark(self, campaign_id: UUID, number: int, markers: dict[UUID, Marker]) -> None:
-        """Store these messages' markers, in one command."""
+        """Send these messages' markers in one command (the answer is read with the next call)."""
         if not markers:
             return
+        fields = [part for id, marker in markers.items() for part in (str(id), marker.encode())]
         try:
-            self.client.hset(self._key(campaign_id, number), mapping={str(id): m.encode() for id, m in markers.items()})
+            self._answered()
+            if self._connection is None:
+                self._connection = self.client.connection_pool.get_connection()
+            self._connection.send_command("HSET", self._key(campaign_id, number), *fields)
+            self._unanswered = True
         except redis.RedisError as error:
-            raise MarkersUnavailable(str(error)) from error
+            raise self._unavailable(error) from error
 
     def forget(self, campaign_id: UUID, number: int) -> None:
         """Drop a finished batch's markers: its outcomes are all in the log."""
         try:
+            self._answered()
             self.client.delete(self._key(campaign_id, number))
         except redis.RedisError as error:
-            raise MarkersUnavailable(str(error)) from error
+            raise self._unavailable(error) from error
+
+    def _answered(self) -> None:
+        if self._unanswered:
+            self._unanswered = False
+            self._connection.read_response()
+
+    def _unavailable(self, error: redis.RedisError) -> MarkersUnavailable:
+        if self._connection is not None:
+            self._connection.disconnect()
+            self.client.connection_pool.release(self._connection)
+            self._connection, self._unanswered = None, False
+        return MarkersUnavailable(str(error))
 
 
 def dispatch_markers(broker_url: str | None) -> DispatchMarkers:

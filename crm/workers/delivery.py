@@ -59,9 +59,11 @@ class PermanentDeliveryError(DeliveryError):
 
 
 class DeliveryBackend(Protocol):
-    """Sends one message, or raises a `DeliveryError`."""
+    """Sends one message, or raises a `DeliveryError`. `delivers`: whether a message sent twice
+    reaches its recipient twice (then each attempt is marked first: crm/adapters/dispatch_markers.py)."""
 
     name: str
+    delivers: bool
 
     def send(self, message: OutgoingMessage) -> None: ...
 
@@ -70,6 +72,7 @@ class ConsoleBackend:
     """Logs one line per message with ids and sizes only: no address, subject or body (PII)."""
 
     name = "console"
+    delivers = False  # a log line: sending it again after a crash reaches no one
 
     def send(self, message: OutgoingMessage) -> None:
         log.info(
@@ -114,6 +117,7 @@ class SmtpBackend:
     """Sends through an SMTP server, one connection per message."""
 
     name = "smtp"
+    delivers = True
     host: str
     port: int
     from_addr: str
@@ -191,6 +195,7 @@ class SimulatedBackend:
     """
 
     name = "simulated"
+    delivers = True  # it stands in for a provider
 
     def __init__(self, engine: Engine, latency_ms: int = 0, failure_rate: float = 0.0):
         if not 0.0 <= failure_rate <= 1.0:

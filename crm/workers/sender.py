@@ -40,7 +40,9 @@ class BatchSender:
         self.backend = backend
         self.links = container.unsubscribe_links
         self.max_attempts = container.settings.delivery_max_attempts
-        self.markers = markers or NoMarkers()
+        # Marking costs a Redis command per message: only worth it where a message sent again
+        # reaches someone again (not the console backend's log line).
+        self.markers = markers if markers is not None and backend.delivers else NoMarkers()
         self._batch: tuple[UUID, int] | None = None
         self._marking = False
         self._attempted: dict[UUID, int] = {}  # attempts made before a crash, from the markers

@@ -22,6 +22,7 @@ class ScriptedBackend:
     """Answers each address's sends from its script (an error to raise, or SENT), then accepts."""
 
     name = "scripted"
+    delivers = True
 
     def __init__(self, scripts: dict[str, list[Exception | None]]):
         self.scripts = {address: list(steps) for address, steps in scripts.items()}

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from crm.adapters.dispatch_markers import NoMarkers, RedisDispatchMarkers
-from crm.workers.delivery import OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
+from crm.workers.delivery import ConsoleBackend, OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
 from crm.workers.sender import FLUSH_EVERY, BatchSender
 from tests.application.test_delivery_retries import outreach_by_address
 from tests.integration.workers import RedisServer, free_port
@@ -25,6 +25,7 @@ class RecordingBackend:
     it dies mid-send, before the server has the message; `fail` maps addresses to errors."""
 
     name = "recording"
+    delivers = True
 
     def __init__(self, crash_at: int | None = None, fail: dict[str, Exception] | None = None):
         self.crash_at = crash_at
@@ -150,3 +151,11 @@ def test_with_the_marker_store_down_the_batch_is_sent_as_before_and_the_log_says
     assert set(outreach_by_address(container, campaign_id, customers).values()) == {("sent", 1, None)}
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "dispatch markers unavailable" in warnings[0]
+
+
+def test_only_a_backend_that_delivers_is_marked(container, markers):
+    # The console backend's "message" is a log line: sending it again after a crash reaches no one,
+    # so it is not worth a Redis command per message.
+    assert ConsoleBackend().delivers is False
+    assert isinstance(BatchSender(container, ConsoleBackend(), markers).markers, NoMarkers)
+    assert BatchSender(container, RecordingBackend(), markers).markers is markers
