@@ -2,24 +2,54 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import task_postrun, task_prerun
 
 from crm import logs
+from crm.adapters.availability import database_unavailable
 from crm.config import Settings
 
 EMBEDDED_BROKER = "memory://"
+OUTAGE_RETRY_SECONDS = 1.0  # the first retry after a database outage; doubling up to the cap
+OUTAGE_RETRY_CAP_SECONDS = 10.0
+OUTAGE_RETRIES = 30  # about five minutes of outage; past it the task fails, and the follower's sweep requeues
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _apps: dict[str, Celery] = {}
+
+
+class OutageRetryingTask(Task):
+    """Every task's base: one that meets a database outage (a restart, a failover) is tried
+    again shortly, with one warning line, instead of failing with an error and a traceback.
+
+    Tasks are idempotent, so a retry is always safe; without it, the work waits for the
+    campaign follower's sweep once the database is back.
+    """
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as error:
+            if not database_unavailable(error) or self.request.called_directly:
+                raise
+            countdown = min(OUTAGE_RETRY_CAP_SECONDS, OUTAGE_RETRY_SECONDS * 2**self.request.retries)
+            log.warning(
+                "task %s met a database outage (%s); retrying in %g s", self.name, type(error).__name__, countdown
+            )
+            # No `exc`: the retry line would print the error, and its SQL parameters with it.
+            raise self.retry(countdown=countdown, max_retries=OUTAGE_RETRIES) from None
 
 
 def create_celery(settings: Settings) -> Celery:
     """A Celery app for these settings; without a broker URL, the in-process memory broker."""
     logs.install()
-    app = Celery("crm", broker=settings.broker_url or EMBEDDED_BROKER, include=["crm.workers.tasks"])
+    app = Celery(
+        "crm", broker=settings.broker_url or EMBEDDED_BROKER, include=["crm.workers.tasks"], task_cls=OutageRetryingTask
+    )
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

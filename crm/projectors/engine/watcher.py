@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.engine import Engine
 
+from crm.adapters.availability import database_unavailable
 from crm.projectors.engine import tracking
 from crm.projectors.engine.listener import PROJECTED_CHANNEL, Listener, parse_projected
 
@@ -62,8 +63,10 @@ class ProjectionWatcher:
         try:
             with self.engine.connect() as conn:
                 rows = tracking.positions(conn)
-        except Exception:
-            log.warning("could not read projection positions", exc_info=True)
+        except Exception as error:
+            if not database_unavailable(error):
+                log.warning("could not read projection positions", exc_info=True)
+            # Away: the waiting caller times out and answers stale (or its own read gets a 503).
             return
         self._merge(rows)
 
@@ -86,11 +89,13 @@ class ProjectionWatcher:
                 self._thread.start()
 
     def _listen(self) -> None:
+        failures = 0
         while not self._closed.is_set():
             try:
                 with Listener(self.engine, PROJECTED_CHANNEL, "crm-watcher") as listener:
                     self._refresh()  # after LISTEN: nothing committed from here on is missed
                     self._listening = True
+                    failures = 0
                     while not self._closed.is_set():
                         update: dict[str, int] = {}
                         for payload in listener.wait(1.0):
@@ -98,9 +103,14 @@ class ProjectionWatcher:
                             update[name] = max(position, update.get(name, 0))
                         if update:
                             self._merge(update)
-            except Exception:
-                if not self._closed.is_set():
-                    log.warning("projection watcher lost its connection; reconnecting", exc_info=True)
+            except Exception as error:
+                failures += 1
+                if self._closed.is_set():
+                    pass
+                elif not database_unavailable(error):
+                    log.warning("projection watcher failed; reconnecting", exc_info=True)
+                elif failures == 1:  # a restarting database: once per outage, without a traceback
+                    log.warning("projection watcher lost the database (%s); reconnecting", type(error).__name__)
             finally:
                 self._listening = False
             self._closed.wait(0.5)
