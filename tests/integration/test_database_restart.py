@@ -13,20 +13,10 @@ import threading
 import time
 import uuid
 
-import pytest
-
 from crm import bootstrap
 from crm.config import Settings
-from tests.integration.private_postgres import PrivatePostgres
 from tests.integration.workers import free_port
 from tests.scenarios import snapshot_tables
-
-
-@pytest.fixture
-def private_pg():
-    server = PrivatePostgres().init()
-    yield server
-    server.destroy()
 
 
 def post(port: int, path: str, key: str, body: dict) -> tuple[int, str | None]:
