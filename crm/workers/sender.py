@@ -9,6 +9,7 @@ import logging
 import time
 from uuid import UUID
 
+from crm.adapters.availability import database_unavailable
 from crm.adapters.dispatch_markers import FAILED, SENDING, SENT, DispatchMarkers, Marker, MarkersUnavailable, NoMarkers
 from crm.bootstrap import Container
 from crm.workers.delivery import DeliveryBackend, OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
@@ -202,6 +203,8 @@ class BatchSender:
                     return
                 time.sleep(BACKOFF_SECONDS * 2 ** (attempt - first))
             except Exception as error:  # a backend bug must not lose the batch: record it as a failure
+                if database_unavailable(error):  # not the message's fault: the task is retried
+                    raise
                 log.exception("delivery backend %s raised unexpectedly", self.backend.name)
                 self._settled(record, attempt, f"unexpected error: {type(error).__name__}")
                 return

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from crm.read_model.tables import outreach_events
 from crm.workers import sender
@@ -144,3 +145,21 @@ def test_an_unexpected_backend_error_is_a_failure_tried_once(application, contai
         "c1@example.com": ("sent", 1, None),
     }
     assert len(backend.sends["c0@example.com"]) == 1
+
+
+def test_a_database_outage_inside_a_backend_is_not_the_messages_failure(application, container):
+    # The simulated backend writes to the database: an outage there must fail the task (which is
+    # retried), not record the message as failed.
+    _, campaign_id, customers = planned_campaign(application, 2)
+    gone = DBAPIError("INSERT ...", {}, Exception("server closed the connection"), connection_invalidated=True)
+    backend = ScriptedBackend({"c0@example.com": [gone]})
+
+    with pytest.raises(DBAPIError):
+        BatchSender(container, backend).send(campaign_id, 0)
+
+    assert outreach_by_address(container, campaign_id, customers) == {
+        "c0@example.com": ("queued", 0, None),
+        "c1@example.com": ("queued", 0, None),
+    }
+    assert BatchSender(container, backend).send(campaign_id, 0) is True  # the retried task
+    assert set(outreach_by_address(container, campaign_id, customers).values()) == {("sent", 1, None)}
