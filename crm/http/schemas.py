@@ -7,6 +7,7 @@ from functools import cache
 from marshmallow import Schema, fields, pre_load, validate
 
 from crm.http.fields import AwareDateTime, QueryInteger, StrictInteger, dollars
+from crm.read_model import cursors
 from crm.write_model.validation import (
     MAX_EMAIL_LENGTH,
     MAX_FREQUENCY_CAP_DAYS,
@@ -47,8 +48,13 @@ class CursorPageQuery(PageQuery):
 
     after = fields.String(
         load_default=None,
-        validate=validate.Length(min=1, max=500),
-        metadata={"description": "Where the page starts: set by the `next` link of the page before."},
+        allow_none=False,
+        metadata={
+            "pattern": cursors.PATTERN,
+            "description": "Where the page starts, after a position of the list's order: the `next` link "
+            "of the page before sets it. Any value of this pattern is a position (cursors of the earlier, "
+            "base64 form are still read).",
+        },
     )
 
 

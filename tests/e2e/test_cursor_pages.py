@@ -3,6 +3,9 @@ the last row of the one before, with ties broken by id; a page number alone stil
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -82,11 +85,33 @@ def test_a_string_that_is_not_a_cursor_of_the_list_is_refused(admin, spenders, a
     assert_invalid(response, "after")
 
 
-def test_a_cursor_of_another_order_is_refused(make, admin, spenders):
+def test_next_links_carry_cursors_of_the_documented_pattern(make, client, spenders):
+    spec = client.get("/api/openapi.json").get_json()
+    pattern = {p["name"]: p for p in spec["paths"][HIGH]["get"]["parameters"]}["after"]["schema"]["pattern"]
     first = make.get(HIGH, query_string={"min_spend_cents": 1, "page_size": 2})
     after = parse_qs(urlsplit(first["next"]).query)["after"][0]
-    response = admin.get(INACTIVE, query_string={"after": after})
-    assert_invalid(response, "after")
+    assert re.fullmatch(pattern, after), (pattern, after)
+
+
+def test_every_value_of_the_pattern_is_a_position_of_any_list(make, spenders):
+    highest_first = make.get(HIGH, query_string={"min_spend_cents": 1})["results"]
+    # Check the rows after (900 cents, the largest id) are those below 900, highest first.
+    beyond = make.get(HIGH, query_string={"min_spend_cents": 1, "after": f"900.{'f' * 32}"})
+    assert ids(beyond) == [row["id"] for row in highest_first if row["total_spend_cents"] < 900]
+    # Check values past what a column holds, and a cursor of another list, are positions too.
+    for path in (HIGH, INACTIVE, CUSTOMERS):
+        for after in (f"-9999999999999999999.{'0' * 32}.9999999999999999999", f"9999999999999999999.{'f' * 32}"):
+            assert make.get(path, query_string={"after": after})["next"] is None
+
+
+def test_a_cursor_of_the_earlier_form_still_reads_on(make, spenders):
+    first = make.get(HIGH, query_string={"min_spend_cents": 1, "page_size": 3})
+    last = first["results"][-1]
+    earlier = json.dumps([str(last["total_spend_cents"]), last["id"], str(first["count"])], separators=(",", ":"))
+    cursor = base64.urlsafe_b64encode(earlier.encode()).decode().rstrip("=")
+    query = {"min_spend_cents": 1, "page_size": 3, "page": 2}
+
+    assert make.get(HIGH, query_string={**query, "after": cursor}) == make.get(first["next"])
 
 
 def test_the_previous_link_goes_by_page_number(make, spenders):
