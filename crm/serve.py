@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -9,6 +10,10 @@ import tempfile
 from crm import metrics
 from crm.config import Settings
 from crm.http.connections import close_when_body_too_long
+
+# gunicorn's longest request line (its maximum): above the app's MAX_URI_BYTES, so that a long
+# URI reaches the app and is answered there (414, JSON) rather than by gunicorn.
+REQUEST_LINE_LIMIT = 8190  # > MAX_URI_BYTES + len("OPTIONS  HTTP/1.1")
 
 
 def _workers(settings: Settings) -> int:
@@ -42,6 +47,26 @@ def _metrics_directory() -> None:
     os.environ[metrics.MULTIPROCESS_DIR] = directory
 
 
+class _Written:
+    """A socket that keeps what gunicorn writes to it (its error page, for its status line)."""
+
+    def __init__(self):
+        self.data = b""
+
+    def gettimeout(self) -> float:
+        return 0.0
+
+    def setblocking(self, flag) -> None:
+        pass
+
+    def sendall(self, data: bytes) -> None:
+        self.data += data
+
+    def status_line(self) -> str:
+        line = self.data.split(b"\r\n", 1)[0].decode("latin-1")  # "HTTP/1.1 414 URI Too Long"
+        return line.partition(" ")[2] or "500 Internal Server Error"
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serve until interrupted. Each worker process builds its own application after fork."""
     if sys.platform == "win32":
@@ -51,8 +76,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
         return
 
     _metrics_directory()  # before any worker imports prometheus_client
+    from gunicorn import util
     from gunicorn.app.base import BaseApplication
     from gunicorn.glogging import Logger
+    from gunicorn.workers.gthread import ThreadWorker
 
     class _Logger(Logger):
         """gunicorn's records go through the process's own handler (JSON lines, see crm.logs)."""
@@ -63,11 +90,31 @@ def serve(settings: Settings, host: str, port: int) -> None:
                 logger.handlers.clear()
                 logger.propagate = True
 
+    class _Worker(ThreadWorker):
+        """gunicorn's own answers (a request it cannot parse, a request line or headers over its
+        limits) with their status, as JSON like every other error rather than an HTML page."""
+
+        def handle_error(self, req, client, addr, exc):
+            written = _Written()
+            super().handle_error(req, written, addr, exc)  # logs it, and decides the status
+            status, _, reason = written.status_line().partition(" ")
+            message = "Internal server error." if status == "500" else f"{reason}: {exc}"
+            body = json.dumps({"message": message}).encode()
+            head = (
+                f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            )
+            try:
+                util.write_nonblock(client, head.encode("latin-1") + body)
+            except Exception:  # the client went away: as gunicorn does, nothing more to do
+                self.log.debug("Failed to send error message.")
+
     class _Gunicorn(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", _workers(settings))
-            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("worker_class", _Worker)
+            self.cfg.set("limit_request_line", REQUEST_LINE_LIMIT)
             self.cfg.set("threads", 8)
             self.cfg.set("loglevel", settings.log_level.lower())
             self.cfg.set("logger_class", _Logger)

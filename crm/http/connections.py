@@ -1,4 +1,4 @@
-"""Keep-alive that survives an error, and a clean close when it cannot.
+"""Keep-alive that survives an error, a clean close when it cannot, and the longest URI.
 
 An answer given without reading the request body (an error, a route that takes none) would leave
 the body's bytes on the connection. gunicorn's threaded workers drain at most 64 KiB of them
@@ -11,13 +11,19 @@ before the next request and otherwise drop the connection, after an answer that 
   `pre_request` hook), since a WSGI app may not set hop-by-hop headers (PEP 3333).
 
 waitress (the server on Windows) reads every body whole before the app runs: nothing is left.
+
+A URI (path and query string, as sent) over `MAX_URI_BYTES` is answered 414, as JSON like every
+error, before anything else looks at the request. The WSGI server's own limit on the request
+line lies above it (crm.serve), so that this is the answer a client sees.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import RequestURITooLarge
 
 _CHUNK = 64 * 1024
+MAX_URI_BYTES = 4096
 
 
 def drain_limit(max_body_bytes: int) -> int:
@@ -72,5 +78,15 @@ def _already_read() -> int:
     return stream.tell() if stream is not None else 0
 
 
+def refuse_long_uri() -> None:
+    environ = request.environ
+    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    length = len(uri) if uri is not None else len(environ.get("PATH_INFO", "")) + len(request.query_string) + 1
+    if length > MAX_URI_BYTES:
+        raise RequestURITooLarge(f"The URI (path and query string) is longer than {MAX_URI_BYTES} bytes.")
+
+
 def init_app(app: Flask) -> None:
+    # First of all the checks before a view (authentication and rate limits come before it).
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_long_uri)
     app.after_request(finish_request_body)
