@@ -62,7 +62,7 @@ def addresses(*numbers: int) -> list[str]:
     return [f"c{n}@example.com" for n in numbers]
 
 
-def test_a_record_without_a_marker_does_not_end_the_recall_of_those_after_it(application, container, markers):
+def test_a_record_without_a_marker_does_not_end_the_recall_of_those_after_it(application, container, markers, caplog):
     _, campaign_id, customers = planned_campaign(application, 8)
     application.unsubscribe_customer(customers[1], source=ConsentSource.API, actor="admin", scope=None)
     refused = {"c3@example.com": PermanentDeliveryError("550 mailbox unavailable")}
@@ -70,7 +70,8 @@ def test_a_record_without_a_marker_does_not_end_the_recall_of_those_after_it(app
         BatchSender(container, Backend(crash_at=5, refuse=refused), markers).send(campaign_id, 0)
 
     second = Backend()
-    assert BatchSender(container, second, markers).send(campaign_id, 0) is True
+    with caplog.at_level(logging.INFO, logger="crm.workers.sender"):
+        assert BatchSender(container, second, markers).send(campaign_id, 0) is True
 
     # Check only the message in flight and those never tried go out again.
     assert second.sent == addresses(5, 6, 7)
@@ -82,7 +83,9 @@ def test_a_record_without_a_marker_does_not_end_the_recall_of_those_after_it(app
         ("sent", 1, None),
     ]
     assert records["c1@example.com"] == ("skipped", 0, "unsubscribed")
-    # Check the outcomes read back from the markers are recorded as the worker's.
+    # Check the outcomes read back from the markers are logged, and recorded as the worker's.
+    recalled = f"recorded 4 outcomes of campaign {campaign_id} batch 0 from dispatch markers"
+    assert recalled in [r.getMessage() for r in caplog.records]
     events = container.application.events.get(batch_id(campaign_id, 0))
     assert {e.actor for e in events if isinstance(e, AudienceBatch.OutcomesRecorded)} == {WORKER}
 

@@ -25,22 +25,23 @@ class Crash(BaseException):
 
 class ActingBackend:
     """Accepts every message and records the order of sends. Right after the `at`-th send
-    (1-based) it runs `action` (someone's command arriving while the batch is sent) and waits
-    long enough for the sender to look again; `refuse` maps addresses to errors."""
+    (1-based) it runs `action` (someone's command arriving while the batch is sent) and `wait`s,
+    by default long enough for the sender to look again; `refuse` maps addresses to errors."""
 
     name = "acting"
     delivers = True
 
-    def __init__(self, at: int | None = None, action=None, refuse: dict[str, Exception] | None = None):
+    def __init__(self, at: int | None = None, action=None, refuse: dict[str, Exception] | None = None, wait=None):
         self.at, self.action = at, action
         self.refuse = refuse or {}
+        self.wait = wait or (lambda: time.sleep(max(sender.STATUS_CHECK_SECONDS, sender.CONSENT_CHECK_SECONDS) * 5))
         self.sent: list[str] = []
 
     def send(self, message: OutgoingMessage) -> None:
         self.sent.append(message.to_address)
         if len(self.sent) == self.at:
             self.action()
-            time.sleep(max(sender.STATUS_CHECK_SECONDS, sender.CONSENT_CHECK_SECONDS) * 5)
+            self.wait()
         if message.to_address in self.refuse:
             raise self.refuse[message.to_address]
 
@@ -106,6 +107,40 @@ def test_an_unsubscribe_while_the_batch_is_sent_is_honoured_by_the_messages_afte
     records = outreach_by_address(container, campaign_id, customers)
     assert records["c5@example.com"] == records["c12@example.com"] == ("skipped", 0, "unsubscribed")
     assert records["c9@example.com"] == ("skipped", 0, "customer removed since the campaign started")
+
+
+class FrozenTime:
+    """Stands in for the `time` module of the sender: time passes only when told to."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_every_message_is_sent_after_a_reading_of_its_consent_that_included_it(application, container, monkeypatch):
+    clock = FrozenTime()
+    monkeypatch.setattr(sender, "time", clock)
+    _, campaign_id, customers = planned_campaign(application, 20)
+    ahead = sender.CONSENT_AHEAD
+
+    def unsubscribe_and_wait():
+        # c(1 + ahead) unsubscribes; then time passes, so the next message reads again the consent
+        # of the `ahead` recipients from c1 on: c(1 + ahead) is the first one that reading left out.
+        late = customers[1 + ahead]
+        application.unsubscribe_customer(late, source=ConsentSource.ONE_CLICK, actor="link", scope=None)
+        clock.sleep(1)
+
+    backend = ActingBackend(at=1, action=unsubscribe_and_wait, wait=lambda: None)
+    assert BatchSender(container, backend).send(campaign_id, 0) is True
+
+    late = f"c{1 + ahead}@example.com"
+    assert late not in backend.sent and len(backend.sent) == 19
+    assert outreach_by_address(container, campaign_id, customers)[late] == ("skipped", 0, "unsubscribed")
 
 
 def test_outcomes_are_saved_every_flush_every_messages(application, container, monkeypatch):
