@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from uuid import UUID
 
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
     HiddenField,
-    IntegerField,
     PasswordField,
     SelectField,
     StringField,
@@ -16,21 +17,75 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from crm.write_model.errors import InvalidInput
 from crm.write_model.templates import MAX_TEMPLATE_LENGTH, PLACEHOLDERS
-from crm.write_model.vocabulary import DEFAULT_SUBJECT, CampaignDetails, SegmentType
+from crm.write_model.vocabulary import DEFAULT_SUBJECT, SEGMENT_LIMITS, CampaignDetails, SegmentType
 
+# The preview says which segment it counts: "N" replaced by the value as the form shows it
+# (preview.js does the same, with two decimals where data-unit is dollars).
 SEGMENTS = [
     SelectChoice(SegmentType.INACTIVE_DAYS, "Inactive customers: no visit for at least N days"),
-    SelectChoice(SegmentType.HIGH_SPENDERS, "High spenders: total spend of at least N cents"),
+    SelectChoice(SegmentType.HIGH_SPENDERS, "High spenders: total spend of at least $N", {"data-unit": "dollars"}),
 ]
+_N = re.compile(r"\bN\b")
 _PLACEHOLDER_HELP = "Placeholders: " + ", ".join("{" + name + "}" for name in PLACEHOLDERS) + "."
+_DAYS = re.compile(r"[0-9]+")
+_DOLLARS = re.compile(r"\$?([0-9]+(?:\.[0-9]{1,2})?|\.[0-9]{1,2})")  # no commas: "12,50" is not 1250 dollars
+MAX_DAYS = SEGMENT_LIMITS[SegmentType.INACTIVE_DAYS]
+MAX_SPEND_CENTS = SEGMENT_LIMITS[SegmentType.HIGH_SPENDERS]
 
 
 def _uuid(value):
     return value if value in (None, "") or isinstance(value, UUID) else UUID(str(value))
+
+
+def dollars(cents: int) -> str:
+    """An amount in integer cents as the dashboard shows it: 1250 -> "12.50"."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def segment_value_of(segment_type: str, typed: str) -> int:
+    """The API's segment value (days, or cents) of what an operator typed (days, or dollars);
+    a ValueError with the one message to show when it is not one."""
+    typed = typed.strip()
+    if segment_type == SegmentType.HIGH_SPENDERS:
+        match = _DOLLARS.fullmatch(typed)
+        if match is None:
+            raise ValueError("Enter an amount in dollars with up to two decimals, such as 500 or 12.50.")
+        cents = Decimal(match[1]) * 100
+        if cents > MAX_SPEND_CENTS:
+            raise ValueError(f"Enter an amount of at most ${dollars(MAX_SPEND_CENTS)}.")
+        return int(cents)
+    if _DAYS.fullmatch(typed) is None or Decimal(typed) > MAX_DAYS:
+        raise ValueError(f"Enter a whole number of days from 0 to {MAX_DAYS}, such as 30.")
+    return int(typed)
+
+
+def segment_value_shown(segment_type: str, value: int) -> str:
+    """The inverse of `segment_value_of`: what the form shows for a saved value."""
+    return dollars(value) if segment_type == SegmentType.HIGH_SPENDERS else str(value)
+
+
+class AccessibleForm(FlaskForm):
+    """A form whose fields say which text describes them and whether they are invalid."""
+
+    def first_invalid(self) -> str | None:
+        """The name of the first visible field with an error: it gets the focus (`autofocus`)."""
+        return next((f.name for f in self if f.errors and getattr(f.widget, "input_type", None) != "hidden"), None)
+
+    def attributes_of(self, field) -> dict:
+        """The attributes that tie a field to its error and help texts (ids `<id>-error`, `<id>-help`)."""
+        described = [f"{field.id}-error"] if field.errors else []
+        if field.description:
+            described.append(f"{field.id}-help")
+        return {
+            "aria_describedby": " ".join(described) or False,
+            "aria_invalid": "true" if field.errors else False,
+            "autofocus": field.name == self.first_invalid(),
+            "required": field.flags.required,
+        }
 
 
 class LoginForm(FlaskForm):
@@ -42,16 +97,21 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Log in")
 
 
-class CampaignForm(FlaskForm):
-    """A draft campaign's settings; `preview` asks for the audience and sample messages only."""
+class CampaignForm(AccessibleForm):
+    """A draft campaign's settings; `preview` asks for the audience and sample messages only.
+
+    The segment value is typed in days, or in dollars for high spenders; `details()` gives the
+    API's integer days or cents, and `data=` (a saved campaign) is shown the same way back.
+    """
 
     restaurant = SelectField("Restaurant", coerce=_uuid, validators=[InputRequired()], validate_choice=False)
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
     segment_type = SelectField("Segment", choices=SEGMENTS, validators=[InputRequired()])
-    segment_value = IntegerField(
+    segment_value = StringField(
         "Segment value (N)",
-        validators=[InputRequired(), NumberRange(min=0)],
-        description="Days for inactive customers; cents for high spenders (50000 = 500.00).",
+        validators=[InputRequired()],
+        description="Days for inactive customers (such as 30); dollars for high spenders (such as 500 or 12.50).",
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
     )
     subject = StringField(
         "Subject",
@@ -68,8 +128,27 @@ class CampaignForm(FlaskForm):
     preview = SubmitField("Preview", render_kw={"formnovalidate": True})
     submit = SubmitField("Save draft")
 
+    def __init__(self, *args, data: dict | None = None, **kwargs):
+        if data and isinstance(data.get("segment_value"), int):
+            data = {**data, "segment_value": segment_value_shown(data.get("segment_type"), data["segment_value"])}
+        super().__init__(*args, data=data, **kwargs)
+
+    def validate_segment_value(self, field) -> None:
+        if self.segment_type.data in tuple(SegmentType):  # else the segment's own error says it all
+            try:
+                segment_value_of(self.segment_type.data, field.data)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
+
     def details(self) -> dict:
-        return {field: getattr(self, field).data for field in CampaignDetails.FIELDS}
+        details = {field: getattr(self, field).data for field in CampaignDetails.FIELDS}
+        return {**details, "segment_value": segment_value_of(self.segment_type.data, self.segment_value.data)}
+
+    def segment_summary(self) -> str:
+        """The segment in words with the value as typed, e.g. "... total spend of at least $12.50"."""
+        label = dict((choice.value, choice.label) for choice in SEGMENTS)[self.segment_type.data]
+        value = segment_value_of(self.segment_type.data, self.segment_value.data)
+        return _N.sub(segment_value_shown(self.segment_type.data, value), label)
 
     def add_domain_error(self, error: InvalidInput) -> None:
         field = getattr(self, error.field, None)

@@ -3,7 +3,6 @@
  *   its bar, counts, send rate, time left and controls (shown or hidden as the server's state
  *   allows, whoever changed it); a campaign that is final but still has a control (retry-failed)
  *   is polled every few seconds, one with no control left is no longer polled;
- * - preview: the campaign form (data-preview-url) shows the audience and sample messages as you type;
  * - confirm: a form with data-confirm asks before it submits.
  */
 (function () {
@@ -89,70 +88,7 @@
     window.setTimeout(poll, POLL_MS);
   }
 
-  function startPreview(form) {
-    var out = document.getElementById("campaign-preview");
-    var timer = null;
-    var latest = 0;
-
-    function show(data) {
-      out.replaceChildren();
-      if (data.errors) {
-        var p = document.createElement("p");
-        p.className = "text-body-secondary mb-0";
-        p.textContent = "No preview yet: " + Object.keys(data.errors).map(function (field) {
-          return field.replace("_", " ") + " " + data.errors[field].join(", ");
-        }).join("; ") + ".";
-        out.appendChild(p);
-        return;
-      }
-      var count = document.createElement("p");
-      count.className = "mb-2";
-      var strong = document.createElement("strong");
-      strong.setAttribute("data-field", "audience-count");
-      strong.textContent = String(data.audience);
-      count.appendChild(strong);
-      count.appendChild(document.createTextNode(data.audience === 1 ? " customer matches now." : " customers match now."));
-      out.appendChild(count);
-      data.samples.forEach(function (sample) {
-        var box = document.createElement("div");
-        box.className = "border rounded p-2 mb-2 sample";
-        var subject = document.createElement("div");
-        subject.className = "fw-semibold";
-        subject.textContent = sample.subject;
-        var message = document.createElement("div");
-        message.className = "message";
-        message.textContent = sample.message;
-        box.appendChild(subject);
-        box.appendChild(message);
-        out.appendChild(box);
-      });
-    }
-
-    function refresh() {
-      var body = new FormData(form);
-      var token = body.get("csrf_token");
-      var request = ++latest;
-      fetch(form.getAttribute("data-preview-url"), {
-        method: "POST", body: body, credentials: "same-origin",
-        headers: { Accept: "application/json", "X-CSRFToken": token }
-      })
-        .then(function (response) { return response.json(); })
-        .then(function (data) { if (request === latest) { show(data); } })
-        .catch(function () { /* keep the last preview */ });
-    }
-
-    function later() {
-      window.clearTimeout(timer);
-      timer = window.setTimeout(refresh, 400);
-    }
-
-    form.addEventListener("input", later);
-    form.addEventListener("change", later);
-    refresh();
-  }
-
   document.querySelectorAll("[data-progress-url]").forEach(startProgress);
-  document.querySelectorAll("form[data-preview-url]").forEach(startPreview);
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
