@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import flask
 import flask_smorest
+from marshmallow import missing
 from webargs.flaskparser import FlaskParser, abort
 
 from crm.http.errors import http_error_payload
@@ -34,6 +35,8 @@ class Parser(FlaskParser):
             abort(400, messages={"json": [f"Invalid JSON body: {error}."]})
         if unsafe:
             abort(400, messages={"json": ["JSON body contains a NUL character or an invalid surrogate."]})
+        if data is missing:  # no body, or not JSON: every operation with a body requires it
+            abort(400, messages={"json": ["A JSON body (Content-Type: application/json) is required."]})
         return data
 
     def load_querystring(self, req, schema):

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from crm.http import fields as text
 from crm.http.fields import AwareDateTime, StrictInteger
-from crm.http.schemas import CursorPageQuery, InputSchema, PageQuery, name_length
+from crm.http.schemas import (
+    CursorPageQuery,
+    InputSchema,
+    PageQuery,
+    name_field,
+    require_together,
+    restaurant_field,
+    together,
+)
+from crm.write_model.templates import MAX_TEMPLATE_LENGTH
 from crm.write_model.vocabulary import SEGMENT_LIMITS, CampaignStatus, OutreachStatus, SegmentType
 
 SEGMENT_TYPES = tuple(SegmentType)
 OUTREACH_STATUSES = tuple(OutreachStatus)
-MAX_SEGMENT_VALUE = max(SEGMENT_LIMITS.values())  # the write model checks each type's own limit
+MAX_SEGMENT_VALUE = max(SEGMENT_LIMITS.values())
 _campaign_read_only = (
     "id",
     "restaurant_name",
@@ -20,7 +30,38 @@ _campaign_read_only = (
     "failed_retried_at",
     "stats",
 )
-_template = dict(validate=validate.Length(min=1, max=2000))
+# Each segment type with the range of its values (crm.write_model.campaigning.validated_details).
+_SEGMENTS = [
+    {"properties": {"segment_type": {"enum": [kind.value]}, "segment_value": {"maximum": limit}}}
+    for kind, limit in SEGMENT_LIMITS.items()
+]
+# A change of one without the other fits whatever the campaign holds: a value within every
+# type's range, or a type whose range holds every value.
+_VALUE_FOR_ANY_TYPE = min(SEGMENT_LIMITS.values())
+_TYPES_FOR_ANY_VALUE = [kind.value for kind, limit in SEGMENT_LIMITS.items() if limit == MAX_SEGMENT_VALUE]
+_SEGMENT_ALONE = (
+    {
+        "required": ["segment_value"],
+        "not": {"required": ["segment_type"]},
+        "properties": {"segment_value": {"maximum": _VALUE_FOR_ANY_TYPE}},
+    },
+    {
+        "required": ["segment_type"],
+        "not": {"required": ["segment_value"]},
+        "properties": {"segment_type": {"enum": _TYPES_FOR_ANY_VALUE}},
+    },
+)
+
+
+def _template(**options) -> fields.String:
+    return text.template(max_length=MAX_TEMPLATE_LENGTH, **options)
+
+
+def _segment_value(**options) -> fields.Integer:
+    limits = ", ".join(f"{limit} for {kind}" for kind, limit in SEGMENT_LIMITS.items())
+    return StrictInteger(
+        validate=validate.Range(min=0, max=MAX_SEGMENT_VALUE), metadata={"description": f"At most {limits}."}, **options
+    )
 
 
 class CampaignStatsSchema(Schema):
@@ -55,11 +96,12 @@ class CampaignSchema(Schema):
 
 class CampaignPatchSchema(InputSchema):
     read_only_fields = _campaign_read_only + ("restaurant",)
-    name = fields.String(**name_length)
+    rules = together("segment_type", "segment_value", *_SEGMENTS, alone=_SEGMENT_ALONE)
+    name = name_field()
     segment_type = fields.String(validate=validate.OneOf(SEGMENT_TYPES))
-    segment_value = StrictInteger(validate=validate.Range(min=0, max=MAX_SEGMENT_VALUE))
-    subject = fields.String(**_template)
-    message_template = fields.String(**_template)
+    segment_value = _segment_value()
+    subject = _template()
+    message_template = _template()
 
     @pre_load
     def _status_is_not_writable(self, data, **kwargs):
@@ -68,17 +110,25 @@ class CampaignPatchSchema(InputSchema):
             raise ValidationError({"status": ["status cannot be set; use the run, pause, resume and cancel controls"]})
         return data
 
+    @validates_schema
+    def _segment_together(self, data, **kwargs):
+        value, kind = data.get("segment_value"), data.get("segment_type")
+        if (value is not None and value <= _VALUE_FOR_ANY_TYPE) or kind in _TYPES_FOR_ANY_VALUE:
+            return  # alone, it fits any campaign
+        require_together(data, "segment_type", "segment_value", "the value's range depends on the type")
+
 
 class CampaignUpdateSchema(CampaignPatchSchema):
-    name = fields.String(required=True, **name_length)
+    rules = {"anyOf": _SEGMENTS}
+    name = name_field(required=True)
     segment_type = fields.String(required=True, validate=validate.OneOf(SEGMENT_TYPES))
-    segment_value = StrictInteger(required=True, validate=validate.Range(min=0, max=MAX_SEGMENT_VALUE))
-    message_template = fields.String(required=True, **_template)
+    segment_value = _segment_value(required=True)
+    message_template = _template(required=True)
 
 
 class CampaignCreateSchema(CampaignUpdateSchema):
     read_only_fields = _campaign_read_only
-    restaurant = fields.UUID(load_default=None)
+    restaurant = restaurant_field()
     status = fields.String(
         load_only=True,
         validate=validate.OneOf(

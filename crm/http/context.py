@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from flask import current_app, g, request
@@ -11,6 +12,9 @@ from crm.adapters.api_keys import Principal
 from crm.bootstrap import Container
 
 MAX_IDEMPOTENCY_KEY = 200
+# Visible ASCII, spaces inside (HTTP drops them around a header's value): the OpenAPI document's.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~](?:[ -~]*[!-~])?$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 def crm() -> Container:
@@ -44,10 +48,12 @@ def idempotent_id(kind: str) -> UUID | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY:
+    if len(key) > MAX_IDEMPOTENCY_KEY or not _IDEMPOTENCY_KEY.fullmatch(key):
         abort(
             400,
             message="Invalid input.",
-            errors={"Idempotency-Key": [f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"]},
+            errors={
+                "Idempotency-Key": [f"must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters (spaces inside)"]
+            },
         )
     return uuid5(NAMESPACE_URL, f"crm:idempotency:{g.principal.name}:{kind}:{key}")

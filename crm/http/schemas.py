@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import cache
 
-from marshmallow import Schema, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from crm.http import fields as text
 from crm.http.fields import AwareDateTime, QueryInteger, StrictInteger, dollars
 from crm.read_model import cursors
 from crm.write_model.validation import (
-    MAX_EMAIL_LENGTH,
     MAX_FREQUENCY_CAP_DAYS,
     MAX_FREQUENCY_CAP_MESSAGES,
     MAX_NAME_LENGTH,
@@ -23,9 +23,13 @@ DEFAULT_PAGE_SIZE = 50
 
 
 class InputSchema(Schema):
-    """Refuses unknown fields; silently drops the read-only ones a client echoes back."""
+    """Refuses unknown fields; silently drops the read-only ones a client echoes back.
+
+    `rules` are JSON Schema keywords on the whole body (`anyOf` for rules between fields) that
+    the OpenAPI document states beside the fields (crm.http.openapi); the schema enforces them."""
 
     read_only_fields: tuple[str, ...] = ()
+    rules: dict = {}
 
     @pre_load
     def _drop_read_only(self, data, **kwargs):
@@ -74,7 +78,9 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
 
 # -- restaurants --------------------------------------------------------------------------
 
-name_length = dict(validate=validate.Length(min=1, max=MAX_NAME_LENGTH))
+
+def name_field(**options) -> fields.String:
+    return text.name(max_length=MAX_NAME_LENGTH, **options)
 
 
 _CAP = {
@@ -91,6 +97,28 @@ def _cap_field(name: str, **options) -> fields.Integer:
     return StrictInteger(validate=validate.Range(min=0, max=limit), metadata={"description": description}, **options)
 
 
+def together(first: str, second: str, *pairs: dict, alone: tuple[dict, ...] = ()) -> dict:
+    """The `anyOf` of a body whose two fields are sent together or not at all (so no rule
+    between them depends on what the server holds), each pair they form being one of `pairs`;
+    `alone`, the ways one of them may still be sent without the other."""
+    neither = {"not": {"anyOf": [{"required": [first]}, {"required": [second]}]}}
+    return {"anyOf": [neither, *alone, *({**pair, "required": [first, second]} for pair in pairs)]}
+
+
+def require_together(data: dict, first: str, second: str, what: str) -> None:
+    """`together`'s check: a ValidationError naming both fields."""
+    if (first in data) != (second in data):
+        message = f"{first} and {second} are sent together: {what}"
+        raise ValidationError({first: [message], second: [message]})
+
+
+def _caps(messages: dict, days: dict) -> dict:
+    return {"properties": {"frequency_cap_messages": messages, "frequency_cap_days": days}}
+
+
+_NO_CAP, _A_CAP = _caps({"maximum": 0}, {"maximum": 0}), _caps({"minimum": 1}, {"minimum": 1})
+
+
 class RestaurantSchema(Schema):
     id = fields.UUID(dump_only=True)
     name = fields.String(required=True)
@@ -102,7 +130,9 @@ class RestaurantSchema(Schema):
 
 class RestaurantCreateSchema(InputSchema):
     read_only_fields = ("id", "created_at")
-    name = fields.String(required=True, **name_length)
+    # Both 0 (or left out: 0), or both at least 1.
+    rules = {"anyOf": [_NO_CAP, {**_A_CAP, "required": ["frequency_cap_messages", "frequency_cap_days"]}]}
+    name = name_field(required=True)
     timezone = fields.String(load_default="UTC", validate=validate.OneOf(TIMEZONES))
     frequency_cap_messages = _cap_field("frequency_cap_messages", load_default=0)
     frequency_cap_days = _cap_field("frequency_cap_days", load_default=0)
@@ -110,20 +140,23 @@ class RestaurantCreateSchema(InputSchema):
 
 class RestaurantPatchSchema(InputSchema):
     read_only_fields = ("id", "created_at")
-    name = fields.String(**name_length)
+    rules = together("frequency_cap_messages", "frequency_cap_days", _NO_CAP, _A_CAP)
+    name = name_field()
     timezone = fields.String(validate=validate.OneOf(TIMEZONES))
     frequency_cap_messages = _cap_field("frequency_cap_messages")
     frequency_cap_days = _cap_field("frequency_cap_days")
 
+    @validates_schema
+    def _cap_together(self, data, **kwargs):
+        require_together(data, "frequency_cap_messages", "frequency_cap_days", "both 0 (no cap) or both at least 1")
+
 
 class RestaurantUpdateSchema(RestaurantPatchSchema):
-    name = fields.String(required=True, **name_length)
+    name = name_field(required=True)
 
 
 # -- customers ----------------------------------------------------------------------------
 
-_email = dict(validate=validate.Length(max=MAX_EMAIL_LENGTH))  # fields.Email: `format: email` in the document
-_person = dict(validate=validate.Length(max=MAX_NAME_LENGTH))
 _customer_read_only = (
     "id",
     "restaurant_name",
@@ -196,28 +229,41 @@ class CustomerExportSchema(Schema):
     outreach = fields.List(fields.Nested(ExportedOutreachSchema))
 
 
+def restaurant_field() -> fields.UUID:
+    """The restaurant a create is for: an admin key names it, a restaurant key may leave it out."""
+    return fields.UUID(
+        load_default=None,
+        allow_none=False,
+        metadata={"description": "Required with an admin key; a restaurant key may leave it out (its own)."},
+    )
+
+
+def _person(**options) -> fields.String:
+    return text.optional_name(max_length=MAX_NAME_LENGTH, **options)
+
+
 class CustomerCreateSchema(InputSchema):
     read_only_fields = _customer_read_only
-    restaurant = fields.UUID(load_default=None)
-    email = fields.Email(required=True, **_email)
-    first_name = fields.String(load_default="", **_person)
-    last_name = fields.String(load_default="", **_person)
+    restaurant = restaurant_field()
+    email = text.email(required=True)
+    first_name = _person(load_default="")
+    last_name = _person(load_default="")
 
 
 class CustomerPatchSchema(InputSchema):
     read_only_fields = _customer_read_only + ("restaurant",)
-    email = fields.Email(**_email)
-    first_name = fields.String(**_person)
-    last_name = fields.String(**_person)
+    email = text.email()
+    first_name = _person()
+    last_name = _person()
 
 
 class CustomerUpdateSchema(CustomerPatchSchema):
-    email = fields.Email(required=True, **_email)
+    email = text.email(required=True)
 
 
 class CustomerListQuery(CursorPageQuery):
     restaurant_id = fields.UUID(load_default=None)
-    search = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    search = text.search(max_length=200, load_default=None)
 
 
 class CustomerQuery(Schema):
@@ -253,6 +299,18 @@ class HistorySchema(Schema):
 
 _spend = dict(validate=validate.Range(min=0, max=MAX_VISIT_SPEND_CENTS))
 _visit_read_only = ("id", "customer_email", "spend_dollars")
+_VISIT_YEARS = "19[7-9][0-9]|[2-9][0-9]{3}"  # from crm.write_model.validation.EARLIEST_VISIT's year
+
+
+def _visit_time(**options) -> AwareDateTime:
+    return AwareDateTime(
+        years=_VISIT_YEARS,
+        metadata={
+            "description": "When the visit happened: from 1970-01-01T00:00:00Z to the server's now (5 minutes "
+            "of clock skew allowed); a later time is refused (400). Its year as written is 1970 or later."
+        },
+        **options,
+    )
 
 
 class VisitSchema(Schema):
@@ -267,7 +325,7 @@ class VisitSchema(Schema):
 class AddVisitSchema(InputSchema):
     read_only_fields = _visit_read_only + ("customer",)
     spend_cents = StrictInteger(required=True, **_spend)
-    visited_at = AwareDateTime(load_default=None)
+    visited_at = _visit_time(load_default=None)  # null or left out: now
 
 
 class VisitCreateSchema(AddVisitSchema):
@@ -278,7 +336,7 @@ class VisitCreateSchema(AddVisitSchema):
 class VisitPatchSchema(InputSchema):
     read_only_fields = _visit_read_only + ("customer",)
     spend_cents = StrictInteger(**_spend)
-    visited_at = AwareDateTime()
+    visited_at = _visit_time()
 
 
 class VisitUpdateSchema(VisitPatchSchema):

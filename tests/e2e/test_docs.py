@@ -91,3 +91,57 @@ def test_interactive_docs_are_public_and_load_only_local_assets(client, authoriz
 
 def test_an_unknown_asset_is_404_not_401(client):
     assert client.get("/api/docs/assets/no-such-file.js").status_code == 404
+
+
+def operations(spec: dict):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                yield path, method, operation
+
+
+def test_the_openapi_document_states_each_operations_errors_headers_and_links(client):
+    spec = client.get("/api/openapi.json").get_json()
+    codes = {f"{m.upper()} {p}": set(o["responses"]) for p, m, o in operations(spec)}
+    creates = ["POST /api/restaurants/", "POST /api/customers/", "POST /api/visits/", "POST /api/campaigns/"]
+    creates.append("POST /api/customers/{customer_id}/add_visit/")
+
+    # Check the errors every operation can answer, and those of admin actions and creates.
+    assert all({"401", "414", "429", "503", "default"} <= found for found in codes.values()), codes
+    assert {"403", "409"} <= codes["POST /api/restaurants/"] and "403" in codes[
+        "DELETE /api/restaurants/{restaurant_id}/"
+    ]
+    # Check each create takes an Idempotency-Key of the form the server accepts, and links on.
+    for create in creates:
+        method, path = create.split(" ")
+        operation = spec["paths"][path][method.lower()]
+        headers = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "header"}
+        assert headers["Idempotency-Key"]["maxLength"] == 200 and "pattern" in headers["Idempotency-Key"], create
+        assert {"400", "409"} <= codes[create]
+        assert operation["responses"]["201"]["links"], create
+    # Check the lists of outreach link to their records.
+    for path in ("/api/outreach-events/", "/api/campaigns/{campaign_id}/events/"):
+        links = spec["paths"][path]["get"]["responses"]["200"]["links"]
+        assert links["get_api_outreach-events_outreach_id"]["parameters"] == {
+            "outreach_id": "$response.body#/results/0/id"
+        }
+
+
+def test_the_openapi_document_states_query_parameters_and_echoed_fields_as_the_server_reads_them(client):
+    spec = client.get("/api/openapi.json").get_json()
+
+    # Check no query parameter is said to be nullable (a query string holds no null).
+    nullable = [
+        (path, p["name"])
+        for path, _, operation in operations(spec)
+        for p in operation.get("parameters", [])
+        if p["in"] == "query"
+        and (p["schema"].get("nullable") or "default" in p["schema"] and p["schema"]["default"] is None)
+    ]
+    assert nullable == []
+    # Check the read-only fields a client may send back (ignored) are in the request schemas.
+    update = spec["components"]["schemas"]["CampaignUpdate"]["properties"]
+    assert update["stats"] == {"readOnly": True, "description": "Read-only: ignored when sent back."}
+    assert "status" not in update  # refused, not ignored
+    restaurant = spec["components"]["schemas"]["CustomerCreate"]["properties"]["restaurant"]
+    assert "nullable" not in restaurant and "default" not in restaurant  # left out, or a restaurant's id

@@ -24,6 +24,17 @@ def test_a_uri_over_the_limit_is_a_414_before_authentication(admin, client):
     assert admin.get(path + "x" * (MAX_URI_BYTES - len(path))).status_code == 400  # search: at most 200
 
 
+def test_every_operation_documents_its_414(client):
+    spec = client.get("/api/openapi.json").get_json()
+    missing = [
+        f"{method.upper()} {path}"
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "414" not in operation.get("responses", {})
+    ]
+    assert missing == []
+
+
 def raw(port: int, request: bytes) -> tuple[int, str, dict]:
     """Send bytes as they are; the status, content type and JSON body of the answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

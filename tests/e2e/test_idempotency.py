@@ -136,7 +136,7 @@ def test_keys_of_different_callers_do_not_collide(admin, make, key_of):
     assert admin.get("/api/customers/").get_json()["count"] == 2
 
 
-@pytest.mark.parametrize("key", ["", "   ", "k" * 201])
+@pytest.mark.parametrize("key", ["", "   ", "k" * 201, "caf\u00e9", "tab\tin"])
 def test_an_invalid_key_is_400_and_records_nothing(admin, customer, key):
     response = post(admin, f"/api/customers/{customer['id']}/add_visit/", {"spend_cents": 100}, key)
 
