@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench soak clean
+.PHONY: run test lint bench soak fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ bench: $(VENV)/.installed-run
 SOAK_ARGS ?=
 soak: $(VENV)/.installed-run
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+# The API against its OpenAPI document: schemathesis, every check and the stateful phase, against a
+# `crm serve` that tools/fuzz.py starts (on a temporary SQLite database, or DATABASE_URL's) and
+# stops; what no schema can state is in schemathesis.toml. CI runs a bounded version (.ci/run).
+FUZZ_ARGS ?= --max-time 600
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python tools/fuzz.py $(FUZZ_ARGS)
 
 # Mutation testing of the write model and the workers, outside CI and `make test`: mutmut with the
 # [mutmut] section of setup.cfg, the unit and application tiers on SQLite against each mutant;

@@ -12,9 +12,11 @@ The stack is the docker-compose one on a fresh PostgreSQL database with Redis: `
    whatever the answers take), plus a campaign to every customer every 5 minutes.
 The mix: add_visit 55%, register a customer 10%, a customer 10%, the inactive and the
 high-spender segments' first pages 10% each, the campaign list 5%. Each minute: requests done,
-errors (5xx or no answer; 4xx other than the expected are counted apart), p50 and p99 latency,
-RSS of each process group (summed over its processes), and the projection lag reported by
-/readyz. The section between the `make soak` markers of docs/reliability.md is replaced.
+how many started requests wait for a sender (behind schedule: the stack, or the machine, cannot
+keep the rate), errors (5xx or no answer; 4xx other than the expected are counted apart), p50
+and p99 latency (from the request's start, not its scheduled time), RSS of each process group
+(summed over its processes), whether /readyz says ready, and the machine's load average.
+The section between the `make soak` markers of docs/reliability.md is replaced.
 """
 
 from __future__ import annotations
@@ -242,12 +244,20 @@ def soak(port: int, key: str, mix: Mix, rate: float, minutes: int, groups: dict[
             "p99_ms": round(1000 * latencies[int(len(latencies) * 0.99)], 1) if latencies else None,
             "rss_mb": rss,
             "ready": ready["http_status"] == 200,
+            "load_1m": round(os.getloadavg()[0], 1),  # the machine is shared: what else ran shows here
         }
         if not sample["ready"]:
             checks = ready.get("checks", {})
             sample["not_ready"] = {name: check for name, check in checks.items() if not check.get("ok")}
         samples.append(sample)
         print(json.dumps(sample), file=sys.stderr, flush=True)
+    dropped = 0  # scheduled but never started: the schedule was not kept
+    while True:
+        try:
+            work.get_nowait()
+        except queue.Empty:
+            break
+        dropped += 1
     for _ in senders:
         work.put(None)
     for thread in senders:
@@ -261,7 +271,7 @@ def soak(port: int, key: str, mix: Mix, rate: float, minutes: int, groups: dict[
                 finished += 1
                 break
             time.sleep(1)
-    samples.append({"campaigns": len(campaigns), "campaigns_completed": finished})
+    samples.append({"campaigns": len(campaigns), "campaigns_completed": finished, "dropped": dropped})
     return samples
 
 
@@ -269,7 +279,9 @@ def report(samples: list[dict], rate: float, measured: float, args) -> str:
     minutes = [s for s in samples if "minute" in s]
     totals = samples[-1]
     groups = sorted(minutes[0]["rss_mb"])
-    header = "| minute | requests | errors | 4xx | p50 ms | p99 ms | " + " | ".join(f"{g} RSS MB" for g in groups)
+    header = "| minute | requests | behind schedule | errors | 4xx | p50 ms | p99 ms | load | " + " | ".join(
+        f"{g} RSS MB" for g in groups
+    )
     lines = [
         BEGIN,
         f"## `make soak` ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)",
@@ -279,10 +291,11 @@ def report(samples: list[dict], rate: float, measured: float, args) -> str:
         f"a campaign to every customer each 5 minutes. Machine: {os.cpu_count()} cores, shared.",
         "",
         header + " |",
-        "|" + " --- |" * (6 + len(groups)),
+        "|" + " --- |" * (8 + len(groups)),
     ]
     for s in minutes:
-        row = [s["minute"], s["requests"], s["errors"], s["unexpected_4xx"], s["p50_ms"], s["p99_ms"]]
+        row = [s["minute"], s["requests"], s["backlog"], s["errors"], s["unexpected_4xx"], s["p50_ms"], s["p99_ms"]]
+        row.append(s.get("load_1m", ""))
         row += [s["rss_mb"][g] for g in groups]
         lines.append("| " + " | ".join(str(v) for v in row) + " |")
     p99s = [s["p99_ms"] for s in minutes if s["p99_ms"] is not None]
@@ -290,7 +303,8 @@ def report(samples: list[dict], rate: float, measured: float, args) -> str:
     lines += [
         "",
         f"Totals: {sum(s['requests'] for s in minutes)} requests, {sum(s['errors'] for s in minutes)} errors, "
-        f"{sum(s['unexpected_4xx'] for s in minutes)} unexpected 4xx; p99 median over the minutes "
+        f"{sum(s['unexpected_4xx'] for s in minutes)} unexpected 4xx, {totals['dropped']} scheduled but never "
+        f"started (the schedule was not kept); p99 median over the minutes "
         f"{statistics.median(p99s):.1f} ms, worst {max(p99s):.1f} ms; campaigns completed "
         f"{totals['campaigns_completed']} of {totals['campaigns']}; /readyz ready in "
         f"{sum(1 for s in minutes if s['ready'])} of {len(minutes)} samples.",
