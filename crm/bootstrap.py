@@ -23,6 +23,7 @@ from crm.read_model.campaign_queries import CampaignQueries
 from crm.read_model.consent_queries import ConsentQueries
 from crm.read_model.customer_page_queries import CustomerPageQueries
 from crm.read_model.dashboard_queries import DashboardQueries
+from crm.read_model.overview_queries import OverviewQueries
 from crm.read_model.queries import Queries
 from crm.read_model.tables import customers
 from crm.write_model.application import CrmApplication
@@ -47,6 +48,7 @@ class Container:
     api_keys: ApiKeys
     operators: Operators
     dashboard_queries: DashboardQueries
+    overview_queries: OverviewQueries
     customer_page_queries: CustomerPageQueries
     unsubscribe_links: UnsubscribeLinks
     key_erasures: KeyErasureFollower | None  # PostgreSQL: keys destroyed elsewhere are forgotten here
@@ -127,6 +129,7 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         api_keys=ApiKeys(store.factory.datastore),
         operators=Operators(store.factory.datastore, clock),
         dashboard_queries=DashboardQueries(engine),
+        overview_queries=OverviewQueries(engine),
         customer_page_queries=CustomerPageQueries(engine),
         unsubscribe_links=UnsubscribeLinks(settings.secret_key.encode(), settings.public_base_url),
         key_erasures=erasures,

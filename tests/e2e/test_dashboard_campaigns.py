@@ -27,11 +27,6 @@ def names_listed(page: str) -> set[str]:
     return set(re.findall(r'<a href="/internal/campaigns/[0-9a-f-]+/">([^<]+)</a>', page))
 
 
-def test_internal_redirects_to_the_campaign_list(dash):
-    response = dash.get("/internal/")
-    assert response.status_code == 302 and response.headers["Location"] == "/internal/campaigns/"
-
-
 def test_the_list_shows_status_counts_progress_and_filters_by_restaurant_and_status(dash, make, container, clock):
     pizza, sushi = make.restaurant("Pizza Palace"), make.restaurant("Sushi Bar")
     guests = [make.customer(pizza) for _ in range(4)]

@@ -43,11 +43,6 @@ def _allowed(progress: dict) -> tuple[str, ...]:
     return allowed_actions(progress["status"], progress["failed"], progress["retried_failed"])
 
 
-@bp.route("/")
-def index():
-    return redirect(url_for("dashboard.campaigns"))
-
-
 @bp.route("/campaigns/")
 def campaigns():
     """Every campaign, newest first, with progress; filter by restaurant and status."""
