@@ -158,5 +158,6 @@ outreach_events = Table(
     Index("ix_outreach_campaign_status", "campaign_id", "status", "created_at", "id"),
     Index("ix_outreach_campaign_created", "campaign_id", "created_at", "id"),
     Index("ix_outreach_restaurant_created", "restaurant_id", "created_at", "id"),
+    Index("ix_outreach_customer_created", "customer_id", "created_at", "id"),  # timeline, export
     Index("ix_outreach_created", "created_at", "id"),
 )
