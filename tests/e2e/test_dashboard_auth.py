@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 import uuid
 
 import pytest
+from itsdangerous import TimestampSigner
 
 from crm.http import create_app
 from tests.e2e.dashboard_support import (
@@ -18,6 +20,7 @@ from tests.e2e.dashboard_support import (
     redirects_to_login,
     text_of,
 )
+from tests.e2e.e2e_support import bring_to
 
 _ARGUMENT = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 PUBLIC = {"/internal/login/", "/internal/static/<path:filename>"}
@@ -37,6 +40,8 @@ def dashboard_calls(app, ids: dict[str, str]) -> list[tuple[str, str]]:
             if converter == "any":
                 choices = [choice.strip().strip("'\"") for choice in options.split(",")]
                 paths = [p.replace(f"<any({options}):{name}>", c) for p in paths for c in choices]
+            elif converter == "path":  # the dashboard's own 404 page for any other path
+                paths = [p.replace(f"<path:{name}>", "no/such/page/") for p in paths]
             else:
                 assert converter == "uuid" and name in ids, f"{rule.rule}: teach the dashboard tests about {name}"
                 paths = [p.replace(f"<uuid:{name}>", ids[name]) for p in paths]
@@ -74,10 +79,69 @@ def test_a_page_asked_for_before_login_is_shown_after_it(visitor, operator_accou
     assert answer.status_code == 302 and answer.headers["Location"] == "/internal/customers/?q=ann"
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/internal/", "/api/", "/\\evil"])
+HOSTILE_NEXT = [
+    "https://evil.example/",
+    "//evil.example/internal/",
+    "/api/",
+    "/\\evil",
+    "/\\/evil.example/internal/",
+    "https:/internal/",
+    "http://127.0.0.1/internal/",
+    "/internal/\t/evil",
+    "/\t/evil.example/internal/",
+    "/internal/\r\nLocation: https://evil.example/",
+    "javascript:alert(1)//internal/",
+    " //evil.example/internal/",
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
 def test_login_never_redirects_off_the_dashboard(visitor, operator_account, target):
+    login_page = visitor.get(LOGIN, query_string={"next": target})
+    assert 'name="next" type="hidden" value=""' in login_page.get_data(as_text=True)  # not carried along
     response = visitor.log_in(next=target)
     assert response.status_code == 302 and response.headers["Location"] == "/internal/campaigns/"
+
+
+def test_a_control_posted_after_a_logout_elsewhere_says_it_did_not_run_and_login_returns_to_its_page(
+    dash, make, container, restaurant
+):
+    campaign = bring_to(make, container, make.campaign(restaurant), "running")
+    page = f"/internal/campaigns/{campaign['id']}/"
+    token = csrf_of(dash.get(page))
+    dash.post("/internal/logout/")  # another tab: the same cookies
+    # Check the page's poll learns it (401, no redirect to follow) and its control does nothing.
+    assert dash.get(page + "progress.json").status_code == 401
+    referrer = {"Referer": f"http://localhost{page}?status=sent"}
+    response = dash.client.post(page + "pause/", data={"csrf_token": token}, headers=referrer)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"{LOGIN}?next={page}?status%3Dsent"
+    login_page = dash.get(response.headers["Location"])
+    assert 'role="alert">Signed out: Pause did not run, nothing was changed.' in text_of(login_page)
+    assert make.get(f"/api/campaigns/{campaign['id']}/")["status"] == "running"
+    # Check the login goes back to the campaign's page, where the control can be used again.
+    form = {"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD, "csrf_token": csrf_of(login_page)}
+    answer = dash.client.post(LOGIN, data={**form, "next": f"{page}?status=sent"})
+    assert answer.status_code == 302 and answer.headers["Location"] == f"{page}?status=sent"
+
+
+def test_a_post_from_another_site_or_without_a_referrer_returns_to_the_list_after_login(dash, make, restaurant):
+    campaign = make.campaign(restaurant)
+    dash.post("/internal/logout/")
+    for headers in ({}, {"Referer": "https://evil.example/internal/campaigns/"}, {"Referer": "/internal/x/"}):
+        response = dash.client.post(f"/internal/campaigns/{campaign['id']}/run/", headers=headers)
+        assert response.status_code == 302 and response.headers["Location"] == LOGIN, headers
+    assert make.get(f"/api/campaigns/{campaign['id']}/")["status"] == "draft"
+
+
+def test_a_session_past_its_lifetime_is_signed_out(dash, make, restaurant, monkeypatch):
+    campaign = make.campaign(restaurant)
+    page = f"/internal/campaigns/{campaign['id']}/"
+    assert dash.get(page + "progress.json").status_code == 200
+    later = int(time.time()) + 12 * 3600 + 60  # sessions last 12 hours
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: later)
+    assert dash.get(page + "progress.json").status_code == 401
+    assert dash.get(page).headers["Location"] == f"{LOGIN}?next={page}"
 
 
 def test_wrong_password_or_unknown_email_is_refused_without_a_session(visitor, operator_account):

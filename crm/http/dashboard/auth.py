@@ -13,8 +13,8 @@ from crm.http.dashboard.forms import LoginForm
 
 @bp.route("/login/", methods=["GET", "POST"])
 def login():
-    """Log in with email and password; then go where the operator was going."""
-    form = LoginForm(next=request.args.get("next"))
+    """Log in with email and password; then go back where the operator was (a safe `next`)."""
+    form = LoginForm(next=safe_next(request.args.get("next")))
     status, headers = 200, {}
     if form.validate_on_submit():
         try:

@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -16,6 +28,8 @@ from crm.read_model.dashboard_queries import DashboardQueries, last_page
 bp = Blueprint("dashboard", __name__, url_prefix="/internal", static_folder="static")
 
 PUBLIC_ENDPOINTS = {"dashboard.login", "dashboard.static"}
+MAX_NEXT_LENGTH = 2000
+SIGNED_OUT = "Signed out: {what}, nothing was changed. Log in, then try again."
 SECURITY_HEADERS = {
     # Controls are one click away: never inside another site's frame.
     "X-Frame-Options": "DENY",
@@ -51,13 +65,23 @@ def actor() -> str:
 
 
 def safe_next(target: str | None) -> str | None:
-    """`target` if it is a dashboard path on this site (no open redirect), else None."""
-    if not target:
+    """`target` if it is a path of the dashboard on this site, else None: never another site's
+    address, absolute or protocol-relative (`//host`), nor one a browser would read as such
+    (a backslash, or a tab or newline it drops)."""
+    if not target or len(target) > MAX_NEXT_LENGTH or not target.isprintable() or " " in target:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/internal/") or "\\" in target:
         return None
     return target
+
+
+def came_from() -> str | None:
+    """Where a POST was sent from (the page whose form it is), as a safe `next`."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host or referrer.scheme not in ("http", "https"):
+        return None
+    return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
 
 
 def log_in(found: Operator) -> None:
@@ -79,11 +103,31 @@ def _require_operator():
     if g.operator is None and request.endpoint not in PUBLIC_ENDPOINTS:
         if request.path.endswith(".json"):
             return jsonify({"message": "Log in to the dashboard first."}), 401
-        target = request.full_path.rstrip("?") if request.method == "GET" else None
-        return redirect(url_for("dashboard.login", next=target))
+        if request.method == "GET":
+            return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+        # A form posted after the session ended (a logout elsewhere, its lifetime): say it did
+        # nothing, and come back to the page it was posted from.
+        action = (request.view_args or {}).get("action")
+        what = f"{action.capitalize()} did not run" if action else "the form was not sent"
+        flash(SIGNED_OUT.format(what=what), "warning")
+        return redirect(url_for("dashboard.login", next=came_from()))
     # After the login check, so that a visitor without a session is sent to the login page.
     current_app.extensions["csrf"].protect()
     return None
+
+
+@bp.route("/<path:unknown>", methods=["GET", "POST"])
+def not_found(unknown: str):
+    """Any other path under /internal/ (a malformed id included) gets the dashboard's 404 page;
+    a page that takes the other method only, a 405."""
+    other = "POST" if request.method == "GET" else "GET"
+    try:
+        rule, _ = current_app.create_url_adapter(request).match(request.path, method=other, return_rule=True)
+    except HTTPException:
+        rule = None
+    if rule is not None and rule.endpoint != request.endpoint:
+        abort(405, valid_methods=list(rule.methods or ()))
+    abort(404, "There is no such page in the dashboard.")
 
 
 HSTS = "max-age=31536000; includeSubDomains"  # when served over HTTPS only (SESSION_COOKIE_SECURE)
@@ -133,4 +177,5 @@ def _csrf_error(error: CSRFError):
 def _http_error(error: HTTPException):
     if request.path.endswith(".json"):
         return jsonify({"message": error.description}), error.code
-    return render_template("dashboard/error.html", title=error.name, message=error.description), error.code
+    allow = {"Allow": ", ".join(error.valid_methods)} if getattr(error, "valid_methods", None) else {}
+    return render_template("dashboard/error.html", title=error.name, message=error.description), error.code, allow
