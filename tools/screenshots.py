@@ -78,6 +78,9 @@ def create_campaign(page, base: str, restaurant: str, name: str, segment: str, v
 def control(page, url: str, action: str) -> None:
     page.goto(url)
     page.locator(f'[data-control="{action}"] button').click()
+    question = page.locator(f"dialog#confirm-{action}")  # Run, Cancel and Retry failed ask first
+    if question.count() and question.is_visible():
+        question.locator("button[type=submit]:not([formmethod])").click()
     page.wait_for_load_state()
 
 

@@ -6,37 +6,52 @@ the answer never points outside it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 
 from crm.read_model.campaign_queries import (
     _campaign_columns,
     _campaigns_from,
     _outreach_columns,
     _outreach_from,
+    segment_condition,
     with_stats,
 )
 from crm.read_model.queries import ACTIVE, Page, QueriesBase, _customer_columns, _customers_from, _row, _utc
-from crm.read_model.tables import campaigns, customers, outreach_events, restaurants, visits
-from crm.write_model.vocabulary import TERMINAL_OUTREACH, CampaignStatus, OutreachStatus
+from crm.read_model.tables import campaigns, consent_changes, customers, outreach_events, restaurants, visits
+from crm.write_model.vocabulary import (
+    TERMINAL_OUTREACH,
+    CampaignStatus,
+    ConsentSource,
+    EmailConsent,
+    OutreachStatus,
+)
 
 CAMPAIGN_STATUSES = tuple(CampaignStatus)
 FINAL_STATUSES = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
 OUTREACH_STATUSES = tuple(OutreachStatus)
 MAX_RESTAURANT_CHOICES = 1000
+RATE_WINDOW = timedelta(seconds=10)  # a campaign's send rate is measured over its last sends
+RATE_SAMPLE = 1000  # records read, at most, to find them
+MIN_RATE_SAMPLE = 3  # sends in the window before a rate is shown
 
 
 def last_page(count: int, page_size: int) -> int:
     return max(1, -(-count // page_size))
 
 
-def progress_of(campaign: dict, now: datetime) -> dict:
-    """How far a campaign (a row of `campaign` / `campaigns`) has gone: counts, percent, rate, ETA.
+def progress_of(campaign: dict, now: datetime, recent: tuple[int, datetime | None] | None = None) -> dict:
+    """How far a campaign (a row of `campaign` / `campaigns`) has gone: counts, percent, and while
+    it runs, its send rate and the time left.
 
-    The rate is outreach records finished (sent, failed or skipped) per second since the start,
-    up to the completion (or now); the ETA divides what is left by it, while running.
+    The rate is measured over the sends of the last RATE_WINDOW (`recent`: how many, and when the
+    first of them was), never since the start: a pause, or a resume, does not linger in it; and a
+    stall shows at once, as the time since the first send grows with none after it.
+    Failures and skips carry no time of their own: the rate of everything done is the send rate
+    scaled by the share of sends among what is done. Without `recent`, or with too few sends in
+    the window (just started or resumed, or everything failing), there is no rate and no estimate.
     """
     stats = campaign["stats"]
     audience = stats["audience"]
@@ -46,12 +61,14 @@ def progress_of(campaign: dict, now: datetime) -> dict:
         percent = min(100, done * 100 // audience)
     else:  # not resolved yet (None), or an empty audience, which completes at once
         percent = 100 if status == CampaignStatus.COMPLETED else 0
-    started_at = _utc(campaign["started_at"])
-    end = _utc(campaign["completed_at"]) or now
-    elapsed = (end - started_at).total_seconds() if started_at else 0.0
-    rate = done / elapsed if elapsed > 0 and done else 0.0
-    remaining = max(0, (audience or 0) - done)
-    eta = remaining / rate if status == CampaignStatus.RUNNING and audience is not None and rate > 0 else None
+    rate = eta = None
+    if status == CampaignStatus.RUNNING and recent is not None:
+        count, first = recent
+        seconds = (now - _utc(first)).total_seconds() if first is not None else 0.0
+        if count >= MIN_RATE_SAMPLE and seconds > 0:
+            rate = (count - 1) / seconds  # n sends since the first: n - 1 intervals
+            if audience is not None and stats[OutreachStatus.SENT]:
+                eta = max(0, audience - done) / (rate * done / stats[OutreachStatus.SENT])
     return {
         "status": status,
         "final": status in FINAL_STATUSES,
@@ -59,9 +76,30 @@ def progress_of(campaign: dict, now: datetime) -> dict:
         **stats,
         "done": done,
         "percent": percent,
-        "rate": round(rate, 2),
+        "rate": None if rate is None else round(rate, 2),
         "eta_seconds": None if eta is None else round(eta),
     }
+
+
+def _percent_done():
+    """A campaign's percent done, in SQL, as `progress_of` computes it."""
+    done = campaigns.c.sent + campaigns.c.failed + campaigns.c.skipped
+    completed = case((campaigns.c.status == CampaignStatus.COMPLETED, 100), else_=0)
+    return case((campaigns.c.audience > 0, done * 100 / campaigns.c.audience), else_=completed)
+
+
+def _contains(column, text: str):
+    """`column` contains `text`, in any case (LIKE's wildcards in `text` taken literally)."""
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return func.lower(column).like(pattern, escape="\\")
+
+
+CAMPAIGN_ORDERS = {
+    "created": (campaigns.c.created_at.desc(), campaigns.c.id.desc()),
+    "progress": (_percent_done().desc(), campaigns.c.created_at.desc(), campaigns.c.id.desc()),
+}
+_outreach_page_columns = (*_outreach_columns, customers.c.first_name, customers.c.last_name)
+_CONSENT_LINKS = (ConsentSource.ONE_CLICK, ConsentSource.UNSUBSCRIBE_PAGE)
 
 
 class DashboardQueries(QueriesBase):
@@ -78,17 +116,27 @@ class DashboardQueries(QueriesBase):
             return [_row(row) for row in conn.execute(query)]
 
     def campaign_list(
-        self, restaurant_id: UUID | None, status: str | None, page: int, page_size: int, now: datetime
+        self,
+        restaurant_id: UUID | None,
+        status: str | None,
+        page: int,
+        page_size: int,
+        now: datetime,
+        name: str = "",
+        order: str = "created",
     ) -> dict:
-        """A page of campaigns, newest first, each with its progress; and the restaurants to filter by."""
+        """A page of campaigns (newest first, or most done first), each with its progress, and a
+        draft with the audience that matches now; and the restaurants to filter by."""
         query = select(*_campaign_columns).select_from(_campaigns_from)
         if restaurant_id is not None:
             query = query.where(campaigns.c.restaurant_id == restaurant_id)
         if status is not None:
             query = query.where(campaigns.c.status == status)
-        result = self._clamped_page(query, (campaigns.c.created_at.desc(), campaigns.c.id.desc()), page, page_size)
+        if name:
+            query = query.where(_contains(campaigns.c.name, name))
+        result = self._clamped_page(query, CAMPAIGN_ORDERS[order], page, page_size)
         for item in result.items:
-            item["progress"] = progress_of(with_stats(item), now)
+            item["progress"] = {**progress_of(with_stats(item), now), "matching": self.matching_now(item, now)}
         return {"campaigns": result, "restaurants": self.restaurant_choices()}
 
     def campaign(self, campaign_id: UUID) -> dict | None:
@@ -96,38 +144,121 @@ class DashboardQueries(QueriesBase):
         row = self._one(query)
         return None if row is None else with_stats(row)
 
+    def matching_now(self, campaign: dict, now: datetime) -> dict | None:
+        """A draft's audience if it ran now: its restaurant's customers in its segment who have
+        not unsubscribed (`count`), and those left out as unsubscribed; None for any other status
+        (the audience is resolved once, when the campaign starts)."""
+        if campaign["status"] != CampaignStatus.DRAFT:
+            return None
+        unsubscribed = customers.c.email_consent == EmailConsent.UNSUBSCRIBED
+        query = (
+            select(unsubscribed.label("unsubscribed"), func.count().label("count"))
+            .where(
+                customers.c.restaurant_id == campaign["restaurant"],
+                ACTIVE,
+                segment_condition(campaign["segment_type"], campaign["segment_value"], now),
+            )
+            .group_by(unsubscribed)
+        )
+        with self.engine.connect() as conn:
+            counts = {bool(row.unsubscribed): row.count for row in conn.execute(query)}
+        return {"count": counts.get(False, 0), "unsubscribed": counts.get(True, 0)}
+
+    def recent_sends(self, campaign_id: UUID, now: datetime) -> tuple[int, datetime | None]:
+        """How many of the campaign's messages were sent in the last RATE_WINDOW, and when the
+        first of them was, for its send rate.
+
+        Read among the RATE_SAMPLE records created last (an index range, not every record of a
+        large campaign): a batch's records are created when its sending begins, so the records
+        sent lately are among them (except the failed ones of a retry, created long before)."""
+        newest = (
+            select(outreach_events.c.sent_at)
+            .where(outreach_events.c.campaign_id == campaign_id, outreach_events.c.status == OutreachStatus.SENT)
+            .order_by(outreach_events.c.created_at.desc(), outreach_events.c.id.desc())
+            .limit(RATE_SAMPLE)
+            .subquery()
+        )
+        query = select(func.count(), func.min(newest.c.sent_at)).where(newest.c.sent_at >= now - RATE_WINDOW)
+        with self.engine.connect() as conn:
+            count, first = conn.execute(query).one()
+        return count, _utc(first)
+
     def progress(self, campaign_id: UUID, now: datetime) -> dict | None:
+        """The campaign's progress (with its current send rate), and a draft's audience now."""
         campaign = self.campaign(campaign_id)
-        return None if campaign is None else progress_of(campaign, now)
+        return None if campaign is None else self._progress(campaign, now)
+
+    def _progress(self, campaign: dict, now: datetime) -> dict:
+        recent = self.recent_sends(campaign["id"], now) if campaign["status"] == CampaignStatus.RUNNING else None
+        return {**progress_of(campaign, now, recent), "matching": self.matching_now(campaign, now)}
 
     def campaign_page(
-        self, campaign_id: UUID, outreach_status: str | None, page: int, page_size: int, now: datetime
+        self, campaign_id: UUID, outreach_status: str | None, customer: str, page: int, page_size: int, now: datetime
     ) -> dict | None:
-        """A campaign with its progress and a page of its outreach records (newest first)."""
+        """A campaign with its progress, a draft's audience now, a finished campaign's results,
+        and a page of its outreach records, newest first (by the time each was queued, then id),
+        of one status and of customers whose email or name contains `customer`."""
         campaign = self.campaign(campaign_id)
         if campaign is None:
             return None
         query = (
-            select(*_outreach_columns).select_from(_outreach_from).where(outreach_events.c.campaign_id == campaign_id)
+            select(*_outreach_page_columns)
+            .select_from(_outreach_from)
+            .where(outreach_events.c.campaign_id == campaign_id)
         )
         if outreach_status is not None:
             query = query.where(outreach_events.c.status == outreach_status)
+        if customer:
+            query = query.where(_contains(customers.c.search_text, customer))
         outreach = self._clamped_page(
             query, (outreach_events.c.created_at.desc(), outreach_events.c.id.desc()), page, page_size
         )
-        skipped = (
+        return {
+            "campaign": campaign,
+            "progress": self._progress(campaign, now),
+            "outreach": outreach,
+            "skipped_by_reason": self._by_reason(campaign_id, OutreachStatus.SKIPPED),
+            "results": self._results(campaign) if campaign["status"] in FINAL_STATUSES else None,
+        }
+
+    def _by_reason(self, campaign_id: UUID, status: str) -> list[dict]:
+        query = (
             select(outreach_events.c.error_message.label("reason"), func.count().label("count"))
-            .where(outreach_events.c.campaign_id == campaign_id, outreach_events.c.status == OutreachStatus.SKIPPED)
+            .where(outreach_events.c.campaign_id == campaign_id, outreach_events.c.status == status)
             .group_by(outreach_events.c.error_message)
             .order_by(func.count().desc(), outreach_events.c.error_message)
         )
         with self.engine.connect() as conn:
-            by_reason = [_row(row) for row in conn.execute(skipped)]
+            return [_row(row) for row in conn.execute(query)]
+
+    def _results(self, campaign: dict) -> dict:
+        """A finished campaign's results: failures by reason, and its recipients who unsubscribed
+        through an email's link after their message was sent.
+
+        Which campaign's link they used is not kept (a change of consent records its source,
+        not the message), so these are recipients who left after it, not proven to be because of it."""
+        sent_to = outreach_events.alias("sent_to")
+        left = (
+            select(func.count(func.distinct(consent_changes.c.customer_id)))
+            .select_from(
+                sent_to.join(
+                    consent_changes,
+                    (consent_changes.c.customer_id == sent_to.c.customer_id)
+                    & (consent_changes.c.changed_at >= sent_to.c.sent_at),
+                )
+            )
+            .where(
+                sent_to.c.campaign_id == campaign["id"],
+                sent_to.c.status == OutreachStatus.SENT,
+                consent_changes.c.email_consent == EmailConsent.UNSUBSCRIBED,
+                consent_changes.c.source.in_(_CONSENT_LINKS),
+            )
+        )
+        with self.engine.connect() as conn:
+            unsubscribed_after = conn.execute(left).scalar_one()
         return {
-            "campaign": campaign,
-            "progress": progress_of(campaign, now),
-            "outreach": outreach,
-            "skipped_by_reason": by_reason,
+            "failed_by_reason": self._by_reason(campaign["id"], OutreachStatus.FAILED),
+            "unsubscribed_after": unsubscribed_after,
         }
 
     def customer_search(self, restaurant_id: UUID | None, text: str, page: int, page_size: int) -> dict:

@@ -57,6 +57,9 @@ def test_an_operator_runs_a_campaign_and_watches_it_complete_live(served):
             assert "Draft campaign created." in page.content()
 
             page.get_by_role("button", name="Run").click()
+            # Check Run asks first, with the audience that matches now.
+            question = page.get_by_role("dialog", name=f"Send to {CUSTOMERS} customers now?")
+            question.get_by_role("button", name="Send now").click()
             page.get_by_text("Campaign started.").wait_for()
             status = page.locator('#campaign-progress [data-field="status"]')
             assert status.inner_text() == "running", "the campaign finished before its page loaded"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from crm.write_model.outreach import outreach_id
 from tests.commands import Caller
 from tests.e2e.dashboard_support import text_of
 from tests.e2e.e2e_support import bring_to, queue_outreach
@@ -122,40 +123,81 @@ def test_the_outreach_pager_is_bounded_and_keeps_the_filter(dash, make, containe
     assert sent.count(">queued</span></td>") == 0 and sent.count(">sent</span></td>") == 5
 
 
-def test_progress_json_gives_counts_percent_rate_and_eta_until_final(dash, make, container, restaurant, clock):
-    guests = [make.customer(restaurant) for _ in range(4)]
+def send(container, records, clock, seconds_apart: float = 1.0) -> None:
+    """Record `records` as sent, one every `seconds_apart` seconds of the clock."""
+    for record in records:
+        clock.advance(seconds=seconds_apart)
+        record.record_sent(1, WORKER, clock())
+    Caller(container).record_outcomes(records)
+
+
+def test_progress_json_gives_counts_percent_and_the_rate_of_the_last_sends_until_final(
+    dash, make, container, restaurant, clock
+):
+    guests = [make.customer(restaurant) for _ in range(12)]
     clock.advance(days=31)
     campaign = make.campaign(restaurant)
     records = queue_outreach(make, container, campaign, guests)  # started now
-    clock.advance(seconds=10)
-    for record in records[:2]:
-        record.record_sent(1, WORKER, clock())
-    Caller(container).record_outcomes(records[:2])
+    clock.advance(seconds=100)  # a slow start: the rate is measured over the last sends only
+    send(container, records[:4], clock, seconds_apart=2)
     url = f"/internal/campaigns/{campaign['id']}/progress.json"
     assert dash.get(url).get_json() == {
         "status": "running",
         "final": False,
         "retried_failed": False,
-        "audience": 4,
+        "audience": 12,
         "excluded_unsubscribed": 0,
-        "queued": 2,
-        "sent": 2,
+        "queued": 8,
+        "sent": 4,
         "failed": 0,
         "skipped": 0,
-        "done": 2,
-        "percent": 50,
-        "rate": 0.2,  # 2 done in the 10 s since the start
-        "eta_seconds": 10,  # 2 left at 0.2 per second
+        "done": 4,
+        "percent": 33,
+        "rate": 0.5,  # one every 2 s since the first of these sends (not 4 in 108 s)
+        "eta_seconds": 16,  # 8 left at 0.5 per second
+        "matching": None,
         "allowed": ["pause", "cancel"],
     }
-    clock.advance(seconds=10)
-    for record in records[2:]:
-        record.record_sent(1, WORKER, clock())
-    Caller(container).record_outcomes(records[2:])
+    # Check a failure counts as done: the estimate follows everything done, not the sends only.
+    records[4].record_failed(3, "gave up", WORKER, clock())
+    Caller(container).record_outcomes(records[4:5])
+    assert dash.get(url).get_json()["eta_seconds"] == round(7 / (0.5 * 5 / 4))
+    send(container, records[5:], clock)
     Caller(container).finish_batch(uuid.UUID(campaign["id"]), 0)
     done = dash.get(url).get_json()
-    assert done["status"] == "completed" and done["final"] is True and done["allowed"] == []
-    assert done["percent"] == 100 and done["eta_seconds"] is None and done["rate"] == 0.2  # 4 in 20 s
+    assert done["status"] == "completed" and done["final"] is True and done["allowed"] == ["retry-failed"]
+    assert done["percent"] == 100 and done["eta_seconds"] is None and done["rate"] is None
+
+
+def test_a_paused_campaign_has_no_rate_nor_estimate_and_a_resumed_one_measures_afresh(
+    dash, make, container, restaurant, clock
+):
+    guests = [make.customer(restaurant) for _ in range(10)]
+    clock.advance(days=31)
+    campaign = make.campaign(restaurant)
+    records = queue_outreach(make, container, campaign, guests)
+    send(container, records[:4], clock)
+    url = f"/internal/campaigns/{campaign['id']}/progress.json"
+    page = f"/internal/campaigns/{campaign['id']}/"
+    assert dash.get(url).get_json()["rate"] == 1.0
+
+    make.control(campaign, "pause")  # another operator
+    paused = dash.get(url).get_json()
+    assert (paused["status"], paused["rate"], paused["eta_seconds"]) == ("paused", None, None)
+    shown = text_of(dash.get(page))
+    assert field(shown, "rate") == "\u2014" and field(shown, "eta") == "\u2014" and "per second" not in shown
+
+    clock.advance(minutes=10)
+    make.control(campaign, "resume")
+    # Check just after the resume there is no estimate yet (not one from before the pause) ...
+    resumed = dash.get(url).get_json()
+    assert (resumed["status"], resumed["rate"], resumed["eta_seconds"]) == ("running", None, None)
+    assert field(text_of(dash.get(page)), "eta") == "estimating\u2026"
+    # ... then one from the sends since, not from the 10 minutes paused.
+    send(container, records[4:8], clock, seconds_apart=0.5)
+    resumed = dash.get(url).get_json()
+    assert (resumed["rate"], resumed["eta_seconds"]) == (2.0, 1)
+    assert field(text_of(dash.get(page)), "eta") == "about 1 s"
 
 
 def test_an_unknown_campaign_is_a_404(dash):
@@ -164,3 +206,122 @@ def test_an_unknown_campaign_is_a_404(dash):
     assert page.status_code == 404 and "No such campaign." in text_of(page)
     assert dash.get(f"/internal/campaigns/{missing}/progress.json").status_code == 404
     assert dash.get(f"/internal/campaigns/{missing}/edit/").status_code == 404
+
+
+def test_a_malformed_campaign_id_gets_the_dashboards_404_page(dash):
+    for path in ("/internal/campaigns/not-a-uuid/", "/internal/campaigns/12345/edit/", "/internal/nowhere"):
+        page = dash.get(path)
+        assert page.status_code == 404 and page.mimetype == "text/html", path
+        assert "There is no such page in the dashboard." in text_of(page) and 'href="/internal/campaigns/"' in text_of(
+            page
+        )
+    # Check the JSON endpoints keep answering JSON, and a missing slash is still only a redirect.
+    assert dash.get("/internal/campaigns/not-a-uuid/progress.json").is_json
+    campaign_id = uuid.uuid4()
+    response = dash.get(f"/internal/campaigns/{campaign_id}")
+    assert response.status_code == 308 and response.headers["Location"].endswith(f"/internal/campaigns/{campaign_id}/")
+
+
+def test_a_draft_shows_the_audience_that_matches_now_on_its_page_the_list_and_its_progress(
+    dash, make, restaurant, clock, admin
+):
+    guests = [make.customer(restaurant) for _ in range(4)]
+    assert admin.post(f"/api/customers/{guests[0]['id']}/unsubscribe/").status_code == 200
+    clock.advance(days=31)
+    make.customer(restaurant)  # registered since: not inactive for 30 days
+    campaign = make.campaign(restaurant, name="Draft now")
+    page = text_of(dash.get(f"/internal/campaigns/{campaign['id']}/"))
+    assert field(page, "audience") == "3 match now"
+    assert "Fixed when it runs;" in page and field(page, "matching-unsubscribed") == "1"
+    listed = text_of(dash.get("/internal/campaigns/"))
+    assert field(listed[listed.index("Draft now") :], "audience") == "3 match now"
+    progress = dash.get(f"/internal/campaigns/{campaign['id']}/progress.json").get_json()
+    assert progress["audience"] is None and progress["matching"] == {"count": 3, "unsubscribed": 1}
+    # Check it follows the customers: one more matches a minute later.
+    make.customer(restaurant)
+    clock.advance(days=31)
+    assert dash.get(f"/internal/campaigns/{campaign['id']}/progress.json").get_json()["matching"]["count"] == 5
+
+
+def test_the_list_searches_names_and_sorts_by_created_or_progress(dash, make, container, restaurant, clock):
+    guests = [make.customer(restaurant) for _ in range(4)]
+    clock.advance(days=31)
+    half = make.campaign(restaurant, name="Spring half")
+    clock.advance(seconds=1)
+    quarter = make.campaign(restaurant, name="Spring quarter")
+    clock.advance(seconds=1)
+    make.campaign(restaurant, name="Autumn_draft 100%")
+    for campaign, sent in ((half, 2), (quarter, 1)):
+        records = queue_outreach(make, container, campaign, guests)
+        send(container, records[:sent], clock)
+
+    def listed(**query) -> list[str]:
+        return re.findall(
+            r'<a href="/internal/campaigns/[0-9a-f-]+/">([^<]+)</a>',
+            text_of(dash.get("/internal/campaigns/", query_string=query)),
+        )
+
+    assert listed() == ["Autumn_draft 100%", "Spring quarter", "Spring half"]  # newest first
+    assert listed(sort="progress") == ["Spring half", "Spring quarter", "Autumn_draft 100%"]
+    assert listed(q="SPRING", sort="progress") == ["Spring half", "Spring quarter"]
+    # Check LIKE's wildcards are taken literally.
+    assert listed(q="_draft 100%") == ["Autumn_draft 100%"] and listed(q="g%q") == []
+    assert listed(sort="bogus") == listed()
+    page = text_of(dash.get("/internal/campaigns/", query_string={"q": "spring", "sort": "progress"}))
+    assert 'value="spring"' in page and '<option value="progress" selected>' in page
+
+
+def test_the_outreach_list_filters_by_customer_email_or_name_in_a_stable_order(
+    dash, make, container, restaurant, clock
+):
+    names = [("Ann", "Lee"), ("Bob", "Annan"), ("Cy", "Young"), ("Dee", "Ray")]
+    guests = [
+        make.customer(restaurant, email=f"{first.lower()}@example.com", first_name=first, last_name=last)
+        for first, last in names
+    ]
+    clock.advance(days=31)
+    campaign = make.campaign(restaurant)
+    queue_outreach(make, container, campaign, guests)  # one batch: queued at the same moment
+    path = f"/internal/campaigns/{campaign['id']}/"
+
+    def emails(**query) -> list[str]:
+        page = text_of(dash.get(path, query_string=query))
+        return re.findall(r'<a href="/internal/customers/[0-9a-f-]+/">([^<]+)</a>', page)
+
+    # Check records queued at one moment are in the order of their ids (the newest first, then by id).
+    by_id = sorted(guests, key=lambda g: outreach_id(uuid.UUID(campaign["id"]), uuid.UUID(g["id"])), reverse=True)
+    everyone = emails()
+    assert everyone == [g["email"] for g in by_id]
+    assert emails(customer="ANN") == [e for e in everyone if e in ("ann@example.com", "bob@example.com")]
+    assert emails(customer="young") == ["cy@example.com"]
+    assert emails(customer="@example.com", status="sent") == []
+    page = text_of(dash.get(path, query_string={"customer": "ann"}))
+    assert "2 records of customers matching “ann”" in page and "Bob Annan" in page
+
+
+def test_a_finished_campaign_shows_its_results(dash, make, container, restaurant, clock, client):
+    guests = [make.customer(restaurant) for _ in range(5)]
+    clock.advance(days=31)
+    campaign = make.campaign(restaurant)
+    page = f"/internal/campaigns/{campaign['id']}/"
+    records = queue_outreach(make, container, campaign, guests)
+    assert 'id="results"' not in text_of(dash.get(page))  # running: no results yet
+    for record in records[:3]:
+        record.record_sent(1, WORKER, clock())
+    records[3].record_failed(3, "gave up after 3 attempts: 421 busy", WORKER, clock())
+    records[4].skip("frequency_capped", WORKER, clock())
+    Caller(container).record_outcomes(records)
+    Caller(container).finish_batch(uuid.UUID(campaign["id"]), 0)
+    # One recipient leaves through the message's link, another through the API (not a link).
+    clock.advance(minutes=5)
+    link = "/u/" + container.unsubscribe_links.token(uuid.UUID(guests[0]["id"]), uuid.UUID(campaign["id"]))
+    assert client.post(link, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    make.admin.post(f"/api/customers/{guests[1]['id']}/unsubscribe/")
+
+    shown = text_of(dash.get(page))
+    results = shown[shown.index('id="results"') : shown.index("</section>", shown.index('id="results"'))]
+    assert re.search(r"<dt[^>]*>Sent</dt><dd[^>]*>3 of 5</dd>", results)
+    assert "1: gave up after 3 attempts: 421 busy" in results and "1: frequency_capped" in results
+    assert "Unsubscribes it caused</dt>" in results and "Not known: a change of consent records" in results
+    assert field(results, "unsubscribed-after") == "1"
+    assert "Duplicate as a new draft" in shown

@@ -11,13 +11,15 @@ from crm.http.context import crm
 from crm.http.dashboard.base import actor, bp, dashboard, page_number
 from crm.http.dashboard.forms import CampaignForm, EditCampaignForm
 from crm.http.responses import caught_up
-from crm.read_model.dashboard_queries import CAMPAIGN_STATUSES, OUTREACH_STATUSES
+from crm.read_model.dashboard_queries import CAMPAIGN_ORDERS, CAMPAIGN_STATUSES, OUTREACH_STATUSES
 from crm.write_model.campaigns import allowed_actions
 from crm.write_model.errors import CampaignNotFound, Conflict, InvalidInput
-from crm.write_model.vocabulary import CONTROLS, CampaignAction
+from crm.write_model.validation import MAX_NAME_LENGTH
+from crm.write_model.vocabulary import CONTROLS, CampaignAction, CampaignDetails
 
 CAMPAIGNS_PER_PAGE = 20
 OUTREACH_PER_PAGE = 25
+MAX_SEARCH_LENGTH = 200
 DONE = {
     CampaignAction.RUN: "Campaign started.",
     CampaignAction.PAUSE: "Campaign paused.",
@@ -45,9 +47,18 @@ def _allowed(progress: dict) -> tuple[str, ...]:
 
 @bp.route("/campaigns/")
 def campaigns():
-    """Every campaign, newest first, with progress; filter by restaurant and status."""
+    """Every campaign with its progress, newest or most done first; search by name, filter by
+    restaurant and status."""
+    name = request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH]
+    order = _choice("sort", tuple(CAMPAIGN_ORDERS)) or "created"
     listing = dashboard().queries.campaign_list(
-        _uuid_arg("restaurant"), _choice("status", CAMPAIGN_STATUSES), page_number(), CAMPAIGNS_PER_PAGE, crm().clock()
+        _uuid_arg("restaurant"),
+        _choice("status", CAMPAIGN_STATUSES),
+        page_number(),
+        CAMPAIGNS_PER_PAGE,
+        crm().clock(),
+        name=name,
+        order=order,
     )
     return render_template(
         "dashboard/campaigns.html",
@@ -55,14 +66,20 @@ def campaigns():
         statuses=CAMPAIGN_STATUSES,
         restaurant=_uuid_arg("restaurant"),
         status=_choice("status", CAMPAIGN_STATUSES),
+        q=name,
+        sort=order,
     )
 
 
 @bp.route("/campaigns/<uuid:campaign_id>/")
 def campaign(campaign_id: UUID):
-    """Settings, live progress, counts by status, controls and a page of outreach records."""
+    """Settings, live progress, counts by status, results once finished, controls, and a page of
+    outreach records of one status and of customers matching the search."""
     status = _choice("status", OUTREACH_STATUSES)
-    shown = dashboard().queries.campaign_page(campaign_id, status, page_number(), OUTREACH_PER_PAGE, crm().clock())
+    customer = request.args.get("customer", "").strip()[:MAX_SEARCH_LENGTH]
+    shown = dashboard().queries.campaign_page(
+        campaign_id, status, customer, page_number(), OUTREACH_PER_PAGE, crm().clock()
+    )
     if shown is None:
         abort(404, "No such campaign.")
     return render_template(
@@ -71,22 +88,36 @@ def campaign(campaign_id: UUID):
         allowed=_allowed(shown["progress"]),
         statuses=OUTREACH_STATUSES,
         status=status,
+        customer=customer,
     )
 
 
 @bp.route("/campaigns/<uuid:campaign_id>/progress.json")
 def progress(campaign_id: UUID):
-    """The campaign's counts, percent, rate and ETA, polled by the page while it runs."""
+    """The campaign's counts, percent, send rate and time left (while it runs), a draft's audience
+    now, and the controls its status allows: polled by its page, which redraws from it."""
     current = dashboard().queries.progress(campaign_id, crm().clock())
     if current is None:
         abort(404, "No such campaign.")
     return jsonify({**current, "allowed": _allowed(current)})
 
 
-@bp.route(f"/campaigns/<uuid:campaign_id>/<any({', '.join(repr(str(c)) for c in CONTROLS)}):action>/", methods=["POST"])
+@bp.route(
+    f"/campaigns/<uuid:campaign_id>/<any({', '.join(repr(str(c)) for c in CONTROLS)}):action>/",
+    methods=["GET", "POST"],
+)
 def control(campaign_id: UUID, action: str):
-    """Run, pause, resume, cancel or retry the failed; a control the status does not allow is
-    flashed, not done."""
+    """GET asks (the page's dialog asks the same without loading this); POST runs, pauses,
+    resumes, cancels or retries the failed. A control the status does not allow is flashed, not done."""
+    if request.method == "GET":
+        current = dashboard().queries.progress(campaign_id, crm().clock())
+        if current is None:
+            abort(404, "No such campaign.")
+        if action not in _allowed(current):
+            flash(f"Not possible now: this campaign is {current['status']}.", "warning")
+            return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
+        shown = dashboard().queries.campaign(campaign_id)
+        return render_template("dashboard/campaign_control.html", campaign=shown, progress=current, action=action)
     try:
         caught_up(crm().application.control_campaign(campaign_id, CampaignAction(action), actor=actor(), scope=None))
     except CampaignNotFound:
@@ -96,6 +127,24 @@ def control(campaign_id: UUID, action: str):
     else:
         flash(DONE[action], "success")
     return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
+
+
+@bp.route("/campaigns/<uuid:campaign_id>/duplicate/", methods=["POST"])
+def duplicate(campaign_id: UUID):
+    """A new draft with this campaign's settings, named "Copy of ..."."""
+    current = dashboard().queries.campaign(campaign_id)
+    if current is None:
+        abort(404, "No such campaign.")
+    details = {field: current[field] for field in CampaignDetails.FIELDS}
+    details["name"] = ("Copy of " + current["name"])[:MAX_NAME_LENGTH]
+    try:
+        recorded = crm().application.create_campaign(current["restaurant"], details, actor=actor(), scope=None)
+    except InvalidInput as error:
+        flash(f"Not duplicated: {error.field} {error.message}.", "warning")
+        return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
+    caught_up(recorded)
+    flash(f"Draft created from {current['name']}. Change it, then run it when ready.", "success")
+    return redirect(url_for("dashboard.campaign", campaign_id=recorded.id))
 
 
 @bp.route("/campaigns/new/", methods=["GET", "POST"])
