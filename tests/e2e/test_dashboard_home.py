@@ -132,6 +132,10 @@ def visits(first: str, **nonzero: tuple) -> dict[str, dict[str, str]]:
     return table
 
 
+def ticks(page: str, chart: str) -> list[str]:
+    return re.findall(r'<text class="chart-tick"[^>]*>([^<]+)</text>', section(page, f'data-chart="{chart}"', "</svg>"))
+
+
 def running_names(page: str) -> list[str]:
     return re.findall(
         r'<a href="/internal/campaigns/[0-9a-f-]+/">([^<]+)</a>', section(page, 'id="running-title"', "</section>")
@@ -196,6 +200,17 @@ def test_the_series_count_utc_days_for_all_restaurants(dash, world):
     )
     assert section(page, 'data-chart="visits"', "</svg>").count('<rect class="chart-bar"') == 4
     assert "$64.00 spent from 09 Feb 2026 to 10 Mar 2026." in page
+    # Check the scales: round steps up to the highest day (4 messages, 3 visits, $49.50 of spend),
+    # and 8 March's 4 messages as 4 bars of 45 px stacked up the 180 px plot (sent at the bottom).
+    assert ticks(page, "messages") == ["1", "2", "3", "4"] and ticks(page, "visits") == ["1", "2", "3"]
+    assert ticks(page, "spend") == ["$20", "$40", "$60"]
+    bars = re.findall(r'y="([\d.]+)" height="([\d.]+)"\s+fill="([^"]+)"><title>8 Mar: ', chart)
+    assert bars == [
+        ("149.0", "45.0", "#146c43"),
+        ("104.0", "45.0", "url(#chart-pattern-failed)"),
+        ("59.0", "45.0", "url(#chart-pattern-skipped)"),
+        ("14.0", "45.0", "url(#chart-pattern-queued)"),
+    ]
 
 
 def test_a_restaurant_selected_counts_its_own_local_days(dash, world):
