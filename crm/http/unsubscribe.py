@@ -8,8 +8,6 @@ forged, or naming a customer no longer there) gets a 404 page and changes nothin
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from flask import Blueprint, render_template, request
 
 from crm.http.context import crm
@@ -52,9 +50,11 @@ def unsubscribe(token: str):
     if request.form.get("List-Unsubscribe") != "One-Click":
         return render_template("unsubscribe/bad_request.html"), 400
     source = ConsentSource.UNSUBSCRIBE_PAGE if request.form.get("via") == "page" else ConsentSource.ONE_CLICK
-    customer_id: UUID = ids[0]
+    customer_id, campaign_id = ids
     try:
-        recorded = crm().application.unsubscribe_customer(customer_id, source=source, actor=LINK_ACTOR, scope=None)
+        recorded = crm().application.unsubscribe_customer(
+            customer_id, source=source, actor=LINK_ACTOR, scope=None, campaign_id=campaign_id
+        )
     except CustomerNotFound:
         return _not_found()
     caught_up(recorded)  # the next campaign's audience is read from the read model

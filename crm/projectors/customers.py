@@ -161,6 +161,7 @@ class CustomerSpendProjector(Projector):
                 "version": event.originator_version,
                 "email_consent": consent.value,
                 "source": event.source,
+                "campaign_id": getattr(event, "campaign_id", None),  # an unsubscribe through a link
                 "changed_at": event.timestamp,
             }
         )

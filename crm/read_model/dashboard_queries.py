@@ -19,12 +19,11 @@ from crm.read_model.campaign_queries import (
     segment_condition,
     with_stats,
 )
-from crm.read_model.queries import ACTIVE, Page, QueriesBase, _customer_columns, _customers_from, _row, _utc
-from crm.read_model.tables import campaigns, consent_changes, customers, outreach_events, restaurants, visits
+from crm.read_model.queries import ACTIVE, Page, QueriesBase, _row, _utc
+from crm.read_model.tables import campaigns, consent_changes, customers, outreach_events, restaurants
 from crm.write_model.vocabulary import (
     TERMINAL_OUTREACH,
     CampaignStatus,
-    ConsentSource,
     EmailConsent,
     OutreachStatus,
 )
@@ -99,7 +98,6 @@ CAMPAIGN_ORDERS = {
     "progress": (_percent_done().desc(), campaigns.c.created_at.desc(), campaigns.c.id.desc()),
 }
 _outreach_page_columns = (*_outreach_columns, customers.c.first_name, customers.c.last_name)
-_CONSENT_LINKS = (ConsentSource.ONE_CLICK, ConsentSource.UNSUBSCRIBE_PAGE)
 
 
 class DashboardQueries(QueriesBase):
@@ -232,66 +230,18 @@ class DashboardQueries(QueriesBase):
             return [_row(row) for row in conn.execute(query)]
 
     def _results(self, campaign: dict) -> dict:
-        """A finished campaign's results: failures by reason, and its recipients who unsubscribed
-        through an email's link after their message was sent.
-
-        Which campaign's link they used is not kept (a change of consent records its source,
-        not the message), so these are recipients who left after it, not proven to be because of it."""
-        sent_to = outreach_events.alias("sent_to")
-        left = (
-            select(func.count(func.distinct(consent_changes.c.customer_id)))
-            .select_from(
-                sent_to.join(
-                    consent_changes,
-                    (consent_changes.c.customer_id == sent_to.c.customer_id)
-                    & (consent_changes.c.changed_at >= sent_to.c.sent_at),
-                )
-            )
-            .where(
-                sent_to.c.campaign_id == campaign["id"],
-                sent_to.c.status == OutreachStatus.SENT,
-                consent_changes.c.email_consent == EmailConsent.UNSUBSCRIBED,
-                consent_changes.c.source.in_(_CONSENT_LINKS),
-            )
+        """A finished campaign's results: failures by reason, and the unsubscribes it caused (its
+        recipients who unsubscribed through the link in its message)."""
+        caused = select(func.count(func.distinct(consent_changes.c.customer_id))).where(
+            consent_changes.c.campaign_id == campaign["id"],
+            consent_changes.c.email_consent == EmailConsent.UNSUBSCRIBED,
         )
         with self.engine.connect() as conn:
-            unsubscribed_after = conn.execute(left).scalar_one()
+            unsubscribes = conn.execute(caused).scalar_one()
         return {
             "failed_by_reason": self._by_reason(campaign["id"], OutreachStatus.FAILED),
-            "unsubscribed_after": unsubscribed_after,
+            "unsubscribes": unsubscribes,
         }
-
-    def customer_search(self, restaurant_id: UUID | None, text: str, page: int, page_size: int) -> dict:
-        """Customers of one restaurant whose email or name contains `text` (any case), newest first.
-
-        Without a restaurant, the first one by name is searched; the answer says which.
-        """
-        choices = self.restaurant_choices()
-        if restaurant_id is None and choices:
-            restaurant_id = choices[0]["id"]
-        query = (
-            select(*_customer_columns)
-            .select_from(_customers_from)
-            .where(ACTIVE, customers.c.restaurant_id == restaurant_id)
-        )
-        if text:
-            pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            query = query.where(customers.c.search_text.like(pattern, escape="\\"))
-        result = self._clamped_page(query, (customers.c.created_at.desc(), customers.c.id.desc()), page, page_size)
-        return {"customers": result, "restaurants": choices, "restaurant_id": restaurant_id}
-
-    def customer_page(self, customer_id: UUID, page: int, page_size: int) -> dict | None:
-        """A customer with a page of their visits, most recent first."""
-        customer = self._one(
-            select(*_customer_columns).select_from(_customers_from).where(customers.c.id == customer_id, ACTIVE)
-        )
-        if customer is None:
-            return None
-        query = select(visits.c.id, visits.c.visited_at, visits.c.spend_cents).where(
-            visits.c.customer_id == customer_id
-        )
-        result = self._clamped_page(query, (visits.c.visited_at.desc(), visits.c.id.desc()), page, page_size)
-        return {"customer": customer, "visits": result}
 
     def _clamped_page(self, query: Select, order_by: tuple, page: int, page_size: int) -> Page:
         with self.engine.connect() as conn:

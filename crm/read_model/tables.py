@@ -70,6 +70,8 @@ consent_changes = Table(
     Column("email_consent", String(20), nullable=False),
     Column("source", String(20), nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("campaign_id", Uuid, nullable=True),  # the campaign whose link they used to unsubscribe
+    Index("ix_consent_changes_campaign", "campaign_id"),
 )
 
 visits = Table(

@@ -29,10 +29,19 @@ class ConsentCommands(Commands):
     _secret: bytes  # the server secret of the email index ids (set by the application)
 
     def unsubscribe_customer(
-        self, customer_id: UUID, *, source: ConsentSource, actor: str, scope: UUID | None
+        self,
+        customer_id: UUID,
+        *,
+        source: ConsentSource,
+        actor: str,
+        scope: UUID | None,
+        campaign_id: UUID | None = None,
     ) -> Recorded:
-        """Stop marketing email to a customer (already unsubscribed: a no-op)."""
-        return self._change_consent(customer_id, scope, lambda c: c.unsubscribe(source, actor, self.clock()))
+        """Stop marketing email to a customer (already unsubscribed: a no-op); `campaign_id`: the
+        campaign whose message's unsubscribe link they used."""
+        return self._change_consent(
+            customer_id, scope, lambda c: c.unsubscribe(source, actor, self.clock(), campaign_id)
+        )
 
     def resubscribe_customer(
         self, customer_id: UUID, *, source: ConsentSource, actor: str, scope: UUID | None

@@ -101,10 +101,17 @@ class Customer(CrmAggregate):
             customer.deleted = True
 
     class Unsubscribed(Event):
-        """The customer no longer wants marketing email (`source`: a `ConsentSource`)."""
+        """The customer no longer wants marketing email (`source`: a `ConsentSource`;
+        `campaign_id`: the campaign whose message's link they used, when they used one)."""
 
+        class_version = 2
         personal_data = False
         source: str
+        campaign_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["campaign_id"] = None  # recorded before the link's campaign was kept
 
         def apply(self, customer: Customer) -> None:
             customer.email_consent = EmailConsent.UNSUBSCRIBED
@@ -178,11 +185,16 @@ class Customer(CrmAggregate):
         self.require_active()
         self.trigger_event(self.Deleted, actor=actor, timestamp=at)
 
-    def unsubscribe(self, source: ConsentSource, actor: str, at: datetime) -> None:
-        """Stop marketing email to this customer (already unsubscribed: nothing changes)."""
+    def unsubscribe(
+        self, source: ConsentSource, actor: str, at: datetime, campaign_id: UUID | None = None
+    ) -> None:
+        """Stop marketing email to this customer (already unsubscribed: nothing changes);
+        `campaign_id`: the campaign whose message's link they used."""
         self.require_active()
         if self.email_consent != EmailConsent.UNSUBSCRIBED:
-            self.trigger_event(self.Unsubscribed, source=str(source), actor=actor, timestamp=at)
+            self.trigger_event(
+                self.Unsubscribed, source=str(source), campaign_id=campaign_id, actor=actor, timestamp=at
+            )
 
     def resubscribe(self, source: ConsentSource, actor: str, at: datetime) -> None:
         """Consent to marketing email again (already subscribed: nothing changes)."""

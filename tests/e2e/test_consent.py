@@ -38,7 +38,7 @@ def test_unsubscribe_and_resubscribe_change_consent_once_each(admin, make, resta
     )
     events = make.get(f"{path}history/")["events"]
     assert [(e["type"], e["data"]) for e in events[1:]] == [
-        ("Unsubscribed", {"source": "api"}),
+        ("Unsubscribed", {"source": "api", "campaign_id": None}),
         ("Resubscribed", {"source": "api"}),
     ]
 

@@ -66,3 +66,15 @@ def test_a_post_without_the_one_click_body_changes_nothing(client, make, restaur
     assert response.status_code == 400
     assert consent_events(make, customer) == []
     assert_error(make.admin.post(f"/api/customers/{uuid.uuid4()}/unsubscribe/"), 404)
+
+
+def test_the_link_records_the_campaign_whose_message_it_came_in(client, make, restaurant, container):
+    customer = make.customer(restaurant)
+    campaign_id = uuid.uuid4()
+
+    assert client.post(link_of(container, customer, campaign_id), data=ONE_CLICK).status_code == 200
+
+    events = make.get(f"/api/customers/{customer['id']}/history/")["events"]
+    assert [e["data"] for e in events if e["type"] == "Unsubscribed"] == [
+        {"source": "one_click", "campaign_id": str(campaign_id)}
+    ]
