@@ -160,9 +160,11 @@ class CampaignQueries(QueriesBase):
     def audience_preview(
         self, restaurant_id: UUID, segment_type: str, segment_value: int, now: datetime, sample: int = 5
     ) -> tuple[int, list[dict]]:
-        """How many customers match the segment now, and a few of them to render messages for."""
+        """How many customers would receive the campaign if it started now (the segment's, the
+        unsubscribed left out, as the audience will), and a few of them to render messages for."""
         query = (
             self._audience_query(restaurant_id, segment_type, segment_value, now)
+            .where(customers.c.email_consent != EmailConsent.UNSUBSCRIBED)
             .add_columns(customers.c.first_name, customers.c.last_name, restaurants.c.name.label("restaurant_name"))
             .join_from(customers, restaurants, restaurants.c.id == customers.c.restaurant_id, isouter=True)
         )

@@ -113,6 +113,18 @@ def test_preview_follows_the_high_spenders_segment(admin, make, restaurant):
     assert make.get(f"/api/campaigns/{campaign['id']}/preview/")["audience"] == 4
 
 
+def test_preview_leaves_out_the_unsubscribed_as_the_audience_will(admin, make, restaurant, clock):
+    staying = make.customer(restaurant, first_name="Staying")
+    leaving = make.customer(restaurant, first_name="Leaving")
+    assert admin.post(f"/api/customers/{leaving['id']}/unsubscribe/").status_code == 200
+    clock.advance(days=31)
+    campaign = make.campaign(restaurant)
+
+    preview = make.get(f"/api/campaigns/{campaign['id']}/preview/")
+
+    assert (preview["audience"], [s["customer"] for s in preview["samples"]]) == (1, [staying["id"]])
+
+
 def test_preview_counts_only_the_campaigns_restaurant(admin, make, restaurant, clock):
     mine = make.customer(restaurant, first_name="Mine")
     other = make.restaurant("Other Place")
