@@ -1,9 +1,9 @@
-"""Screenshots of every dashboard page at 375 and 1280 px, for the README.
+"""Screenshots of every dashboard page at 375 and 1280 px, for the docs.
 
 Starts `crm serve` on a temporary SQLite database, fills it with demo data through the API and the
 dashboard, and saves PNG files named PAGE-WIDTH.png into docs/screenshots/ (or --out), made
-smaller with pngquant when it is installed. Needs Debian's Chromium (/usr/bin/chromium) and the
-test extra (Playwright):
+smaller with pngquant when it is installed, and the gallery that shows them all (README.md there).
+Needs Debian's Chromium (/usr/bin/chromium) and the test extra (Playwright):
 
     .venv/bin/python tools/screenshots.py
 """
@@ -33,26 +33,23 @@ FIRST = ["Ann", "Bob", "Carla", "Dmitri", "Elena", "Farid", "Grace", "Hugo", "In
 LAST = ["Lee", "Martin", "Nakamura", "Okafor", "Petit", "Quinn", "Rossi", "Silva", "Tanaka", "Ueda", "Varga"]
 
 
-def seed(server: Served) -> dict:
-    """Two restaurants, their customers and visits; returns ids the pages need."""
+def seed(server: Served) -> None:
+    """Two restaurants, their customers and visits over the last four months."""
     rng = random.Random(7)
     now = datetime.now(timezone.utc)
     pizza = server.api("POST", "/api/restaurants/", {"name": "Pizza Palace", "timezone": "America/New_York"})
     sushi = server.api("POST", "/api/restaurants/", {"name": "Sushi Bar", "timezone": "Europe/Paris"})
-    customers = []
     for n in range(90):
         first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
         restaurant = pizza if n < 75 else sushi
         body = {"restaurant": restaurant["id"], "email": f"{first}.{last}{n}@example.com".lower()}
         customer = server.api("POST", "/api/customers/", {**body, "first_name": first, "last_name": last})
-        customers.append(customer)
         for _ in range(rng.randint(1, 4)):
-            days_ago = rng.choice([2, 5, 12, 45, 70, 120])
+            days_ago = rng.randint(0, 120)
             visited = (now - timedelta(days=days_ago, hours=rng.randint(0, 20))).isoformat()
             spend = rng.choice([1800, 2500, 4200, 9900, 15000])
             visit = {"spend_cents": spend, "visited_at": visited}
             server.api("POST", f"/api/customers/{customer['id']}/add_visit/", visit)
-    return {"pizza": pizza, "sushi": sushi, "customer": customers[0]}
 
 
 def log_in(page, base: str) -> None:
@@ -93,17 +90,63 @@ def wait_for_status(page, url: str, status: str, timeout: float = 120) -> None:
     raise SystemExit(f"{url} did not become {status}")
 
 
-def shoot(pages: dict, out: Path, name: str, url: str | None = None, prepare=None) -> None:
+# Every page shot, in the order the gallery (docs/screenshots/README.md) shows them.
+SHOTS = {
+    "login": "Login",
+    "home": "Home: the overview per restaurant and in total, messages, visits and spend per day, the running campaigns",
+    "campaigns": "Campaigns: search, filters, sorting and progress",
+    "campaign": "A running campaign: live progress, send rate and time left",
+    "campaign-paused": "A paused campaign",
+    "campaign-run": "A draft's Run asks first: how many customers it will reach now",
+    "campaign-completed": "A completed campaign and its results",
+    "campaign-form": "The campaign form and its live preview",
+    "customers": "Customers: a search of every restaurant",
+    "customer": "A customer (the whole page): totals, consent, and a timeline of visits, consent changes and messages",
+    "customer-log": "A customer's event log, in plain words, with a raw event opened for audits",
+    "not-found": "The dashboard's 404 page",
+    "logout": "Logout",
+}
+GALLERY = """# Screenshots
+
+Every page of the operator dashboard at 1280 and 375 px, from demo data. `tools/screenshots.py`
+writes them and this page (see [development.md](../development.md#screenshots)).
+"""
+
+
+def shoot(pages: dict, out: Path, name: str, url: str | None = None, prepare=None, full_page=False) -> None:
+    assert name in SHOTS, name
     for width, page in pages.items():
         if url:
             page.goto(url)
         if prepare:
             prepare(page)
         path = out / f"{name}-{width}.png"
-        page.screenshot(path=str(path))
+        page.screenshot(path=str(path), full_page=full_page)
         if shutil.which("pngquant"):  # 256 colours: a third of the size, no visible change here
             subprocess.run(["pngquant", "--force", "--skip-if-larger", "--output", str(path), str(path)], check=False)
         print(f"saved {path.name} ({path.stat().st_size // 1024} KB)")
+
+
+def write_gallery(out: Path) -> None:
+    """docs/screenshots/README.md: each page at both widths, the same height on screen."""
+    sections = [GALLERY]
+    for name, caption in SHOTS.items():
+        sections.append(
+            f"## {caption}\n\n"
+            f'<img src="{name}-1280.png" width="600" alt="{caption}, at 1280 px"> '
+            f'<img src="{name}-375.png" width="195" alt="{caption}, at 375 px">\n'
+        )
+    (out / "README.md").write_text("\n".join(sections))
+
+
+def campaign_id(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[1]
+
+
+def open_event_log(page) -> None:
+    page.locator("#event-log > summary").click()
+    page.locator("#event-log li details summary").first.click()
+    page.evaluate("document.getElementById('history-title').scrollIntoView()")
 
 
 def main() -> None:
@@ -112,12 +155,12 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as directory:
-        server = Served(Path(directory), DELIVERY_BACKEND="simulated", SIMULATED_LATENCY_MS="120",
+        server = Served(Path(directory), DELIVERY_BACKEND="simulated", SIMULATED_LATENCY_MS="250",
                         SIMULATED_FAILURE_RATE="0.08")
         server.start()
         try:
             server.crm("operator", "create", OPERATOR[0], "--password", OPERATOR[1])
-            ids = seed(server)
+            seed(server)
             base = server.base
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
@@ -126,22 +169,30 @@ def main() -> None:
                 for page in pages.values():
                     log_in(page, base)
                 operator = pages[1280]
-                operator.on("dialog", lambda dialog: dialog.accept())  # "Cancel this campaign for good?"
 
-                # A completed campaign, a paused one, a draft and a cancelled one.
+                # A completed campaign, a paused one, a draft and a cancelled one; the form takes dollars.
                 done = create_campaign(operator, base, "Sushi Bar", "Autumn win-back", "inactive_days", 30,
                                        "Hi {first_name}, we miss you at {restaurant_name}!")
                 control(operator, done, "run")
                 wait_for_status(operator, done, "completed")
-                running = create_campaign(operator, base, "Pizza Palace", "VIP thank-you", "high_spenders", 5000,
+                running = create_campaign(operator, base, "Pizza Palace", "VIP thank-you", "high_spenders", 50,
                                           "Thank you, {first_name}! Dessert is on us this month.")
                 control(operator, running, "run")
                 time.sleep(3)
                 shoot(pages, args.out, "campaign", running, lambda page: time.sleep(1.2))
+                shoot(pages, args.out, "home", f"{base}/internal/", lambda page: time.sleep(1.2))
                 control(operator, running, "pause")
-                create_campaign(operator, base, "Pizza Palace", "Spring menu", "inactive_days", 60,
-                                "Hi {first_name}, our spring menu is here.")
-                cancelled = create_campaign(operator, base, "Sushi Bar", "Old promo", "high_spenders", 100000,
+                wait_for_status(operator, running, "paused")
+                shoot(pages, args.out, "campaign-paused", running)
+                draft = create_campaign(operator, base, "Pizza Palace", "Spring menu", "inactive_days", 60,
+                                        "Hi {first_name}, our spring menu is here.")
+
+                def ask_to_run(page):
+                    page.locator('[data-control="run"] button').click()
+                    page.locator("dialog#confirm-run").wait_for()
+
+                shoot(pages, args.out, "campaign-run", draft, ask_to_run)
+                cancelled = create_campaign(operator, base, "Sushi Bar", "Old promo", "high_spenders", 1000,
                                             "Hello {first_name}")
                 control(operator, cancelled, "cancel")
                 shoot(pages, args.out, "campaigns", f"{base}/internal/campaigns/")
@@ -155,12 +206,22 @@ def main() -> None:
                     time.sleep(0.6)
 
                 shoot(pages, args.out, "campaign-form", f"{base}/internal/campaigns/new/", fill_form)
-                pizza = ids["pizza"]["id"]
-                shoot(pages, args.out, "customers", f"{base}/internal/customers/?restaurant={pizza}&q=an")
-                shoot(pages, args.out, "customer", f"{base}/internal/customers/{ids['customer']['id']}/")
+                shoot(pages, args.out, "customers", f"{base}/internal/customers/?q=an")
+
+                # A customer the completed campaign wrote to, who changed their mind twice and came back.
+                reached = server.api("GET", f"/api/outreach-events/?campaign_id={campaign_id(done)}&status=sent")
+                customer = reached["results"][0]["customer"]
+                server.api("POST", f"/api/customers/{customer}/unsubscribe/")
+                server.api("POST", f"/api/customers/{customer}/resubscribe/")
+                server.api("POST", f"/api/customers/{customer}/add_visit/", {"spend_cents": 4650})
+                shoot(pages, args.out, "customer", f"{base}/internal/customers/{customer}/", full_page=True)
+                shoot(pages, args.out, "customer-log", None, open_event_log)
+                shoot(pages, args.out, "not-found", f"{base}/internal/campaigns/no-such-campaign/")
+                shoot(pages, args.out, "logout", f"{base}/internal/logout/")
                 browser.close()
         finally:
             server.stop()
+    write_gallery(args.out)
 
 
 if __name__ == "__main__":
