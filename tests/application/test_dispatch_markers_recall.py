@@ -1,7 +1,7 @@
 """What a sender taking over a batch reads back from the dispatch markers (in a real Redis): every
 marked outcome, past records that have none; not the markers of the round before a retry-failed;
-the outcomes of a batch opened by an earlier version; and, with the store down, a warning that
-says why."""
+the outcomes of a batch opened by an earlier version; and, with the store down from the start
+or lost mid-batch, a warning that says why and what it risks."""
 
 from __future__ import annotations
 
@@ -129,11 +129,52 @@ def test_a_batch_opened_by_an_earlier_version_is_recalled_from_its_markers(appli
     ]
 
 
-def test_with_the_marker_store_down_the_warning_says_why(application, container, caplog):
+WARNING_TAIL = (
+    "): until this batch ends, a crash may send again up to 100 messages already sent, and count their attempts from 1"
+)
+
+
+def test_with_the_marker_store_down_the_warning_says_why_and_what_it_risks(application, container, caplog):
     _, campaign_id, _ = planned_campaign(application, 2)
     port = free_port()  # nothing listens there
     with caplog.at_level(logging.WARNING, logger="crm.workers.sender"):
         BatchSender(container, Backend(), RedisDispatchMarkers(f"redis://127.0.0.1:{port}/0")).send(campaign_id, 0)
 
     [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith("dispatch markers unavailable (") and warning.endswith(WARNING_TAIL)
     assert f"127.0.0.1:{port}" in warning
+
+
+class StoppingBackend(Backend):
+    """Stops the marker store right after the first send."""
+
+    def __init__(self, server: RedisServer):
+        super().__init__()
+        self.server = server
+
+    def send(self, message: OutgoingMessage) -> None:
+        super().send(message)
+        if len(self.sent) == 1:
+            self.server.stop()
+
+
+@pytest.fixture
+def own_marker_store(tmp_path):
+    """A marker store of the test's own, to stop at will."""
+    server = RedisServer(free_port(), tmp_path).start()
+    yield server
+    server.stop()
+
+
+def test_a_marker_store_lost_mid_batch_is_warned_of_with_its_cause(application, container, own_marker_store, caplog):
+    _, campaign_id, _ = planned_campaign(application, 4)
+    server = own_marker_store
+    backend = StoppingBackend(server)
+    with caplog.at_level(logging.WARNING, logger="crm.workers.sender"):
+        assert BatchSender(container, backend, RedisDispatchMarkers(server.url)).send(campaign_id, 0) is True
+
+    assert backend.sent == addresses(0, 1, 2, 3)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith("dispatch markers unavailable (") and warning.endswith(WARNING_TAIL)
+    cause = warning.removeprefix("dispatch markers unavailable (").removesuffix(WARNING_TAIL)
+    assert "Connection" in cause  # the Redis client's words: closed, or refused

@@ -1,17 +1,19 @@
 """A batch sent by BatchSender while operators and customers act: a pause or a cancel stops it
 before the next message, an unsubscribe made while it sends is honoured, outcomes are saved every
-FLUSH_EVERY messages, and the restaurant's frequency cap holds across campaigns."""
+FLUSH_EVERY messages, and the restaurant's frequency cap holds across campaigns. And what each
+message carries, the waits between retries, and a backend that breaks."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
 
 from crm.workers import sender
-from crm.workers.delivery import OutgoingMessage, PermanentDeliveryError
+from crm.workers.delivery import OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
 from crm.workers.sender import FLUSH_EVERY, BatchSender
-from crm.write_model.outreach import AudienceBatch, batch_id
+from crm.write_model.outreach import AudienceBatch, batch_id, outreach_id
 from crm.write_model.vocabulary import ConsentSource
 from tests.application.test_delivery_retries import outreach_by_address
 from tests.scenarios import _id, planned_campaign
@@ -36,9 +38,11 @@ class ActingBackend:
         self.refuse = refuse or {}
         self.wait = wait or (lambda: time.sleep(max(sender.STATUS_CHECK_SECONDS, sender.CONSENT_CHECK_SECONDS) * 5))
         self.sent: list[str] = []
+        self.messages: list[OutgoingMessage] = []
 
     def send(self, message: OutgoingMessage) -> None:
         self.sent.append(message.to_address)
+        self.messages.append(message)
         if len(self.sent) == self.at:
             self.action()
             self.wait()
@@ -92,21 +96,22 @@ def test_a_campaign_cancelled_mid_batch_skips_every_message_not_yet_sent(applica
 
 
 def test_an_unsubscribe_while_the_batch_is_sent_is_honoured_by_the_messages_after_it(application, container):
-    _, campaign_id, customers = planned_campaign(application, 20)
+    _, campaign_id, customers = planned_campaign(application, 12)
     application.delete_customer(customers[9], actor="admin", scope=None)  # absent from the recipients
 
     def unsubscribe():
-        for customer_id in (customers[5], customers[12]):
+        for customer_id in (customers[5], customers[11]):
             application.unsubscribe_customer(customer_id, source=ConsentSource.ONE_CLICK, actor="link", scope=None)
 
     backend = ActingBackend(at=2, action=unsubscribe)
     assert BatchSender(container, backend).send(campaign_id, 0) is True
 
-    not_sent = ("c5@example.com", "c9@example.com", "c12@example.com")
-    assert backend.sent == [address for address in addresses(0, 20) if address not in not_sent]
+    not_sent = ("c5@example.com", "c9@example.com", "c11@example.com")
+    assert backend.sent == [address for address in addresses(0, 12) if address not in not_sent]
     records = outreach_by_address(container, campaign_id, customers)
-    assert records["c5@example.com"] == records["c12@example.com"] == ("skipped", 0, "unsubscribed")
+    assert records["c5@example.com"] == records["c11@example.com"] == ("skipped", 0, "unsubscribed")
     assert records["c9@example.com"] == ("skipped", 0, "customer removed since the campaign started")
+    assert {event.actor for event in outcome_events(container, campaign_id)} == {"worker"}
 
 
 class FrozenTime:
@@ -114,11 +119,13 @@ class FrozenTime:
 
     def __init__(self):
         self.now = 1000.0
+        self.slept: list[float] = []
 
     def monotonic(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
         self.now += seconds
 
 
@@ -182,8 +189,64 @@ def test_the_frequency_cap_holds_across_campaigns_and_a_failed_message_does_not_
     assert backend.sent == ["c1@example.com"]
     records = outreach_by_address(container, second, customers)
     assert records == {"c0@example.com": ("skipped", 0, "frequency_capped"), "c1@example.com": SENT}
+    for campaign_id in (first, second):
+        assert {event.actor for event in outcome_events(container, campaign_id)} == {"worker"}
     # Check a third campaign within the week reaches no one.
     third = campaign()
     nobody = ActingBackend()
     BatchSender(container, nobody).send(third, 0)
     assert nobody.sent == []
+
+
+def test_each_message_carries_its_ids_and_its_recipients_unsubscribe_link(application, container):
+    restaurant_id = _id(application.open_restaurant("Pizza Palace", actor="admin"))
+    customer_id = _id(application.register_customer(restaurant_id, "ann@example.com", "Ann", actor="a", scope=None))
+    details = {
+        "name": "Hello",
+        "segment_type": "inactive_days",
+        "segment_value": 0,
+        "subject": "{first_name}, leave at {unsubscribe_url}",
+        "message_template": "Hi {first_name}",
+    }
+    campaign_id = _id(application.create_campaign(restaurant_id, details, actor="admin", scope=None))
+    application.run_campaign(campaign_id, actor="admin", scope=None)
+    application.plan_audience(campaign_id, [customer_id])
+    backend = ActingBackend()
+
+    BatchSender(container, backend).send(campaign_id, 0)
+
+    [message] = backend.messages
+    link = container.unsubscribe_links.url(customer_id, campaign_id)
+    assert (message.outreach_id, message.campaign_id, message.customer_id) == (
+        outreach_id(campaign_id, customer_id),
+        campaign_id,
+        customer_id,
+    )
+    assert (message.to_address, message.unsubscribe_url, message.subject) == (
+        "ann@example.com",
+        link,
+        f"Ann, leave at {link}",
+    )
+    assert message.body.startswith("Hi Ann") and link in message.body
+
+
+def test_retries_wait_the_backoff_then_twice_as_long(application, container, monkeypatch):
+    clock = FrozenTime()
+    monkeypatch.setattr(sender, "time", clock)
+    _, campaign_id, _ = planned_campaign(application, 1)
+    assert container.settings.delivery_max_attempts == 3
+
+    BatchSender(container, ActingBackend(refuse={"c0@example.com": TransientDeliveryError("421 busy")})).send(
+        campaign_id, 0
+    )
+
+    assert clock.slept == [sender.BACKOFF_SECONDS, 2 * sender.BACKOFF_SECONDS]
+
+
+def test_a_backend_that_breaks_is_logged_by_name(application, container, caplog):
+    _, campaign_id, _ = planned_campaign(application, 1)
+    with caplog.at_level(logging.ERROR, logger="crm.workers.sender"):
+        BatchSender(container, ActingBackend(refuse={"c0@example.com": RuntimeError("a bug")})).send(campaign_id, 0)
+
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage() == "delivery backend acting raised unexpectedly" and record.exc_info is not None

@@ -14,7 +14,7 @@ from crm.write_model.customers import Customer
 from crm.write_model.outreach import AudienceBatch
 from crm.write_model.visits import Visit
 from crm.write_model.vocabulary import ConsentSource
-from tests.unit.campaign_support import campaign_in
+from tests.unit.campaign_support import campaign_in, started_with_batches
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 AT = NOW + timedelta(hours=5)  # the time each command below is given: not the time it runs
@@ -133,6 +133,16 @@ COMMANDS: dict[str, tuple[Callable, Callable, list]] = {
         paused_with_its_batches_finished,
         lambda c: c.resume(ACTOR, AT),
         [Campaign.Resumed, Campaign.Completed],
+    ),
+    "campaign finish_batch, completing it": (
+        lambda: started_with_batches(1),
+        lambda c: c.finish_batch(0, ACTOR, AT),
+        [Campaign.BatchFinished, Campaign.Completed],
+    ),
+    "campaign resolve_audience of nobody, completing it": (
+        lambda: campaign_in("running"),
+        lambda c: c.resolve_audience(0, 0, ACTOR, AT),
+        [Campaign.AudienceResolved, Campaign.Completed],
     ),
     "campaign requeue_failed": (
         completed_with_failures,

@@ -1,6 +1,7 @@
 """Rules at their edges, and errors that say what they are about: the frequency cap's window and
 count, the contact allowance's id, a retry of failures with none to retry, a consent change's
-source, and the not-found and conflict errors of customers and visits."""
+source, an audience resolved with no exclusions, and the not-found and conflict errors of
+campaigns, customers and visits."""
 
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
@@ -9,7 +10,7 @@ import pytest
 
 from crm.write_model.contact_allowances import ContactAllowance, contact_allowance_id
 from crm.write_model.customers import Customer
-from crm.write_model.errors import Conflict, CustomerNotFound, VisitNotFound
+from crm.write_model.errors import CampaignNotFound, Conflict, CustomerNotFound, VisitNotFound
 from crm.write_model.outreach import AudienceBatch
 from crm.write_model.visits import Visit
 from crm.write_model.vocabulary import ConsentSource
@@ -78,6 +79,13 @@ def test_the_requeue_of_a_campaign_names_its_batches_and_how_many_records():
     assert campaign.unfinished_batches == [0, 2]
 
 
+def test_an_audience_resolved_without_exclusions_records_none_excluded():
+    campaign = campaign_in("running")
+    campaign.resolve_audience(5, 1, "worker", NOW)
+    [event] = campaign.collect_events()
+    assert (event.size, event.batch_count, event.excluded_unsubscribed) == (5, 1, 0)
+
+
 # -- consent ---------------------------------------------------------------------------------
 
 
@@ -103,6 +111,14 @@ def test_a_deleted_customer_and_an_unknown_visit_are_named_in_their_errors():
     with pytest.raises(CustomerNotFound) as deleted:
         customer.delete("admin", NOW)
     assert deleted.value.id == customer.id
+
+
+def test_a_deleted_campaign_is_named_in_its_error():
+    campaign = campaign_in("draft")
+    campaign.delete("admin", NOW)
+    with pytest.raises(CampaignNotFound) as deleted:
+        campaign.finish_batch(0, "worker", NOW)
+    assert deleted.value.id == campaign.id
 
 
 def test_a_voided_visit_is_named_in_its_errors():
