@@ -15,6 +15,14 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+OPERATOR = ("ops@example.com", "correct horse battery")  # the operator the browser tests create
+
+
+def fill_login(page, email: str = OPERATOR[0], password: str = OPERATOR[1]) -> None:
+    """Fill the login form on the page the browser is at, and submit it."""
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
 
 
 def require_browser():
@@ -67,6 +75,9 @@ class Served:
         )
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
+
+    def add_operator(self, email: str = OPERATOR[0], password: str = OPERATOR[1]) -> None:
+        self.crm("operator", "create", email, "--password", password)
 
     def start(self) -> Served:
         self.crm("migrate")

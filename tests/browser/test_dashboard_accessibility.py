@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.served import CHROMIUM, Served, require_browser
+from tests.browser.served import CHROMIUM, OPERATOR, Served, fill_login, require_browser
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 AXE_VERSION = "4.14.1"
@@ -23,7 +23,6 @@ AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
 IMPACTS = ("critical", "serious", "moderate", "minor")
 FAILING = IMPACTS[:2]
 WIDTHS = {375: 812, 1280: 900}  # width: viewport height
-OPERATOR = ("ops@example.com", "correct horse battery")
 GUESTS = 60
 BIG_SPENDERS = 3  # the completed campaign's audience: 3 messages, about 1.5 s
 LATENCY_MS = 500  # the running campaign's 60 messages take 30 s: its pages are checked first
@@ -87,7 +86,7 @@ def served(tmp_path_factory):
     )
     try:
         server.start()
-        server.crm("operator", "create", OPERATOR[0], "--password", OPERATOR[1])
+        server.add_operator()
         server.ids = seed(server)
         yield server
     finally:
@@ -126,9 +125,7 @@ def operator_pages(served, chromium):
 
 
 def log_in(page, email: str, password: str) -> None:
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    fill_login(page, email, password)
     page.wait_for_load_state()
 
 
@@ -225,8 +222,10 @@ def test_axe_finds_a_field_without_a_label_and_a_button_without_a_name(served, c
     page = chromium.new_page()
     try:
         page.goto(f"{served.base}/internal/login/")
-        page.evaluate("() => document.querySelector('main form').append(document.createElement('input'),"
-                      " document.createElement('button'))")
+        page.evaluate(
+            "() => document.querySelector('main form').append(document.createElement('input'),"
+            " document.createElement('button'))"
+        )
         found = {(v["id"], v["impact"]) for v in axe(page)["violations"]}
     finally:
         page.close()
@@ -234,8 +233,11 @@ def test_axe_finds_a_field_without_a_label_and_a_button_without_a_name(served, c
 
 
 def described(violations: list[dict]) -> str:
-    lines = [f"  {v['impact']}: {v['id']} ({v['help']}) at {n['target']}: {n['html']}" for v in violations
-             for n in v["nodes"]]
+    lines = [
+        f"  {v['impact']}: {v['id']} ({v['help']}) at {n['target']}: {n['html']}"
+        for v in violations
+        for n in v["nodes"]
+    ]
     return "\n".join(lines)
 
 

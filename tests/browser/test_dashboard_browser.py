@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.served import CHROMIUM, Served, require_browser
+from tests.browser.served import CHROMIUM, Served, fill_login, require_browser
 
-OPERATOR = ("ops@example.com", "correct horse battery")
 CUSTOMERS = 40
 LATENCY_MS = 60  # about 2.4 s of sending: the page is loaded while the campaign still runs
 
@@ -17,7 +16,7 @@ def served(tmp_path):
     server = Served(tmp_path, DELIVERY_BACKEND="simulated", SIMULATED_LATENCY_MS=str(LATENCY_MS))
     try:
         server.start()
-        server.crm("operator", "create", OPERATOR[0], "--password", OPERATOR[1])
+        server.add_operator()
         restaurant = server.api("POST", "/api/restaurants/", {"name": "Pizza Palace"})
         for n in range(CUSTOMERS):
             body = {"restaurant": restaurant["id"], "email": f"guest{n}@example.com", "first_name": f"Guest{n}"}
@@ -39,9 +38,7 @@ def test_an_operator_runs_a_campaign_and_watches_it_complete_live(served):
             # Check the dashboard asks for a login first.
             page.goto(f"{served.base}/internal/")
             assert page.url.startswith(f"{served.base}/internal/login/")
-            page.get_by_label("Email").fill(OPERATOR[0])
-            page.get_by_label("Password").fill(OPERATOR[1])
-            page.get_by_role("button", name="Log in").click()
+            fill_login(page)
             page.wait_for_url(f"{served.base}/internal/")  # back where it came from: the home page
 
             page.get_by_role("link", name="New campaign").first.click()
@@ -83,7 +80,7 @@ def served_slowly(tmp_path):
     server = Served(tmp_path, DELIVERY_BACKEND="simulated", SIMULATED_LATENCY_MS="300")
     try:
         server.start()
-        server.crm("operator", "create", OPERATOR[0], "--password", OPERATOR[1])
+        server.add_operator()
         restaurant = server.api("POST", "/api/restaurants/", {"name": "Pizza Palace"})
         for n in range(CUSTOMERS):
             body = {"restaurant": restaurant["id"], "email": f"guest{n}@example.com", "first_name": f"Guest{n}"}
@@ -115,9 +112,7 @@ def test_the_controls_follow_a_change_made_elsewhere_without_a_reload(served_slo
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(15_000)
             page.goto(f"{served.base}/internal/login/")
-            page.get_by_label("Email").fill(OPERATOR[0])
-            page.get_by_label("Password").fill(OPERATOR[1])
-            page.get_by_role("button", name="Log in").click()
+            fill_login(page)
             page.wait_for_url(f"{served.base}/internal/campaigns/")
             page.goto(f"{served.base}/internal/campaigns/{campaign['id']}/")
             page.evaluate("window.__marker = 1")

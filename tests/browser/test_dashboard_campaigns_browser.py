@@ -9,9 +9,8 @@ import time
 
 import pytest
 
-from tests.browser.served import CHROMIUM, Served, require_browser
+from tests.browser.served import CHROMIUM, Served, fill_login, require_browser
 
-OPERATOR = ("ops@example.com", "correct horse battery")
 CUSTOMERS = 40
 SIGNED_OUT = "Signed out: live updates stopped, nothing was changed"
 SPACELESS = "Winback" * 28  # 196 characters without a space
@@ -23,7 +22,7 @@ def serve(directory, latency_ms: int) -> Served:
     """A server with CUSTOMERS customers of one restaurant, all high spenders of at least $0."""
     server = Served(directory, DELIVERY_BACKEND="simulated", SIMULATED_LATENCY_MS=str(latency_ms))
     server.start()
-    server.crm("operator", "create", OPERATOR[0], "--password", OPERATOR[1])
+    server.add_operator()
     server.restaurant = server.api("POST", "/api/restaurants/", {"name": "Pizza Palace"})
     for n in range(CUSTOMERS):
         body = {"restaurant": server.restaurant["id"], "email": f"guest{n}@example.com", "first_name": f"Guest{n}"}
@@ -71,9 +70,7 @@ def status_of(served: Served, campaign: dict) -> str:
 
 def log_in(page, served: Served, then: str = "/internal/campaigns/") -> None:
     page.goto(f"{served.base}/internal/login/?next={then}")
-    page.get_by_label("Email").fill(OPERATOR[0])
-    page.get_by_label("Password").fill(OPERATOR[1])
-    page.get_by_role("button", name="Log in").click()
+    fill_login(page)
     page.wait_for_url(f"{served.base}{then}")
 
 
@@ -114,9 +111,7 @@ def test_a_live_page_says_when_its_session_ended_and_its_controls_say_they_did_n
     live.wait_for_url(re.compile(r".*/internal/login/\?next="))
     expect(live.get_by_role("alert")).to_contain_text("Signed out: Pause did not run, nothing was changed.")
     assert status_of(served, campaign) == "running"
-    live.get_by_label("Email").fill(OPERATOR[0])
-    live.get_by_label("Password").fill(OPERATOR[1])
-    live.get_by_role("button", name="Log in").click()
+    fill_login(live)
     live.wait_for_url(f"{served.base}{path}")
     expect(live.get_by_role("button", name="Pause")).to_be_visible()
     context.close()

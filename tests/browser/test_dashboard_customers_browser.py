@@ -8,9 +8,8 @@ import time
 
 import pytest
 
-from tests.browser.served import CHROMIUM, Served, require_browser
+from tests.browser.served import CHROMIUM, Served, fill_login, require_browser
 
-OPERATOR = ("ops@example.com", "correct horse battery")
 LONG_NAME = "Maximilianhieronymusbartholomaeus" * 2  # 66 characters, no space to break at
 LONG_EMAIL = "maximilian.hieronymus.bartholomaeus.von.und.zu.lichtenstein@example-trattoria.com"
 
@@ -20,7 +19,7 @@ def served(tmp_path):
     server = Served(tmp_path, DELIVERY_BACKEND="simulated", SIMULATED_LATENCY_MS="1")
     try:
         server.start()
-        server.crm("operator", "create", OPERATOR[0], "--password", OPERATOR[1])
+        server.add_operator()
         # The customer's restaurant is not the first by name: only a search of all restaurants finds them.
         server.api("POST", "/api/restaurants/", {"name": "A Bistro"})
         rome = server.api("POST", "/api/restaurants/", {"name": "Trattoria Roma", "timezone": "Europe/Rome"})
@@ -50,9 +49,7 @@ def served(tmp_path):
 
 def log_in(page, served: Served) -> None:
     page.goto(f"{served.base}/internal/login/")
-    page.get_by_label("Email").fill(OPERATOR[0])
-    page.get_by_label("Password").fill(OPERATOR[1])
-    page.get_by_role("button", name="Log in").click()
+    fill_login(page)
     page.wait_for_url(lambda url: "/login/" not in url)
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.served import CHROMIUM, Served, require_browser
+from tests.browser.served import CHROMIUM, Served, fill_login, require_browser
 
-OPERATOR = ("ops@example.com", "correct horse battery")
 RING = {"outlineStyle": "solid", "outlineWidth": "3px", "outlineColor": "rgb(13, 110, 253)"}
 DAYS = "Enter a whole number of days from 0 to 36500, such as 30."
 VALUE_HELP = "Days for inactive customers (such as 30); dollars for high spenders (such as 500 or 12.50)."
@@ -22,7 +21,7 @@ def served(tmp_path_factory):
     server = Served(tmp_path_factory.mktemp("forms"))
     try:
         server.start()
-        server.crm("operator", "create", OPERATOR[0], "--password", OPERATOR[1])
+        server.add_operator()
         server.api("POST", "/api/restaurants/", {"name": "Pizza Palace"})
         sushi = server.api("POST", "/api/restaurants/", {"name": "Sushi Bar"})
         for name, cents in (("Ann", 1250), ("Bob", 500)):
@@ -45,9 +44,7 @@ def page(served):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(15_000)
             page.goto(f"{served.base}/internal/login/")
-            page.get_by_label("Email").fill(OPERATOR[0])
-            page.get_by_label("Password").fill(OPERATOR[1])
-            page.get_by_role("button", name="Log in").click()
+            fill_login(page)
             page.wait_for_url(f"{served.base}/internal/campaigns/")
             yield page
         finally:

@@ -12,9 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.browser.served import CHROMIUM, Served, require_browser
+from tests.browser.served import CHROMIUM, Served, fill_login, require_browser
 
-OPERATOR = ("ops@example.com", "correct horse battery")
 PIZZA_GUESTS = 12
 SUSHI_GUESTS = 50
 LATENCY_MS = 150  # the sushi bar's 50 messages take 7.5 s: long enough to read the page meanwhile
@@ -33,7 +32,7 @@ def served(tmp_path):
     )
     try:
         server.start()
-        server.crm("operator", "create", OPERATOR[0], "--password", OPERATOR[1])
+        server.add_operator()
         yield server
     finally:
         server.stop()
@@ -108,9 +107,7 @@ def test_the_home_page_shows_the_apis_numbers(served):
             page.set_default_timeout(15_000)
             # Check a login from /internal/ comes back to the home page.
             page.goto(f"{served.base}/internal/")
-            page.get_by_label("Email").fill(OPERATOR[0])
-            page.get_by_label("Password").fill(OPERATOR[1])
-            page.get_by_role("button", name="Log in").click()
+            fill_login(page)
             page.wait_for_url(f"{served.base}/internal/")
             assert page.get_by_role("link", name="Home").get_attribute("aria-current") == "page"
 
