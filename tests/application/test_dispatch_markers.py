@@ -12,7 +12,7 @@ from crm.adapters.dispatch_markers import NoMarkers, RedisDispatchMarkers
 from crm.workers.delivery import ConsoleBackend, OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
 from crm.workers.sender import FLUSH_EVERY, BatchSender
 from tests.application.test_delivery_retries import outreach_by_address
-from tests.integration.workers import RedisServer, free_port
+from tests.integration.workers import free_port
 from tests.scenarios import planned_campaign
 
 
@@ -39,20 +39,6 @@ class RecordingBackend:
         error = self.fail.get(message.to_address)
         if error is not None:
             raise error
-
-
-@pytest.fixture(scope="module")
-def marker_store(tmp_path_factory):
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def markers(marker_store):
-    store = RedisDispatchMarkers(marker_store.url)
-    store.client.flushdb()
-    return store
 
 
 def crash_midway(container, campaign_id, backend, markers) -> None:

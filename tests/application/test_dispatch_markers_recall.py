@@ -16,46 +16,9 @@ from crm.write_model.outreach import AudienceBatch, Outreach, batch_id, outreach
 from crm.write_model.vocabulary import WORKER_ACTOR as WORKER
 from crm.write_model.vocabulary import ConsentSource
 from tests.application.test_delivery_retries import outreach_by_address
+from tests.application.test_dispatch_markers import Crash, RecordingBackend
 from tests.integration.workers import RedisServer, free_port
 from tests.scenarios import planned_campaign
-
-
-class Crash(BaseException):
-    """The process dying: nothing after it runs, no `except Exception` sees it."""
-
-
-class Backend:
-    """Accepts every message and records the order of sends; on the `crash_at`-th send (1-based)
-    it dies mid-send; `refuse` maps addresses to errors."""
-
-    name = "recording"
-    delivers = True
-
-    def __init__(self, crash_at: int | None = None, refuse: dict[str, Exception] | None = None):
-        self.crash_at = crash_at
-        self.refuse = refuse or {}
-        self.sent: list[str] = []
-
-    def send(self, message: OutgoingMessage) -> None:
-        if self.crash_at is not None and len(self.sent) + 1 == self.crash_at:
-            raise Crash()
-        self.sent.append(message.to_address)
-        if message.to_address in self.refuse:
-            raise self.refuse[message.to_address]
-
-
-@pytest.fixture(scope="module")
-def marker_store(tmp_path_factory):
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def markers(marker_store):
-    store = RedisDispatchMarkers(marker_store.url)
-    store.client.flushdb()
-    return store
 
 
 def addresses(*numbers: int) -> list[str]:
@@ -67,9 +30,9 @@ def test_a_record_without_a_marker_does_not_end_the_recall_of_those_after_it(app
     application.unsubscribe_customer(customers[1], source=ConsentSource.API, actor="admin", scope=None)
     refused = {"c3@example.com": PermanentDeliveryError("550 mailbox unavailable")}
     with pytest.raises(Crash):  # c1 skipped (no marker), c0 and c2 to c4 sent or refused, c5 in flight
-        BatchSender(container, Backend(crash_at=5, refuse=refused), markers).send(campaign_id, 0)
+        BatchSender(container, RecordingBackend(crash_at=5, fail=refused), markers).send(campaign_id, 0)
 
-    second = Backend()
+    second = RecordingBackend()
     with caplog.at_level(logging.INFO, logger="crm.workers.sender"):
         assert BatchSender(container, second, markers).send(campaign_id, 0) is True
 
@@ -93,14 +56,14 @@ def test_a_record_without_a_marker_does_not_end_the_recall_of_those_after_it(app
 def test_the_markers_of_the_round_before_a_retry_failed_are_not_taken_for_this_rounds(application, container, markers):
     _, campaign_id, customers = planned_campaign(application, 3)
     refused = {a: PermanentDeliveryError("550 mailbox unavailable") for a in addresses(1, 2)}
-    BatchSender(container, Backend(refuse=refused), markers).send(campaign_id, 0)
+    BatchSender(container, RecordingBackend(fail=refused), markers).send(campaign_id, 0)
     application.retry_failed(campaign_id, actor="admin", scope=None)
     # The first round's marker of c1 outlived it (forgetting them failed: they expire on their
     # own), and c2's second attempt failed just before its sender died, with no reason given.
     c1, c2 = (outreach_id(campaign_id, customers[n]) for n in (1, 2))
     markers.mark(campaign_id, 0, {c1: Marker(1, FAILED, "550 mailbox unavailable"), c2: Marker(2, FAILED)})
 
-    second = Backend()
+    second = RecordingBackend()
     assert BatchSender(container, second, markers).send(campaign_id, 0) is True
 
     assert second.sent == addresses(1)
@@ -116,9 +79,9 @@ def test_a_batch_opened_by_an_earlier_version_is_recalled_from_its_markers(appli
     batch.mark_outreach_created(WORKER, clock())
     application.save(batch, *legacy)
     with pytest.raises(Crash):
-        BatchSender(container, Backend(crash_at=3), markers).send(campaign_id, 0)
+        BatchSender(container, RecordingBackend(crash_at=3), markers).send(campaign_id, 0)
 
-    second = Backend()
+    second = RecordingBackend()
     assert BatchSender(container, second, markers).send(campaign_id, 0) is True
 
     assert second.sent == addresses(2, 3)
@@ -138,14 +101,16 @@ def test_with_the_marker_store_down_the_warning_says_why_and_what_it_risks(appli
     _, campaign_id, _ = planned_campaign(application, 2)
     port = free_port()  # nothing listens there
     with caplog.at_level(logging.WARNING, logger="crm.workers.sender"):
-        BatchSender(container, Backend(), RedisDispatchMarkers(f"redis://127.0.0.1:{port}/0")).send(campaign_id, 0)
+        BatchSender(container, RecordingBackend(), RedisDispatchMarkers(f"redis://127.0.0.1:{port}/0")).send(
+            campaign_id, 0
+        )
 
     [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.startswith("dispatch markers unavailable (") and warning.endswith(WARNING_TAIL)
     assert f"127.0.0.1:{port}" in warning
 
 
-class StoppingBackend(Backend):
+class StoppingBackend(RecordingBackend):
     """Stops the marker store right after the first send."""
 
     def __init__(self, server: RedisServer):

@@ -16,13 +16,10 @@ from crm.workers.sender import FLUSH_EVERY, BatchSender
 from crm.write_model.outreach import AudienceBatch, batch_id, outreach_id
 from crm.write_model.vocabulary import ConsentSource
 from tests.application.test_delivery_retries import outreach_by_address
+from tests.application.test_dispatch_markers import Crash
 from tests.scenarios import _id, planned_campaign
 
 QUEUED, SENT = ("queued", 0, None), ("sent", 1, None)
-
-
-class Crash(BaseException):
-    """The process dying: nothing after it runs, no `except Exception` sees it."""
 
 
 class ActingBackend:
