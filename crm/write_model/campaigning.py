@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -16,6 +17,7 @@ from crm.write_model.outreach import AudienceBatch, Outreach, OutreachRecord, ba
 from crm.write_model.vocabulary import (
     BATCH_SIZE,
     DEFAULT_SUBJECT,
+    SCHEDULER_ACTOR,
     SEGMENT_LIMITS,
     WORKER_ACTOR,
     CampaignAction,
@@ -87,8 +89,32 @@ class CampaignCommands(Commands):
         return self._change(campaign_id, scope, lambda campaign: campaign.delete(actor, self.clock()))
 
     def run_campaign(self, campaign_id: UUID, *, actor: str, scope: UUID | None) -> Recorded:
-        """Start a draft campaign; workers resolve its audience and send."""
+        """Start a draft or scheduled campaign now; workers resolve its audience and send."""
         return self._change(campaign_id, scope, lambda campaign: campaign.run(actor, self.clock()))
+
+    def schedule_campaign(
+        self, campaign_id: UUID, scheduled_for: datetime, *, actor: str, scope: UUID | None
+    ) -> Recorded:
+        """Schedule a draft campaign to start at `scheduled_for` (timezone-aware, in the future,
+        at most a year ahead); the campaign follower starts it when due."""
+        return self._change(campaign_id, scope, lambda campaign: campaign.schedule(scheduled_for, actor, self.clock()))
+
+    def unschedule_campaign(self, campaign_id: UUID, *, actor: str, scope: UUID | None) -> Recorded:
+        """Take a scheduled campaign back to draft: it will not start by itself."""
+        return self._change(campaign_id, scope, lambda campaign: campaign.unschedule(actor, self.clock()))
+
+    def start_due_campaign(self, campaign_id: UUID) -> Recorded:
+        """Start a scheduled campaign if it is still scheduled and its time has come (by this
+        application's clock), as the scheduler; else record nothing. Two callers at once start it
+        once: the second save conflicts, and its retry finds the campaign running."""
+
+        def attempt() -> Recorded:
+            campaign = self._campaign(campaign_id, None)
+            if not campaign.start_if_due(SCHEDULER_ACTOR, self.clock()):
+                return Recorded(campaign_id)
+            return self._save_recorded(campaign_id, campaign)
+
+        return self._run(attempt, campaign_id)
 
     def pause_campaign(self, campaign_id: UUID, *, actor: str, scope: UUID | None) -> Recorded:
         """Pause a running campaign before its next message."""
@@ -99,7 +125,7 @@ class CampaignCommands(Commands):
         return self._change(campaign_id, scope, lambda campaign: campaign.resume(actor, self.clock()))
 
     def cancel_campaign(self, campaign_id: UUID, *, actor: str, scope: UUID | None) -> Recorded:
-        """Cancel a draft, running or paused campaign for good."""
+        """Cancel a draft, scheduled, running or paused campaign for good."""
         return self._change(campaign_id, scope, lambda campaign: campaign.cancel(actor, self.clock()))
 
     def retry_failed(self, campaign_id: UUID, *, actor: str, scope: UUID | None) -> Recorded:
@@ -121,9 +147,11 @@ class CampaignCommands(Commands):
     def control_campaign(
         self, campaign_id: UUID, action: CampaignAction, *, actor: str, scope: UUID | None
     ) -> Recorded:
-        """Apply one of the controls (run, pause, resume, cancel, retry-failed) chosen by an operator or a client."""
+        """Apply one of the controls (run, unschedule, pause, resume, cancel, retry-failed) chosen by an
+        operator or a client."""
         command = {
             CampaignAction.RUN: self.run_campaign,
+            CampaignAction.UNSCHEDULE: self.unschedule_campaign,
             CampaignAction.PAUSE: self.pause_campaign,
             CampaignAction.RESUME: self.resume_campaign,
             CampaignAction.CANCEL: self.cancel_campaign,

@@ -2,18 +2,20 @@
 
 draft -> running -> completed; running <-> paused; draft, running or paused -> cancelled;
 completed -> running once more, to retry its failed outreach (`retry-failed`, once).
+draft <-> scheduled (a start time in the future); scheduled -> running when due (the
+scheduler) or when run at once; scheduled -> cancelled.
 The audience is resolved once, after the start, into numbered batches; the campaign
 completes when every batch is finished.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from uuid import UUID
 
 from crm.write_model.base import CrmAggregate
-from crm.write_model.errors import CampaignNotFound, Conflict, IllegalTransition
-from crm.write_model.vocabulary import CampaignAction, CampaignDetails, CampaignStatus
+from crm.write_model.errors import CampaignNotFound, Conflict, IllegalTransition, InvalidInput
+from crm.write_model.vocabulary import SCHEDULE_HORIZON, CampaignAction, CampaignDetails, CampaignStatus
 
 Action, Status = CampaignAction, CampaignStatus
 # The statuses each command is allowed from: the lifecycle's one statement, which the
@@ -21,10 +23,12 @@ Action, Status = CampaignAction, CampaignStatus
 ALLOWED_FROM = {
     Action.EDIT: (Status.DRAFT,),
     Action.DELETE: (Status.DRAFT,),
-    Action.RUN: (Status.DRAFT,),
+    Action.RUN: (Status.DRAFT, Status.SCHEDULED),
+    Action.SCHEDULE: (Status.DRAFT,),
+    Action.UNSCHEDULE: (Status.SCHEDULED,),
     Action.PAUSE: (Status.RUNNING,),
     Action.RESUME: (Status.PAUSED,),
-    Action.CANCEL: (Status.DRAFT, Status.RUNNING, Status.PAUSED),
+    Action.CANCEL: (Status.DRAFT, Status.SCHEDULED, Status.RUNNING, Status.PAUSED),
     Action.RETRY_FAILED: (Status.COMPLETED,),  # once, and only with failed outreach
 }
 
@@ -41,6 +45,8 @@ def allowed_actions(status: str, failed: int = 0, retried_failed: bool = False) 
 
 class Campaign(CrmAggregate):
     """A campaign of one restaurant."""
+
+    scheduled_for = None  # when a scheduled campaign starts (also for snapshots taken before scheduling)
 
     class Created(CrmAggregate.Created):
         restaurant_id: UUID
@@ -79,6 +85,21 @@ class Campaign(CrmAggregate):
         def apply(self, campaign: Campaign) -> None:
             campaign.status = Status.RUNNING
             campaign.started_at = self.timestamp
+            campaign.scheduled_for = None
+
+    class Scheduled(CrmAggregate.Event):
+        """To start at `scheduled_for` (UTC)."""
+
+        scheduled_for: datetime
+
+        def apply(self, campaign: Campaign) -> None:
+            campaign.status = Status.SCHEDULED
+            campaign.scheduled_for = self.scheduled_for
+
+    class Unscheduled(CrmAggregate.Event):
+        def apply(self, campaign: Campaign) -> None:
+            campaign.status = Status.DRAFT
+            campaign.scheduled_for = None
 
     class AudienceResolved(CrmAggregate.Event):
         """`size` customers in `batch_count` batches; `excluded_unsubscribed`: in the segment,
@@ -114,6 +135,7 @@ class Campaign(CrmAggregate):
     class Cancelled(CrmAggregate.Event):
         def apply(self, campaign: Campaign) -> None:
             campaign.status = Status.CANCELLED
+            campaign.scheduled_for = None
 
     class Completed(CrmAggregate.Event):
         def apply(self, campaign: Campaign) -> None:
@@ -165,6 +187,34 @@ class Campaign(CrmAggregate):
     def run(self, actor: str, at: datetime) -> None:
         self._require(Action.RUN)
         self.trigger_event(self.Started, actor=actor, timestamp=at)
+
+    def schedule(self, scheduled_for: datetime, actor: str, at: datetime) -> None:
+        """Start the draft at `scheduled_for`: timezone-aware, after `at`, within SCHEDULE_HORIZON of it."""
+        self._require(Action.SCHEDULE)
+        if scheduled_for.tzinfo is None or scheduled_for.utcoffset() is None:
+            raise InvalidInput("scheduled_for", "must state its time zone offset (e.g. 2027-01-31T09:00:00+01:00)")
+        if scheduled_for <= at:
+            raise InvalidInput("scheduled_for", "must be in the future")
+        if scheduled_for > at + SCHEDULE_HORIZON:
+            raise InvalidInput("scheduled_for", f"must be at most {SCHEDULE_HORIZON.days} days ahead")
+        utc = scheduled_for.astimezone(timezone.utc)
+        self.trigger_event(self.Scheduled, scheduled_for=utc, actor=actor, timestamp=at)
+
+    def unschedule(self, actor: str, at: datetime) -> None:
+        """Back to draft: it will not start by itself."""
+        self._require(Action.UNSCHEDULE)
+        self.trigger_event(self.Unscheduled, actor=actor, timestamp=at)
+
+    def is_due(self, at: datetime) -> bool:
+        return not self.deleted and self.status == Status.SCHEDULED and self.scheduled_for <= at
+
+    def start_if_due(self, actor: str, at: datetime) -> bool:
+        """Start a scheduled campaign whose time has come; False (nothing recorded) if it is not
+        scheduled any more (started, unscheduled, cancelled) or not yet due."""
+        if not self.is_due(at):
+            return False
+        self.trigger_event(self.Started, actor=actor, timestamp=at)
+        return True
 
     def pause(self, actor: str, at: datetime) -> None:
         self._require(Action.PAUSE)

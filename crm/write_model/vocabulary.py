@@ -7,11 +7,13 @@ are `StrEnum`s, so events and rows keep storing the plain strings.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 
 class CampaignStatus(StrEnum):
     DRAFT = "draft"
+    SCHEDULED = "scheduled"  # a draft with a start time: the follower starts it when due
     RUNNING = "running"
     PAUSED = "paused"
     COMPLETED = "completed"
@@ -19,19 +21,23 @@ class CampaignStatus(StrEnum):
 
 
 class CampaignAction(StrEnum):
-    """What can be done to a campaign; the controls are the last five."""
+    """What can be done to a campaign; the controls are in CONTROLS, plus schedule (which takes a time)."""
 
     EDIT = "edit"
     DELETE = "delete"
     RUN = "run"
+    SCHEDULE = "schedule"
+    UNSCHEDULE = "unschedule"
     PAUSE = "pause"
     RESUME = "resume"
     CANCEL = "cancel"
     RETRY_FAILED = "retry-failed"
 
 
+# The controls that take nothing but the campaign (schedule takes a time: it has its own form).
 CONTROLS = (
     CampaignAction.RUN,
+    CampaignAction.UNSCHEDULE,
     CampaignAction.PAUSE,
     CampaignAction.RESUME,
     CampaignAction.CANCEL,
@@ -86,6 +92,8 @@ class ConsentSource(StrEnum):
 BATCH_SIZE = 200  # customers per audience batch (one save each)
 DEFAULT_SUBJECT = "{restaurant_name}"
 WORKER_ACTOR = "worker"  # the actor recorded on the events workers cause
+SCHEDULER_ACTOR = "scheduler"  # the actor recorded on the start of a scheduled campaign at its time
+SCHEDULE_HORIZON = timedelta(days=365)  # how far ahead a campaign may be scheduled
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from crm.write_model.campaigns import Campaign
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 LATER = NOW + timedelta(hours=3)
+DUE = NOW + timedelta(days=1)  # when campaign_in("scheduled") is scheduled for
 
 DETAILS = {
     "name": "Winback",
@@ -28,6 +29,8 @@ def event_types(events) -> list:
 def campaign_in(status: str) -> Campaign:
     """A campaign brought to `status` through its commands, with no pending events."""
     campaign = Campaign.create(uuid4(), uuid4(), dict(DETAILS), "admin", NOW)
+    if status == "scheduled":
+        campaign.schedule(DUE, "admin", NOW)
     if status in ("running", "paused", "completed"):
         campaign.run("admin", NOW)
     if status == "paused":

@@ -43,6 +43,12 @@ def allowance() -> ContactAllowance:
     return ContactAllowance.start(uuid4(), uuid4(), "worker", NOW)
 
 
+def scheduled_for_at() -> Campaign:
+    scheduled = campaign_in("draft")
+    scheduled.schedule(AT, "admin", NOW)
+    return scheduled
+
+
 def reserved_allowance() -> ContactAllowance:
     reserved = allowance()
     reserved.reserve(CAMPAIGN, 1, 7, "worker", NOW)
@@ -127,6 +133,17 @@ COMMANDS: dict[str, tuple[Callable, Callable, list]] = {
     ),
     "campaign delete": (lambda: campaign_in("draft"), lambda c: c.delete(ACTOR, AT), [Campaign.Deleted]),
     "campaign run": (lambda: campaign_in("draft"), lambda c: c.run(ACTOR, AT), [Campaign.Started]),
+    "campaign schedule": (
+        lambda: campaign_in("draft"),
+        lambda c: c.schedule(AT + timedelta(hours=1), ACTOR, AT),
+        [Campaign.Scheduled],
+    ),
+    "campaign unschedule": (
+        lambda: campaign_in("scheduled"),
+        lambda c: c.unschedule(ACTOR, AT),
+        [Campaign.Unscheduled],
+    ),
+    "campaign start_if_due": (scheduled_for_at, lambda c: c.start_if_due(ACTOR, AT), [Campaign.Started]),
     "campaign pause": (lambda: campaign_in("running"), lambda c: c.pause(ACTOR, AT), [Campaign.Paused]),
     "campaign cancel": (lambda: campaign_in("running"), lambda c: c.cancel(ACTOR, AT), [Campaign.Cancelled]),
     "campaign resume, completing it": (

@@ -4,13 +4,15 @@ import pytest
 
 from crm.write_model.campaigns import allowed_actions
 from crm.write_model.errors import Conflict, IllegalTransition
-from tests.unit.campaign_support import DETAILS, NOW, campaign_in, started_with_batches
+from tests.unit.campaign_support import DETAILS, LATER, NOW, campaign_in, started_with_batches
 
-STATUSES = ("draft", "running", "paused", "completed", "cancelled")
+STATUSES = ("draft", "scheduled", "running", "paused", "completed", "cancelled")
 COMMANDS = {
     "edit": lambda c: c.change_details({**DETAILS, "name": "Renamed"}, "admin", NOW),
     "delete": lambda c: c.delete("admin", NOW),
     "run": lambda c: c.run("admin", NOW),
+    "schedule": lambda c: c.schedule(LATER, "admin", NOW),
+    "unschedule": lambda c: c.unschedule("admin", NOW),
     "pause": lambda c: c.pause("admin", NOW),
     "resume": lambda c: c.resume("admin", NOW),
     "cancel": lambda c: c.cancel("admin", NOW),
@@ -33,7 +35,8 @@ def test_allowed_actions_match_what_the_aggregate_accepts(status):
 
 def test_final_statuses_allow_nothing_and_a_draft_allows_no_pause():
     assert allowed_actions("completed") == () and allowed_actions("cancelled") == ()
-    assert allowed_actions("draft") == ("edit", "delete", "run", "cancel")
+    assert allowed_actions("draft") == ("edit", "delete", "run", "schedule", "cancel")
+    assert allowed_actions("scheduled") == ("run", "unschedule", "cancel")
 
 
 def test_a_completed_campaign_with_failures_allows_one_retry():

@@ -28,7 +28,7 @@ def test_resolve_audience_is_recorded_once():
     assert (campaign.audience_size, campaign.batch_count) == (30, 3)
 
 
-@pytest.mark.parametrize("status", ["draft", "cancelled", "completed"])
+@pytest.mark.parametrize("status", ["draft", "scheduled", "cancelled", "completed"])
 def test_resolve_audience_is_ignored_unless_running_or_paused(status):
     campaign = campaign_in(status)
     before = (campaign.audience_size, campaign.batch_count)

@@ -48,7 +48,7 @@ def test_change_details_with_identical_details_records_nothing():
     assert campaign.details == DETAILS
 
 
-@pytest.mark.parametrize("status", ["running", "paused", "cancelled", "completed"])
+@pytest.mark.parametrize("status", ["scheduled", "running", "paused", "cancelled", "completed"])
 def test_change_details_outside_draft_is_illegal(status):
     campaign = campaign_in(status)
     with pytest.raises(IllegalTransition) as error:
@@ -67,7 +67,7 @@ def test_delete_in_draft_records_deleted():
     assert campaign.deleted
 
 
-@pytest.mark.parametrize("status", ["running", "paused", "cancelled", "completed"])
+@pytest.mark.parametrize("status", ["scheduled", "running", "paused", "cancelled", "completed"])
 def test_delete_outside_draft_is_illegal(status):
     campaign = campaign_in(status)
     with pytest.raises(IllegalTransition) as error:

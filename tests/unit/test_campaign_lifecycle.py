@@ -42,6 +42,10 @@ TRANSITIONS = {
     ("completed", "pause"): None,
     ("completed", "resume"): None,
     ("completed", "cancel"): None,
+    ("scheduled", "run"): (Campaign.Started, "running"),  # at once, before its time
+    ("scheduled", "pause"): None,
+    ("scheduled", "resume"): None,
+    ("scheduled", "cancel"): (Campaign.Cancelled, "cancelled"),
 }
 ALLOWED = [(status, control, *outcome) for (status, control), outcome in TRANSITIONS.items() if outcome]
 ILLEGAL = [(status, control) for (status, control), outcome in TRANSITIONS.items() if not outcome]
@@ -69,7 +73,7 @@ def test_illegal_control_raises_and_records_nothing(status, control):
 
 
 def test_the_transition_table_covers_every_status_and_control():
-    statuses = ("draft", "running", "paused", "cancelled", "completed")
+    statuses = ("draft", "scheduled", "running", "paused", "cancelled", "completed")
     controls = ("run", "pause", "resume", "cancel")
     assert set(TRANSITIONS) == {(s, c) for s in statuses for c in controls}
 
