@@ -25,6 +25,7 @@ from crm.read_model.customer_page_queries import CustomerPageQueries
 from crm.read_model.dashboard_queries import DashboardQueries
 from crm.read_model.overview_queries import OverviewQueries
 from crm.read_model.queries import Queries
+from crm.read_model.segment_queries import SegmentQueries
 from crm.read_model.tables import customers
 from crm.write_model.application import CrmApplication
 from crm.write_model.commands import Clock, utc_now
@@ -44,6 +45,7 @@ class Container:
     read_side: ReadSide
     queries: Queries
     campaign_queries: CampaignQueries
+    segment_queries: SegmentQueries
     consent_queries: ConsentQueries
     api_keys: ApiKeys
     operators: Operators
@@ -125,6 +127,7 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         read_side=read_side,
         queries=queries,
         campaign_queries=CampaignQueries(engine),
+        segment_queries=SegmentQueries(engine),
         consent_queries=ConsentQueries(engine),
         api_keys=ApiKeys(store.factory.datastore),
         operators=Operators(store.factory.datastore, clock),

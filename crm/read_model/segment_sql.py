@@ -1,0 +1,209 @@
+"""Segment rules compiled to SQLAlchemy expressions over the read tables (values always bound
+as parameters: nothing of a rule becomes SQL text).
+
+Every condition compiles to an expression that is true or false, never NULL: SQL's NOT of NULL
+is NULL, where a rule's `not` of a false condition (a customer without visits has no last visit)
+is true.
+
+Two readings of a rule:
+- live, at `now`: the `customers` row's totals (`total_spend_cents`, `visit_count`,
+  `last_visit_at`, `first_visit_at`), windows summed from `visits` at query time (through
+  `ix_visits_restaurant_visited`), outreach from `outreach_events`;
+- as of a moment (a campaign's start): every visit-derived value from the visits made up to that
+  moment, and only the outreach sent up to it; consent as it is now (a send checks it again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from uuid import UUID
+
+from sqlalchemy import BigInteger, ColumnElement, Integer, Select, and_, cast, exists, func, not_, or_, select
+from sqlalchemy.sql import FromClause
+
+from crm.read_model.tables import customers, outreach_events, visits
+from crm.write_model.segment_rules import VISIT_MOMENTS, All, Any, Condition, Field, Not, Op, Rule
+from crm.write_model.vocabulary import OutreachStatus
+
+
+def matching(rule: Rule, restaurant_id: UUID, now: datetime, *columns, as_of: bool = False) -> Select:
+    """SELECT `columns` of the restaurant's customers (deleted or not: the caller decides) who
+    match `rule` at `now`, live or (`as_of`) counting only what had happened by `now`."""
+    compiler = _Compiler(restaurant_id, now, as_of)
+    condition = compiler.condition(rule)
+    return select(*columns).select_from(compiler.joined()).where(customers.c.restaurant_id == restaurant_id, condition)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """A customer's visit-derived values, as columns of the query."""
+
+    total: ColumnElement
+    count: ColumnElement
+    last_visit: ColumnElement
+    first_visit: ColumnElement
+
+
+class _Compiler:
+    """One rule's compilation: the conditions, and the tables they join to `customers`."""
+
+    def __init__(self, restaurant_id: UUID, now: datetime, as_of: bool):
+        self.restaurant_id = restaurant_id
+        # SQLite stores a datetime's wall clock without its offset: bind every time in UTC.
+        self.now = now.astimezone(timezone.utc)
+        self.as_of = as_of
+        self.joins: list[tuple[FromClause, ColumnElement]] = []
+        self._facts: _Facts | None = None
+        self._windows: dict[int, FromClause] = {}
+
+    def joined(self) -> FromClause:
+        """`customers` with the per-customer tables the conditions read (one row each, or none)."""
+        joined: FromClause = customers
+        for table, on in self.joins:
+            joined = joined.outerjoin(table, on)
+        return joined
+
+    def condition(self, rule: Rule) -> ColumnElement:
+        if isinstance(rule, All):
+            return and_(*(self.condition(child) for child in rule.children))
+        if isinstance(rule, Any):
+            return or_(*(self.condition(child) for child in rule.children))
+        if isinstance(rule, Not):
+            return not_(self.condition(rule.child))
+        assert isinstance(rule, Condition)
+        return self._leaf(rule)
+
+    def _leaf(self, rule: Condition) -> ColumnElement:
+        field = rule.field
+        if field is Field.TOTAL_SPEND_CENTS:
+            return _amount(self.facts.total, rule)
+        if field is Field.VISIT_COUNT:
+            return _amount(self.facts.count, rule)
+        if field is Field.AVERAGE_SPEND_CENTS:
+            return self._average(rule)
+        if field in VISIT_MOMENTS:
+            facts = self.facts
+            if rule.op is Op.NEVER:
+                return facts.last_visit.is_(None)
+            moment = facts.last_visit if field is Field.LAST_VISIT_AT else facts.first_visit
+            # A customer has a first visit exactly when they have a last one (a column, cheaper).
+            return and_(facts.last_visit.is_not(None), self._moment(moment, rule))
+        if field is Field.REGISTERED_AT:
+            return self._moment(customers.c.created_at, rule)
+        if field is Field.SPEND_CENTS_IN_LAST_DAYS:
+            return _amount(func.coalesce(self._window(rule.days).c.spend, 0), rule)
+        if field is Field.VISITS_IN_LAST_DAYS:
+            return _amount(func.coalesce(self._window(rule.days).c.visits, 0), rule)
+        if field is Field.EMAIL_CONSENT:
+            return customers.c.email_consent == rule.value
+        if field is Field.MESSAGED_IN_LAST_DAYS:
+            since = outreach_events.c.sent_at >= self.now - timedelta(days=rule.days)
+            return self._sent(rule.value, outreach_events.c.restaurant_id == self.restaurant_id, since)
+        assert field is Field.RECEIVED_CAMPAIGN
+        return self._sent(rule.value, outreach_events.c.campaign_id == rule.campaign)
+
+    def _moment(self, moment: ColumnElement, rule: Condition) -> ColumnElement:
+        if rule.op is Op.WITHIN_DAYS:
+            return moment >= self.now - timedelta(days=rule.value)
+        if rule.op is Op.OLDER_THAN_DAYS:
+            return moment < self.now - timedelta(days=rule.value)
+        if rule.op is Op.BEFORE:
+            return moment < rule.value
+        assert rule.op is Op.AFTER
+        return moment > rule.value
+
+    def _average(self, rule: Condition) -> ColumnElement:
+        # total / count exactly, in integers: avg >= V iff floor(total / count) >= V, and
+        # avg <= V iff ceil(total / count) <= V. No visit: no average (and no division by 0).
+        total, count = self.facts.total, self.facts.count
+        divisor = func.nullif(count, 0, type_=Integer)
+        floor = total // divisor
+        ceiling = (total + count - 1) // divisor
+        if rule.op is Op.GTE:
+            test = floor >= rule.value
+        elif rule.op is Op.LTE:
+            test = ceiling <= rule.value
+        else:
+            test = and_(floor >= rule.value[0], ceiling <= rule.value[1])
+        return and_(count > 0, test)
+
+    def _sent(self, wanted: bool, *which: ColumnElement) -> ColumnElement:
+        """Whether the customer has a sent outreach record matching `which` (or has none)."""
+        sent = [
+            outreach_events.c.customer_id == customers.c.id,
+            outreach_events.c.status == OutreachStatus.SENT.value,
+            *which,
+        ]
+        if self.as_of:
+            sent.append(outreach_events.c.sent_at <= self.now)
+        found = exists().where(*sent)
+        return found if wanted else not_(found)
+
+    @property
+    def facts(self) -> _Facts:
+        if self._facts is None:
+            self._facts = self._history() if self.as_of else _LIVE
+        return self._facts
+
+    def _history(self) -> _Facts:
+        """Totals of the visits made up to `now`, per customer (as of `now`)."""
+        history = (
+            select(
+                visits.c.customer_id,
+                cast(func.sum(visits.c.spend_cents), BigInteger).label("spend"),
+                func.count().label("visits"),
+                func.max(visits.c.visited_at).label("last_visit"),
+                func.min(visits.c.visited_at).label("first_visit"),
+            )
+            .where(visits.c.restaurant_id == self.restaurant_id, visits.c.visited_at <= self.now)
+            .group_by(visits.c.customer_id)
+            .subquery("history")
+        )
+        self.joins.append((history, history.c.customer_id == customers.c.id))
+        return _Facts(
+            total=func.coalesce(history.c.spend, 0),
+            count=func.coalesce(history.c.visits, 0),
+            last_visit=history.c.last_visit,
+            first_visit=history.c.first_visit,
+        )
+
+    def _window(self, days: int) -> FromClause:
+        """Spend and visits per customer in the last `days` x 24 h (up to `now` when as of it)."""
+        if days not in self._windows:
+            in_window = [
+                visits.c.restaurant_id == self.restaurant_id,
+                visits.c.visited_at >= self.now - timedelta(days=days),
+            ]
+            if self.as_of:
+                in_window.append(visits.c.visited_at <= self.now)
+            window = (
+                select(
+                    visits.c.customer_id,
+                    cast(func.sum(visits.c.spend_cents), BigInteger).label("spend"),
+                    func.count().label("visits"),
+                )
+                .where(*in_window)
+                .group_by(visits.c.customer_id)
+                .subquery(f"window_{days}")
+            )
+            self.joins.append((window, window.c.customer_id == customers.c.id))
+            self._windows[days] = window
+        return self._windows[days]
+
+
+def _amount(value: ColumnElement, rule: Condition) -> ColumnElement:
+    if rule.op is Op.GTE:
+        return value >= rule.value
+    if rule.op is Op.LTE:
+        return value <= rule.value
+    low, high = rule.value
+    return and_(value >= low, value <= high)
+
+
+_LIVE = _Facts(
+    total=customers.c.total_spend_cents,
+    count=customers.c.visit_count,
+    last_visit=customers.c.last_visit_at,
+    first_visit=select(func.min(visits.c.visited_at)).where(visits.c.customer_id == customers.c.id).scalar_subquery(),
+)
