@@ -80,11 +80,21 @@ class CampaignsProjector(Projector):
     @handle.register(Campaign.Cancelled)
     def _status_changed(self, event, session: Session) -> None:
         values = {"status": _STATUS_EVENTS[type(event)]}
+        if isinstance(event, (Campaign.Started, Campaign.Cancelled)):
+            values["scheduled_for"] = None  # (if it was scheduled: no longer)
         if isinstance(event, Campaign.Started):
             values["started_at"] = event.timestamp
         if isinstance(event, (Campaign.Started, Campaign.Resumed)):
             values["progressed_at"] = event.timestamp  # the sweep measures idleness from here
         self._update_campaign(session, event, **values)
+
+    @handle.register
+    def _scheduled(self, event: Campaign.Scheduled, session: Session) -> None:
+        self._update_campaign(session, event, status=CampaignStatus.SCHEDULED, scheduled_for=event.scheduled_for)
+
+    @handle.register
+    def _unscheduled(self, event: Campaign.Unscheduled, session: Session) -> None:
+        self._update_campaign(session, event, status=CampaignStatus.DRAFT, scheduled_for=None)
 
     @handle.register
     def _completed(self, event: Campaign.Completed, session: Session) -> None:

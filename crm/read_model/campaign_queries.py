@@ -27,6 +27,7 @@ _campaign_columns = (
     campaigns.c.started_at,
     campaigns.c.completed_at,
     campaigns.c.failed_retried_at,
+    campaigns.c.scheduled_for,
     campaigns.c.audience,
     campaigns.c.excluded_unsubscribed,
     campaigns.c.queued,
@@ -276,6 +277,21 @@ class CampaignQueries(QueriesBase):
                 ).scalars()
                 result.append((campaign_id, audience is not None, list(batches)))
         return result
+
+    def due_campaigns(self, now: datetime, limit: int = 100) -> list[UUID]:
+        """Scheduled campaigns whose time has come by `now`, the longest due first."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(self.due_campaigns_query(now, limit)).scalars())
+
+    @staticmethod
+    def due_campaigns_query(now: datetime, limit: int = 100) -> Select:
+        """The query of `due_campaigns`: a range of the (status, scheduled_for) index."""
+        return (
+            select(campaigns.c.id)
+            .where(campaigns.c.status == CampaignStatus.SCHEDULED, campaigns.c.scheduled_for <= now)
+            .order_by(campaigns.c.scheduled_for)
+            .limit(limit)
+        )
 
     def _audience_query(self, restaurant_id: UUID, segment_type: str, segment_value: int, now: datetime) -> Select:
         return select(customers.c.id).where(

@@ -131,9 +131,11 @@ campaigns = Table(
     Column("skipped", Integer, nullable=False),
     Column("progressed_at", DateTime(timezone=True), nullable=False),  # last outreach change
     Column("failed_retried_at", DateTime(timezone=True), nullable=True),  # retry-failed, once
+    Column("scheduled_for", DateTime(timezone=True), nullable=True),  # while scheduled: when it starts
     Index("ix_campaigns_restaurant_created", "restaurant_id", "created_at"),
     Index("ix_campaigns_created", "created_at"),
     Index("ix_campaigns_status", "status"),
+    Index("ix_campaigns_status_scheduled", "status", "scheduled_for"),  # the follower's due campaigns
 )
 
 campaign_batches = Table(

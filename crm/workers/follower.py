@@ -4,7 +4,10 @@ It keeps a tracked position like a projector, so each event is published (at lea
 whatever restarts; one follower is active at a time (an advisory lock on PostgreSQL). It also
 sweeps: on start, and every few seconds for campaigns that stopped progressing, it queues the
 unfinished work of running campaigns again, because Redis gives back a dead worker's task only
-after its visibility timeout.
+after its visibility timeout. And it starts scheduled campaigns when due: on start and every
+`due_seconds` it asks the read model for them and the write model to start each (which
+checks again that it is still scheduled and due); their Started then publishes as any start.
+No Celery countdown holds the schedule: it lives in the log, so a restart loses nothing.
 """
 
 from __future__ import annotations
@@ -31,10 +34,13 @@ REQUEUED = get_topic(Campaign.FailedRequeued)
 class CampaignFollower:
     """Publishes `resolve_audience` for each Started, `queue_batches` for each Resumed and FailedRequeued."""
 
-    def __init__(self, container: Container, poll_seconds: float = 0.05, sweep_seconds: float = 5.0):
+    def __init__(
+        self, container: Container, poll_seconds: float = 0.05, sweep_seconds: float = 5.0, due_seconds: float = 0.5
+    ):
         self.container = container
         self.poll_seconds = poll_seconds
         self.sweep_seconds = sweep_seconds
+        self.due_seconds = due_seconds
         self.read_limit = 10_000  # events a read returns at most (over at most 4x as many ids)
         self.stop_event = threading.Event()
         self._position: int | None = None  # read from the tracking table on first poll
@@ -103,11 +109,29 @@ class CampaignFollower:
             for number in batches:
                 tasks.send_batch.delay(str(campaign_id), number)
 
+    def start_due(self) -> int:
+        """Start the scheduled campaigns whose time has come; how many this call started."""
+        application = self.container.application
+        started = 0
+        for campaign_id in self.container.campaign_queries.due_campaigns(self.container.clock()):
+            try:
+                started += application.start_due_campaign(campaign_id).position > 0
+            except Exception as error:  # one campaign's failure must not hold back the others
+                if database_unavailable(error):
+                    raise
+                log.exception("could not start scheduled campaign %s", campaign_id)
+        return started
+
     def _follow(self) -> None:
         self._position = None  # just became the active follower: trust only the stored position
+        self.start_due()
         self.sweep(idle_for=None)
         next_sweep = time.monotonic() + self.sweep_seconds
+        next_due = time.monotonic() + self.due_seconds
         while not self.stop_event.is_set():
+            if time.monotonic() >= next_due:
+                self.start_due()
+                next_due = time.monotonic() + self.due_seconds
             moved = self.poll_once()
             if time.monotonic() >= next_sweep:
                 self.sweep(idle_for=timedelta(seconds=2 * self.sweep_seconds))
