@@ -16,7 +16,7 @@ from crm.http.schemas import (
     together,
 )
 from crm.write_model.templates import MAX_TEMPLATE_LENGTH
-from crm.write_model.vocabulary import SEGMENT_LIMITS, CampaignStatus, OutreachStatus, SegmentType
+from crm.write_model.vocabulary import SCHEDULE_HORIZON, SEGMENT_LIMITS, CampaignStatus, OutreachStatus, SegmentType
 
 SEGMENT_TYPES = tuple(SegmentType)
 OUTREACH_STATUSES = tuple(OutreachStatus)
@@ -28,6 +28,7 @@ _campaign_read_only = (
     "started_at",
     "completed_at",
     "failed_retried_at",
+    "scheduled_for",  # set by the schedule control only
     "stats",
 )
 # Each segment type with the range of its values (crm.write_model.campaigning.validated_details).
@@ -91,6 +92,10 @@ class CampaignSchema(Schema):
     failed_retried_at = AwareDateTime(
         allow_none=True, metadata={"description": "When its failed outreach was queued again (retry-failed, once)"}
     )
+    scheduled_for = AwareDateTime(
+        allow_none=True,
+        metadata={"description": "While it is scheduled: when it starts (UTC). Null when it is not scheduled."},
+    )
     stats = fields.Nested(CampaignStatsSchema)
 
 
@@ -140,6 +145,16 @@ class CampaignCreateSchema(CampaignUpdateSchema):
     def _without_status(self, data, **kwargs):
         data.pop("status", None)
         return data
+
+
+class CampaignScheduleSchema(InputSchema):
+    scheduled_for = AwareDateTime(
+        required=True,
+        metadata={
+            "description": "When the draft starts: a date and time with its offset (e.g. 2027-01-31T09:00:00+01:00), "
+            f"in the future, at most {SCHEDULE_HORIZON.days} days ahead."
+        },
+    )
 
 
 class CampaignListQuery(PageQuery):

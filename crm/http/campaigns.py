@@ -13,6 +13,7 @@ from crm.http.campaign_schemas import (
     CampaignListQuery,
     CampaignPatchSchema,
     CampaignPreviewSchema,
+    CampaignScheduleSchema,
     CampaignSchema,
     CampaignUpdateSchema,
     OutreachListQuery,
@@ -105,10 +106,11 @@ def _control(action: CampaignAction, status: int, summary: str):
 
 
 for _action, _status, _summary in (
-    (CampaignAction.RUN, 202, "Start a draft campaign: workers resolve the audience and send (202)"),
+    (CampaignAction.RUN, 202, "Start a draft or scheduled campaign now: workers resolve the audience and send (202)"),
+    (CampaignAction.UNSCHEDULE, 200, "Take a scheduled campaign back to draft: it will not start by itself"),
     (CampaignAction.PAUSE, 200, "Pause a running campaign before its next message"),
     (CampaignAction.RESUME, 200, "Resume a paused campaign where it stopped"),
-    (CampaignAction.CANCEL, 200, "Cancel a draft, running or paused campaign"),
+    (CampaignAction.CANCEL, 200, "Cancel a draft, scheduled, running or paused campaign"),
     (
         CampaignAction.RETRY_FAILED,
         202,
@@ -118,6 +120,16 @@ for _action, _status, _summary in (
     blp.route(f"/<uuid:campaign_id>/{_action}/", methods=["POST"])(
         blp.response(_status, CampaignSchema)(_control(_action, _status, _summary))
     )
+
+
+@blp.route("/<uuid:campaign_id>/schedule/")
+class CampaignSchedule(MethodView):
+    @blp.arguments(CampaignScheduleSchema)
+    @blp.response(200, CampaignSchema)
+    def post(self, body, campaign_id: UUID):
+        """Schedule a draft campaign: it starts by itself at scheduled_for (within about a second)"""
+        recorded = crm().application.schedule_campaign(campaign_id, body["scheduled_for"], actor=actor(), scope=scope())
+        return written(recorded, lambda id: crm().campaign_queries.campaign(id, scope()), 200)
 
 
 @blp.route("/<uuid:campaign_id>/preview/")

@@ -98,6 +98,8 @@ CAMPAIGN_ORDERS = {
     "progress": (_percent_done().desc(), campaigns.c.created_at.desc(), campaigns.c.id.desc()),
 }
 _outreach_page_columns = (*_outreach_columns, customers.c.first_name, customers.c.last_name)
+# A scheduled campaign's time is shown in its restaurant's time zone too.
+_page_campaign_columns = (*_campaign_columns, restaurants.c.timezone.label("restaurant_timezone"))
 
 
 class DashboardQueries(QueriesBase):
@@ -125,7 +127,7 @@ class DashboardQueries(QueriesBase):
     ) -> dict:
         """A page of campaigns (newest first, or most done first), each with its progress, and a
         draft with the audience that matches now; and the restaurants to filter by."""
-        query = select(*_campaign_columns).select_from(_campaigns_from)
+        query = select(*_page_campaign_columns).select_from(_campaigns_from)
         if restaurant_id is not None:
             query = query.where(campaigns.c.restaurant_id == restaurant_id)
         if status is not None:
@@ -138,15 +140,15 @@ class DashboardQueries(QueriesBase):
         return {"campaigns": result, "restaurants": self.restaurant_choices()}
 
     def campaign(self, campaign_id: UUID) -> dict | None:
-        query = select(*_campaign_columns).select_from(_campaigns_from).where(campaigns.c.id == campaign_id)
+        query = select(*_page_campaign_columns).select_from(_campaigns_from).where(campaigns.c.id == campaign_id)
         row = self._one(query)
         return None if row is None else with_stats(row)
 
     def matching_now(self, campaign: dict, now: datetime) -> dict | None:
-        """A draft's audience if it ran now: its restaurant's customers in its segment who have
-        not unsubscribed (`count`), and those left out as unsubscribed; None for any other status
-        (the audience is resolved once, when the campaign starts)."""
-        if campaign["status"] != CampaignStatus.DRAFT:
+        """A draft's (or scheduled campaign's) audience if it ran now: its restaurant's customers in
+        its segment who have not unsubscribed (`count`), and those left out as unsubscribed; None
+        for any other status (the audience is resolved once, when the campaign starts)."""
+        if campaign["status"] not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
             return None
         unsubscribed = customers.c.email_consent == EmailConsent.UNSUBSCRIBED
         query = (

@@ -6,7 +6,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from tests.commands import Caller
 
@@ -42,6 +42,7 @@ CAMPAIGN_FIELDS = {
     "started_at",
     "completed_at",
     "failed_retried_at",
+    "scheduled_for",
     "stats",
 }
 STATS_FIELDS = {"audience", "excluded_unsubscribed", "queued", "sent", "failed", "skipped"}
@@ -58,8 +59,9 @@ OUTREACH_FIELDS = {
     "sent_at",
     "created_at",
 }
-CAMPAIGN_STATUSES = ("draft", "running", "paused", "cancelled", "completed")
-CONTROLS = ("run", "pause", "resume", "cancel", "retry-failed")
+CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "paused", "cancelled", "completed")
+CONTROLS = ("run", "unschedule", "pause", "resume", "cancel", "retry-failed")  # the bodiless ones
+SCHEDULED_FOR = datetime.now(timezone.utc) + timedelta(days=1)  # when bring_to schedules: ahead of every test clock
 
 
 # The list endpoints that take page and filter parameters.
@@ -169,6 +171,14 @@ class Make:
         assert STALE_HEADER not in response.headers, "the read model lagged behind a control"
         return response.get_json()
 
+    def schedule(self, campaign: dict, scheduled_for: datetime, api=None) -> dict:
+        """Schedule a draft (must succeed: 200); the campaign it answers with."""
+        body = {"scheduled_for": scheduled_for.isoformat()}
+        response = (api or self.admin).post(f"/api/campaigns/{campaign['id']}/schedule/", json=body)
+        assert response.status_code == 200, (response.status_code, response.get_json())
+        assert STALE_HEADER not in response.headers, "the read model lagged behind a schedule"
+        return response.get_json()
+
     def get(self, path: str, api=None, **kwargs) -> dict:
         response = (api or self.admin).get(path, **kwargs)
         assert response.status_code == 200, (path, response.status_code, response.get_json())
@@ -205,6 +215,7 @@ VALID_BODIES = {
         "message_template": "Hello {first_name}",
     },
     ("/api/campaigns/<uuid:campaign_id>/", "PATCH"): {"name": "Renamed"},
+    ("/api/campaigns/<uuid:campaign_id>/schedule/", "POST"): {"scheduled_for": SCHEDULED_FOR.isoformat()},
 }
 # POSTs that take no body at all: the campaign controls.
 BODILESS = {(f"/api/campaigns/<uuid:campaign_id>/{action}/", "POST") for action in CONTROLS} | {
@@ -290,6 +301,8 @@ def bring_to(make: Make, container, campaign: dict, status: str) -> dict:
         return make.get(f"/api/campaigns/{campaign['id']}/")
     if status == "cancelled":
         return make.control(campaign, "cancel")
+    if status == "scheduled":
+        return make.schedule(campaign, SCHEDULED_FOR)
     make.control(campaign, "run")
     if status == "paused":
         make.control(campaign, "pause")

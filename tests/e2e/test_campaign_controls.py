@@ -1,5 +1,6 @@
-"""Campaign controls: run, pause, resume, cancel and retry-failed, every cell of the transition table
-(retry-failed of a completed campaign with failures: tests/e2e/test_campaign_retry_failed.py)."""
+"""Campaign controls: run, unschedule, pause, resume, cancel and retry-failed, every cell of the
+transition table (retry-failed of a completed campaign with failures: tests/e2e/test_campaign_retry_failed.py;
+schedule, which takes a time: tests/e2e/test_campaign_scheduling.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ from tests.e2e.e2e_support import (
 ALLOWED = {
     ("draft", "run"): (202, "running"),
     ("draft", "cancel"): (200, "cancelled"),
+    ("scheduled", "run"): (202, "running"),
+    ("scheduled", "unschedule"): (200, "draft"),
+    ("scheduled", "cancel"): (200, "cancelled"),
     ("running", "pause"): (200, "paused"),
     ("running", "cancel"): (200, "cancelled"),
     ("paused", "resume"): (200, "running"),
@@ -35,7 +39,7 @@ TABLE = [(status, control) for status in CAMPAIGN_STATUSES for control in CONTRO
 
 
 def test_the_table_covers_every_status_and_control():
-    assert len(TABLE) == 25 and set(ALLOWED) <= set(TABLE)
+    assert len(TABLE) == 36 and set(ALLOWED) <= set(TABLE)
 
 
 @pytest.mark.parametrize(("status", "control"), TABLE)
@@ -56,7 +60,7 @@ def test_transition(admin, make, container, restaurant, clock, status, control):
     assert STALE_HEADER not in response.headers
     body = response.get_json()
     assert set(body) == CAMPAIGN_FIELDS
-    expected = {**campaign, "status": after}
+    expected = {**campaign, "status": after, "scheduled_for": None}  # whatever leaves scheduled drops its time
     if control == "run":
         expected["started_at"] = body["started_at"]
         assert when(body["started_at"]) == clock.now
@@ -69,7 +73,8 @@ def test_a_repeated_control_is_409_naming_the_status(admin, make, container, res
     if control == "retry-failed":
         campaign = completed_with_failures(make, container, restaurant)
     else:
-        start = {"run": "draft", "pause": "running", "resume": "paused", "cancel": "running"}[control]
+        start = {"run": "draft", "unschedule": "scheduled", "pause": "running", "resume": "paused", "cancel": "running"}
+        start = start[control]
         campaign = bring_to(make, container, make.campaign(restaurant), start)
     path = f"/api/campaigns/{campaign['id']}/{control}/"
 

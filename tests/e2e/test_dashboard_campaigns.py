@@ -65,7 +65,7 @@ def test_the_detail_shows_settings_counts_and_only_the_controls_valid_now(dash, 
     campaign = make.campaign(restaurant, name="Spring", message_template="Hi {first_name}, spring is here")
     draft = text_of(dash.get(f"/internal/campaigns/{campaign['id']}/"))
     assert "Spring" in draft and "Hi {first_name}, spring is here" in draft and "No visit for at least 30 days" in draft
-    assert controls(draft) == {"edit", "run", "cancel"}
+    assert controls(draft) == {"edit", "run", "schedule", "cancel"}
     # A draft is watched too: another operator may run it.
     assert f'data-progress-url="/internal/campaigns/{campaign["id"]}/progress.json"' in draft
 

@@ -106,7 +106,7 @@ def _path_of(kind: str, tenant: dict) -> str:
 
 
 # The status a control needs its campaign in (the walk's draft campaign suits the others).
-_NEEDS = {"pause": "running", "resume": "paused"}
+_NEEDS = {"pause": "running", "resume": "paused", "unschedule": "scheduled"}
 # What each id route answers a restaurant's key for its own ids: a route added without a line
 # here fails the walk below until someone decides what it should answer.
 OWN_IDS_ANSWER = {
@@ -133,6 +133,8 @@ OWN_IDS_ANSWER = {
     "PUT /api/campaigns/<uuid:campaign_id>/": 200,
     "DELETE /api/campaigns/<uuid:campaign_id>/": 204,
     "POST /api/campaigns/<uuid:campaign_id>/run/": 202,
+    "POST /api/campaigns/<uuid:campaign_id>/schedule/": 200,
+    "POST /api/campaigns/<uuid:campaign_id>/unschedule/": 200,
     "POST /api/campaigns/<uuid:campaign_id>/pause/": 200,
     "POST /api/campaigns/<uuid:campaign_id>/resume/": 200,
     "POST /api/campaigns/<uuid:campaign_id>/cancel/": 200,

@@ -10,7 +10,13 @@ from flask import Flask
 from flask_bootstrap import Bootstrap5
 from flask_wtf.csrf import CSRFProtect
 
-from crm.http.dashboard import auth, campaigns, customers, home  # noqa: F401  (their routes join the blueprint)
+from crm.http.dashboard import (  # noqa: F401  (their routes join the blueprint)
+    auth,
+    campaigns,
+    customers,
+    home,
+    scheduling,
+)
 from crm.http.dashboard.base import Dashboard, bp
 
 __all__ = ["init_app"]

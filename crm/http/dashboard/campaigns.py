@@ -22,6 +22,7 @@ OUTREACH_PER_PAGE = 25
 MAX_SEARCH_LENGTH = 200
 DONE = {
     CampaignAction.RUN: "Campaign started.",
+    CampaignAction.UNSCHEDULE: "Campaign unscheduled: it is a draft again and will not start by itself.",
     CampaignAction.PAUSE: "Campaign paused.",
     CampaignAction.RESUME: "Campaign resumed.",
     CampaignAction.CANCEL: "Campaign cancelled.",

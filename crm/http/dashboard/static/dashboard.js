@@ -15,7 +15,7 @@
   var POLL_MS = 1000;
   var IDLE_POLL_MS = 5000; // a draft or a finished campaign: only another operator changes it
   var BADGES = {
-    draft: "text-bg-secondary", running: "text-bg-primary", paused: "text-bg-warning",
+    draft: "text-bg-secondary", scheduled: "text-bg-info", running: "text-bg-primary", paused: "text-bg-warning",
     completed: "text-bg-success", cancelled: "text-bg-dark"
   };
   var DASH = "\u2014";
@@ -102,6 +102,10 @@
       root.querySelectorAll('[data-field="status"]').forEach(function (badge) {
         badge.className = "badge " + (BADGES[p.status] || "text-bg-light");
         badge.textContent = p.status;
+      });
+      // What holds only in one status (a scheduled campaign's start time) goes when it changes.
+      root.querySelectorAll("[data-shown-when]").forEach(function (el) {
+        el.hidden = el.getAttribute("data-shown-when") !== p.status;
       });
       ["queued", "sent", "failed", "skipped", "done"].forEach(function (name) { setText(root, name, String(p[name])); });
       setText(root, "audience", audienceText(p));
