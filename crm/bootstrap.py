@@ -25,6 +25,7 @@ from crm.read_model.customer_page_queries import CustomerPageQueries
 from crm.read_model.dashboard_queries import DashboardQueries
 from crm.read_model.overview_queries import OverviewQueries
 from crm.read_model.queries import Queries
+from crm.read_model.saved_segment_queries import SavedSegmentQueries
 from crm.read_model.segment_queries import SegmentQueries
 from crm.read_model.tables import customers
 from crm.write_model.application import CrmApplication
@@ -46,6 +47,7 @@ class Container:
     queries: Queries
     campaign_queries: CampaignQueries
     segment_queries: SegmentQueries
+    saved_segment_queries: SavedSegmentQueries
     consent_queries: ConsentQueries
     api_keys: ApiKeys
     operators: Operators
@@ -111,6 +113,7 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         store.recorder.inline_projection = InlineProjection(runner)
     read_side = ReadSide(runner, watcher, settings.read_your_writes_timeout)
     queries = Queries(engine)
+    segment_queries = SegmentQueries(engine)
     application = CrmApplication(
         store,
         secret=settings.secret_key.encode(),
@@ -127,7 +130,8 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         read_side=read_side,
         queries=queries,
         campaign_queries=CampaignQueries(engine),
-        segment_queries=SegmentQueries(engine),
+        segment_queries=segment_queries,
+        saved_segment_queries=SavedSegmentQueries(engine, segment_queries),
         consent_queries=ConsentQueries(engine),
         api_keys=ApiKeys(store.factory.datastore),
         operators=Operators(store.factory.datastore, clock),

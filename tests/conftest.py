@@ -34,6 +34,7 @@ TABLES = (
     "campaigns",
     "campaign_batches",
     "outreach_events",
+    "segments",
     "simulated_deliveries",
     "operators",
     "login_failures",

@@ -21,6 +21,7 @@ from crm.http import (
     rate_limits,
     request_log,
     restaurants,
+    segments,
     unsubscribe,
     visits,
 )
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         visits.blp,
         campaigns.blp,
         campaigns.outreach_blp,
+        segments.blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(unsubscribe.bp)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_dump, post_load, pre_load, validate, validates_schema
 
 from crm.http import fields as text
 from crm.http.fields import AwareDateTime, StrictInteger
@@ -13,12 +13,21 @@ from crm.http.schemas import (
     name_field,
     require_together,
     restaurant_field,
-    together,
 )
+from crm.http.segment_schemas import rule_field
+from crm.write_model.segment_rules import shorthand_rule
 from crm.write_model.templates import MAX_TEMPLATE_LENGTH
-from crm.write_model.vocabulary import SCHEDULE_HORIZON, SEGMENT_LIMITS, CampaignStatus, OutreachStatus, SegmentType
+from crm.write_model.vocabulary import (
+    SCHEDULE_HORIZON,
+    SEGMENT_LIMITS,
+    SHORTHAND_SEGMENTS,
+    CampaignStatus,
+    OutreachStatus,
+    SegmentType,
+)
 
-SEGMENT_TYPES = tuple(SegmentType)
+SEGMENT_TYPES = tuple(SegmentType)  # as shown; a client sends a shorthand's, or a rule, or a segment
+SHORTHAND_TYPES = tuple(SHORTHAND_SEGMENTS)
 OUTREACH_STATUSES = tuple(OutreachStatus)
 MAX_SEGMENT_VALUE = max(SEGMENT_LIMITS.values())
 _campaign_read_only = (
@@ -54,6 +63,39 @@ _SEGMENT_ALONE = (
 )
 
 
+# A body names its segment one way: a shorthand (type and value), a rule, or a saved segment.
+_FORMS = {"shorthand": ("segment_type", "segment_value"), "rule": ("segment_rule",), "segment": ("segment",)}
+
+
+def _only(*form: str) -> dict:
+    """No field of the other forms."""
+    others = [field for fields_ in _FORMS.values() if fields_ != form for field in fields_]
+    return {"not": {"anyOf": [{"required": [field]} for field in others]}}
+
+
+_SHORTHANDS = [
+    {**segment, **_only(*_FORMS["shorthand"]), "required": list(_FORMS["shorthand"])} for segment in _SEGMENTS
+]
+_RULE_OR_SAVED = (
+    {"required": ["segment_rule"], **_only("segment_rule")},
+    {"required": ["segment"], **_only("segment")},
+)
+
+
+def check_one_segment(data: dict, required: bool) -> None:
+    """At most one form of segment in a body (exactly one if `required`)."""
+    given = [name for name, fields_ in _FORMS.items() if any(f in data for f in fields_)]
+    if len(given) > 1:
+        message = "name the segment one way: segment_type and segment_value, or segment_rule, or segment"
+        raise ValidationError({field: [message] for name in given for field in _FORMS[name] if field in data})
+    if required and not given:
+        raise ValidationError(
+            {"segment_type": ["Missing data for required field (or give a segment_rule or a segment)."]}
+        )
+    if given == ["shorthand"] and required:
+        require_together(data, "segment_type", "segment_value", "a shorthand segment is a type and its value")
+
+
 def _template(**options) -> fields.String:
     return text.template(max_length=MAX_TEMPLATE_LENGTH, **options)
 
@@ -83,7 +125,18 @@ class CampaignSchema(Schema):
     name = fields.String()
     status = fields.String(validate=validate.OneOf(tuple(CampaignStatus)))  # shown as an enum in OpenAPI
     segment_type = fields.String(validate=validate.OneOf(SEGMENT_TYPES))
-    segment_value = fields.Integer()
+    segment_value = fields.Integer(
+        allow_none=True, metadata={"description": "The shorthand's value; null for a rule or a saved segment."}
+    )
+    segment_rule = fields.Method(
+        "_rule",
+        metadata={
+            "type": "object",
+            "nullable": True,
+            "description": "The campaign's rule: its own, or a shorthand's as a rule; null for a saved segment.",
+        },
+    )
+    segment = fields.UUID(attribute="segment_id", allow_none=True, metadata={"description": "The saved segment."})
     subject = fields.String()
     message_template = fields.String()
     created_at = AwareDateTime()
@@ -98,15 +151,38 @@ class CampaignSchema(Schema):
     )
     stats = fields.Nested(CampaignStatsSchema)
 
+    @staticmethod
+    def _rule(campaign: dict) -> dict | None:
+        if campaign["segment_type"] in SHORTHAND_TYPES:
+            return shorthand_rule(campaign["segment_type"], campaign["segment_value"])
+        return campaign.get("segment_rule")
+
+    @post_dump
+    def _value_of_shorthands_only(self, data, **kwargs):
+        if data.get("segment_type") not in SHORTHAND_TYPES and "segment_value" in data:
+            data["segment_value"] = None
+        return data
+
 
 class CampaignPatchSchema(InputSchema):
     read_only_fields = _campaign_read_only + ("restaurant",)
-    rules = together("segment_type", "segment_value", *_SEGMENTS, alone=_SEGMENT_ALONE)
+    rules = {
+        "anyOf": [
+            _only(),  # the segment as it is
+            *({"allOf": [alone, _only(*_FORMS["shorthand"])]} for alone in _SEGMENT_ALONE),
+            *({**shorthand, "required": list(_FORMS["shorthand"])} for shorthand in _SHORTHANDS),
+            *_RULE_OR_SAVED,
+        ]
+    }
     name = name_field()
-    segment_type = fields.String(validate=validate.OneOf(SEGMENT_TYPES))
+    segment_type = fields.String(validate=validate.OneOf(SHORTHAND_TYPES))
     segment_value = _segment_value()
+    segment_rule = rule_field()
+    segment_id = fields.UUID(data_key="segment", metadata={"description": "A saved segment of the restaurant."})
     subject = _template()
     message_template = _template()
+
+    segment_required = False  # a patch may leave the segment as it is
 
     @pre_load
     def _status_is_not_writable(self, data, **kwargs):
@@ -117,6 +193,7 @@ class CampaignPatchSchema(InputSchema):
 
     @validates_schema
     def _segment_together(self, data, **kwargs):
+        check_one_segment({("segment" if k == "segment_id" else k): v for k, v in data.items()}, self.segment_required)
         value, kind = data.get("segment_value"), data.get("segment_type")
         if (value is not None and value <= _VALUE_FOR_ANY_TYPE) or kind in _TYPES_FOR_ANY_VALUE:
             return  # alone, it fits any campaign
@@ -124,10 +201,9 @@ class CampaignPatchSchema(InputSchema):
 
 
 class CampaignUpdateSchema(CampaignPatchSchema):
-    rules = {"anyOf": _SEGMENTS}
+    rules = {"anyOf": [*_SHORTHANDS, *_RULE_OR_SAVED]}
+    segment_required = True
     name = name_field(required=True)
-    segment_type = fields.String(required=True, validate=validate.OneOf(SEGMENT_TYPES))
-    segment_value = _segment_value(required=True)
     message_template = _template(required=True)
 
 

@@ -20,7 +20,7 @@ from crm.http.campaign_schemas import (
     OutreachSchema,
     OutreachStatusQuery,
 )
-from crm.http.context import actor, crm, idempotent_id, scope
+from crm.http.context import actor, crm, idempotent_id, restaurant_of, scope
 from crm.http.pagination import envelope
 from crm.http.responses import done, written
 from crm.http.schemas import page_of
@@ -31,13 +31,6 @@ blp = Blueprint("campaigns", __name__, url_prefix="/api/campaigns", description=
 outreach_blp = Blueprint(
     "outreach", __name__, url_prefix="/api/outreach-events", description="The audit trail of every outreach"
 )
-
-
-def _restaurant_of(body: dict) -> UUID:
-    restaurant_id = body.pop("restaurant", None) or scope()
-    if restaurant_id is None:
-        raise InvalidInput("restaurant", "Missing data for required field.")
-    return restaurant_id
 
 
 def _campaign_or_404(campaign_id: UUID) -> dict:
@@ -58,7 +51,7 @@ class Campaigns(MethodView):
     @blp.response(201, CampaignSchema)
     def post(self, body):
         """Create a draft campaign (honours Idempotency-Key)"""
-        restaurant_id = _restaurant_of(body)
+        restaurant_id = restaurant_of(body)
         recorded = crm().application.create_campaign(
             restaurant_id, body, actor=actor(), scope=scope(), campaign_id=idempotent_id("campaign")
         )
@@ -147,7 +140,7 @@ class UnsavedCampaignPreview(MethodView):
     @blp.response(200, CampaignPreviewSchema)
     def post(self, body):
         """Preview a campaign that is not saved: same body as create"""
-        restaurant_id = _restaurant_of(body)
+        restaurant_id = restaurant_of(body)
         if crm().queries.restaurant(restaurant_id, scope()) is None:
             raise InvalidInput("restaurant", "no such restaurant")
         return crm().campaign_queries.preview(body, restaurant_id, crm().clock())

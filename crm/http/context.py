@@ -10,6 +10,7 @@ from flask_smorest import abort
 
 from crm.adapters.api_keys import Principal
 from crm.bootstrap import Container
+from crm.write_model.errors import InvalidInput
 
 MAX_IDEMPOTENCY_KEY = 200
 # Visible ASCII, spaces inside (HTTP drops them around a header's value): the OpenAPI document's.
@@ -28,6 +29,14 @@ def principal() -> Principal:
 def scope() -> UUID | None:
     """The caller's restaurant, or None for an admin key."""
     return g.principal.restaurant_id
+
+
+def restaurant_of(body: dict) -> UUID:
+    """The restaurant a create is for: the body's `restaurant` (taken out of it), else the key's own."""
+    restaurant_id = body.pop("restaurant", None) or scope()
+    if restaurant_id is None:
+        raise InvalidInput("restaurant", "Missing data for required field.")
+    return restaurant_id
 
 
 def actor() -> str:

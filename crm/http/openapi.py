@@ -30,6 +30,7 @@ CREATES = {
     ("/api/visits/", "post"): ("visit_id", "/api/visits/{visit_id}/"),
     ("/api/customers/{customer_id}/add_visit/", "post"): ("visit_id", "/api/visits/{visit_id}/"),
     ("/api/campaigns/", "post"): ("campaign_id", "/api/campaigns/{campaign_id}/"),
+    ("/api/segments/", "post"): ("segment_id", "/api/segments/{segment_id}/"),
 }
 # A list, and the path parameter of the operations its first row's id can be given to. (No
 # list links to customers or restaurants: a fuzzing run must not delete the ones it is given.)
@@ -62,7 +63,7 @@ def error_codes(path: str, method: str, operation: dict) -> list[str]:
         codes += ["400", "413"]
     elif takes_query or (path, method) in CREATES:  # a create's Idempotency-Key
         codes.append("400")
-    if method in ("post", "put", "patch", "delete") and not path.endswith("/preview/"):
+    if method in ("post", "put", "patch", "delete") and not path.endswith(("/preview/", "/count/")):
         codes.append("409")  # the state does not allow it, a duplicate, or a replay of a deleted resource
     if path.startswith("/api/restaurants/") and (method == "delete" or (method == "post" and "{" not in path)):
         codes.append("403")  # an admin action

@@ -6,11 +6,23 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import Select, Subquery, func, select
+from sqlalchemy.engine import Engine
 
 from crm.read_model.queries import ACTIVE, Page, QueriesBase
-from crm.read_model.tables import campaign_batches, campaigns, customers, outreach_events, restaurants, visits
+from crm.read_model.segment_queries import SegmentQueries
+from crm.read_model.tables import (
+    campaign_batches,
+    campaigns,
+    customers,
+    outreach_events,
+    restaurants,
+    segments,
+    visits,
+)
 from crm.write_model import templates
 from crm.write_model.campaigning import validated_details
+from crm.write_model.errors import InvalidInput
+from crm.write_model.segment_rules import All, Condition, Field, Op, Rule, parse_rule
 from crm.write_model.vocabulary import DEFAULT_SUBJECT, CampaignStatus, EmailConsent, OutreachStatus, SegmentType
 
 _campaign_columns = (
@@ -21,6 +33,8 @@ _campaign_columns = (
     campaigns.c.status,
     campaigns.c.segment_type,
     campaigns.c.segment_value,
+    campaigns.c.segment_rule,
+    campaigns.c.segment_id,
     campaigns.c.subject,
     campaigns.c.message_template,
     campaigns.c.created_at,
@@ -89,6 +103,10 @@ def segment_condition(segment_type: str, segment_value: int, now: datetime):
 
 class CampaignQueries(QueriesBase):
     """Campaigns, audiences and outreach, always filtered by the caller's restaurant (`scope`)."""
+
+    def __init__(self, engine: Engine):
+        super().__init__(engine)
+        self.rules = SegmentQueries(engine)  # the audiences of campaigns with a rule
 
     def campaign(self, campaign_id: UUID, scope: UUID | None) -> dict | None:
         query = select(*_campaign_columns).select_from(_campaigns_from).where(campaigns.c.id == campaign_id)
@@ -159,12 +177,18 @@ class CampaignQueries(QueriesBase):
         return self._page_then_join(query, order, page, page_size, _outreach_page_rows, count, after)
 
     def audience_preview(
-        self, restaurant_id: UUID, segment_type: str, segment_value: int, now: datetime, sample: int = 5
+        self, restaurant_id: UUID, details: dict, now: datetime, sample: int = 5
     ) -> tuple[int, list[dict]]:
-        """How many customers would receive the campaign if it started now (the segment's, the
-        unsubscribed left out, as the audience will), and a few of them to render messages for."""
+        """How many customers would receive a campaign with these (checked) settings if it
+        started now (the segment's, the unsubscribed left out, as the audience will), and a few
+        of them to render messages for."""
+        rule = self._rule_of(details, restaurant_id)
+        if rule is not None:
+            subscribed = Condition(Field.EMAIL_CONSENT, Op.EQ, EmailConsent.SUBSCRIBED.value)
+            page = self.rules.members(None, restaurant_id, All((rule, subscribed)), now, 1, sample)
+            return page.count, page.items
         query = (
-            self._audience_query(restaurant_id, segment_type, segment_value, now)
+            self._audience_query(restaurant_id, details["segment_type"], details["segment_value"], now)
             .where(customers.c.email_consent != EmailConsent.UNSUBSCRIBED)
             .add_columns(customers.c.first_name, customers.c.last_name, restaurants.c.name.label("restaurant_name"))
             .join_from(customers, restaurants, restaurants.c.id == customers.c.restaurant_id, isouter=True)
@@ -172,11 +196,27 @@ class CampaignQueries(QueriesBase):
         rows = self._page(query, (customers.c.id,), 1, sample)
         return rows.count, rows.items
 
+    def _rule_of(self, details: dict, restaurant_id: UUID) -> Rule | None:
+        """The rule of a campaign's settings: its own, or its saved segment's now (InvalidInput
+        if the restaurant has no such segment); None for a shorthand."""
+        if details["segment_type"] == SegmentType.RULE:
+            return parse_rule(details["segment_rule"], "segment_rule")
+        if details["segment_type"] == SegmentType.SAVED:
+            query = select(segments.c.rule).where(
+                segments.c.id == details["segment_id"], segments.c.restaurant_id == restaurant_id
+            )
+            with self.engine.connect() as conn:
+                rule = conn.execute(query).scalar()
+            if rule is None:
+                raise InvalidInput("segment", "no such segment in this restaurant")
+            return parse_rule(rule)
+        return None
+
     def preview(self, details: dict, restaurant_id: UUID, now: datetime) -> dict:
         """The audience of a campaign with these settings in the restaurant now, and its subject
         and message rendered for a few of them (checked first: invalid settings raise InvalidInput)."""
         details = validated_details({"subject": DEFAULT_SUBJECT, **details})
-        count, sample = self.audience_preview(restaurant_id, details["segment_type"], details["segment_value"], now)
+        count, sample = self.audience_preview(restaurant_id, details, now)
         return {
             "audience": count,
             "samples": [
@@ -190,11 +230,19 @@ class CampaignQueries(QueriesBase):
         }
 
     def audience(
-        self, restaurant_id: UUID, segment_type: str, segment_value: int, started_at: datetime
+        self,
+        restaurant_id: UUID,
+        segment_type: str,
+        segment_value: int,
+        started_at: datetime,
+        rule: dict | None = None,
     ) -> tuple[list[UUID], int]:
         """The campaign's audience: the customers registered before the start, not deleted before
         it, who were in the segment at the start (counting visits made up to the start) and have
-        not unsubscribed; and how many were left out as unsubscribed."""
+        not unsubscribed; and how many were left out as unsubscribed. `rule`: the rule its start
+        fixed (Campaign.Started), else the shorthand segment_type/value."""
+        if rule is not None:
+            return self.rules.audience(restaurant_id, parse_rule(rule), started_at)
         before_start = (visits.c.customer_id == customers.c.id) & (visits.c.visited_at <= started_at)
         if segment_type == SegmentType.INACTIVE_DAYS:
             last_visit = select(func.max(visits.c.visited_at)).where(before_start).scalar_subquery()

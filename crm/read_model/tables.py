@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, String, Table, Text, Uuid
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, String, Table, Text, Uuid
 
 from crm.adapters.schema import metadata
 
@@ -116,7 +116,9 @@ campaigns = Table(
     Column("name", String(200), nullable=False),
     Column("status", String(20), nullable=False),
     Column("segment_type", String(20), nullable=False),
-    Column("segment_value", BigInteger, nullable=False),
+    Column("segment_value", BigInteger, nullable=False),  # 0 unless a shorthand's
+    Column("segment_rule", JSON, nullable=True),  # segment_type "rule": the campaign's own rule
+    Column("segment_id", Uuid, nullable=True),  # segment_type "segment": the saved segment
     Column("subject", Text, nullable=False),
     Column("message_template", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -164,4 +166,18 @@ outreach_events = Table(
     Index("ix_outreach_restaurant_created", "restaurant_id", "created_at", "id"),
     Index("ix_outreach_customer_created", "customer_id", "created_at", "id"),  # timeline, export
     Index("ix_outreach_created", "created_at", "id"),
+)
+
+# Saved segments: a restaurant's named rules (the rule in its canonical JSON form).
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("restaurant_id", Uuid, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("rule", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_segments_restaurant_created", "restaurant_id", "created_at", "id"),
+    Index("ix_segments_created", "created_at", "id"),
 )

@@ -28,7 +28,11 @@ def resolve_audience(self, campaign_id: str) -> None:
     campaign = app.campaign(UUID(campaign_id))
     if not campaign.audience_resolved and campaign.status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED):
         ids, unsubscribed = container.campaign_queries.audience(
-            campaign.restaurant_id, campaign.segment_type, campaign.segment_value, campaign.started_at
+            campaign.restaurant_id,
+            campaign.segment_type,
+            campaign.segment_value,
+            campaign.started_at,
+            campaign.audience_rule,
         )
         app.plan_audience(campaign.id, ids, unsubscribed)
     queue_batches.delay(campaign_id)

@@ -12,13 +12,16 @@ from crm.write_model import templates, validation
 from crm.write_model.campaigns import Campaign
 from crm.write_model.commands import Commands, Recorded
 from crm.write_model.contact_allowances import ContactAllowance, contact_allowance_id
-from crm.write_model.errors import CampaignNotFound, InvalidInput, RestaurantNotFound
+from crm.write_model.errors import CampaignNotFound, InvalidInput, RestaurantNotFound, SegmentGone, SegmentNotFound
 from crm.write_model.outreach import AudienceBatch, Outreach, OutreachRecord, batch_id
+from crm.write_model.segment_rules import parse_rule
+from crm.write_model.segments import Segment
 from crm.write_model.vocabulary import (
     BATCH_SIZE,
     DEFAULT_SUBJECT,
     SCHEDULER_ACTOR,
     SEGMENT_LIMITS,
+    SHORTHAND_SEGMENTS,
     WORKER_ACTOR,
     CampaignAction,
     CampaignDetails,
@@ -28,21 +31,52 @@ from crm.write_model.vocabulary import (
 
 
 def validated_details(details: dict) -> dict:
-    """The campaign settings, checked: name, segment (type and integer range), templates."""
+    """The campaign settings, checked: name, segment, templates. The segment is one of the
+    shorthands (`segment_type` and an integer `segment_value` in its range), a rule of its own
+    (`segment_rule`), or a saved segment (`segment_id`): one of the three."""
+    return CampaignDetails(
+        name=validation.text(details.get("name"), "name"),
+        **_segment(details),
+        subject=templates.validate(details.get("subject", DEFAULT_SUBJECT), "subject"),
+        message_template=templates.validate(details.get("message_template"), "message_template"),
+    ).as_dict()
+
+
+def _segment(details: dict) -> dict:
+    rule, saved = details.get("segment_rule"), details.get("segment_id")
+    if rule is not None and saved is not None:
+        raise InvalidInput("segment_rule", "give a segment_rule or a saved segment, not both")
+    if rule is not None:
+        return {
+            "segment_type": SegmentType.RULE,
+            "segment_value": 0,
+            "segment_rule": parse_rule(rule, "segment_rule").as_json(),
+        }
+    if saved is not None:
+        return {"segment_type": SegmentType.SAVED, "segment_value": 0, "segment_id": saved}
     segment_type = details.get("segment_type")
-    if segment_type not in tuple(SegmentType):
-        raise InvalidInput("segment_type", f"must be one of {', '.join(SegmentType)}")
+    if segment_type not in SHORTHAND_SEGMENTS:
+        raise InvalidInput(
+            "segment_type", f"must be one of {', '.join(SHORTHAND_SEGMENTS)} (or give a segment_rule or a segment)"
+        )
     segment_type = SegmentType(segment_type)
     value = details.get("segment_value")
     if type(value) is not int or not 0 <= value <= SEGMENT_LIMITS[segment_type]:
         raise InvalidInput("segment_value", f"must be an integer from 0 to {SEGMENT_LIMITS[segment_type]}")
-    return CampaignDetails(
-        name=validation.text(details.get("name"), "name"),
-        segment_type=segment_type,
-        segment_value=value,
-        subject=templates.validate(details.get("subject", DEFAULT_SUBJECT), "subject"),
-        message_template=templates.validate(details.get("message_template"), "message_template"),
-    ).as_dict()
+    return {"segment_type": segment_type, "segment_value": value}
+
+
+def with_changes(details: dict, changes: dict) -> dict:
+    """A campaign's settings with `changes` applied. Between the shorthands, a type or a value
+    not given keeps its own; any other change of segment replaces the whole segment."""
+    segment_change = [field for field in CampaignDetails.SEGMENT_FIELDS if field in changes]
+    between_shorthands = details["segment_type"] in SHORTHAND_SEGMENTS and set(segment_change) <= {
+        "segment_type",
+        "segment_value",
+    }
+    if segment_change and not between_shorthands:
+        details = {k: v for k, v in details.items() if k not in CampaignDetails.SEGMENT_FIELDS}
+    return {**details, **changes}
 
 
 class CampaignCommands(Commands):
@@ -68,6 +102,7 @@ class CampaignCommands(Commands):
                 self._restaurant(restaurant_id, scope)
             except RestaurantNotFound:
                 raise InvalidInput("restaurant", "no such restaurant") from None
+            self._check_segment(details, restaurant_id)
             campaign = Campaign.create(campaign_id, restaurant_id, details, actor, self.clock())
             return self._save_recorded(campaign_id, campaign)
 
@@ -78,7 +113,8 @@ class CampaignCommands(Commands):
 
         def attempt() -> Recorded:
             campaign = self._campaign(campaign_id, scope)
-            details = validated_details({**campaign.details, **changes})
+            details = validated_details(with_changes(campaign.details, changes))
+            self._check_segment(details, campaign.restaurant_id)
             campaign.change_details(details, actor, self.clock())
             return self._save_recorded(campaign_id, campaign)
 
@@ -90,7 +126,13 @@ class CampaignCommands(Commands):
 
     def run_campaign(self, campaign_id: UUID, *, actor: str, scope: UUID | None) -> Recorded:
         """Start a draft or scheduled campaign now; workers resolve its audience and send."""
-        return self._change(campaign_id, scope, lambda campaign: campaign.run(actor, self.clock()))
+
+        def attempt() -> Recorded:
+            campaign = self._campaign(campaign_id, scope)
+            campaign.run(actor, self.clock(), self._audience_rule(campaign))
+            return self._save_recorded(campaign_id, campaign)
+
+        return self._run(attempt, campaign_id)
 
     def schedule_campaign(
         self, campaign_id: UUID, scheduled_for: datetime, *, actor: str, scope: UUID | None
@@ -110,8 +152,15 @@ class CampaignCommands(Commands):
 
         def attempt() -> Recorded:
             campaign = self._campaign(campaign_id, None)
-            if not campaign.start_if_due(SCHEDULER_ACTOR, self.clock()):
+            at = self.clock()
+            if not campaign.is_due(at):
                 return Recorded(campaign_id)
+            try:
+                rule = self._audience_rule(campaign)
+            except SegmentGone:  # nothing to send to: back to draft, for an operator to choose again
+                campaign.unschedule(SCHEDULER_ACTOR, at)
+            else:
+                campaign.start_if_due(SCHEDULER_ACTOR, at, rule)
             return self._save_recorded(campaign_id, campaign)
 
         return self._run(attempt, campaign_id)
@@ -293,6 +342,26 @@ class CampaignCommands(Commands):
 
     def _campaign(self, campaign_id: UUID, scope: UUID | None) -> Campaign:
         return self._load(Campaign, campaign_id, scope, CampaignNotFound)
+
+    def _check_segment(self, details: dict, restaurant_id: UUID) -> None:
+        """A saved segment named in the settings must be one of the restaurant's, not deleted."""
+        if details.get("segment_id") is not None:
+            try:
+                self._load(Segment, details["segment_id"], restaurant_id, SegmentNotFound)
+            except SegmentNotFound:
+                raise InvalidInput("segment", "no such segment in this restaurant") from None
+
+    def _audience_rule(self, campaign: Campaign) -> dict | None:
+        """The rule a start fixes for the audience: the campaign's own, or its saved segment's
+        as it is now; None for the shorthands, which the audience query knows by type."""
+        if campaign.segment_type == SegmentType.RULE:
+            return campaign.segment_rule
+        if campaign.segment_type == SegmentType.SAVED:
+            try:
+                return self._load(Segment, campaign.segment_id, campaign.restaurant_id, SegmentNotFound).rule
+            except SegmentNotFound:
+                raise SegmentGone() from None
+        return None
 
     def _change(self, campaign_id: UUID, scope: UUID | None, change) -> Recorded:
         def attempt() -> Recorded:

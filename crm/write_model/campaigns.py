@@ -47,14 +47,24 @@ class Campaign(CrmAggregate):
     """A campaign of one restaurant."""
 
     scheduled_for = None  # when a scheduled campaign starts (also for snapshots taken before scheduling)
+    segment_rule = None  # campaigns (and snapshots) from before segment rules
+    segment_id = None
+    audience_rule = None
 
     class Created(CrmAggregate.Created):
+        class_version = 2  # v2: segment_rule and segment_id (the segment types "rule" and "segment")
         restaurant_id: UUID
         name: str
         segment_type: str
         segment_value: int
         subject: str
         message_template: str
+        segment_rule: dict | None
+        segment_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["segment_rule"] = state["segment_id"] = None
 
         def apply(self, campaign: Campaign) -> None:
             campaign.restaurant_id = self.restaurant_id
@@ -68,11 +78,18 @@ class Campaign(CrmAggregate):
             Campaign.DetailsChanged.apply(self, campaign)  # type: ignore[arg-type]
 
     class DetailsChanged(CrmAggregate.Event):
+        class_version = 2  # as Created
         name: str
         segment_type: str
         segment_value: int
         subject: str
         message_template: str
+        segment_rule: dict | None
+        segment_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["segment_rule"] = state["segment_id"] = None
 
         def apply(self, campaign: Campaign) -> None:
             campaign.name = self.name
@@ -80,12 +97,25 @@ class Campaign(CrmAggregate):
             campaign.segment_value = self.segment_value
             campaign.subject = self.subject
             campaign.message_template = self.message_template
+            campaign.segment_rule = self.segment_rule
+            campaign.segment_id = self.segment_id
 
     class Started(CrmAggregate.Event):
+        """`audience_rule`: the rule the audience is resolved with, fixed at the start (a saved
+        segment's as it was then); None for the two shorthand segments (segment_type/value)."""
+
+        class_version = 2
+        audience_rule: dict | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["audience_rule"] = None
+
         def apply(self, campaign: Campaign) -> None:
             campaign.status = Status.RUNNING
             campaign.started_at = self.timestamp
             campaign.scheduled_for = None
+            campaign.audience_rule = self.audience_rule
 
     class Scheduled(CrmAggregate.Event):
         """To start at `scheduled_for` (UTC)."""
@@ -160,6 +190,7 @@ class Campaign(CrmAggregate):
 
     @classmethod
     def create(cls, id: UUID, restaurant_id: UUID, details: dict, actor: str, at: datetime) -> Campaign:
+        details = _whole(details)
         return cls._create(cls.Created, id=id, restaurant_id=restaurant_id, actor=actor, timestamp=at, **details)
 
     @property
@@ -177,6 +208,7 @@ class Campaign(CrmAggregate):
 
     def change_details(self, details: dict, actor: str, at: datetime) -> None:
         self._require(Action.EDIT)
+        details = _whole(details)
         if details != self.details:
             self.trigger_event(self.DetailsChanged, actor=actor, timestamp=at, **details)
 
@@ -184,9 +216,10 @@ class Campaign(CrmAggregate):
         self._require(Action.DELETE)
         self.trigger_event(self.Deleted, actor=actor, timestamp=at)
 
-    def run(self, actor: str, at: datetime) -> None:
+    def run(self, actor: str, at: datetime, audience_rule: dict | None = None) -> None:
+        """Start now; `audience_rule`: the rule of a campaign that names one (see Started)."""
         self._require(Action.RUN)
-        self.trigger_event(self.Started, actor=actor, timestamp=at)
+        self.trigger_event(self.Started, audience_rule=audience_rule, actor=actor, timestamp=at)
 
     def schedule(self, scheduled_for: datetime, actor: str, at: datetime) -> None:
         """Start the draft at `scheduled_for`: timezone-aware, after `at`, within SCHEDULE_HORIZON of it."""
@@ -208,12 +241,12 @@ class Campaign(CrmAggregate):
     def is_due(self, at: datetime) -> bool:
         return not self.deleted and self.status == Status.SCHEDULED and self.scheduled_for <= at
 
-    def start_if_due(self, actor: str, at: datetime) -> bool:
+    def start_if_due(self, actor: str, at: datetime, audience_rule: dict | None = None) -> bool:
         """Start a scheduled campaign whose time has come; False (nothing recorded) if it is not
         scheduled any more (started, unscheduled, cancelled) or not yet due."""
         if not self.is_due(at):
             return False
-        self.trigger_event(self.Started, actor=actor, timestamp=at)
+        self.trigger_event(self.Started, audience_rule=audience_rule, actor=actor, timestamp=at)
         return True
 
     def pause(self, actor: str, at: datetime) -> None:
@@ -283,3 +316,8 @@ class Campaign(CrmAggregate):
         self._require_exists()
         if self.status not in ALLOWED_FROM[action]:
             raise IllegalTransition(action, self.status)
+
+
+def _whole(details: dict) -> dict:
+    """Settings with every field: a shorthand's come without a rule or a saved segment."""
+    return {"segment_rule": None, "segment_id": None, **details}

@@ -44,6 +44,11 @@ class Conflict(DomainError):
     """The command contradicts the current state (HTTP 409)."""
 
 
+class SegmentGone(Conflict):
+    def __init__(self):
+        super().__init__("the campaign's saved segment was deleted: choose another segment before it starts")
+
+
 class DuplicateEmail(Conflict):
     def __init__(self):
         super().__init__("a customer with this email already exists in this restaurant")
@@ -69,6 +74,11 @@ class ReplayOfDeleted(Conflict):
         super().__init__(f"{kind} {id} was created by this command once and has since been deleted")
         self.kind = kind
         self.id = id
+
+
+class SegmentNotFound(NotFound):
+    def __init__(self, id: object):
+        super().__init__("segment", id)
 
 
 class CampaignNotFound(NotFound):

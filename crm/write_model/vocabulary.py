@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from enum import StrEnum
+from uuid import UUID
 
 
 class CampaignStatus(StrEnum):
@@ -56,12 +57,18 @@ TERMINAL_OUTREACH = (OutreachStatus.SENT, OutreachStatus.FAILED, OutreachStatus.
 
 
 class SegmentType(StrEnum):
+    """How a campaign names its audience: one of the seed's two segments (with `segment_value`),
+    a rule of its own (`segment_rule`), or a saved segment (`segment`)."""
+
     INACTIVE_DAYS = "inactive_days"
     HIGH_SPENDERS = "high_spenders"
+    RULE = "rule"
+    SAVED = "segment"
 
 
-# The largest segment_value of each type: 100 years of inactivity, 10^12 cents of spend.
+# The largest segment_value of each shorthand type: 100 years of inactivity, 10^12 cents of spend.
 SEGMENT_LIMITS = {SegmentType.INACTIVE_DAYS: 36_500, SegmentType.HIGH_SPENDERS: 10**12}
+SHORTHAND_SEGMENTS = tuple(SEGMENT_LIMITS)  # the types a segment_value goes with
 
 
 class SkipReason(StrEnum):
@@ -102,11 +109,14 @@ class CampaignDetails:
 
     name: str
     segment_type: SegmentType
-    segment_value: int
+    segment_value: int  # 0 unless the type is a shorthand
     subject: str
     message_template: str
+    segment_rule: dict | None = None  # the canonical rule of type "rule"
+    segment_id: UUID | None = None  # the saved segment of type "segment"
 
-    FIELDS = ("name", "segment_type", "segment_value", "subject", "message_template")
+    FIELDS = ("name", "segment_type", "segment_value", "subject", "message_template", "segment_rule", "segment_id")
+    SEGMENT_FIELDS = ("segment_type", "segment_value", "segment_rule", "segment_id")
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -92,9 +92,10 @@ def test_projections_status_shows_positions_head_and_lag(settings, background):
     assert lines[0].split() == ["projection", "position", "head", "behind", "projector"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     head = background.runner.head()
-    assert set(rows) == {"restaurants", "customers", "campaigns"}
+    assert set(rows) == {"restaurants", "customers", "campaigns", "segments"}
     assert rows["restaurants"][:3] == ["0", str(head), "1"] and rows["restaurants"][3] == "none"
     assert rows["campaigns"][:3] == ["0", str(head), "0"]  # no campaign event waits for it
+    assert rows["segments"][:3] == ["0", str(head), "0"]
 
 
 class _LeaseTries:

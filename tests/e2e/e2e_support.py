@@ -36,6 +36,8 @@ CAMPAIGN_FIELDS = {
     "status",
     "segment_type",
     "segment_value",
+    "segment_rule",
+    "segment",
     "subject",
     "message_template",
     "created_at",
@@ -196,6 +198,7 @@ ID_ARGUMENTS = {
     "visit_id": "visit",
     "campaign_id": "campaign",
     "outreach_id": "outreach",
+    "segment_id": "segment",
 }
 ID_KINDS = tuple(dict.fromkeys(ID_ARGUMENTS.values()))
 
@@ -215,6 +218,11 @@ VALID_BODIES = {
         "message_template": "Hello {first_name}",
     },
     ("/api/campaigns/<uuid:campaign_id>/", "PATCH"): {"name": "Renamed"},
+    ("/api/segments/<uuid:segment_id>/", "PUT"): {
+        "name": "Renamed",
+        "rule": {"field": "visit_count", "op": "gte", "value": 1},
+    },
+    ("/api/segments/<uuid:segment_id>/", "PATCH"): {"name": "Renamed"},
     ("/api/campaigns/<uuid:campaign_id>/schedule/", "POST"): {"scheduled_for": SCHEDULED_FOR.isoformat()},
 }
 # POSTs that take no body at all: the campaign controls.

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from crm.write_model.segment_rules import shorthand_rule
 from tests.e2e.e2e_support import (
     BODY,
     STALE_HEADER,
@@ -27,7 +28,8 @@ def test_put_replaces_the_settings(admin, make, restaurant):
 
     assert response.status_code == 200, response.get_json()
     assert STALE_HEADER not in response.headers
-    expected = {**campaign, **BODY}
+    # Check the shorthand shows as its rule, the new one's
+    expected = {**campaign, **BODY, "segment_rule": shorthand_rule(BODY["segment_type"], BODY["segment_value"])}
     assert response.get_json() == expected
     assert admin.get(f"/api/campaigns/{campaign['id']}/").get_json() == expected
 
@@ -50,6 +52,7 @@ def test_patch_changes_only_the_fields_given(admin, make, restaurant):
         response = admin.patch(path, json=changes)
         assert response.status_code == 200, response.get_json()
         campaign = {**campaign, **changes}
+        campaign["segment_rule"] = shorthand_rule(campaign["segment_type"], campaign["segment_value"])
         assert response.get_json() == campaign
     assert admin.get(path).get_json() == campaign
 
@@ -89,7 +92,8 @@ def test_read_only_fields_sent_on_change_are_not_taken(admin, make, restaurant):
     put = admin.put(path, json={**echoed, **BODY})
 
     assert (patched.status_code, put.status_code) == (200, 200), (patched.get_json(), put.get_json())
-    assert admin.get(path).get_json() == {**campaign, **BODY}
+    shown = shorthand_rule(BODY["segment_type"], BODY["segment_value"])
+    assert admin.get(path).get_json() == {**campaign, **BODY, "segment_rule": shown}
     assert campaigns(admin, restaurant_id=other["id"])["count"] == 0
 
 

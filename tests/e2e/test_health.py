@@ -28,7 +28,7 @@ def test_readyz_checks_the_database_and_the_projections(client, make, restaurant
     assert body["checks"]["database"] == {"ok": True}
     projections = body["checks"]["projections"]
     assert projections["ok"] is True
-    assert set(projections["projections"]) == {"campaigns", "customers", "restaurants"}
+    assert set(projections["projections"]) == {"campaigns", "customers", "restaurants", "segments"}
     for row in projections["projections"].values():
         assert (row["behind"], row["lag_seconds"]) == (0, 0.0)
     assert "ready@example.com" not in response.get_data(as_text=True)

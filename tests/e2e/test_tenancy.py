@@ -21,7 +21,14 @@ from tests.e2e.e2e_support import (
     queue_outreach,
 )
 
-_DELETE_ORDER = {"outreach_id": 0, "campaign_id": 0, "visit_id": 0, "customer_id": 1, "restaurant_id": 2}
+_DELETE_ORDER = {
+    "outreach_id": 0,
+    "campaign_id": 0,
+    "visit_id": 0,
+    "segment_id": 0,
+    "customer_id": 1,
+    "restaurant_id": 2,
+}
 CAMPAIGN_LISTS = ("/api/campaigns/", "/api/outreach-events/")
 
 
@@ -37,7 +44,10 @@ def two_tenants(admin, make, key_of, clock, container):
         campaign = make.campaign(restaurant, name=f"Draft {tag.upper()}")
         running = make.campaign(restaurant, name=f"Running {tag.upper()}")
         (record,) = queue_outreach(make, container, running, [customer])
+        rule = {"field": "visit_count", "op": "gte", "value": 1}
+        segment = admin.post("/api/segments/", json={"restaurant": restaurant["id"], "name": f"S {tag}", "rule": rule})
         world[tag] = {
+            "segment": segment.get_json(),
             "restaurant": restaurant,
             "customer": customer,
             "visit": visit,
@@ -62,11 +72,12 @@ def snapshot(admin, tenant: dict) -> dict:
         "campaigns": campaigns,
         "outreach": admin.get(f"/api/outreach-events/{tenant['outreach']['id']}/").get_json(),
         "events": admin.get(f"/api/campaigns/{tenant['running']['id']}/events/").get_json(),
+        "segment": admin.get(f"/api/segments/{tenant['segment']['id']}/").get_json(),
     }
 
 
 def ids_of(tenant: dict) -> dict[str, str]:
-    return {kind: tenant[kind]["id"] for kind in ("restaurant", "customer", "visit", "campaign", "outreach")}
+    return {kind: tenant[kind]["id"] for kind in ("restaurant", "customer", "visit", "campaign", "outreach", "segment")}
 
 
 def ordered(calls: list[IdCall]) -> list[IdCall]:
@@ -142,6 +153,11 @@ OWN_IDS_ANSWER = {
     "GET /api/campaigns/<uuid:campaign_id>/preview/": 200,
     "GET /api/campaigns/<uuid:campaign_id>/events/": 200,
     "GET /api/outreach-events/<uuid:outreach_id>/": 200,
+    "GET /api/segments/<uuid:segment_id>/": 200,
+    "PATCH /api/segments/<uuid:segment_id>/": 200,
+    "PUT /api/segments/<uuid:segment_id>/": 200,
+    "DELETE /api/segments/<uuid:segment_id>/": 204,
+    "GET /api/segments/<uuid:segment_id>/customers/": 200,
 }
 
 

@@ -15,6 +15,8 @@ DETAILS = {
     "segment_value": 30,
     "subject": "We miss you at {restaurant_name}",
     "message_template": "Hi {first_name}, come back soon!",
+    "segment_rule": None,  # a shorthand's settings name no rule
+    "segment_id": None,  # and no saved segment
 }
 
 

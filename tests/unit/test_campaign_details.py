@@ -1,17 +1,73 @@
 """validated_details: the checks a campaign's settings pass before create and change."""
 
+from uuid import uuid4
+
 import pytest
 
-from crm.write_model.campaigning import validated_details
+from crm.write_model.campaigning import validated_details, with_changes
 from crm.write_model.errors import InvalidInput
+from crm.write_model.vocabulary import CampaignDetails
 from tests.unit.campaign_support import DETAILS
+
+SEGMENT_KEYS = CampaignDetails.SEGMENT_FIELDS
 
 # -- validated_details (the checks before create and change_details) --------------------
 
 
-def test_validated_details_returns_the_five_settings():
+def test_validated_details_returns_the_settings():
     details = validated_details({**DETAILS, "extra": "ignored"})
     assert details == DETAILS
+
+
+def test_a_rule_is_kept_in_its_canonical_form_and_drops_the_shorthand():
+    rule = {"all": [{"field": "visit_count", "op": "gte", "value": 2}]}
+    details = validated_details({**DETAILS, "segment_type": None, "segment_value": None, "segment_rule": rule})
+    assert (details["segment_type"], details["segment_value"], details["segment_rule"]) == ("rule", 0, rule)
+    assert details["segment_id"] is None
+
+
+def test_a_saved_segment_is_kept_by_id():
+    segment_id = uuid4()
+    details = validated_details({**DETAILS, "segment_id": segment_id})
+    assert (details["segment_type"], details["segment_value"], details["segment_id"]) == ("segment", 0, segment_id)
+    assert details["segment_rule"] is None
+
+
+def test_a_rule_and_a_saved_segment_together_are_refused():
+    rule = {"field": "visit_count", "op": "gte", "value": 2}
+    with pytest.raises(InvalidInput) as refused:
+        validated_details({**DETAILS, "segment_rule": rule, "segment_id": uuid4()})
+    assert refused.value.field == "segment_rule"
+
+
+def test_a_bad_rule_is_refused_by_its_path_under_segment_rule():
+    rule = {"any": [{"field": "visit_count", "op": "never"}]}
+    with pytest.raises(InvalidInput) as refused:
+        validated_details({**DETAILS, "segment_rule": rule})
+    assert refused.value.field == "segment_rule.any[0].op"
+
+
+@pytest.mark.parametrize(
+    "current, changes, expected",
+    [
+        # between shorthands, what is not given stays
+        ({**DETAILS}, {"segment_value": 45}, {**DETAILS, "segment_value": 45}),
+        # a rule replaces the shorthand
+        (
+            {**DETAILS},
+            {"segment_rule": {"x": 1}},
+            {**{k: v for k, v in DETAILS.items() if k not in SEGMENT_KEYS}, "segment_rule": {"x": 1}},
+        ),
+        # a shorthand value alone on a rule campaign does not bring the rule back
+        (
+            {**DETAILS, "segment_type": "rule", "segment_value": 0, "segment_rule": {"x": 1}},
+            {"segment_value": 45},
+            {**{k: v for k, v in DETAILS.items() if k not in SEGMENT_KEYS}, "segment_value": 45},
+        ),
+    ],
+)
+def test_with_changes_replaces_the_whole_segment_unless_between_shorthands(current, changes, expected):
+    assert with_changes(current, changes) == expected
 
 
 def test_validated_details_defaults_the_subject_to_the_restaurant_name():

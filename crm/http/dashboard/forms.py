@@ -21,7 +21,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from crm.write_model.errors import InvalidInput
 from crm.write_model.templates import MAX_TEMPLATE_LENGTH, PLACEHOLDERS
-from crm.write_model.vocabulary import DEFAULT_SUBJECT, SEGMENT_LIMITS, CampaignDetails, SegmentType
+from crm.write_model.vocabulary import DEFAULT_SUBJECT, SEGMENT_LIMITS, SHORTHAND_SEGMENTS, CampaignDetails, SegmentType
 
 # The preview says which segment it counts: "N" replaced by the value as the form shows it
 # (preview.js does the same, with two decimals where data-unit is dollars).
@@ -134,14 +134,14 @@ class CampaignForm(AccessibleForm):
         super().__init__(*args, data=data, **kwargs)
 
     def validate_segment_value(self, field) -> None:
-        if self.segment_type.data in tuple(SegmentType):  # else the segment's own error says it all
+        if self.segment_type.data in SHORTHAND_SEGMENTS:  # else the segment's own error says it all
             try:
                 segment_value_of(self.segment_type.data, field.data)
             except ValueError as error:
                 raise ValidationError(str(error)) from None
 
     def details(self) -> dict:
-        details = {field: getattr(self, field).data for field in CampaignDetails.FIELDS}
+        details = {field: getattr(self, field).data for field in CampaignDetails.FIELDS if hasattr(self, field)}
         return {**details, "segment_value": segment_value_of(self.segment_type.data, self.segment_value.data)}
 
     def segment_summary(self) -> str:
