@@ -15,6 +15,9 @@ UNSTATABLE = {
     # The pattern states the year as written; 1970-01-01 in a zone east of UTC can still be 1969
     # there (e.g. 1970-01-01T00:30:00+01:00).
     ("visited_at", "must not be before 1970"),
+    # The same for a campaign's start: after now, within SCHEDULE_HORIZON of it.
+    ("scheduled_for", "must be in the future"),
+    ("scheduled_for", "must be at most 365 days ahead"),
     # Whether an id names a resource that exists depends on what the server holds.
     ("restaurant", "no such restaurant"),
     ("customer", "no such customer"),
