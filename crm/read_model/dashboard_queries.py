@@ -32,6 +32,7 @@ CAMPAIGN_STATUSES = tuple(CampaignStatus)
 FINAL_STATUSES = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
 OUTREACH_STATUSES = tuple(OutreachStatus)
 MAX_RESTAURANT_CHOICES = 1000
+MAX_CAMPAIGN_CHOICES = 1000
 RATE_WINDOW = timedelta(seconds=10)  # a campaign's send rate is measured over its last sends
 RATE_SAMPLE = 1000  # records read, at most, to find them
 MIN_RATE_SAMPLE = 3  # sends in the window before a rate is shown
@@ -114,6 +115,16 @@ class DashboardQueries(QueriesBase):
         )
         with self.engine.connect() as conn:
             return [_row(row) for row in conn.execute(query)]
+
+    def segment_choices(self) -> dict:
+        """The segment builder's choices: restaurants by name, and the newest campaigns of every
+        restaurant by name (for "received a campaign")."""
+        newest = select(campaigns.c.id, campaigns.c.name, campaigns.c.restaurant_id.label("restaurant"))
+        newest = newest.order_by(campaigns.c.created_at.desc(), campaigns.c.id.desc()).limit(MAX_CAMPAIGN_CHOICES)
+        with self.engine.connect() as conn:
+            found = [_row(row) for row in conn.execute(newest)]
+        chosen = sorted(found, key=lambda c: (c["name"].lower(), str(c["id"])))
+        return {"restaurants": self.restaurant_choices(), "campaigns": chosen}
 
     def campaign_list(
         self,

@@ -67,7 +67,21 @@ def seed(served: Served) -> dict:
     running = campaign("Everyone, autumn menu", "high_spenders", 0)
     served.api("POST", f"/api/campaigns/{running['id']}/run/")
     ids = {"completed": completed, "running": running, "draft": draft, "cancelled": cancelled}
-    return {**{name: campaign["id"] for name, campaign in ids.items()}, "customer": customer}
+    segment = served.api("POST", "/api/segments/", {"restaurant": pizza["id"], "name": "Big spenders", "rule": GROUPED})
+    return {**{name: campaign["id"] for name, campaign in ids.items()}, "customer": customer, "segment": segment["id"]}
+
+
+GROUPED = {
+    "all": [
+        {"field": "total_spend_cents", "op": "between", "value": [10000, 50000]},
+        {
+            "any": [
+                {"field": "visits_in_last_days", "op": "gte", "value": 1, "days": 30},
+                {"field": "last_visit_at", "op": "never"},
+            ]
+        },
+    ]
+}
 
 
 def wait_for(served: Served, campaign: str, status: str) -> None:
@@ -174,6 +188,48 @@ def form_errors(served, page):
     assert page.locator("[aria-invalid=true]").count() >= 2
 
 
+def segment_builder(served, page):
+    """A new segment with a condition of each kind of input, a group, and the count drawn."""
+    from playwright.sync_api import expect
+
+    go("/internal/segments/new/")(served, page)
+    page.get_by_label("Name").fill("Lapsed regulars")
+    page.get_by_label("Amount ($)").fill("20")
+    for field, comparison in (("Last visit", "before"), ("Received a campaign", "is"), ("Email consent", "is")):
+        page.get_by_role("button", name="Add condition", exact=True).click()
+        row = page.locator("[data-kind=condition]").last
+        row.get_by_label("Field").select_option(label=field)
+        row.get_by_label("Comparison").select_option(label=comparison)
+    page.locator("[data-kind=condition]").nth(1).get_by_label("Date and time (your time zone)").fill("2030-01-01T09:00")
+    page.get_by_role("button", name="Add group").click()
+    page.locator("[data-kind=group]").get_by_label("Field").select_option(label="Spend in the last N days")
+    page.locator("[data-kind=group]").get_by_label("In the last N days").fill("30")
+    page.locator("[data-kind=group]").get_by_label("Amount ($)").fill("5")
+    expect(page.locator('#segment-count [data-field="segment-count"]')).to_be_visible()
+
+
+def segment_refused(served, page):
+    """The builder with the server's refusal marked on a control, then a save stopped on a gap."""
+    from playwright.sync_api import expect
+
+    go("/internal/segments/new/")(served, page)
+    page.get_by_label("Field").select_option(label="Visits in the last N days")
+    page.get_by_label("In the last N days").fill("0")
+    page.get_by_label("Number").fill("1")
+    expect(page.locator("[aria-invalid=true]")).to_have_count(1)
+    page.get_by_role("button", name="Add condition", exact=True).click()
+    page.get_by_role("button", name="Save segment").click()
+    expect(page.locator("#segment-count")).to_contain_text("Not saved yet")
+
+
+def segment_delete_dialog(served, page):
+    from playwright.sync_api import expect
+
+    go("/internal/segments/{segment}/edit/")(served, page)
+    page.get_by_role("button", name="Delete segment").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+
+
 def failed_login(served, page):
     go("/internal/login/")(served, page)
     log_in(page, "nobody@example.com", "not the password")
@@ -198,6 +254,12 @@ PAGES = {
     "campaign-form-edit": go("/internal/campaigns/{draft}/edit/"),
     "customers": go("/internal/customers/?q=guest"),
     "customer": go("/internal/customers/{customer}/?events"),
+    "segments": go("/internal/segments/"),
+    "segment-builder": segment_builder,
+    "segment-refused": segment_refused,
+    "segment-edit": go("/internal/segments/{segment}/edit/"),
+    "segment-delete-dialog": segment_delete_dialog,
+    "segment-delete-page": go("/internal/segments/{segment}/delete/"),
     "not-found": go("/internal/campaigns/not-a-campaign/"),
     "logout": go("/internal/logout/"),
 }

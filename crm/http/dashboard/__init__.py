@@ -16,6 +16,7 @@ from crm.http.dashboard import (  # noqa: F401  (their routes join the blueprint
     customers,
     home,
     scheduling,
+    segments,
 )
 from crm.http.dashboard.base import Dashboard, bp
 
