@@ -54,7 +54,11 @@ def test_every_page_and_control_sends_a_visitor_to_the_login_page(app, visitor, 
     restaurant = make.restaurant()
     customer = make.customer(restaurant)
     campaign = make.campaign(restaurant)
-    calls = dashboard_calls(app, {"campaign_id": campaign["id"], "customer_id": customer["id"]})
+    rule = {"all": [{"field": "visit_count", "op": "gte", "value": 1}]}
+    body = {"restaurant": restaurant["id"], "name": "Regulars", "rule": rule}
+    segment = make.admin.post("/api/segments/", json=body).get_json()
+    ids = {"campaign_id": campaign["id"], "customer_id": customer["id"], "segment_id": segment["id"]}
+    calls = dashboard_calls(app, ids)
     assert len(calls) >= 15, calls
     for method, path in calls:
         response = visitor.client.open(path, method=method, data={"name": "Renamed", "csrf_token": "forged"})
@@ -66,6 +70,7 @@ def test_every_page_and_control_sends_a_visitor_to_the_login_page(app, visitor, 
     current = make.get(f"/api/campaigns/{campaign['id']}/")
     assert current["status"] == "draft" and current["name"] == campaign["name"]
     assert make.get("/api/campaigns/")["count"] == 1
+    assert make.get(f"/api/segments/{segment['id']}/")["name"] == "Regulars"
 
 
 def test_a_page_asked_for_before_login_is_shown_after_it(visitor, operator_account):
