@@ -22,7 +22,8 @@ def _search_text(email: str, first_name: str, last_name: str) -> str:
 
 
 class CustomerSpendProjector(Projector):
-    """Customers with their spend totals and last activity (for segments), and their visits.
+    """Customers with their spend totals, first and last visits and last activity (for
+    segments), and their visits.
 
     A customer whose batch only adds visits gets them added to their totals; one whose visits
     were corrected or voided has their totals recomputed from their `visits` rows, so no
@@ -67,6 +68,7 @@ class CustomerSpendProjector(Projector):
             "total_spend_cents": 0,
             "visit_count": 0,
             "last_visit_at": None,
+            "first_visit_at": None,
             "last_active_at": event.timestamp,
             "created_at": event.timestamp,
             "deleted_at": None,
@@ -218,11 +220,18 @@ class CustomerSpendProjector(Projector):
             if visit["customer_id"] in customer_ids:
                 row = totals.setdefault(
                     visit["customer_id"],
-                    {"customer_id": visit["customer_id"], "spend": 0, "visits": 0, "last_visit": visit["visited_at"]},
+                    {
+                        "customer_id": visit["customer_id"],
+                        "spend": 0,
+                        "visits": 0,
+                        "last_visit": visit["visited_at"],
+                        "first_visit": visit["visited_at"],
+                    },
                 )
                 row["spend"] += visit["spend_cents"]
                 row["visits"] += 1
                 row["last_visit"] = max(row["last_visit"], visit["visited_at"])
+                row["first_visit"] = min(row["first_visit"], visit["visited_at"])
         if totals:
             session.execute(_ADD_VISITS, list(totals.values()))
 
@@ -254,6 +263,7 @@ class CustomerSpendProjector(Projector):
                     func.coalesce(func.sum(visits.c.spend_cents), 0).label("spend"),
                     func.count(visits.c.id).label("visits"),
                     func.max(visits.c.visited_at).label("last_visit"),
+                    func.min(visits.c.visited_at).label("first_visit"),
                 )
                 .select_from(customers.outerjoin(visits, visits.c.customer_id == customers.c.id))
                 .where(customers.c.id.in_(chunk))
@@ -267,6 +277,7 @@ class CustomerSpendProjector(Projector):
                     total_spend_cents=totals.c.spend,
                     visit_count=totals.c.visits,
                     last_visit_at=totals.c.last_visit,
+                    first_visit_at=totals.c.first_visit,
                     last_active_at=func.coalesce(totals.c.last_visit, customers.c.created_at),
                 )
             )
@@ -291,6 +302,14 @@ _latest_visit = case(
     ),
     else_=customers.c.last_visit_at,
 )
+_first_visit = bindparam("first_visit", type_=DateTime(timezone=True))
+_earliest_visit = case(
+    (
+        or_(customers.c.first_visit_at.is_(None), customers.c.first_visit_at > _first_visit),
+        _first_visit,
+    ),
+    else_=customers.c.first_visit_at,
+)
 _ADD_VISITS = (
     customers.update()
     .where(customers.c.id == bindparam("customer_id"))
@@ -298,6 +317,7 @@ _ADD_VISITS = (
         total_spend_cents=customers.c.total_spend_cents + bindparam("spend"),
         visit_count=customers.c.visit_count + bindparam("visits"),
         last_visit_at=_latest_visit,
+        first_visit_at=_earliest_visit,
         last_active_at=_latest_visit,  # a customer with a visit was last active at their last visit
     )
 )

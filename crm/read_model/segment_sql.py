@@ -7,8 +7,9 @@ is true.
 
 Two readings of a rule:
 - live, at `now`: the `customers` row's totals (`total_spend_cents`, `visit_count`,
-  `last_visit_at`, `first_visit_at`), windows summed from `visits` at query time (through
-  `ix_visits_restaurant_visited`), outreach from `outreach_events`;
+  `last_visit_at`, `first_visit_at`, kept by the customers projector), windows summed from
+  `visits` at query time (by `ix_visits_restaurant_visited`: the window's visits, or the
+  older ones subtracted from the totals when fewer), outreach from `outreach_events`;
 - as of a moment (a campaign's start): every visit-derived value from the visits made up to that
   moment, and only the outreach sent up to it; consent as it is now (a send checks it again).
 """
@@ -27,10 +28,22 @@ from crm.write_model.segment_rules import VISIT_MOMENTS, All, Any, Condition, Fi
 from crm.write_model.vocabulary import OutreachStatus
 
 
-def matching(rule: Rule, restaurant_id: UUID, now: datetime, *columns, as_of: bool = False) -> Select:
+def matching(
+    rule: Rule,
+    restaurant_id: UUID,
+    now: datetime,
+    *columns,
+    as_of: bool = False,
+    first_visit: datetime | None = None,
+) -> Select:
     """SELECT `columns` of the restaurant's customers (deleted or not: the caller decides) who
-    match `rule` at `now`, live or (`as_of`) counting only what had happened by `now`."""
-    compiler = _Compiler(restaurant_id, now, as_of)
+    match `rule` at `now`, live or (`as_of`) counting only what had happened by `now`.
+
+    `first_visit`, live only: the restaurant's earliest visit, a hint for the plan. A window
+    reaching back over more than half of that history is read as the customers' totals less
+    their older visits (fewer rows to sum). Both readings are exact: a stale hint costs time,
+    never a wrong answer."""
+    compiler = _Compiler(restaurant_id, now, as_of, first_visit)
     condition = compiler.condition(rule)
     return select(*columns).select_from(compiler.joined()).where(customers.c.restaurant_id == restaurant_id, condition)
 
@@ -48,14 +61,15 @@ class _Facts:
 class _Compiler:
     """One rule's compilation: the conditions, and the tables they join to `customers`."""
 
-    def __init__(self, restaurant_id: UUID, now: datetime, as_of: bool):
+    def __init__(self, restaurant_id: UUID, now: datetime, as_of: bool, first_visit: datetime | None):
         self.restaurant_id = restaurant_id
         # SQLite stores a datetime's wall clock without its offset: bind every time in UTC.
         self.now = now.astimezone(timezone.utc)
         self.as_of = as_of
+        self.first_visit = first_visit
         self.joins: list[tuple[FromClause, ColumnElement]] = []
         self._facts: _Facts | None = None
-        self._windows: dict[int, FromClause] = {}
+        self._windows: dict[int, tuple[ColumnElement, ColumnElement]] = {}
 
     def joined(self) -> FromClause:
         """`customers` with the per-customer tables the conditions read (one row each, or none)."""
@@ -92,9 +106,9 @@ class _Compiler:
         if field is Field.REGISTERED_AT:
             return self._moment(customers.c.created_at, rule)
         if field is Field.SPEND_CENTS_IN_LAST_DAYS:
-            return _amount(func.coalesce(self._window(rule.days).c.spend, 0), rule)
+            return _amount(self._window(rule.days)[0], rule)
         if field is Field.VISITS_IN_LAST_DAYS:
-            return _amount(func.coalesce(self._window(rule.days).c.visits, 0), rule)
+            return _amount(self._window(rule.days)[1], rule)
         if field is Field.EMAIL_CONSENT:
             return customers.c.email_consent == rule.value
         if field is Field.MESSAGED_IN_LAST_DAYS:
@@ -168,28 +182,39 @@ class _Compiler:
             first_visit=history.c.first_visit,
         )
 
-    def _window(self, days: int) -> FromClause:
+    def _window(self, days: int) -> tuple[ColumnElement, ColumnElement]:
         """Spend and visits per customer in the last `days` x 24 h (up to `now` when as of it)."""
         if days not in self._windows:
-            in_window = [
-                visits.c.restaurant_id == self.restaurant_id,
-                visits.c.visited_at >= self.now - timedelta(days=days),
-            ]
-            if self.as_of:
-                in_window.append(visits.c.visited_at <= self.now)
-            window = (
-                select(
-                    visits.c.customer_id,
-                    cast(func.sum(visits.c.spend_cents), BigInteger).label("spend"),
-                    func.count().label("visits"),
+            cutoff = self.now - timedelta(days=days)
+            first = self.first_visit
+            if self.as_of or first is None or 2 * (self.now - cutoff) <= self.now - first:
+                part = self._visits_grouped(f"window_{days}", visits.c.visited_at >= cutoff)
+                self._windows[days] = (func.coalesce(part.c.spend, 0), func.coalesce(part.c.visits, 0))
+            else:  # most of them are in the window: the totals less the older visits read fewer rows
+                part = self._visits_grouped(f"before_{days}", visits.c.visited_at < cutoff)
+                self._windows[days] = (
+                    customers.c.total_spend_cents - func.coalesce(part.c.spend, 0),
+                    customers.c.visit_count - func.coalesce(part.c.visits, 0),
                 )
-                .where(*in_window)
-                .group_by(visits.c.customer_id)
-                .subquery(f"window_{days}")
-            )
-            self.joins.append((window, window.c.customer_id == customers.c.id))
-            self._windows[days] = window
         return self._windows[days]
+
+    def _visits_grouped(self, name: str, when: ColumnElement) -> FromClause:
+        """Spend and visits per customer of the restaurant's visits `when` (and up to `now`, as of it)."""
+        which = [visits.c.restaurant_id == self.restaurant_id, when]
+        if self.as_of:
+            which.append(visits.c.visited_at <= self.now)
+        part = (
+            select(
+                visits.c.customer_id,
+                cast(func.sum(visits.c.spend_cents), BigInteger).label("spend"),
+                func.count().label("visits"),
+            )
+            .where(*which)
+            .group_by(visits.c.customer_id)
+            .subquery(name)
+        )
+        self.joins.append((part, part.c.customer_id == customers.c.id))
+        return part
 
 
 def _amount(value: ColumnElement, rule: Condition) -> ColumnElement:
@@ -205,5 +230,5 @@ _LIVE = _Facts(
     total=customers.c.total_spend_cents,
     count=customers.c.visit_count,
     last_visit=customers.c.last_visit_at,
-    first_visit=select(func.min(visits.c.visited_at)).where(visits.c.customer_id == customers.c.id).scalar_subquery(),
+    first_visit=customers.c.first_visit_at,
 )

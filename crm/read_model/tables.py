@@ -30,6 +30,7 @@ customers = Table(
     Column("total_spend_cents", BigInteger, nullable=False),
     Column("visit_count", Integer, nullable=False),
     Column("last_visit_at", DateTime(timezone=True), nullable=True),
+    Column("first_visit_at", DateTime(timezone=True), nullable=True),  # for segment rules (migration 0014)
     Column("last_active_at", DateTime(timezone=True), nullable=False),  # last visit, else registration
     Column("created_at", DateTime(timezone=True), nullable=False),
     # Deleted customers stay as rows without personal data, so a campaign started before the

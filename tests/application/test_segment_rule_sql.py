@@ -4,12 +4,18 @@ members computed by hand, groups, the as-of audience, pages, and the seed segmen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from uuid import UUID
+from datetime import datetime, timedelta, timezone
+from uuid import UUID, uuid4
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, select
 
+from crm.bootstrap import MIGRATIONS
+from crm.read_model.tables import customers, visits
 from crm.write_model.segment_rules import parse_rule, shorthand_rule
+from crm.write_model.visits import Visit
 from crm.write_model.vocabulary import ConsentSource
 
 DAY = timedelta(days=1)
@@ -160,6 +166,11 @@ CASES = [
     (c("visits_in_last_days", "gte", 3, days=3), {"dan"}),  # his first at 3 counts
     (c("visits_in_last_days", "gte", 3, days=2), set()),
     (c("visits_in_last_days", "lte", 0, days=30), {"bob", "cat"}),
+    # Windows over more than half of the restaurant's 90 days of visits (read as the totals less
+    # the older visits), one reaching past them all.
+    (c("spend_cents_in_last_days", "gte", 10_000, days=60), {"cat"}),
+    (c("visits_in_last_days", "lte", 1, days=60), {"ann", "bob", "cat", "eve"}),
+    (c("spend_cents_in_last_days", "gte", 7000, days=365), {"ann", "cat", "dan"}),
     (c("visits_in_last_days", "lte", 1, days=30), {"ann", "bob", "cat", "eve"}),
     (c("email_consent", "eq", "unsubscribed"), {"bob"}),
     (c("email_consent", "eq", "subscribed"), {"ann", "cat", "dan", "eve"}),
@@ -240,6 +251,8 @@ def test_members_are_the_customers_rows_newest_first_page_by_page(container, sho
     by_number = container.segment_queries.members(None, shop.pizza, rule, shop.now, 2, 3)
     assert [row["id"] for row in by_cursor.items] == [row["id"] for row in by_number.items] == [shop.ids["ann"]]
     assert (by_cursor.count, by_cursor.has_next, by_number.has_next) == (4, False, False)
+    past_the_end = container.segment_queries.members(None, shop.pizza, rule, shop.now, 3, 3)
+    assert (past_the_end.count, past_the_end.items, past_the_end.has_next) == (4, [], False)
     # Check another restaurant's scope sees none of them.
     assert container.segment_queries.members(shop.tacos, shop.pizza, rule, shop.now, 1, 3).count == 0
     assert container.segment_queries.members(shop.pizza, shop.pizza, rule, shop.now, 1, 3).count == 4
@@ -309,3 +322,72 @@ def test_the_high_spenders_shorthand_selects_what_high_spenders_and_the_audience
 
 def _ids(page) -> set[UUID]:
     return {row["id"] for row in page.items}
+
+
+def _first_visit(container, customer_id: UUID) -> datetime | None:
+    with container.engine.connect() as conn:
+        first = conn.execute(select(customers.c.first_visit_at).where(customers.c.id == customer_id)).scalar()
+    return first if first is None or first.tzinfo else first.replace(tzinfo=timezone.utc)
+
+
+def test_the_first_visit_follows_visits_recorded_corrected_and_voided(application, container, clock):
+    restaurant = application.open_restaurant("Pizza Palace", actor="admin")
+    ann = application.register_customer(restaurant, "ann@example.com", "Ann", "X", actor="a", scope=None)
+    assert _first_visit(container, ann) is None
+    now = clock.now
+    fifth = application.record_visit(ann, 100, now - 5 * DAY, actor="a", scope=None)
+    assert _first_visit(container, ann) == now - 5 * DAY
+    # Check an earlier visit moves it back, a later one does not.
+    ninth = application.record_visit(ann, 100, now - 9 * DAY, actor="a", scope=None)
+    application.record_visit(ann, 100, now - 2 * DAY, actor="a", scope=None)
+    assert _first_visit(container, ann) == now - 9 * DAY
+    # Check a correction and a void recount it from the visits left.
+    application.correct_visit(ninth, actor="a", scope=None, visited_at=now - DAY)
+    assert _first_visit(container, ann) == now - 5 * DAY
+    application.void_visit(fifth, actor="a", scope=None)
+    assert _first_visit(container, ann) == now - 2 * DAY
+    rule = parse_rule(c("first_visit_at", "within_days", 2))
+    assert container.segment_queries.count(restaurant, rule, now)["count"] == 1
+    # Check visits projected in one batch, the later one first, leave the earliest.
+    bob = application.register_customer(restaurant, "bob@example.com", "Bob", "X", actor="a", scope=None)
+    batch = [Visit.record(uuid4(), bob, 100, now - days * DAY, "a", now) for days in (3, 8, 5)]
+    container.application.save(*batch, owners={visit.id: bob for visit in batch})
+    container.runner.catch_up()
+    assert _first_visit(container, bob) == now - 8 * DAY
+
+
+def test_migration_0014_fills_in_the_first_visits_already_projected(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'upgrade.sqlite3'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    one, two, none = UUID(int=1), UUID(int=2), UUID(int=3)
+    at = datetime(2026, 1, 10, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0013")
+        blank = {"email": "", "first_name": "", "last_name": "", "search_text": "", "total_spend_cents": 0}
+        conn.execute(
+            customers.insert(),
+            [
+                {"id": id, "restaurant_id": id, **blank, "visit_count": 0, "last_active_at": at, "created_at": at}
+                for id in (one, two, none)
+            ],
+        )
+        conn.execute(
+            visits.insert(),
+            [
+                {
+                    "id": UUID(int=10 + n),
+                    "customer_id": id,
+                    "restaurant_id": id,
+                    "spend_cents": 1,
+                    "visited_at": at + n * DAY,
+                }
+                for n, id in enumerate((two, one, one, two))
+            ],
+        )
+        command.upgrade(config, "0014")
+    with engine.connect() as conn:
+        first = dict(conn.execute(select(customers.c.id, customers.c.first_visit_at)).all())
+    engine.dispose()
+    assert first == {one: (at + DAY).replace(tzinfo=None), two: at.replace(tzinfo=None), none: None}
