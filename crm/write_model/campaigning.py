@@ -8,12 +8,13 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from crm.write_model import templates, validation
+from crm.write_model import occurrences, templates, validation
 from crm.write_model.campaigns import Campaign
 from crm.write_model.commands import Commands, Recorded
 from crm.write_model.contact_allowances import ContactAllowance, contact_allowance_id
 from crm.write_model.errors import CampaignNotFound, InvalidInput, RestaurantNotFound, SegmentGone, SegmentNotFound
 from crm.write_model.outreach import AudienceBatch, Outreach, OutreachRecord, batch_id
+from crm.write_model.recurrence import Recurrence, cooldown_days
 from crm.write_model.segment_rules import parse_rule
 from crm.write_model.segments import Segment
 from crm.write_model.vocabulary import (
@@ -135,11 +136,38 @@ class CampaignCommands(Commands):
         return self._run(attempt, campaign_id)
 
     def schedule_campaign(
-        self, campaign_id: UUID, scheduled_for: datetime, *, actor: str, scope: UUID | None
+        self,
+        campaign_id: UUID,
+        scheduled_for: datetime | None,
+        *,
+        actor: str,
+        scope: UUID | None,
+        recurrence: dict | None = None,
+        recurrence_cooldown_days: int | None = None,
     ) -> Recorded:
         """Schedule a draft campaign to start at `scheduled_for` (timezone-aware, in the future,
-        at most a year ahead); the campaign follower starts it when due."""
-        return self._change(campaign_id, scope, lambda campaign: campaign.schedule(scheduled_for, actor, self.clock()))
+        at most a year ahead); the campaign follower starts it when due. With a `recurrence`
+        (crm.write_model.recurrence, in the restaurant's time zone) it recurs, first at
+        `scheduled_for` if given, else at its next occurrence; each occurrence leaves out whom
+        the series messaged within `recurrence_cooldown_days` (default 30)."""
+        if recurrence is None and recurrence_cooldown_days is not None:
+            raise InvalidInput("recurrence_cooldown_days", "only with a recurrence")
+        if recurrence is None and scheduled_for is None:
+            raise InvalidInput("scheduled_for", "give scheduled_for, or a recurrence, or both")
+        parsed = None if recurrence is None else Recurrence.parse(recurrence)
+        cooldown = None if parsed is None else cooldown_days(recurrence_cooldown_days)
+
+        def attempt() -> Recorded:
+            campaign = self._campaign(campaign_id, scope)
+            at = self.clock()
+            first = scheduled_for
+            if first is None:
+                first = parsed.next_after(at, self._zone(campaign.restaurant_id))
+            recurring = None if parsed is None else parsed.as_json()
+            campaign.schedule(first, actor, at, recurrence=recurring, cooldown_days=cooldown)
+            return self._save_recorded(campaign_id, campaign)
+
+        return self._run(attempt, campaign_id)
 
     def unschedule_campaign(self, campaign_id: UUID, *, actor: str, scope: UUID | None) -> Recorded:
         """Take a scheduled campaign back to draft: it will not start by itself."""
@@ -160,6 +188,10 @@ class CampaignCommands(Commands):
             except SegmentGone:  # nothing to send to: back to draft, for an operator to choose again
                 campaign.unschedule(SCHEDULER_ACTOR, at)
             else:
+                if campaign.recurrence is not None:  # a series: its occurrence starts, in the same save
+                    zone = self._zone(campaign.restaurant_id)
+                    occurrence = occurrences.start_occurrence(campaign, zone, rule, at)
+                    return self._save_recorded(campaign_id, campaign, occurrence)
                 campaign.start_if_due(SCHEDULER_ACTOR, at, rule)
             return self._save_recorded(campaign_id, campaign)
 
@@ -214,9 +246,12 @@ class CampaignCommands(Commands):
         """The campaign's current state; with `known`, only events newer than it are read."""
         return self._campaign(campaign_id, None) if known is None else self._refreshed(known)
 
-    def plan_audience(self, campaign_id: UUID, customer_ids: list[UUID], excluded_unsubscribed: int = 0) -> Recorded:
+    def plan_audience(
+        self, campaign_id: UUID, customer_ids: list[UUID], excluded_unsubscribed: int = 0, excluded_cooldown: int = 0
+    ) -> Recorded:
         """Fix the audience in batches of BATCH_SIZE, once: a second resolution changes nothing.
-        `excluded_unsubscribed`: how many in the segment were left out as unsubscribed."""
+        `excluded_unsubscribed`, `excluded_cooldown`: how many in the segment were left out as
+        unsubscribed, and (an occurrence's) as messaged by its series within the cooldown."""
 
         def attempt() -> Recorded:
             campaign = self._campaign(campaign_id, None)
@@ -225,7 +260,9 @@ class CampaignCommands(Commands):
             at = self.clock()
             chunks = [customer_ids[i : i + BATCH_SIZE] for i in range(0, len(customer_ids), BATCH_SIZE)]
             batches = [AudienceBatch.plan(campaign_id, n, chunk, WORKER_ACTOR, at) for n, chunk in enumerate(chunks)]
-            campaign.resolve_audience(len(customer_ids), len(batches), WORKER_ACTOR, at, excluded_unsubscribed)
+            campaign.resolve_audience(
+                len(customer_ids), len(batches), WORKER_ACTOR, at, excluded_unsubscribed, excluded_cooldown
+            )
             return self._save_recorded(campaign_id, campaign, *batches)
 
         return self._run(attempt, campaign_id)
@@ -362,6 +399,10 @@ class CampaignCommands(Commands):
             except SegmentNotFound:
                 raise SegmentGone() from None
         return None
+
+    def _zone(self, restaurant_id: UUID) -> str:
+        """The restaurant's time zone (kept by a deleted one too: its series still recur)."""
+        return self.repository.get(restaurant_id).timezone
 
     def _change(self, campaign_id: UUID, scope: UUID | None, change) -> Recorded:
         def attempt() -> Recorded:

@@ -4,6 +4,8 @@ draft -> running -> completed; running <-> paused; draft, running or paused -> c
 completed -> running once more, to retry its failed outreach (`retry-failed`, once).
 draft <-> scheduled (a start time in the future); scheduled -> running when due (the
 scheduler) or when run at once; scheduled -> cancelled.
+A recurring campaign (a series, see crm.write_model.occurrences) stays scheduled: each time it
+is due, a new campaign, its occurrence, is created and started, and the series moves on.
 The audience is resolved once, after the start, into numbered batches; the campaign
 completes when every batch is finished.
 """
@@ -50,9 +52,13 @@ class Campaign(CrmAggregate):
     segment_rule = None  # campaigns (and snapshots) from before segment rules
     segment_id = None
     audience_rule = None
+    recurrence = None  # a series' (Recurrence.as_json) while it is scheduled
+    recurrence_cooldown_days = None
+    series_id = None  # an occurrence's series
+    cooldown_days = None  # an occurrence's, fixed at its start
 
     class Created(CrmAggregate.Created):
-        class_version = 2  # v2: segment_rule and segment_id (the segment types "rule" and "segment")
+        class_version = 3  # v2: segment_rule and segment_id (the segment types "rule" and "segment"); v3: series_id
         restaurant_id: UUID
         name: str
         segment_type: str
@@ -61,13 +67,19 @@ class Campaign(CrmAggregate):
         message_template: str
         segment_rule: dict | None
         segment_id: UUID | None
+        series_id: UUID | None  # an occurrence of a recurring campaign: the series
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["segment_rule"] = state["segment_id"] = None
 
+        @staticmethod
+        def upcast_v2_v3(state: dict) -> None:
+            state["series_id"] = None
+
         def apply(self, campaign: Campaign) -> None:
             campaign.restaurant_id = self.restaurant_id
+            campaign.series_id = self.series_id
             campaign.status = Status.DRAFT
             campaign.deleted = False
             campaign.audience_size = None
@@ -102,47 +114,80 @@ class Campaign(CrmAggregate):
 
     class Started(CrmAggregate.Event):
         """`audience_rule`: the rule the audience is resolved with, fixed at the start (a saved
-        segment's as it was then); None for the two shorthand segments (segment_type/value)."""
+        segment's as it was then); None for the two shorthand segments (segment_type/value).
+        `cooldown_days`: an occurrence's, leaving out whom its series messaged within them."""
 
-        class_version = 2
+        class_version = 3
         audience_rule: dict | None
+        cooldown_days: int | None
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["audience_rule"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict) -> None:
+            state["cooldown_days"] = None
 
         def apply(self, campaign: Campaign) -> None:
             campaign.status = Status.RUNNING
             campaign.started_at = self.timestamp
             campaign.scheduled_for = None
             campaign.audience_rule = self.audience_rule
+            campaign.cooldown_days = self.cooldown_days
 
     class Scheduled(CrmAggregate.Event):
-        """To start at `scheduled_for` (UTC)."""
+        """To start at `scheduled_for` (UTC); with a `recurrence`, the first occurrence of a series."""
 
+        class_version = 2
         scheduled_for: datetime
+        recurrence: dict | None
+        cooldown_days: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["recurrence"] = state["cooldown_days"] = None
 
         def apply(self, campaign: Campaign) -> None:
             campaign.status = Status.SCHEDULED
             campaign.scheduled_for = self.scheduled_for
+            campaign.recurrence = self.recurrence
+            campaign.recurrence_cooldown_days = self.cooldown_days
 
     class Unscheduled(CrmAggregate.Event):
         def apply(self, campaign: Campaign) -> None:
             campaign.status = Status.DRAFT
-            campaign.scheduled_for = None
+            campaign.scheduled_for = campaign.recurrence = campaign.recurrence_cooldown_days = None
+
+    class OccurrenceStarted(CrmAggregate.Event):
+        """A series' occurrence due `at` was created and started as `occurrence_id`; the series
+        is next due at `next_at`."""
+
+        occurrence_id: UUID
+        at: datetime
+        next_at: datetime
+
+        def apply(self, campaign: Campaign) -> None:
+            campaign.scheduled_for = self.next_at
 
     class AudienceResolved(CrmAggregate.Event):
         """`size` customers in `batch_count` batches; `excluded_unsubscribed`: in the segment,
-        left out because they had unsubscribed."""
+        left out because they had unsubscribed; `excluded_cooldown`: (an occurrence's) left out
+        because its series messaged them within its cooldown."""
 
-        class_version = 2
+        class_version = 3
         size: int
         batch_count: int
         excluded_unsubscribed: int
+        excluded_cooldown: int
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["excluded_unsubscribed"] = 0
+
+        @staticmethod
+        def upcast_v2_v3(state: dict) -> None:
+            state["excluded_cooldown"] = 0
 
         def apply(self, campaign: Campaign) -> None:
             campaign.audience_size = self.size
@@ -165,7 +210,7 @@ class Campaign(CrmAggregate):
     class Cancelled(CrmAggregate.Event):
         def apply(self, campaign: Campaign) -> None:
             campaign.status = Status.CANCELLED
-            campaign.scheduled_for = None
+            campaign.scheduled_for = campaign.recurrence = campaign.recurrence_cooldown_days = None
 
     class Completed(CrmAggregate.Event):
         def apply(self, campaign: Campaign) -> None:
@@ -189,9 +234,14 @@ class Campaign(CrmAggregate):
             campaign.deleted = True
 
     @classmethod
-    def create(cls, id: UUID, restaurant_id: UUID, details: dict, actor: str, at: datetime) -> Campaign:
+    def create(
+        cls, id: UUID, restaurant_id: UUID, details: dict, actor: str, at: datetime, series_id: UUID | None = None
+    ) -> Campaign:
+        """A draft; `series_id`: the recurring campaign it is an occurrence of."""
         details = _whole(details)
-        return cls._create(cls.Created, id=id, restaurant_id=restaurant_id, actor=actor, timestamp=at, **details)
+        return cls._create(
+            cls.Created, id=id, restaurant_id=restaurant_id, series_id=series_id, actor=actor, timestamp=at, **details
+        )
 
     @property
     def details(self) -> dict:
@@ -216,13 +266,28 @@ class Campaign(CrmAggregate):
         self._require(Action.DELETE)
         self.trigger_event(self.Deleted, actor=actor, timestamp=at)
 
-    def run(self, actor: str, at: datetime, audience_rule: dict | None = None) -> None:
-        """Start now; `audience_rule`: the rule of a campaign that names one (see Started)."""
+    def run(
+        self, actor: str, at: datetime, audience_rule: dict | None = None, cooldown_days: int | None = None
+    ) -> None:
+        """Start now; `audience_rule`: the rule of a campaign that names one; `cooldown_days`: an
+        occurrence's (see Started). A series runs through its occurrences only."""
         self._require(Action.RUN)
-        self.trigger_event(self.Started, audience_rule=audience_rule, actor=actor, timestamp=at)
+        if self.recurrence is not None:
+            raise Conflict("a recurring campaign runs as its occurrences: unschedule it, then run it once")
+        self.trigger_event(
+            self.Started, audience_rule=audience_rule, cooldown_days=cooldown_days, actor=actor, timestamp=at
+        )
 
-    def schedule(self, scheduled_for: datetime, actor: str, at: datetime) -> None:
-        """Start the draft at `scheduled_for`: timezone-aware, after `at`, within SCHEDULE_HORIZON of it."""
+    def schedule(
+        self,
+        scheduled_for: datetime,
+        actor: str,
+        at: datetime,
+        recurrence: dict | None = None,
+        cooldown_days: int | None = None,
+    ) -> None:
+        """Start the draft at `scheduled_for`: timezone-aware, after `at`, within SCHEDULE_HORIZON
+        of it; with a (checked) `recurrence`, as the first occurrence of a series."""
         self._require(Action.SCHEDULE)
         if scheduled_for.tzinfo is None or scheduled_for.utcoffset() is None:
             raise InvalidInput("scheduled_for", "must state its time zone offset (e.g. 2027-01-31T09:00:00+01:00)")
@@ -231,7 +296,15 @@ class Campaign(CrmAggregate):
         if scheduled_for > at + SCHEDULE_HORIZON:
             raise InvalidInput("scheduled_for", f"must be at most {SCHEDULE_HORIZON.days} days ahead")
         utc = scheduled_for.astimezone(timezone.utc)
-        self.trigger_event(self.Scheduled, scheduled_for=utc, actor=actor, timestamp=at)
+        cooldown_days = None if recurrence is None else cooldown_days
+        self.trigger_event(
+            self.Scheduled,
+            scheduled_for=utc,
+            recurrence=recurrence,
+            cooldown_days=cooldown_days,
+            actor=actor,
+            timestamp=at,
+        )
 
     def unschedule(self, actor: str, at: datetime) -> None:
         """Back to draft: it will not start by itself."""
@@ -244,10 +317,23 @@ class Campaign(CrmAggregate):
     def start_if_due(self, actor: str, at: datetime, audience_rule: dict | None = None) -> bool:
         """Start a scheduled campaign whose time has come; False (nothing recorded) if it is not
         scheduled any more (started, unscheduled, cancelled) or not yet due."""
-        if not self.is_due(at):
+        if not self.is_due(at) or self.recurrence is not None:
             return False
-        self.trigger_event(self.Started, audience_rule=audience_rule, actor=actor, timestamp=at)
+        self.trigger_event(self.Started, audience_rule=audience_rule, cooldown_days=None, actor=actor, timestamp=at)
         return True
+
+    def start_occurrence(self, occurrence_id: UUID, next_at: datetime, actor: str, at: datetime) -> None:
+        """Record that the series' due occurrence started as `occurrence_id`; next due at `next_at`."""
+        if self.recurrence is None or not self.is_due(at) or next_at <= at:
+            raise Conflict("only a recurring campaign that is due starts an occurrence, and its next is later")
+        self.trigger_event(
+            self.OccurrenceStarted,
+            occurrence_id=occurrence_id,
+            at=self.scheduled_for,
+            next_at=next_at,
+            actor=actor,
+            timestamp=at,
+        )
 
     def pause(self, actor: str, at: datetime) -> None:
         self._require(Action.PAUSE)
@@ -280,7 +366,13 @@ class Campaign(CrmAggregate):
         return getattr(self, "failed_requeued", False)  # absent from snapshots taken before it existed
 
     def resolve_audience(
-        self, size: int, batch_count: int, actor: str, at: datetime, excluded_unsubscribed: int = 0
+        self,
+        size: int,
+        batch_count: int,
+        actor: str,
+        at: datetime,
+        excluded_unsubscribed: int = 0,
+        excluded_cooldown: int = 0,
     ) -> None:
         """Record the audience once; an empty one completes the campaign at once."""
         self._require_exists()
@@ -291,6 +383,7 @@ class Campaign(CrmAggregate):
             size=size,
             batch_count=batch_count,
             excluded_unsubscribed=excluded_unsubscribed,
+            excluded_cooldown=excluded_cooldown,
             actor=actor,
             timestamp=at,
         )
