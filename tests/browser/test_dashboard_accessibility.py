@@ -252,6 +252,7 @@ PAGES = {
     "campaign-form-new": go("/internal/campaigns/new/"),
     "campaign-form-errors": form_errors,
     "campaign-form-edit": go("/internal/campaigns/{draft}/edit/"),
+    "campaign-form-saved-segment": go("/internal/campaigns/new/?segment={segment}"),
     "customers": go("/internal/customers/?q=guest"),
     "customer": go("/internal/customers/{customer}/?events"),
     "segments": go("/internal/segments/"),

@@ -1,7 +1,7 @@
 """The segment builder in headless Chromium against a real `crm serve`: a two-condition segment
-built with the count following each change and saved; the keyboard alone adds, fills and removes
-conditions with the focus where the work is; refusals named on their control; a saved rule drawn
-again, and one the builder cannot draw left as JSON that still counts."""
+built with the count following each change, saved, and a draft campaign made for it; the keyboard
+alone adds, fills and removes conditions with the focus where the work is; refusals named on their
+control; a saved rule drawn again, and one the builder cannot draw left as JSON that still counts."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def focused_label(page) -> str:
     )
 
 
-def test_a_two_condition_segment_is_counted_as_it_is_built_then_saved(served, page):
+def test_a_two_condition_segment_counted_as_it_is_built_saved_and_a_campaign_drafted_for_it(served, page):
     from playwright.sync_api import expect
 
     page.goto(f"{served.base}/internal/segments/")
@@ -106,14 +106,36 @@ def test_a_two_condition_segment_is_counted_as_it_is_built_then_saved(served, pa
     expect(row.locator('[data-field="rule"]')).to_have_text(
         "Total spend at least $50.00 and number of visits at least 3"
     )
-    saved = served.api("GET", "/api/segments/")["results"]
+    saved = [s for s in served.api("GET", "/api/segments/")["results"] if s["name"] == "Big regulars"]
     rule = {
         "all": [
             {"field": "total_spend_cents", "op": "gte", "value": 5000},
             {"field": "visit_count", "op": "gte", "value": 3},
         ]
     }
-    assert [(s["name"], s["rule"]) for s in saved if s["name"] == "Big regulars"] == [("Big regulars", rule)]
+    assert [s["rule"] for s in saved] == [rule]
+
+    # Create a campaign from it: the form comes with the segment chosen, and previews its audience.
+    row.get_by_role("link", name="New campaign to Big regulars").click()
+    expect(page.get_by_label("Segment", exact=True)).to_have_value("segment")
+    expect(page.get_by_label("Saved segment")).to_have_value(saved[0]["id"])
+    expect(page.get_by_label("Segment value (N)")).to_be_hidden()
+    page.get_by_label("Name").fill("Thank our big regulars")
+    page.get_by_label("Message").fill("Hi {first_name}, thank you!")
+    preview = page.locator("#campaign-preview")
+    expect(preview.locator('[data-field="segment"]')).to_have_text("Saved segment: Big regulars")
+    expect(preview.locator('[data-field="audience-count"]')).to_have_text("1")
+    expect(preview).to_contain_text("Hi Cy, thank you!")
+    # Check another restaurant's form offers only its own segments (Pizza Palace has none).
+    page.get_by_label("Restaurant").select_option(label="Pizza Palace")
+    expect(page.get_by_label("Saved segment")).to_have_value("")
+    expect(preview).to_contain_text("once these are filled in: Saved segment.")
+    page.get_by_label("Restaurant").select_option(label="Sushi Bar")
+    page.get_by_label("Saved segment").select_option(label="Big regulars")
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url(f"{served.base}/internal/campaigns/*-*/")
+    campaign = served.api("GET", page.url.replace(served.base + "/internal", "/api"))
+    assert (campaign["segment_type"], campaign["segment"]) == ("segment", saved[0]["id"])
 
 
 def test_the_keyboard_alone_builds_a_group_and_removes_conditions(served, page):

@@ -8,7 +8,14 @@ import re
 
 import pytest
 
-from tests.e2e.dashboard_support import OPERATOR_EMAIL, actors_of, redirects_to_login, text_of, unlabelled_controls
+from tests.e2e.dashboard_support import (
+    OPERATOR_EMAIL,
+    actors_of,
+    campaign_form,
+    redirects_to_login,
+    text_of,
+    unlabelled_controls,
+)
 from tests.e2e.e2e_support import assert_created
 
 ACTOR = f"operator:{OPERATOR_EMAIL}"
@@ -241,3 +248,54 @@ def test_the_count_endpoint_needs_the_csrf_header(dash, restaurant):
     assert answer.status_code == 400 and "security token" in answer.get_json()["message"]
     assert dash.client.get(COUNT).status_code == 405
     assert dash.client.post(COUNT, data="[1, 2", headers={"X-CSRFToken": dash.token}).status_code == 400
+
+
+# -- the campaign form's saved segment ------------------------------------------------------
+
+
+def test_a_campaign_targets_a_saved_segment_chosen_in_the_form(dash, admin, make, restaurant, guests):
+    segment = saved(admin, restaurant, "Big spenders", BIG_SPENDERS)
+    elsewhere = saved(admin, guests["other"], "Sushi regulars", BIG_SPENDERS)
+    # Check the segments list links to a new campaign with the segment chosen.
+    listing = text_of(dash.get(LIST))
+    new = f"/internal/campaigns/new/?restaurant={restaurant['id']}&segment={segment['id']}"
+    assert f'href="{new.replace("&", "&amp;")}"' in dash.get(LIST).get_data(as_text=True) and "New campaign" in listing
+    form = text_of(dash.get(new))
+    assert '<option selected value="segment">A saved segment</option>' in form
+    chosen = f'<option data-restaurant="{restaurant["id"]}" selected value="{segment["id"]}">Big spenders</option>'
+    assert chosen in form
+    assert '<optgroup label="Sushi Bar">' in form
+
+    body = campaign_form(restaurant, segment_type="segment", segment=segment["id"], segment_value="")
+    preview = dash.post("/internal/campaigns/preview.json", body).get_json()
+    assert preview["audience"] == 1  # Ann, who spent $60.00
+    response = dash.post("/internal/campaigns/new/", body, follow_redirects=True)
+    assert "Draft campaign created." in text_of(response)
+    campaign = make.get("/api/campaigns/")["results"][0]
+    assert (campaign["segment_type"], campaign["segment"]) == ("segment", segment["id"])
+
+    # Check its edit form shows the segment chosen, among its restaurant's only.
+    edit = text_of(dash.get(f"/internal/campaigns/{campaign['id']}/edit/"))
+    assert f'selected value="{segment["id"]}">Big spenders</option>' in edit and "Sushi regulars" not in edit
+
+    none = text_of(dash.post("/internal/campaigns/new/", {**body, "segment": ""}))
+    assert "Choose one of the restaurant's saved segments." in none
+    other = text_of(dash.post("/internal/campaigns/new/", {**body, "segment": elsewhere["id"]}))
+    assert "no such segment in this restaurant" in other
+    assert make.get("/api/campaigns/")["count"] == 1
+
+
+def test_a_campaign_with_its_own_rule_keeps_it_when_edited(dash, admin, make, restaurant, guests):
+    body = {"restaurant": restaurant["id"], "name": "Own rule", "segment_rule": BIG_SPENDERS, "message_template": "Hi"}
+    campaign = assert_created(admin.post("/api/campaigns/", json=body))
+    path = f"/internal/campaigns/{campaign['id']}/edit/"
+    edit = text_of(dash.get(path))
+    assert '<option selected value="rule">Its own rule (set through the API)</option>' in edit
+    own = {"segment_type": "rule", "segment_value": "", "segment_rule": json.dumps(BIG_SPENDERS)}
+    body = campaign_form(restaurant, name="Renamed", **own)
+    assert dash.post("/internal/campaigns/preview.json", body).get_json()["audience"] == 1
+    assert "Campaign saved." in text_of(dash.post(path, body, follow_redirects=True))
+    changed = make.get(f"/api/campaigns/{campaign['id']}/")
+    assert (changed["name"], changed["segment_type"], changed["segment_rule"]) == ("Renamed", "rule", BIG_SPENDERS)
+    # Check a new campaign's form does not offer a rule of its own.
+    assert 'value="rule"' not in text_of(dash.get("/internal/campaigns/new/"))

@@ -9,15 +9,16 @@ from wtforms.fields.choices import SelectChoice
 
 from crm.http.context import crm
 from crm.http.dashboard.base import actor, bp, dashboard, page_number
-from crm.http.dashboard.forms import CampaignForm, EditCampaignForm
+from crm.http.dashboard.forms import CampaignForm, EditCampaignForm, saved_segment_choices
 from crm.http.responses import caught_up
 from crm.read_model.dashboard_queries import CAMPAIGN_ORDERS, CAMPAIGN_STATUSES, OUTREACH_STATUSES
 from crm.write_model.campaigns import allowed_actions
 from crm.write_model.errors import CampaignNotFound, Conflict, InvalidInput
 from crm.write_model.validation import MAX_NAME_LENGTH
-from crm.write_model.vocabulary import CONTROLS, CampaignAction, CampaignDetails
+from crm.write_model.vocabulary import CONTROLS, CampaignAction, CampaignDetails, SegmentType
 
 CAMPAIGNS_PER_PAGE = 20
+MAX_SEGMENT_CHOICES = 500
 OUTREACH_PER_PAGE = 25
 MAX_SEARCH_LENGTH = 200
 DONE = {
@@ -40,6 +41,12 @@ def _uuid_arg(name: str) -> UUID | None:
         return UUID(request.args.get(name, ""))
     except ValueError:
         return None
+
+
+def _saved_segments(restaurant_id: UUID | None) -> list:
+    """The saved segments a campaign form offers: its restaurant's, or every restaurant's (new)."""
+    found = crm().saved_segment_queries.segments(None, restaurant_id, 1, MAX_SEGMENT_CHOICES)
+    return saved_segment_choices(found.items)
 
 
 def _allowed(progress: dict) -> tuple[str, ...]:
@@ -150,8 +157,12 @@ def duplicate(campaign_id: UUID):
 
 @bp.route("/campaigns/new/", methods=["GET", "POST"])
 def new_campaign():
-    """Create a draft; the Preview button (or the page's script) shows the audience first."""
-    form = CampaignForm(restaurant=_uuid_arg("restaurant"))
+    """Create a draft; the Preview button (or the page's script) shows the audience first. A
+    `segment` in the query (a saved segment's "New campaign") is chosen already."""
+    segment = _uuid_arg("segment")
+    chosen = {"segment": segment, "segment_type": SegmentType.SAVED} if segment else {}
+    form = CampaignForm(restaurant=_uuid_arg("restaurant"), **chosen)
+    form.segment.choices = _saved_segments(None)
     shown = None
     if form.validate_on_submit():
         try:
@@ -180,6 +191,7 @@ def edit_campaign(campaign_id: UUID):
         flash(f"Only a draft can be edited; this campaign is {current['status']}.", "warning")
         return redirect(url_for("dashboard.campaign", campaign_id=campaign_id))
     form = EditCampaignForm(data={**current, "restaurant": current["restaurant"]})
+    form.segment.choices = _saved_segments(current["restaurant"])
     shown = None
     if form.validate_on_submit():
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from uuid import UUID
@@ -17,7 +18,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, Length, StopValidation, ValidationError
 
 from crm.write_model.errors import InvalidInput
 from crm.write_model.templates import MAX_TEMPLATE_LENGTH, PLACEHOLDERS
@@ -28,7 +29,11 @@ from crm.write_model.vocabulary import DEFAULT_SUBJECT, SEGMENT_LIMITS, SHORTHAN
 SEGMENTS = [
     SelectChoice(SegmentType.INACTIVE_DAYS, "Inactive customers: no visit for at least N days"),
     SelectChoice(SegmentType.HIGH_SPENDERS, "High spenders: total spend of at least $N", {"data-unit": "dollars"}),
+    SelectChoice(SegmentType.SAVED, "A saved segment"),
 ]
+# A campaign given a rule of its own (through the API) keeps it: its edit form offers it back as it is.
+OWN_RULE = SelectChoice(SegmentType.RULE, "Its own rule (set through the API)")
+SETTINGS = tuple(field for field in CampaignDetails.FIELDS if field not in CampaignDetails.SEGMENT_FIELDS)
 _N = re.compile(r"\bN\b")
 _PLACEHOLDER_HELP = "Placeholders: " + ", ".join("{" + name + "}" for name in PLACEHOLDERS) + "."
 _DAYS = re.compile(r"[0-9]+")
@@ -66,6 +71,38 @@ def segment_value_of(segment_type: str, typed: str) -> int:
 def segment_value_shown(segment_type: str, value: int) -> str:
     """The inverse of `segment_value_of`: what the form shows for a saved value."""
     return dollars(value) if segment_type == SegmentType.HIGH_SPENDERS else str(value)
+
+
+def saved_segment_choices(segments: list[dict]) -> list[SelectChoice]:
+    """The saved segments to choose from, grouped by restaurant, each naming its restaurant's id
+    (preview.js offers the chosen restaurant's only)."""
+    ordered = sorted(segments, key=lambda s: (s["restaurant_name"] or "", s["name"].lower(), str(s["id"])))
+    choices = [SelectChoice("", "Choose a saved segment")]
+    for s in ordered:
+        choices.append(SelectChoice(s["id"], s["name"], {"data-restaurant": s["restaurant"]}, s["restaurant_name"]))
+    return choices
+
+
+class JsonField(HiddenField):
+    """A JSON value carried as it is in a hidden input (a campaign's own rule)."""
+
+    def _value(self) -> str:
+        return "" if self.data is None else json.dumps(self.data)
+
+    def process_formdata(self, valuelist):
+        try:
+            self.data = json.loads(valuelist[0]) if valuelist and valuelist[0] else None
+        except ValueError:  # not the one the page carried: the write model names the segment missing
+            self.data = None
+
+
+class ShorthandValue(InputRequired):
+    """InputRequired for the seed segments' value; a saved segment or a rule has none."""
+
+    def __call__(self, form, field):
+        if form.segment_type.data not in SHORTHAND_SEGMENTS:
+            raise StopValidation()
+        super().__call__(form, field)
 
 
 class AccessibleForm(FlaskForm):
@@ -109,10 +146,17 @@ class CampaignForm(AccessibleForm):
     segment_type = SelectField("Segment", choices=SEGMENTS, validators=[InputRequired()])
     segment_value = StringField(
         "Segment value (N)",
-        validators=[InputRequired()],
+        validators=[ShorthandValue()],
         description="Days for inactive customers (such as 30); dollars for high spenders (such as 500 or 12.50).",
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
     )
+    segment = SelectField(
+        "Saved segment",
+        coerce=_uuid,
+        validate_choice=False,
+        description="For a saved segment: one of the restaurant's (Segments, in the menu, builds them).",
+    )
+    segment_rule = JsonField()
     subject = StringField(
         "Subject",
         default=DEFAULT_SUBJECT,
@@ -129,9 +173,14 @@ class CampaignForm(AccessibleForm):
     submit = SubmitField("Save draft")
 
     def __init__(self, *args, data: dict | None = None, **kwargs):
-        if data and isinstance(data.get("segment_value"), int):
-            data = {**data, "segment_value": segment_value_shown(data.get("segment_type"), data["segment_value"])}
+        if data:
+            kind, value = data.get("segment_type"), data.get("segment_value")
+            shown = segment_value_shown(kind, value) if kind in SHORTHAND_SEGMENTS and isinstance(value, int) else ""
+            own_rule = data.get("segment_rule") if kind == SegmentType.RULE else None
+            data = {**data, "segment_value": shown, "segment": data.get("segment_id"), "segment_rule": own_rule}
         super().__init__(*args, data=data, **kwargs)
+        if self.segment_rule.data is not None:
+            self.segment_type.choices = [*SEGMENTS, OWN_RULE]
 
     def validate_segment_value(self, field) -> None:
         if self.segment_type.data in SHORTHAND_SEGMENTS:  # else the segment's own error says it all
@@ -140,15 +189,32 @@ class CampaignForm(AccessibleForm):
             except ValueError as error:
                 raise ValidationError(str(error)) from None
 
+    def validate_segment(self, field) -> None:
+        if self.segment_type.data == SegmentType.SAVED and not field.data:
+            raise ValidationError("Choose one of the restaurant's saved segments.")
+
     def details(self) -> dict:
-        details = {field: getattr(self, field).data for field in CampaignDetails.FIELDS if hasattr(self, field)}
-        return {**details, "segment_value": segment_value_of(self.segment_type.data, self.segment_value.data)}
+        """The settings as the write model takes them, with the one form of segment chosen."""
+        details = {field: getattr(self, field).data for field in SETTINGS}
+        kind = self.segment_type.data
+        if kind == SegmentType.SAVED:
+            return {**details, "segment_id": self.segment.data}
+        if kind == SegmentType.RULE:
+            return {**details, "segment_rule": self.segment_rule.data}
+        return {**details, "segment_type": kind, "segment_value": segment_value_of(kind, self.segment_value.data)}
 
     def segment_summary(self) -> str:
-        """The segment in words with the value as typed, e.g. "... total spend of at least $12.50"."""
-        label = dict((choice.value, choice.label) for choice in SEGMENTS)[self.segment_type.data]
-        value = segment_value_of(self.segment_type.data, self.segment_value.data)
-        return _N.sub(segment_value_shown(self.segment_type.data, value), label)
+        """The segment in words with the value as typed, e.g. "... total spend of at least $12.50";
+        a saved segment by its name."""
+        kind = self.segment_type.data
+        if kind == SegmentType.SAVED:
+            names = {str(choice.value): choice.label for choice in self.segment.choices or ()}
+            return f"Saved segment: {names.get(str(self.segment.data), 'the one chosen')}"
+        if kind == SegmentType.RULE:
+            return OWN_RULE.label
+        label = dict((choice.value, choice.label) for choice in SEGMENTS)[kind]
+        value = segment_value_of(kind, self.segment_value.data)
+        return _N.sub(segment_value_shown(kind, value), label)
 
     def add_domain_error(self, error: InvalidInput) -> None:
         field = getattr(self, error.field, None)

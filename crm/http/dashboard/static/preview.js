@@ -28,14 +28,41 @@
     }).map(function (control) { return labelOf(form, control.name); });
   }
 
-  // The segment option's text with N replaced by the value sent (the server accepted it).
+  // The segment option's text with N replaced by the value sent (the server accepted it); a
+  // saved segment by its name.
   function segment(form, body) {
     var select = form.elements.namedItem("segment_type");
     var option = select && select.selectedOptions[0];
     if (!option) { return ""; }
+    if (option.value === "segment") {
+      return "Saved segment: " + form.elements.namedItem("segment").selectedOptions[0].textContent;
+    }
+    if (option.value === "rule") { return option.textContent; }
     var value = String(body.get("segment_value")).trim().replace(/^\$/, "");
     value = option.getAttribute("data-unit") === "dollars" ? Number(value).toFixed(2) : String(Number(value));
     return option.textContent.replace(/\bN\b/, value);
+  }
+
+  // Only the inputs the chosen kind of segment takes are shown (and required): a value for the
+  // seed segments, a saved segment of the chosen restaurant otherwise.
+  function segmentInputs(form) {
+    var kind = form.elements.namedItem("segment_type").value;
+    var value = form.elements.namedItem("segment_value");
+    var saved = form.elements.namedItem("segment");
+    if (!saved) { return; }
+    var restaurant = form.elements.namedItem("restaurant");
+    Array.prototype.forEach.call(saved.options, function (option) {
+      var other = option.value !== "" && restaurant && option.getAttribute("data-restaurant") !== restaurant.value;
+      option.hidden = option.disabled = other;
+      if (other && option.selected) { saved.value = ""; }
+    });
+    saved.querySelectorAll("optgroup").forEach(function (group) {
+      group.hidden = !group.querySelector("option:not([hidden])");
+    });
+    [[value, kind !== "segment" && kind !== "rule"], [saved, kind === "segment"]].forEach(function (pair) {
+      pair[0].closest(".mb-3").hidden = !pair[1];
+      pair[0].required = pair[1];
+    });
   }
 
   function startPreview(form) {
@@ -104,7 +131,8 @@
     }
 
     form.addEventListener("input", later);
-    form.addEventListener("change", later);
+    form.addEventListener("change", function () { segmentInputs(form); later(); });
+    segmentInputs(form);
     refresh();
   }
 
