@@ -100,6 +100,8 @@ SHOTS = {
     "campaign-run": "A draft's Run asks first: how many customers it will reach now",
     "campaign-completed": "A completed campaign and its results",
     "campaign-form": "The campaign form and its live preview",
+    "segments": "Saved segments, each rule in words",
+    "segment-form": "The segment builder: conditions, a group, and whom the rule matches now",
     "customers": "Customers: a search of every restaurant",
     "customer": "A customer (the whole page): totals, consent, and a timeline of visits, consent changes and messages",
     "customer-log": "A customer's event log, in plain words, with a raw event opened for audits",
@@ -137,6 +139,44 @@ def write_gallery(out: Path) -> None:
             f'<img src="{name}-375.png" width="195" alt="{caption}, at 375 px">\n'
         )
     (out / "README.md").write_text("\n".join(sections))
+
+
+SEGMENTS = {
+    "Regulars gone quiet": {
+        "all": [
+            {"field": "total_spend_cents", "op": "gte", "value": 10000},
+            {"field": "last_visit_at", "op": "older_than_days", "value": 45},
+        ]
+    },
+    "First-timers of last month": {
+        "all": [
+            {"field": "visit_count", "op": "lte", "value": 1},
+            {"field": "first_visit_at", "op": "within_days", "value": 30},
+            {"field": "messaged_in_last_days", "op": "eq", "value": False, "days": 7},
+        ]
+    },
+}
+
+
+def build_segment(page) -> None:
+    """Two conditions and a group of two, with the live count drawn."""
+    page.get_by_label("Restaurant").select_option(label="Pizza Palace")
+    page.get_by_label("Name").fill("Big spenders, lately quiet")
+    page.get_by_label("Amount ($)").fill("100")
+    page.get_by_role("button", name="Add condition", exact=True).click()
+    second = page.locator("[data-kind=condition]").nth(1)
+    second.get_by_label("Field").select_option(label="Last visit")
+    second.get_by_label("Comparison").select_option(label="more than N days ago")
+    second.get_by_label("Days").fill("20")
+    page.get_by_role("button", name="Add group").click()
+    group = page.locator("[data-kind=group]")
+    group.get_by_label("any of these conditions").check()
+    group.get_by_label("Field").select_option(label="Email consent")
+    group.get_by_role("button", name="Add condition to group 3").click()
+    group.locator("[data-kind=condition]").nth(1).get_by_label("Field").select_option(label="Number of visits")
+    group.locator("[data-kind=condition]").nth(1).get_by_label("Number").fill("3")
+    page.locator('#segment-count [data-field="segment-count"]').wait_for()
+    time.sleep(0.6)
 
 
 def campaign_id(url: str) -> str:
@@ -206,6 +246,12 @@ def main() -> None:
                     time.sleep(0.6)
 
                 shoot(pages, args.out, "campaign-form", f"{base}/internal/campaigns/new/", fill_form)
+                restaurants = server.api("GET", "/api/restaurants/")["results"]
+                pizza = next(r for r in restaurants if r["name"] == "Pizza Palace")
+                for name, rule in SEGMENTS.items():
+                    server.api("POST", "/api/segments/", {"restaurant": pizza["id"], "name": name, "rule": rule})
+                shoot(pages, args.out, "segments", f"{base}/internal/segments/")
+                shoot(pages, args.out, "segment-form", f"{base}/internal/segments/new/", build_segment, full_page=True)
                 shoot(pages, args.out, "customers", f"{base}/internal/customers/?q=an")
 
                 # A customer the completed campaign wrote to, who changed their mind twice and came back.
