@@ -32,7 +32,7 @@ class SegmentForm(AccessibleForm):
         validators=[InputRequired(), Length(max=MAX_RULE_LENGTH)],
         description=(
             "Conditions on the customers' spend, visits, consent and messages, such as "
-            f"{RULE_EXAMPLE} (amounts in cents). docs/segments.md lists every field."
+            f"{RULE_EXAMPLE} (amounts in cents). docs/api.md (Rules) lists every field and comparison."
         ),
         render_kw={"rows": 6, "spellcheck": "false", "autocomplete": "off", "class": "font-monospace"},
     )
