@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import CTE, Select, func, literal, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -14,10 +14,11 @@ from crm.read_model import cursors
 from crm.read_model.queries import ACTIVE, Page, QueriesBase, _beyond, _customer_columns, _row, _utc
 from crm.read_model.segment_sql import matching
 from crm.read_model.tables import customers, restaurants, visits
-from crm.write_model.segment_rules import WINDOWS, Rule
+from crm.write_model.segment_rules import WINDOWS, Field, Rule
 from crm.write_model.vocabulary import EmailConsent
 
 SAMPLE_SIZE = 5
+_JOINED = (*WINDOWS, Field.MESSAGED_IN_LAST_DAYS, Field.RECEIVED_CAMPAIGN)  # read beyond the customers row
 
 
 def _newest_first(members: FromClause) -> tuple[UnaryExpression, ...]:
@@ -98,16 +99,20 @@ class SegmentQueries(QueriesBase):
         ids = [row.id for row in rows if row.email_consent != EmailConsent.UNSUBSCRIBED]
         return ids, len(rows) - len(ids)
 
-    def _matched(self, conn, scope: UUID | None, restaurant_id: UUID, rule: Rule, now: datetime) -> CTE:
-        """The ids and registration times of the members, as a CTE computed once per statement.
+    def _matched(self, conn, scope: UUID | None, restaurant_id: UUID, rule: Rule, now: datetime) -> FromClause:
+        """The ids and registration times of the members, for a statement to count and page.
 
-        Materialized: a page's LIMIT would otherwise lead PostgreSQL to expect the first few
-        members early and join the rule's windows to every customer row by row (a nested loop)
-        instead of by hash."""
+        A rule of the customers' own columns reads them alone: the page walks the restaurant's
+        index newest first, the count scans. A rule that joins visits or outreach is a
+        materialized CTE, evaluated once: with the page's LIMIT in view, PostgreSQL would
+        otherwise expect the first members early and join the rule's windows to each customer
+        row by row (a nested loop: seconds when members are few) instead of by hash."""
         first_visit = self._first_visit(conn, restaurant_id, rule)
         query = matching(rule, restaurant_id, now, customers.c.id, customers.c.created_at, first_visit=first_visit)
         query = self._scoped(query.where(ACTIVE), customers.c.restaurant_id, scope)
-        return query.cte("matched").prefix_with("MATERIALIZED")
+        if any(condition.field in _JOINED for condition in rule.conditions()):
+            return query.cte("matched").prefix_with("MATERIALIZED")
+        return query.subquery("matched")
 
     @staticmethod
     def _first_visit(conn, restaurant_id: UUID, rule: Rule) -> datetime | None:
