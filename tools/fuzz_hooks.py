@@ -18,6 +18,8 @@ UNSTATABLE = {
     # The same for a campaign's start: after now, within SCHEDULE_HORIZON of it.
     ("scheduled_for", "must be in the future"),
     ("scheduled_for", "must be at most 365 days ahead"),
+    # Quiet hours are two times of one pattern; that they differ compares the two values.
+    ("quiet_hours_end", "must differ from quiet_hours_start"),
     # Whether an id names a resource that exists depends on what the server holds.
     ("restaurant", "no such restaurant"),
     ("customer", "no such customer"),

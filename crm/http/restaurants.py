@@ -42,6 +42,7 @@ class Restaurants(MethodView):
             actor=actor(),
             restaurant_id=idempotent_id("restaurant"),
             frequency_cap=(body["frequency_cap_messages"], body["frequency_cap_days"]),
+            quiet_hours=(body["quiet_hours_start"], body["quiet_hours_end"]),
         )
         return written(recorded, lambda id: crm().queries.restaurant(id, None))
 

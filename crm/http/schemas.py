@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 from crm.http import fields as text
 from crm.http.fields import AwareDateTime, QueryInteger, StrictInteger, dollars
 from crm.read_model import cursors
+from crm.write_model.quiet_hours import PATTERN as QUIET_HOURS_PATTERN
 from crm.write_model.validation import (
     MAX_FREQUENCY_CAP_DAYS,
     MAX_FREQUENCY_CAP_MESSAGES,
@@ -117,6 +118,29 @@ def _caps(messages: dict, days: dict) -> dict:
 
 
 _NO_CAP, _A_CAP = _caps({"maximum": 0}, {"maximum": 0}), _caps({"minimum": 1}, {"minimum": 1})
+_QUIET = {
+    "quiet_hours_start": "Local time (the restaurant's time zone, HH:MM) from which no message is sent; "
+    "set together with quiet_hours_end (both null: no quiet hours). The window may cross midnight "
+    "(22:00 to 08:00); start and end differ.",
+    "quiet_hours_end": "Local time (HH:MM) from which messages go out again; set together with quiet_hours_start.",
+}
+
+
+def _quiet_field(name: str, **options) -> fields.String:
+    return fields.String(
+        allow_none=True,
+        validate=validate.Regexp(QUIET_HOURS_PATTERN, error="must be a local time HH:MM from 00:00 to 23:59"),
+        metadata={"description": _QUIET[name], "example": "22:00" if name == "quiet_hours_start" else "08:00"},
+        **options,
+    )
+
+
+def _quiet(start: dict, end: dict) -> dict:
+    return {"properties": {"quiet_hours_start": start, "quiet_hours_end": end}}
+
+
+_NO_QUIET = _quiet({"nullable": True, "enum": [None]}, {"nullable": True, "enum": [None]})
+_A_QUIET = _quiet({"type": "string"}, {"type": "string"})
 
 
 class RestaurantSchema(Schema):
@@ -126,29 +150,58 @@ class RestaurantSchema(Schema):
     created_at = AwareDateTime(dump_only=True)
     frequency_cap_messages = fields.Integer(metadata={"description": _CAP["frequency_cap_messages"][1]})
     frequency_cap_days = fields.Integer(metadata={"description": _CAP["frequency_cap_days"][1]})
+    quiet_hours_start = fields.String(allow_none=True, metadata={"description": _QUIET["quiet_hours_start"]})
+    quiet_hours_end = fields.String(allow_none=True, metadata={"description": _QUIET["quiet_hours_end"]})
+
+
+def _quiet_together(data: dict) -> None:
+    """Quiet hours are both times or both null (whether their times differ is the write model's)."""
+    if (data.get("quiet_hours_start") is None) != (data.get("quiet_hours_end") is None):
+        message = "quiet_hours_start and quiet_hours_end are set together: both HH:MM, or both null (none)"
+        raise ValidationError({"quiet_hours_start": [message], "quiet_hours_end": [message]})
 
 
 class RestaurantCreateSchema(InputSchema):
     read_only_fields = ("id", "created_at")
-    # Both 0 (or left out: 0), or both at least 1.
-    rules = {"anyOf": [_NO_CAP, {**_A_CAP, "required": ["frequency_cap_messages", "frequency_cap_days"]}]}
+    # Caps: both 0 (or left out: 0), or both at least 1. Quiet hours: neither (or null), or both.
+    rules = {
+        "allOf": [
+            {"anyOf": [_NO_CAP, {**_A_CAP, "required": ["frequency_cap_messages", "frequency_cap_days"]}]},
+            {"anyOf": [_NO_QUIET, {**_A_QUIET, "required": ["quiet_hours_start", "quiet_hours_end"]}]},
+        ]
+    }
     name = name_field(required=True)
     timezone = fields.String(load_default="UTC", validate=validate.OneOf(TIMEZONES))
     frequency_cap_messages = _cap_field("frequency_cap_messages", load_default=0)
     frequency_cap_days = _cap_field("frequency_cap_days", load_default=0)
+    quiet_hours_start = _quiet_field("quiet_hours_start", load_default=None)
+    quiet_hours_end = _quiet_field("quiet_hours_end", load_default=None)
+
+    @validates_schema
+    def _quiet_hours_together(self, data, **kwargs):
+        _quiet_together(data)
 
 
 class RestaurantPatchSchema(InputSchema):
     read_only_fields = ("id", "created_at")
-    rules = together("frequency_cap_messages", "frequency_cap_days", _NO_CAP, _A_CAP)
+    rules = {
+        "allOf": [
+            together("frequency_cap_messages", "frequency_cap_days", _NO_CAP, _A_CAP),
+            together("quiet_hours_start", "quiet_hours_end", _NO_QUIET, _A_QUIET),
+        ]
+    }
     name = name_field()
     timezone = fields.String(validate=validate.OneOf(TIMEZONES))
     frequency_cap_messages = _cap_field("frequency_cap_messages")
     frequency_cap_days = _cap_field("frequency_cap_days")
+    quiet_hours_start = _quiet_field("quiet_hours_start")
+    quiet_hours_end = _quiet_field("quiet_hours_end")
 
     @validates_schema
     def _cap_together(self, data, **kwargs):
         require_together(data, "frequency_cap_messages", "frequency_cap_days", "both 0 (no cap) or both at least 1")
+        require_together(data, "quiet_hours_start", "quiet_hours_end", "both HH:MM, or both null (none)")
+        _quiet_together(data)
 
 
 class RestaurantUpdateSchema(RestaurantPatchSchema):

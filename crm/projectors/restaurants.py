@@ -20,6 +20,7 @@ class RestaurantsProjector(Projector):
         Restaurant.Opened,
         Restaurant.DetailsChanged,
         Restaurant.FrequencyCapChanged,
+        Restaurant.QuietHoursChanged,
         Restaurant.Deleted,
     )
 
@@ -46,6 +47,14 @@ class RestaurantsProjector(Projector):
             restaurants.update()
             .where(restaurants.c.id == event.originator_id)
             .values(frequency_cap_messages=event.messages, frequency_cap_days=event.days)
+        )
+
+    @handle.register
+    def _quiet_hours_changed(self, event: Restaurant.QuietHoursChanged, session: Session) -> None:
+        session.execute(
+            restaurants.update()
+            .where(restaurants.c.id == event.originator_id)
+            .values(quiet_hours_start=event.start, quiet_hours_end=event.end)
         )
 
     @handle.register

@@ -22,6 +22,7 @@ from crm.read_model.tables import (
 from crm.write_model import templates
 from crm.write_model.campaigning import validated_details
 from crm.write_model.errors import InvalidInput
+from crm.write_model.quiet_hours import QuietHours
 from crm.write_model.segment_rules import All, Condition, Field, Op, Rule, parse_rule
 from crm.write_model.vocabulary import DEFAULT_SUBJECT, CampaignStatus, EmailConsent, OutreachStatus, SegmentType
 
@@ -268,8 +269,8 @@ class CampaignQueries(QueriesBase):
         return self.audience(restaurant_id, segment_type, segment_value, started_at)[0]
 
     def recipients(self, customer_ids: list[UUID]) -> dict[UUID, dict]:
-        """Address, names and consent of these customers, and their restaurant's name and
-        frequency cap (deleted customers are absent).
+        """Address, names and consent of these customers, and their restaurant's name, frequency
+        cap, time zone and quiet hours (deleted customers are absent).
 
         Read by primary key only, deleted ones dropped here: with the condition in SQL, a table
         without fresh statistics may be read through a partial index of every live customer."""
@@ -279,6 +280,9 @@ class CampaignQueries(QueriesBase):
                 restaurants.c.name.label("restaurant_name"),
                 restaurants.c.frequency_cap_messages,
                 restaurants.c.frequency_cap_days,
+                restaurants.c.timezone.label("restaurant_timezone"),
+                restaurants.c.quiet_hours_start,
+                restaurants.c.quiet_hours_end,
                 customers.c.email_consent,
                 customers.c.deleted_at,
             )
@@ -325,6 +329,19 @@ class CampaignQueries(QueriesBase):
                 ).scalars()
                 result.append((campaign_id, audience is not None, list(batches)))
         return result
+
+    def quiet_hours_of(self, campaign_ids: list[UUID]) -> dict[UUID, QuietHours]:
+        """The quiet hours of these campaigns' restaurants (those without any are absent)."""
+        if not campaign_ids:
+            return {}
+        query = (
+            select(campaigns.c.id, restaurants.c.quiet_hours_start)
+            .add_columns(restaurants.c.quiet_hours_end, restaurants.c.timezone)
+            .select_from(campaigns.join(restaurants, restaurants.c.id == campaigns.c.restaurant_id))
+            .where(campaigns.c.id.in_(campaign_ids), restaurants.c.quiet_hours_start.is_not(None))
+        )
+        with self.engine.connect() as conn:
+            return {row.id: QuietHours.of(*row[1:]) for row in conn.execute(query)}
 
     def due_campaigns(self, now: datetime, limit: int = 100) -> list[UUID]:
         """Scheduled campaigns whose time has come by `now`, the longest due first."""

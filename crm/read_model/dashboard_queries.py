@@ -20,6 +20,7 @@ from crm.read_model.campaign_queries import (
     with_stats,
 )
 from crm.read_model.queries import ACTIVE, Page, QueriesBase, _row, _utc
+from crm.read_model.sending_hours import waiting_for_sending_hours
 from crm.read_model.tables import campaigns, consent_changes, customers, outreach_events, restaurants
 from crm.write_model.vocabulary import (
     TERMINAL_OUTREACH,
@@ -99,8 +100,14 @@ CAMPAIGN_ORDERS = {
     "progress": (_percent_done().desc(), campaigns.c.created_at.desc(), campaigns.c.id.desc()),
 }
 _outreach_page_columns = (*_outreach_columns, customers.c.first_name, customers.c.last_name)
-# A scheduled campaign's time is shown in its restaurant's time zone too.
-_page_campaign_columns = (*_campaign_columns, restaurants.c.timezone.label("restaurant_timezone"))
+# A scheduled campaign's time is shown in its restaurant's time zone too; a running one may
+# wait for the restaurant's sending hours.
+_page_campaign_columns = (
+    *_campaign_columns,
+    restaurants.c.timezone.label("restaurant_timezone"),
+    restaurants.c.quiet_hours_start,
+    restaurants.c.quiet_hours_end,
+)
 
 
 class DashboardQueries(QueriesBase):
@@ -195,13 +202,18 @@ class DashboardQueries(QueriesBase):
         return count, _utc(first)
 
     def progress(self, campaign_id: UUID, now: datetime) -> dict | None:
-        """The campaign's progress (with its current send rate), and a draft's audience now."""
+        """The campaign's progress (with its current send rate), a draft's audience now, and a
+        running campaign's wait for its restaurant's sending hours."""
         campaign = self.campaign(campaign_id)
         return None if campaign is None else self._progress(campaign, now)
 
     def _progress(self, campaign: dict, now: datetime) -> dict:
         recent = self.recent_sends(campaign["id"], now) if campaign["status"] == CampaignStatus.RUNNING else None
-        return {**progress_of(campaign, now, recent), "matching": self.matching_now(campaign, now)}
+        return {
+            **progress_of(campaign, now, recent),
+            "matching": self.matching_now(campaign, now),
+            "waiting": waiting_for_sending_hours(campaign, now),
+        }
 
     def campaign_page(
         self, campaign_id: UUID, outreach_status: str | None, customer: str, page: int, page_size: int, now: datetime

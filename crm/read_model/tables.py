@@ -15,6 +15,8 @@ restaurants = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("frequency_cap_messages", Integer, nullable=False, server_default="0"),  # 0: no cap
     Column("frequency_cap_days", Integer, nullable=False, server_default="0"),
+    Column("quiet_hours_start", String(5), nullable=True),  # local "HH:MM"; null: no quiet hours
+    Column("quiet_hours_end", String(5), nullable=True),
     Index("ix_restaurants_created_at", "created_at"),
 )
 

@@ -8,6 +8,8 @@ after its visibility timeout. And it starts scheduled campaigns when due: on sta
 `due_seconds` it asks the read model for them and the write model to start each (which
 checks again that it is still scheduled and due); their Started then publishes as any start.
 No Celery countdown holds the schedule: it lives in the log, so a restart loses nothing.
+A campaign whose restaurant is in its quiet hours is not swept: the sweep notes when they end
+and the follower queues its batches then (a sender stops a batch when they begin).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
@@ -46,6 +49,7 @@ class CampaignFollower:
         self._position: int | None = None  # read from the tracking table on first poll
         self._saved = 0
         self._saved_at = 0.0
+        self.waiting: dict[UUID, datetime] = {}  # campaigns in their quiet hours -> when these end
 
     def run(self) -> None:
         """Follow until `stop()`; stand by while another follower holds the lock."""
@@ -99,15 +103,37 @@ class CampaignFollower:
         return bool(found) or self._position < head
 
     def sweep(self, idle_for: timedelta | None) -> None:
-        """Queue the unfinished work of running campaigns (all, or those idle for `idle_for`)."""
+        """Queue the unfinished work of running campaigns (all, or those idle for `idle_for`); a
+        campaign in its restaurant's quiet hours is noted in `waiting` instead (`wake_waiting`)."""
         from crm.workers import tasks
 
-        idle_since = None if idle_for is None else self.container.clock() - idle_for
-        for campaign_id, resolved, batches in self.container.campaign_queries.campaigns_needing_work(idle_since):
+        now = self.container.clock()
+        idle_since = None if idle_for is None else now - idle_for
+        needing = self.container.campaign_queries.campaigns_needing_work(idle_since)
+        quiet = self.container.campaign_queries.quiet_hours_of([campaign_id for campaign_id, _, _ in needing])
+        if idle_for is None:
+            self.waiting.clear()
+        for campaign_id, resolved, batches in needing:
             if not resolved:
                 tasks.resolve_audience.delay(str(campaign_id))
+            ends = quiet[campaign_id].ends_at(now) if campaign_id in quiet else None
+            if ends is not None and batches:  # no sender would send now: queued when they end
+                self.waiting[campaign_id] = ends
+                continue
+            self.waiting.pop(campaign_id, None)
             for number in batches:
                 tasks.send_batch.delay(str(campaign_id), number)
+
+    def wake_waiting(self) -> int:
+        """Queue the batches of the campaigns whose quiet hours have ended; how many."""
+        from crm.workers import tasks
+
+        now = self.container.clock()
+        woken = [campaign_id for campaign_id, ends in self.waiting.items() if ends <= now]
+        for campaign_id in woken:
+            del self.waiting[campaign_id]
+            tasks.queue_batches.delay(str(campaign_id))
+        return len(woken)
 
     def start_due(self) -> int:
         """Start the scheduled campaigns whose time has come; how many this call started."""
@@ -131,6 +157,7 @@ class CampaignFollower:
         while not self.stop_event.is_set():
             if time.monotonic() >= next_due:
                 self.start_due()
+                self.wake_waiting()
                 next_due = time.monotonic() + self.due_seconds
             moved = self.poll_once()
             if time.monotonic() >= next_sweep:

@@ -1,7 +1,8 @@
-"""Sends one audience batch: every record not yet final, stopping as soon as the campaign pauses,
-and skipping whoever unsubscribed since the audience was resolved. Each attempt is marked first
-(crm/adapters/dispatch_markers.py), so a sender taking over after a crash neither sends again
-what was sent nor counts attempts from 1."""
+"""Sends one audience batch: every record not yet final, stopping as soon as the campaign pauses
+or its restaurant's quiet hours begin (the rest stays queued: the follower queues the batch again
+when they end), and skipping whoever unsubscribed since the audience was resolved. Each attempt
+is marked first (crm/adapters/dispatch_markers.py), so a sender taking over after a crash
+neither sends again what was sent nor counts attempts from 1."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from crm.bootstrap import Container
 from crm.workers.delivery import DeliveryBackend, OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
 from crm.write_model import templates
 from crm.write_model.outreach import Outreach
+from crm.write_model.quiet_hours import QuietHours
 from crm.write_model.vocabulary import WORKER_ACTOR as WORKER
 from crm.write_model.vocabulary import CampaignStatus, EmailConsent, OutreachStatus, SkipReason
 
@@ -58,6 +60,8 @@ class BatchSender:
         done: list[Outreach] = self._recall(campaign_id, number, records)
         records = [r for r in records if not r.is_terminal]
         people = self.queries.recipients([r.customer_id for r in records])
+        quiet = _quiet_hours(people)
+        quiet_from = None if quiet is None else quiet.next_start(self.app.clock())
         flushed_at = checked_at = consent_read_at = time.monotonic()
         consent_through = len(records)  # `people` was read just now, for every recipient
         for index, record in enumerate(records):
@@ -71,6 +75,12 @@ class BatchSender:
                         done.extend(records[index:])
                     self.app.record_outcomes(done)
                     return False
+            if quiet_from is not None and (now := self.app.clock()) >= quiet_from:
+                if quiet.ends_at(now) is not None:  # the rest waits, queued, for the sending hours
+                    log.info("campaign %s batch %d waits for the restaurant's sending hours", campaign_id, number)
+                    self.app.record_outcomes(done)
+                    return False
+                quiet_from = quiet.next_start(now)
             if index >= consent_through or time.monotonic() - consent_read_at >= CONSENT_CHECK_SECONDS:
                 upcoming = records[index : index + CONSENT_AHEAD]
                 self._recheck_consent(people, upcoming)
@@ -211,6 +221,13 @@ class BatchSender:
             else:
                 self._settled(record, attempt)
                 return
+
+
+def _quiet_hours(people: dict) -> QuietHours | None:
+    """The quiet hours of the restaurant of these recipients (one restaurant: a batch's)."""
+    for person in people.values():
+        return QuietHours.of(person["quiet_hours_start"], person["quiet_hours_end"], person["restaurant_timezone"])
+    return None  # none left to send to: nothing goes out
 
 
 def _subscribed(person: dict) -> bool:

@@ -7,6 +7,7 @@ event, for the caller to wait on before it reads the projections back.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Protocol
 from uuid import UUID, uuid4
 
@@ -27,6 +28,15 @@ from crm.write_model.visiting import CUSTOMER_LIVE, VisitCommands, VisitLocator
 from crm.write_model.vocabulary import ConsentSource
 
 RESTAURANT_LIVE = live_topics(Restaurant, Restaurant.Deleted)
+
+
+class Keep(Enum):
+    """A setting left as it is (where None is a value: no quiet hours)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 class EventStorePort(Protocol):
@@ -90,12 +100,15 @@ class CrmApplication(CampaignCommands, SegmentCommands, VisitCommands, ConsentCo
         actor: str,
         restaurant_id: UUID | None = None,
         frequency_cap: tuple[int, int] = (0, 0),
+        quiet_hours: tuple[str | None, str | None] = (None, None),
     ) -> Recorded:
         """Open a restaurant (an existing `restaurant_id` is a replay: no-op); `frequency_cap`:
-        at most this many messages to one customer within this many days ((0, 0): no cap)."""
+        at most this many messages to one customer within this many days ((0, 0): no cap);
+        `quiet_hours`: local "HH:MM" from and to which nothing is sent ((None, None): none)."""
         name = validation.text(name, "name")
         timezone = validation.timezone_name(timezone)
         frequency_cap = validation.frequency_cap(*frequency_cap)
+        quiet_hours = validation.quiet_hours(*quiet_hours)
         restaurant_id = restaurant_id or uuid4()
 
         def attempt() -> Recorded:
@@ -103,6 +116,7 @@ class CrmApplication(CampaignCommands, SegmentCommands, VisitCommands, ConsentCo
                 return self._unchanged(restaurant_id, Restaurant)
             restaurant = Restaurant.open(restaurant_id, name, timezone, actor, self.clock())
             restaurant.change_frequency_cap(*frequency_cap, actor, self.clock())
+            restaurant.change_quiet_hours(*quiet_hours, actor, self.clock())
             return self._save_recorded(restaurant_id, restaurant)
 
         return self._run(attempt)
@@ -117,8 +131,11 @@ class CrmApplication(CampaignCommands, SegmentCommands, VisitCommands, ConsentCo
         timezone: str | None = None,
         frequency_cap_messages: int | None = None,
         frequency_cap_days: int | None = None,
+        quiet_hours_start: str | None | Keep = KEEP,
+        quiet_hours_end: str | None | Keep = KEEP,
     ) -> Recorded:
-        """Change a restaurant's name, time zone and/or frequency cap (None keeps the current value)."""
+        """Change a restaurant's name, time zone, frequency cap and/or quiet hours (None keeps
+        the current value, except for quiet hours, where None is none and KEEP keeps them)."""
         name = None if name is None else validation.text(name, "name")
         timezone = None if timezone is None else validation.timezone_name(timezone)
 
@@ -130,6 +147,12 @@ class CrmApplication(CampaignCommands, SegmentCommands, VisitCommands, ConsentCo
             )
             restaurant.change_details(name or restaurant.name, timezone or restaurant.timezone, actor, self.clock())
             restaurant.change_frequency_cap(*cap, actor, self.clock())
+            restaurant.change_quiet_hours(
+                restaurant.quiet_hours_start if quiet_hours_start is KEEP else quiet_hours_start,
+                restaurant.quiet_hours_end if quiet_hours_end is KEEP else quiet_hours_end,
+                actor,
+                self.clock(),
+            )
             return self._save_recorded(restaurant_id, restaurant)
 
         return self._run(attempt, restaurant_id)

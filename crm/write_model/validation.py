@@ -1,4 +1,5 @@
-"""Domain rules for single values: money, time zones, visit times, names and emails."""
+"""Domain rules for single values: money, time zones, visit times, names and emails, and the
+pairs a restaurant sets together (frequency cap, quiet hours)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from crm.write_model.errors import InvalidInput
+from crm.write_model.quiet_hours import is_time_of_day
 
 MAX_VISIT_SPEND_CENTS = 100_000_000
 VISIT_CLOCK_SKEW = timedelta(minutes=5)
@@ -90,3 +92,17 @@ def frequency_cap(messages: object, days: object) -> tuple[int, int]:
         field = "frequency_cap_days" if messages else "frequency_cap_messages"
         raise InvalidInput(field, "must be at least 1 when the other frequency cap field is (both 0: no cap)")
     return messages, days
+
+
+def quiet_hours(start: object, end: object) -> tuple[str | None, str | None]:
+    """Quiet hours: both None (none), or two different local times "HH:MM" (the window may
+    cross midnight: 22:00 to 08:00)."""
+    for value, field in ((start, "quiet_hours_start"), (end, "quiet_hours_end")):
+        if value is not None and not is_time_of_day(value):
+            raise InvalidInput(field, 'must be a local time "HH:MM" from 00:00 to 23:59, or null')
+    if (start is None) != (end is None):
+        field = "quiet_hours_end" if start is not None else "quiet_hours_start"
+        raise InvalidInput(field, "quiet_hours_start and quiet_hours_end are set together (both null: none)")
+    if start is not None and start == end:
+        raise InvalidInput("quiet_hours_end", "must differ from quiet_hours_start")
+    return start, end

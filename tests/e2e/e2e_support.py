@@ -10,7 +10,16 @@ from datetime import datetime, timedelta, timezone
 
 from tests.commands import Caller
 
-RESTAURANT_FIELDS = {"id", "name", "timezone", "created_at", "frequency_cap_messages", "frequency_cap_days"}
+RESTAURANT_FIELDS = {
+    "id",
+    "name",
+    "timezone",
+    "created_at",
+    "frequency_cap_messages",
+    "frequency_cap_days",
+    "quiet_hours_start",
+    "quiet_hours_end",
+}
 CUSTOMER_FIELDS = {
     "id",
     "restaurant",

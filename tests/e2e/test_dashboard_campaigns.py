@@ -156,6 +156,7 @@ def test_progress_json_gives_counts_percent_and_the_rate_of_the_last_sends_until
         "rate": 0.5,  # one every 2 s since the first of these sends (not 4 in 108 s)
         "eta_seconds": 16,  # 8 left at 0.5 per second
         "matching": None,
+        "waiting": None,  # its restaurant has no quiet hours
         "allowed": ["pause", "cancel"],
     }
     # Check a failure counts as done: the estimate follows everything done, not the sends only.

@@ -111,6 +111,11 @@
       setText(root, "audience", audienceText(p));
       setText(root, "rate", rateText(p));
       setText(root, "eta", etaText(p));
+      // A running campaign waiting for its restaurant's sending hours says until when.
+      root.querySelectorAll('[data-field="waiting"]').forEach(function (el) {
+        el.hidden = !p.waiting;
+        el.textContent = p.waiting ? p.waiting.text : "";
+      });
       if (p.matching) {
         setText(root, "matching-customers", p.matching.count + (p.matching.count === 1 ? " customer" : " customers"));
         setText(root, "matching-unsubscribed", String(p.matching.unsubscribed));
