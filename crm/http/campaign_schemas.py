@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, post_dump, post_load, p
 
 from crm.http import fields as text
 from crm.http.fields import AwareDateTime, StrictInteger
+from crm.http.recurrence_schemas import SCHEDULE_RULES, cooldown_field, recurrence_field
 from crm.http.schemas import (
     CursorPageQuery,
     InputSchema,
@@ -38,6 +39,9 @@ _campaign_read_only = (
     "completed_at",
     "failed_retried_at",
     "scheduled_for",  # set by the schedule control only
+    "recurrence",
+    "recurrence_cooldown_days",
+    "series",
     "stats",
 )
 # Each segment type with the range of its values (crm.write_model.campaigning.validated_details).
@@ -112,6 +116,12 @@ class CampaignStatsSchema(Schema):
     excluded_unsubscribed = fields.Integer(
         metadata={"description": "In the segment at the start, left out because they had unsubscribed."}
     )
+    excluded_cooldown = fields.Integer(
+        metadata={
+            "description": "In the segment at the start of an occurrence, left out because an earlier "
+            "occurrence of its series messaged them within the cooldown."
+        }
+    )
     queued = fields.Integer()
     sent = fields.Integer()
     failed = fields.Integer()
@@ -147,7 +157,19 @@ class CampaignSchema(Schema):
     )
     scheduled_for = AwareDateTime(
         allow_none=True,
-        metadata={"description": "While it is scheduled: when it starts (UTC). Null when it is not scheduled."},
+        metadata={
+            "description": "While it is scheduled: when it starts (UTC), a recurring campaign's next occurrence. "
+            "Null when it is not scheduled."
+        },
+    )
+    recurrence = recurrence_field(allow_none=True)
+    recurrence_cooldown_days = fields.Integer(
+        allow_none=True, metadata={"description": "A recurring campaign's cooldown in days; null when none."}
+    )
+    series = fields.UUID(
+        attribute="series_id",
+        allow_none=True,
+        metadata={"description": "An occurrence's recurring campaign (the series); null for any other campaign."},
     )
     stats = fields.Nested(CampaignStatsSchema)
 
@@ -224,13 +246,16 @@ class CampaignCreateSchema(CampaignUpdateSchema):
 
 
 class CampaignScheduleSchema(InputSchema):
+    rules = SCHEDULE_RULES
     scheduled_for = AwareDateTime(
-        required=True,
         metadata={
             "description": "When the draft starts: a date and time with its offset (e.g. 2027-01-31T09:00:00+01:00), "
-            f"in the future, at most {SCHEDULE_HORIZON.days} days ahead."
+            f"in the future, at most {SCHEDULE_HORIZON.days} days ahead. With a recurrence: its first occurrence "
+            "(left out: the recurrence's next)."
         },
     )
+    recurrence = recurrence_field()
+    recurrence_cooldown_days = cooldown_field()
 
 
 class CampaignListQuery(PageQuery):

@@ -120,8 +120,15 @@ class CampaignSchedule(MethodView):
     @blp.arguments(CampaignScheduleSchema)
     @blp.response(200, CampaignSchema)
     def post(self, body, campaign_id: UUID):
-        """Schedule a draft campaign: it starts by itself at scheduled_for (within about a second)"""
-        recorded = crm().application.schedule_campaign(campaign_id, body["scheduled_for"], actor=actor(), scope=scope())
+        """Schedule a draft campaign: it starts by itself at scheduled_for (within about a second), or recurs"""
+        recorded = crm().application.schedule_campaign(
+            campaign_id,
+            body.get("scheduled_for"),
+            actor=actor(),
+            scope=scope(),
+            recurrence=body.get("recurrence"),
+            recurrence_cooldown_days=body.get("recurrence_cooldown_days"),
+        )
         return written(recorded, lambda id: crm().campaign_queries.campaign(id, scope()), 200)
 
 

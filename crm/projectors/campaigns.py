@@ -25,6 +25,7 @@ _STATUS_EVENTS = {
     Campaign.Completed: CampaignStatus.COMPLETED,
 }
 _COUNTED = tuple(OutreachStatus)
+_NOT_SCHEDULED = {"scheduled_for": None, "recurrence": None, "recurrence_cooldown_days": None}
 _UPDATE_OUTCOMES = (
     "UPDATE {table} AS r SET status = o.status, attempts = o.attempts, error_message = o.error,"
     " sent_at = o.sent_at FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]),"
@@ -64,6 +65,8 @@ class CampaignsProjector(Projector):
                 created_at=event.timestamp,
                 batch_count=0,
                 excluded_unsubscribed=0,
+                excluded_cooldown=0,
+                series_id=event.series_id,
                 progressed_at=event.timestamp,
                 **{column: 0 for column in _COUNTED},
                 **_details(event),
@@ -81,7 +84,7 @@ class CampaignsProjector(Projector):
     def _status_changed(self, event, session: Session) -> None:
         values = {"status": _STATUS_EVENTS[type(event)]}
         if isinstance(event, (Campaign.Started, Campaign.Cancelled)):
-            values["scheduled_for"] = None  # (if it was scheduled: no longer)
+            values.update(_NOT_SCHEDULED)  # (if it was scheduled: no longer)
         if isinstance(event, Campaign.Started):
             values["started_at"] = event.timestamp
         if isinstance(event, (Campaign.Started, Campaign.Resumed)):
@@ -90,11 +93,23 @@ class CampaignsProjector(Projector):
 
     @handle.register
     def _scheduled(self, event: Campaign.Scheduled, session: Session) -> None:
-        self._update_campaign(session, event, status=CampaignStatus.SCHEDULED, scheduled_for=event.scheduled_for)
+        self._update_campaign(
+            session,
+            event,
+            status=CampaignStatus.SCHEDULED,
+            scheduled_for=event.scheduled_for,
+            recurrence=event.recurrence,
+            recurrence_cooldown_days=event.cooldown_days,
+        )
 
     @handle.register
     def _unscheduled(self, event: Campaign.Unscheduled, session: Session) -> None:
-        self._update_campaign(session, event, status=CampaignStatus.DRAFT, scheduled_for=None)
+        self._update_campaign(session, event, status=CampaignStatus.DRAFT, **_NOT_SCHEDULED)
+
+    @handle.register
+    def _occurrence_started(self, event: Campaign.OccurrenceStarted, session: Session) -> None:
+        """A series moves on to its next occurrence (the occurrence is a campaign of its own)."""
+        self._update_campaign(session, event, scheduled_for=event.next_at)
 
     @handle.register
     def _completed(self, event: Campaign.Completed, session: Session) -> None:
@@ -108,6 +123,7 @@ class CampaignsProjector(Projector):
             audience=event.size,
             batch_count=event.batch_count,
             excluded_unsubscribed=event.excluded_unsubscribed,
+            excluded_cooldown=event.excluded_cooldown,
         )
 
     @handle.register

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from crm.read_model.queries import ACTIVE, Page, QueriesBase
 from crm.read_model.segment_queries import SegmentQueries
+from crm.read_model.series_queries import SeriesQueries
 from crm.read_model.tables import (
     campaign_batches,
     campaigns,
@@ -43,8 +44,12 @@ _campaign_columns = (
     campaigns.c.completed_at,
     campaigns.c.failed_retried_at,
     campaigns.c.scheduled_for,
+    campaigns.c.recurrence,
+    campaigns.c.recurrence_cooldown_days,
+    campaigns.c.series_id,
     campaigns.c.audience,
     campaigns.c.excluded_unsubscribed,
+    campaigns.c.excluded_cooldown,
     campaigns.c.queued,
     campaigns.c.sent,
     campaigns.c.failed,
@@ -86,7 +91,7 @@ def _outreach_page_rows(page: Subquery) -> Select:
     )
 
 
-_STATS = ("audience", "excluded_unsubscribed", *OutreachStatus)
+_STATS = ("audience", "excluded_unsubscribed", "excluded_cooldown", *OutreachStatus)
 
 
 def with_stats(row: dict) -> dict:
@@ -108,6 +113,7 @@ class CampaignQueries(QueriesBase):
     def __init__(self, engine: Engine):
         super().__init__(engine)
         self.rules = SegmentQueries(engine)  # the audiences of campaigns with a rule
+        self.series = SeriesQueries(engine)  # recurring campaigns: occurrences, cooldown
 
     def campaign(self, campaign_id: UUID, scope: UUID | None) -> dict | None:
         query = select(*_campaign_columns).select_from(_campaigns_from).where(campaigns.c.id == campaign_id)

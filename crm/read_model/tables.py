@@ -137,10 +137,15 @@ campaigns = Table(
     Column("progressed_at", DateTime(timezone=True), nullable=False),  # last outreach change
     Column("failed_retried_at", DateTime(timezone=True), nullable=True),  # retry-failed, once
     Column("scheduled_for", DateTime(timezone=True), nullable=True),  # while scheduled: when it starts
+    Column("recurrence", JSON, nullable=True),  # a recurring campaign's, while scheduled
+    Column("recurrence_cooldown_days", Integer, nullable=True),
+    Column("series_id", Uuid, nullable=True),  # an occurrence's recurring campaign
+    Column("excluded_cooldown", Integer, nullable=False, server_default="0"),  # left out: messaged by the series
     Index("ix_campaigns_restaurant_created", "restaurant_id", "created_at"),
     Index("ix_campaigns_created", "created_at"),
     Index("ix_campaigns_status", "status"),
     Index("ix_campaigns_status_scheduled", "status", "scheduled_for"),  # the follower's due campaigns
+    Index("ix_campaigns_series_created", "series_id", "created_at"),  # occurrences, the cooldown
 )
 
 campaign_batches = Table(

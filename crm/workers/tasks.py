@@ -34,7 +34,10 @@ def resolve_audience(self, campaign_id: str) -> None:
             campaign.started_at,
             campaign.audience_rule,
         )
-        app.plan_audience(campaign.id, ids, unsubscribed)
+        ids, cooled = container.campaign_queries.series.without_cooldown(
+            ids, campaign.series_id, campaign.cooldown_days, campaign.started_at
+        )
+        app.plan_audience(campaign.id, ids, unsubscribed, cooled)
     queue_batches.delay(campaign_id)
 
 

@@ -52,9 +52,9 @@ class Recurrence:
         if every not in tuple(Every):
             raise InvalidInput(f"{field}.every", "must be 'day' or 'week'")
         at = value.get("at")
-        if not isinstance(at, str) or not re.match(AT_PATTERN, at):
+        if not isinstance(at, str) or not re.fullmatch(AT_PATTERN, at):
             raise InvalidInput(f"{field}.at", "must be a local time HH:MM (24-hour), such as 09:00")
-        weekdays = value.get("weekdays") or []
+        weekdays = value.get("weekdays", [])
         if not isinstance(weekdays, list) or any(day not in WEEKDAYS for day in weekdays):
             raise InvalidInput(f"{field}.weekdays", f"must be a list of {', '.join(WEEKDAYS)}")
         if len(set(weekdays)) != len(weekdays):

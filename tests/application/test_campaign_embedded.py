@@ -66,6 +66,7 @@ def test_a_1000_customer_campaign_completes_with_one_outreach_per_audience_custo
     assert row["stats"] == {
         "audience": 1000,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 1000,
         "failed": 0,

@@ -134,6 +134,7 @@ def test_a_batch_task_lost_after_the_start_is_queued_again_by_the_periodic_sweep
     assert row["stats"] == {
         "audience": 3,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 3,
         "failed": 0,

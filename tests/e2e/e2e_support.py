@@ -54,9 +54,12 @@ CAMPAIGN_FIELDS = {
     "completed_at",
     "failed_retried_at",
     "scheduled_for",
+    "recurrence",
+    "recurrence_cooldown_days",
+    "series",
     "stats",
 }
-STATS_FIELDS = {"audience", "excluded_unsubscribed", "queued", "sent", "failed", "skipped"}
+STATS_FIELDS = {"audience", "excluded_unsubscribed", "excluded_cooldown", "queued", "sent", "failed", "skipped"}
 OUTREACH_FIELDS = {
     "id",
     "campaign",
@@ -393,7 +396,15 @@ BODY = {
     "subject": "Thanks from {restaurant_name}",
     "message_template": "Dear {first_name} {last_name}",
 }
-NO_STATS = {"audience": None, "excluded_unsubscribed": 0, "queued": 0, "sent": 0, "failed": 0, "skipped": 0}
+NO_STATS = {
+    "audience": None,
+    "excluded_unsubscribed": 0,
+    "excluded_cooldown": 0,
+    "queued": 0,
+    "sent": 0,
+    "failed": 0,
+    "skipped": 0,
+}
 
 
 def body_for(restaurant: dict, **changes) -> dict:

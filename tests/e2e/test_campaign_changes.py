@@ -85,7 +85,15 @@ def test_read_only_fields_sent_on_change_are_not_taken(admin, make, restaurant):
         "created_at": "2020-01-01T00:00:00+00:00",
         "started_at": "2020-01-01T00:00:00+00:00",
         "completed_at": "2020-01-01T00:00:00+00:00",
-        "stats": {"audience": 1, "excluded_unsubscribed": 0, "queued": 0, "sent": 1, "failed": 0, "skipped": 0},
+        "stats": {
+            "audience": 1,
+            "excluded_unsubscribed": 0,
+            "excluded_cooldown": 0,
+            "queued": 0,
+            "sent": 1,
+            "failed": 0,
+            "skipped": 0,
+        },
     }
 
     patched = admin.patch(path, json={**echoed, "name": "Renamed"})

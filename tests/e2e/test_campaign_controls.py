@@ -117,6 +117,7 @@ def test_completed_campaign_has_its_completion_time(make, container, restaurant,
     assert done["stats"] == {
         "audience": 0,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 0,
         "failed": 0,
@@ -175,6 +176,7 @@ def test_a_campaign_paused_before_any_worker_saw_it_completes_after_resume(
     assert done["stats"] == {
         "audience": 3,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 3,
         "failed": 0,

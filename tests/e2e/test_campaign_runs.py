@@ -231,6 +231,7 @@ def test_a_campaign_runs_to_completion_through_the_api(admin, make, restaurant, 
     assert done["stats"] == {
         "audience": 4,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 4,
         "failed": 0,
@@ -279,6 +280,7 @@ def test_a_customer_removed_after_the_audience_was_fixed_is_skipped(
     assert done["stats"] == {
         "audience": 3,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 2,
         "failed": 0,
@@ -315,6 +317,7 @@ def test_a_customer_removed_after_the_start_is_skipped_even_before_the_worker_fi
     assert done["stats"] == {
         "audience": 3,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 2,
         "failed": 0,
@@ -341,6 +344,7 @@ def test_the_audience_is_the_segment_at_the_start(admin, make, restaurant, clock
     assert done["stats"] == {
         "audience": 3,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 3,
         "failed": 0,

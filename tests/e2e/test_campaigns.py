@@ -87,7 +87,15 @@ def test_read_only_fields_sent_on_create_are_not_taken(admin, restaurant, clock)
             created_at="2020-01-01T00:00:00+00:00",
             started_at="2020-01-01T00:00:00+00:00",
             completed_at="2020-01-02T00:00:00+00:00",
-            stats={"audience": 9, "excluded_unsubscribed": 0, "queued": 0, "sent": 9, "failed": 0, "skipped": 0},
+            stats={
+                "audience": 9,
+                "excluded_unsubscribed": 0,
+                "excluded_cooldown": 0,
+                "queued": 0,
+                "sent": 9,
+                "failed": 0,
+                "skipped": 0,
+            },
         ),
     )
 

@@ -68,6 +68,7 @@ def test_a_campaign_leaves_out_unsubscribed_customers_and_counts_them(admin, mak
     assert done["stats"] == {
         "audience": 2,
         "excluded_unsubscribed": 2,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 2,
         "failed": 0,

@@ -147,6 +147,7 @@ def test_progress_json_gives_counts_percent_and_the_rate_of_the_last_sends_until
         "retried_failed": False,
         "audience": 12,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 8,
         "sent": 4,
         "failed": 0,

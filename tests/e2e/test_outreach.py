@@ -89,6 +89,7 @@ def test_the_campaigns_stats_count_its_records_by_status(make, world):
     assert campaign["stats"] == {
         "audience": 4,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 1,
         "sent": 1,
         "failed": 1,
@@ -97,6 +98,7 @@ def test_the_campaigns_stats_count_its_records_by_status(make, world):
     assert later["stats"] == {
         "audience": 2,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 2,
         "sent": 0,
         "failed": 0,

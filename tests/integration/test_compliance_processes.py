@@ -268,6 +268,7 @@ def test_smtp_one_click_links_unsubscribe_over_http_and_the_next_campaign_leaves
     assert second["stats"] == {
         "audience": 2,
         "excluded_unsubscribed": 1,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 2,
         "failed": 0,
@@ -302,6 +303,7 @@ def test_unsubscribing_during_a_running_campaign_skips_the_unsent_recipient(appl
     assert campaign["stats"] == {
         "audience": 100,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 99,
         "failed": 0,

@@ -247,6 +247,7 @@ def test_a_campaign_sending_through_a_restart_completes_and_reaches_everyone_onc
     assert done["stats"] == {
         "audience": size,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": size,
         "failed": 0,

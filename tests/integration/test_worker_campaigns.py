@@ -113,6 +113,7 @@ def test_a_1000_customer_campaign_completes_on_a_real_worker(application, contai
     assert row["stats"] == {
         "audience": 1000,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 1000,
         "failed": 0,
@@ -133,6 +134,7 @@ def test_a_batch_ending_on_a_flush_boundary_completes_with_a_background_projecto
     assert row["stats"] == {
         "audience": 200,
         "excluded_unsubscribed": 0,
+        "excluded_cooldown": 0,
         "queued": 0,
         "sent": 200,
         "failed": 0,

@@ -195,6 +195,8 @@ def test_parse_gives_the_canonical_form():
         ({"every": "day", "at": "09:60"}, "recurrence.at", "HH:MM"),
         ({"every": "day", "at": "09:00:00"}, "recurrence.at", "HH:MM"),
         ({"every": "day", "at": 900}, "recurrence.at", "HH:MM"),
+        ({"every": "day", "at": "09:00\n"}, "recurrence.at", "HH:MM"),
+        ({"every": "day", "at": "09:00", "weekdays": None}, "recurrence.weekdays", "list of mon"),
         ({"every": "day"}, "recurrence.at", "HH:MM"),
         ({"every": "week", "at": "09:00"}, "recurrence.weekdays", "at least one day"),
         ({"every": "week", "at": "09:00", "weekdays": []}, "recurrence.weekdays", "at least one day"),
