@@ -21,6 +21,7 @@ from crm.http import (
     rate_limits,
     request_log,
     restaurants,
+    segment_rule_schema,
     segments,
     unsubscribe,
     visits,
@@ -49,7 +50,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         OPENAPI_SWAGGER_UI_URL=docs.ASSETS_URL + "/",
         API_SPEC_OPTIONS={
             "security": [{"bearerAuth": []}],
-            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+                "schemas": segment_rule_schema.components(),  # the rule grammar, stated once
+            },
         },
     )
     app.json.sort_keys = False

@@ -6,17 +6,19 @@ from marshmallow import Schema, fields
 
 from crm.http.fields import AwareDateTime
 from crm.http.schemas import CursorPageQuery, CustomerSchema, InputSchema, PageQuery, name_field, restaurant_field
+from crm.http.segment_rule_schema import RULE, ref
 
 RULE_DESCRIPTION = (
     'A rule tree: {"all": [...]}, {"any": [...]}, {"not": {...}} and conditions '
     '{"field", "op", "value"} (plus "days" for a window, "campaign" for received_campaign); '
-    "at most 5 levels deep and 30 conditions. docs/segments.md lists the fields and operators."
+    "at most 5 levels deep and 30 conditions (docs/api.md#rules)."
 )
 
 
-def rule_field(**options) -> fields.Dict:
-    """A segment rule: checked by the write model, which names the offending node (`rule.all[2].op`)."""
-    return fields.Dict(metadata={"description": RULE_DESCRIPTION}, **options)
+def rule_field(**options) -> fields.Raw:
+    """A segment rule: stated by the SegmentRule components, checked by the write model, which
+    names the offending node (`rule.all[2].op`)."""
+    return fields.Raw(metadata={"description": RULE_DESCRIPTION, "allOf": [ref(RULE)]}, **options)
 
 
 _segment_read_only = ("id", "restaurant_name", "created_at", "updated_at")

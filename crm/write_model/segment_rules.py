@@ -9,6 +9,7 @@ model's compiler (`crm/read_model/segment_sql.py`) and its reference evaluator i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import StrEnum
@@ -284,9 +285,16 @@ def _integer(value: object, low: int, high: int, path: str) -> int:
     return value
 
 
+# An RFC 3339 date and time with its offset, years 1000 to 2999 (what the OpenAPI document states).
+MOMENT_PATTERN = r"^[12][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+_MOMENT = re.compile(MOMENT_PATTERN)
+
+
 def _moment(value: object, path: str) -> datetime:
-    message = "must be a date and time with a UTC offset (ISO 8601), e.g. 2026-01-31T09:00:00+00:00"
+    message = "must be a date and time with a UTC offset (RFC 3339), e.g. 2026-01-31T09:00:00+00:00"
     try:
+        if isinstance(value, str) and not _MOMENT.match(value):
+            raise ValueError
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
         if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
             raise ValueError
@@ -295,11 +303,16 @@ def _moment(value: object, path: str) -> datetime:
         raise InvalidInput(path, message) from None
 
 
+# A campaign id as the API writes them (the OpenAPI document's pattern): 8-4-4-4-12 hex digits.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID = re.compile(UUID_PATTERN)
+
+
 def _campaign(value: object, path: str) -> UUID:
     if isinstance(value, UUID):
         return value
     try:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not _UUID.match(value):
             raise ValueError
         return UUID(value)
     except ValueError:

@@ -101,14 +101,22 @@ BAD = [
         "with a UTC offset",
     ),
     ("a date alone", {"field": "registered_at", "op": "after", "value": "2026-01-31"}, "rule.value", "UTC offset"),
-    ("not a datetime", {"field": "registered_at", "op": "after", "value": "yesterday"}, "rule.value", "ISO 8601"),
-    ("datetime as a number", {"field": "last_visit_at", "op": "before", "value": 1767225600}, "rule.value", "ISO"),
+    ("not a datetime", {"field": "registered_at", "op": "after", "value": "yesterday"}, "rule.value", "RFC 3339"),
+    ("datetime as a number", {"field": "last_visit_at", "op": "before", "value": 1767225600}, "rule.value", "RFC"),
     (
         "a moment out of range",
         {"field": "last_visit_at", "op": "before", "value": "0001-01-01T00:00:00+01:00"},
         "rule.value",
-        "ISO 8601",
+        "RFC 3339",
     ),
+    # The document's pattern: an upper-case T and Z, years 1000 to 2999.
+    (
+        "a lower-case t",
+        {"field": "last_visit_at", "op": "before", "value": "2026-01-31t09:00:00Z"},
+        "rule.value",
+        "RFC",
+    ),
+    ("the year 3000", {"field": "last_visit_at", "op": "after", "value": "3000-01-01T00:00:00Z"}, "rule.value", "RFC"),
     ("never with false", {"field": "last_visit_at", "op": "never", "value": False}, "rule.value", "true, or absent"),
     (
         "missing days",
