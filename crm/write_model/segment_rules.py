@@ -143,6 +143,11 @@ class Condition(Rule):
     days: int | None = None
     campaign: UUID | None = None
 
+    def __post_init__(self) -> None:
+        # Built in code with plain strings, a condition still compares and compiles as parsed.
+        object.__setattr__(self, "field", Field(self.field))
+        object.__setattr__(self, "op", Op(self.op))
+
     def as_json(self) -> dict:
         node: dict = {"field": self.field.value, "op": self.op.value}
         if self.op is Op.BETWEEN:

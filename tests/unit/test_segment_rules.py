@@ -294,3 +294,11 @@ def test_the_shorthands_are_the_seed_segments_as_rules():
     with pytest.raises(InvalidInput) as error:
         shorthand_rule("vip", 1)
     assert error.value.field == "segment_type"
+
+
+def test_a_condition_built_with_plain_strings_is_the_parsed_one():
+    built = Condition("visit_count", "gte", 2)
+    assert built == parse_rule({"field": "visit_count", "op": "gte", "value": 2})
+    assert built.field is Field.VISIT_COUNT and built.op is Op.GTE
+    with pytest.raises(ValueError):
+        Condition("age", "gte", 2)
