@@ -124,7 +124,7 @@ def test_the_controls_follow_a_change_made_elsewhere_without_a_reload(served_slo
                 assert sorted(shown.evaluate_all("els => els.map(e => e.dataset.control)")) == sorted(expected)
 
             status = page.locator('#campaign-progress [data-field="status"]')
-            expect_controls("edit", "run", "cancel")
+            expect_controls("edit", "run", "schedule", "cancel")
             for action, after, controls in (
                 ("run", "running", ("pause", "cancel")),
                 ("pause", "paused", ("resume", "cancel")),

@@ -17,6 +17,7 @@ from pathlib import Path
 import redis
 from aiosmtpd.controller import Controller
 
+from crm.projectors import all_projectors
 from crm.projectors.engine import tracking
 
 
@@ -220,7 +221,7 @@ class VisitWriter(Loop):
         self.count += 1
 
 
-PROJECTIONS = {"restaurants", "customers", "campaigns"}
+PROJECTIONS = {projector.name for projector in all_projectors()}
 
 
 def positions(container) -> dict[str, int]:
