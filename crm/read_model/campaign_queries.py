@@ -203,6 +203,22 @@ class CampaignQueries(QueriesBase):
         rows = self._page(query, (customers.c.id,), 1, sample)
         return rows.count, rows.items
 
+    def rule_members_now(self, campaign: dict, now: datetime) -> dict[bool, int] | None:
+        """For a campaign with a rule (its own or a saved segment's), its restaurant's customers
+        who match it now, counted by whether they unsubscribed; None for a shorthand (or a saved
+        segment since deleted: nobody matches it)."""
+        try:
+            rule = self._rule_of(campaign, campaign["restaurant"])
+        except InvalidInput:
+            return {False: 0, True: 0}
+        if rule is None:
+            return None
+        counts = {}
+        for unsubscribed, consent in ((False, EmailConsent.SUBSCRIBED), (True, EmailConsent.UNSUBSCRIBED)):
+            wanted = Condition(Field.EMAIL_CONSENT, Op.EQ, consent.value)
+            counts[unsubscribed] = self.rules.count(campaign["restaurant"], All((rule, wanted)), now)["count"]
+        return counts
+
     def _rule_of(self, details: dict, restaurant_id: UUID) -> Rule | None:
         """The rule of a campaign's settings: its own, or its saved segment's now (InvalidInput
         if the restaurant has no such segment); None for a shorthand."""

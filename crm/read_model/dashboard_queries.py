@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import Select, case, func, select
+from sqlalchemy.engine import Engine
 
 from crm.read_model.campaign_queries import (
+    CampaignQueries,
     _campaign_columns,
     _campaigns_from,
     _outreach_columns,
@@ -113,6 +115,10 @@ _page_campaign_columns = (
 class DashboardQueries(QueriesBase):
     """The questions the dashboard asks of the read model."""
 
+    def __init__(self, engine: Engine):
+        super().__init__(engine)
+        self.campaign_queries = CampaignQueries(engine)  # a rule campaign's audience now
+
     def restaurant_choices(self) -> list[dict]:
         """Restaurants by name, for the filters and forms."""
         query = (
@@ -168,6 +174,9 @@ class DashboardQueries(QueriesBase):
         for any other status (the audience is resolved once, when the campaign starts)."""
         if campaign["status"] not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
             return None
+        by_rule = self.campaign_queries.rule_members_now(campaign, now)
+        if by_rule is not None:
+            return {"count": by_rule[False], "unsubscribed": by_rule[True]}
         unsubscribed = customers.c.email_consent == EmailConsent.UNSUBSCRIBED
         query = (
             select(unsubscribed.label("unsubscribed"), func.count().label("count"))

@@ -330,3 +330,38 @@ def test_a_finished_campaign_shows_its_results(dash, make, container, restaurant
     assert "Unsubscribes it caused</dt>" in results
     assert field(results, "unsubscribes") == "2"
     assert "Duplicate as a new draft" in shown
+
+
+def test_a_rule_drafts_audience_now_is_its_rules_on_its_page_the_list_and_its_progress(dash, make, restaurant, admin):
+    regulars = [make.customer(restaurant) for _ in range(3)]
+    make.customer(restaurant)  # no visit: not a regular
+    for guest in regulars:
+        make.visit(guest, 1_000)
+    assert admin.post(f"/api/customers/{regulars[0]['id']}/unsubscribe/").status_code == 200
+    rule = {"field": "visit_count", "op": "gte", "value": 1}
+    own = admin.post(
+        "/api/campaigns/",
+        json={"restaurant": restaurant["id"], "name": "Rule now", "message_template": "Hi", "segment_rule": rule},
+    ).get_json()
+    segment = admin.post("/api/segments/", json={"restaurant": restaurant["id"], "name": "Regulars", "rule": rule})
+    saved = admin.post(
+        "/api/campaigns/",
+        json={
+            "restaurant": restaurant["id"],
+            "name": "Saved now",
+            "message_template": "Hi",
+            "segment": segment.get_json()["id"],
+        },
+    ).get_json()
+    listed = text_of(dash.get("/internal/campaigns/"))
+    for campaign in (own, saved):
+        page = text_of(dash.get(f"/internal/campaigns/{campaign['id']}/"))
+        assert field(page, "audience") == "2 match now"
+        assert field(page, "matching-unsubscribed") == "1"
+        assert field(listed[listed.index(campaign["name"]) :], "audience") == "2 match now"
+        progress = dash.get(f"/internal/campaigns/{campaign['id']}/progress.json").get_json()
+        assert progress["matching"] == {"count": 2, "unsubscribed": 1}
+    # Check a saved segment deleted since matches nobody (the campaign cannot run).
+    assert admin.delete(f"/api/segments/{segment.get_json()['id']}/").status_code == 204
+    progress = dash.get(f"/internal/campaigns/{saved['id']}/progress.json").get_json()
+    assert progress["matching"] == {"count": 0, "unsubscribed": 0}
