@@ -76,6 +76,7 @@ def progress_of(campaign: dict, now: datetime, recent: tuple[int, datetime | Non
         "status": status,
         "final": status in FINAL_STATUSES,
         "retried_failed": campaign.get("failed_retried_at") is not None,
+        "recurring": campaign.get("recurrence") is not None,  # a series runs as its occurrences only
         **stats,
         "done": done,
         "percent": percent,

@@ -35,13 +35,17 @@ ALLOWED_FROM = {
 }
 
 
-def allowed_actions(status: str, failed: int = 0, retried_failed: bool = False) -> tuple[str, ...]:
+def allowed_actions(
+    status: str, failed: int = 0, retried_failed: bool = False, recurring: bool = False
+) -> tuple[str, ...]:
     """The commands (edit, delete and the controls) that a campaign in `status` allows; retry-failed
-    also needs `failed` outreach and no retry before."""
+    also needs `failed` outreach and no retry before; a recurring series never runs by hand."""
     return tuple(
         action
         for action, statuses in ALLOWED_FROM.items()
-        if status in statuses and (action != Action.RETRY_FAILED or (failed > 0 and not retried_failed))
+        if status in statuses
+        and (action != Action.RETRY_FAILED or (failed > 0 and not retried_failed))
+        and not (action == Action.RUN and recurring)
     )
 
 

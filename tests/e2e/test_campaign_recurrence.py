@@ -4,6 +4,7 @@ document, tenancy, and the campaign page's recurrence in words and its occurrenc
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -100,6 +101,15 @@ def test_a_recurring_campaign_cannot_be_run_as_one_campaign(admin, make, paris):
     assert schedule(admin, campaign, {"recurrence": MONDAYS}).status_code == 200
     body = assert_error(admin.post(f"/api/campaigns/{campaign['id']}/run/"), 409)
     assert "occurrences" in body["message"]
+
+
+def test_a_series_page_offers_no_run(admin, make, paris, dash):
+    campaign = make.campaign(paris)
+    schedule(admin, campaign, {"recurrence": MONDAYS})
+    progress = dash.get(f"/internal/campaigns/{campaign['id']}/progress.json").get_json()
+    assert progress["recurring"] is True and progress["allowed"] == ["unschedule", "cancel"]
+    page = dash.get(f"/internal/campaigns/{campaign['id']}/").get_data(as_text=True)
+    assert re.search(r'data-control="run"[^>]*hidden', page), "the Run control is shown on a series"
 
 
 def test_another_restaurants_key_gets_404_and_changes_nothing(make, paris, key_of):

@@ -145,6 +145,7 @@ def test_progress_json_gives_counts_percent_and_the_rate_of_the_last_sends_until
         "status": "running",
         "final": False,
         "retried_failed": False,
+        "recurring": False,
         "audience": 12,
         "excluded_unsubscribed": 0,
         "excluded_cooldown": 0,

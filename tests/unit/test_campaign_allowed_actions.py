@@ -39,6 +39,11 @@ def test_final_statuses_allow_nothing_and_a_draft_allows_no_pause():
     assert allowed_actions("scheduled") == ("run", "unschedule", "cancel")
 
 
+def test_a_recurring_series_is_never_run_by_hand():
+    assert allowed_actions("scheduled", recurring=True) == ("unschedule", "cancel")
+    assert "run" in allowed_actions("scheduled")
+
+
 def test_a_completed_campaign_with_failures_allows_one_retry():
     assert allowed_actions("completed", failed=2) == ("retry-failed",)
     assert allowed_actions("completed", failed=2, retried_failed=True) == ()

@@ -50,7 +50,7 @@ def _saved_segments(restaurant_id: UUID | None) -> list:
 
 
 def _allowed(progress: dict) -> tuple[str, ...]:
-    return allowed_actions(progress["status"], progress["failed"], progress["retried_failed"])
+    return allowed_actions(progress["status"], progress["failed"], progress["retried_failed"], progress["recurring"])
 
 
 @bp.route("/campaigns/")
