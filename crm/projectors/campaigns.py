@@ -89,6 +89,7 @@ class CampaignsProjector(Projector):
             values["started_at"] = event.timestamp
         if isinstance(event, (Campaign.Started, Campaign.Resumed)):
             values["progressed_at"] = event.timestamp  # the sweep measures idleness from here
+            values["sending_since"] = event.timestamp
         self._update_campaign(session, event, **values)
 
     @handle.register
@@ -143,6 +144,7 @@ class CampaignsProjector(Projector):
             completed_at=None,
             failed_retried_at=event.timestamp,
             progressed_at=event.timestamp,
+            sending_since=event.timestamp,
         )
         session.execute(
             campaign_batches.update()

@@ -43,6 +43,7 @@ _campaign_columns = (
     campaigns.c.started_at,
     campaigns.c.completed_at,
     campaigns.c.failed_retried_at,
+    campaigns.c.sending_since,
     campaigns.c.scheduled_for,
     campaigns.c.recurrence,
     campaigns.c.recurrence_cooldown_days,

@@ -192,9 +192,12 @@ class DashboardQueries(QueriesBase):
             counts = {bool(row.unsubscribed): row.count for row in conn.execute(query)}
         return {"count": counts.get(False, 0), "unsubscribed": counts.get(True, 0)}
 
-    def recent_sends(self, campaign_id: UUID, now: datetime) -> tuple[int, datetime | None]:
-        """How many of the campaign's messages were sent in the last RATE_WINDOW, and when the
-        first of them was, for its send rate.
+    def recent_sends(
+        self, campaign_id: UUID, now: datetime, since: datetime | None = None
+    ) -> tuple[int, datetime | None]:
+        """How many of the campaign's messages were sent in the last RATE_WINDOW (and `since`, its
+        last start, resume or retry: a pause shorter than the window is not measured as slow
+        sending), and when the first of them was, for its send rate.
 
         Read among the RATE_SAMPLE records created last (an index range, not every record of a
         large campaign): a batch's records are created when its sending begins, so the records
@@ -206,7 +209,8 @@ class DashboardQueries(QueriesBase):
             .limit(RATE_SAMPLE)
             .subquery()
         )
-        query = select(func.count(), func.min(newest.c.sent_at)).where(newest.c.sent_at >= now - RATE_WINDOW)
+        window_from = now - RATE_WINDOW if since is None else max(now - RATE_WINDOW, _utc(since))
+        query = select(func.count(), func.min(newest.c.sent_at)).where(newest.c.sent_at >= window_from)
         with self.engine.connect() as conn:
             count, first = conn.execute(query).one()
         return count, _utc(first)
@@ -218,7 +222,8 @@ class DashboardQueries(QueriesBase):
         return None if campaign is None else self._progress(campaign, now)
 
     def _progress(self, campaign: dict, now: datetime) -> dict:
-        recent = self.recent_sends(campaign["id"], now) if campaign["status"] == CampaignStatus.RUNNING else None
+        running = campaign["status"] == CampaignStatus.RUNNING
+        recent = self.recent_sends(campaign["id"], now, campaign.get("sending_since")) if running else None
         return {
             **progress_of(campaign, now, recent),
             "matching": self.matching_now(campaign, now),

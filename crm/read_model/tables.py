@@ -136,6 +136,8 @@ campaigns = Table(
     Column("skipped", Integer, nullable=False),
     Column("progressed_at", DateTime(timezone=True), nullable=False),  # last outreach change
     Column("failed_retried_at", DateTime(timezone=True), nullable=True),  # retry-failed, once
+    # The last start, resume or retry: the send rate counts the sends since, never across a pause.
+    Column("sending_since", DateTime(timezone=True), nullable=True),
     Column("scheduled_for", DateTime(timezone=True), nullable=True),  # while scheduled: when it starts
     Column("recurrence", JSON, nullable=True),  # a recurring campaign's, while scheduled
     Column("recurrence_cooldown_days", Integer, nullable=True),

@@ -203,6 +203,24 @@ def test_a_paused_campaign_has_no_rate_nor_estimate_and_a_resumed_one_measures_a
     assert field(text_of(dash.get(page)), "eta") == "about 1 s"
 
 
+def test_a_pause_shorter_than_the_rates_window_is_not_measured_as_slow_sending(
+    dash, make, container, restaurant, clock
+):
+    guests = [make.customer(restaurant) for _ in range(10)]
+    clock.advance(days=31)
+    campaign = make.campaign(restaurant)
+    records = queue_outreach(make, container, campaign, guests)
+    send(container, records[:4], clock)  # one a second
+    make.control(campaign, "pause")
+    clock.advance(seconds=5)  # shorter than the 10 s window the rate is measured over
+    make.control(campaign, "resume")
+    send(container, records[4:7], clock, seconds_apart=0.5)
+    resumed = dash.get(f"/internal/campaigns/{campaign['id']}/progress.json").get_json()
+    # Check the rate is that of the 3 sends since the resume (2 a second), not of the 7 sends in
+    # the window across the pause (6 intervals in 9.5 s), and the estimate follows it.
+    assert (resumed["rate"], resumed["eta_seconds"]) == (2.0, 2)
+
+
 def test_an_unknown_campaign_is_a_404(dash):
     missing = uuid.uuid4()
     page = dash.get(f"/internal/campaigns/{missing}/")
