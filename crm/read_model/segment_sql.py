@@ -108,7 +108,8 @@ class _Compiler:
         if field is Field.SPEND_CENTS_IN_LAST_DAYS:
             return _amount(self._window(rule.days)[0], rule)
         if field is Field.VISITS_IN_LAST_DAYS:
-            return _amount(self._window(rule.days)[1], rule)
+            visited = self._visited_within(rule)
+            return visited if visited is not None else _amount(self._window(rule.days)[1], rule)
         if field is Field.EMAIL_CONSENT:
             return customers.c.email_consent == rule.value
         if field is Field.MESSAGED_IN_LAST_DAYS:
@@ -116,6 +117,16 @@ class _Compiler:
             return self._sent(rule.value, outreach_events.c.restaurant_id == self.restaurant_id, since)
         assert field is Field.RECEIVED_CAMPAIGN
         return self._sent(rule.value, outreach_events.c.campaign_id == rule.campaign)
+
+    def _visited_within(self, rule: Condition) -> ColumnElement | None:
+        """"At least one visit in the window" (gte 1) and "none" (lte 0) read the last visit
+        (a column, or the history's) instead of summing the window: the last visit up to now is in
+        the window exactly when some visit is. None for the other counts."""
+        if (rule.op, rule.value) not in ((Op.GTE, 1), (Op.LTE, 0)):
+            return None
+        last = self.facts.last_visit
+        some = and_(last.is_not(None), last >= self.now - timedelta(days=rule.days))
+        return some if rule.op is Op.GTE else not_(some)
 
     def _moment(self, moment: ColumnElement, rule: Condition) -> ColumnElement:
         if rule.op is Op.WITHIN_DAYS:
