@@ -22,6 +22,7 @@ from crm.write_model.consenting import ConsentCommands
 from crm.write_model.customer_emails import CustomerEmail, customer_email_id
 from crm.write_model.customers import Customer
 from crm.write_model.errors import InvalidInput, RestaurantHasCustomers, StreamNotLive, StreamsStillLive
+from crm.write_model.outreaching import OutreachCommands
 from crm.write_model.restaurants import Restaurant
 from crm.write_model.segmenting import SegmentCommands
 from crm.write_model.visiting import CUSTOMER_LIVE, VisitCommands, VisitLocator
@@ -59,7 +60,7 @@ class CustomerKeys(Protocol):
     def create(self, customer_id: UUID) -> None: ...
 
 
-class CrmApplication(CampaignCommands, SegmentCommands, VisitCommands, ConsentCommands):
+class CrmApplication(CampaignCommands, OutreachCommands, SegmentCommands, VisitCommands, ConsentCommands):
     """Commands for restaurants and customers, and (from its bases) visits, campaigns, saved
     segments, consent and erasure."""
 

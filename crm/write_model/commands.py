@@ -19,8 +19,10 @@ from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
 from crm.write_model.base import CrmAggregate
+from crm.write_model.campaigns import Campaign
 from crm.write_model.customers import Customer
 from crm.write_model.errors import (
+    CampaignNotFound,
     ConcurrencyConflict,
     CustomerNotFound,
     NotFound,
@@ -191,6 +193,9 @@ class Commands(Application):
             for event in self.events.get(held.id, gt=held.version):
                 event.mutate(held)
         return held
+
+    def _campaign(self, campaign_id: UUID, scope: UUID | None) -> Campaign:
+        return self._load(Campaign, campaign_id, scope, CampaignNotFound)
 
     def _customer(self, customer_id: UUID, scope: UUID | None) -> Customer:
         return self._load(Customer, customer_id, scope, CustomerNotFound)

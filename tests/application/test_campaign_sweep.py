@@ -11,7 +11,7 @@ import pytest
 from crm.workers import tasks
 from crm.workers.embedded import EmbeddedWorker
 from crm.workers.follower import CampaignFollower
-from crm.write_model import campaigning
+from crm.write_model import outreaching
 from crm.write_model.vocabulary import WORKER_ACTOR
 from tests.integration.workers import wait_until
 
@@ -52,7 +52,7 @@ def open_campaign(application, restaurant_id, name: str):
 def test_the_sweep_queues_unresolved_audiences_and_unfinished_batches_of_running_campaigns_only(
     application, container, clock, monkeypatch
 ):
-    monkeypatch.setattr(campaigning, "BATCH_SIZE", 2)  # three customers: batches 0 and 1
+    monkeypatch.setattr(outreaching, "BATCH_SIZE", 2)  # three customers: batches 0 and 1
     restaurant_id = application.open_restaurant("Pizza Palace", actor="admin")
     people = [
         application.register_customer(restaurant_id, f"c{i}@example.com", actor="a", scope=None) for i in range(3)
