@@ -16,6 +16,7 @@ from crm.adapters.key_erasures import KeyErasureFollower
 from crm.adapters.operators import Operators
 from crm.adapters.stream_owners import stream_owners
 from crm.adapters.unsubscribe_links import UnsubscribeLinks
+from crm.adapters.uploads import Uploads
 from crm.config import Settings
 from crm.projectors import all_projectors
 from crm.projectors.engine import InlineProjection, ProjectionRunner, ProjectionWatcher, ReadSide
@@ -23,6 +24,8 @@ from crm.read_model.campaign_queries import CampaignQueries
 from crm.read_model.consent_queries import ConsentQueries
 from crm.read_model.customer_page_queries import CustomerPageQueries
 from crm.read_model.dashboard_queries import DashboardQueries
+from crm.read_model.export_queries import ExportQueries
+from crm.read_model.import_queries import ImportQueries
 from crm.read_model.overview_queries import OverviewQueries
 from crm.read_model.queries import Queries
 from crm.read_model.saved_segment_queries import SavedSegmentQueries
@@ -49,6 +52,8 @@ class Container:
     segment_queries: SegmentQueries
     saved_segment_queries: SavedSegmentQueries
     consent_queries: ConsentQueries
+    import_queries: ImportQueries
+    export_queries: ExportQueries
     api_keys: ApiKeys
     operators: Operators
     dashboard_queries: DashboardQueries
@@ -118,6 +123,7 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         store,
         secret=settings.secret_key.encode(),
         visit_locator=VisitLocator(queries, read_side),
+        uploads=Uploads(store.factory.datastore),
         clock=clock,
         command_retries=settings.command_retries,
     )
@@ -133,6 +139,8 @@ def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = Fal
         segment_queries=segment_queries,
         saved_segment_queries=SavedSegmentQueries(engine, segment_queries),
         consent_queries=ConsentQueries(engine),
+        import_queries=ImportQueries(engine),
+        export_queries=ExportQueries(engine, segment_queries),
         api_keys=ApiKeys(store.factory.datastore),
         operators=Operators(store.factory.datastore, clock),
         dashboard_queries=DashboardQueries(engine),

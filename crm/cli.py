@@ -11,6 +11,7 @@ from uuid import UUID
 import click
 
 from crm import logs
+from crm.cli_import import import_
 from crm.config import ConfigError, Settings
 
 
@@ -344,3 +345,6 @@ def _minute(moment) -> str:
     from datetime import timezone
 
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+main.add_command(import_)

@@ -39,6 +39,9 @@ TABLES = (
     "operators",
     "login_failures",
     "login_lockouts",
+    "imports",
+    "import_rejections",
+    "import_uploads",
 )
 
 

@@ -22,6 +22,10 @@ def _bytes(state: Any) -> bytes:
     return bytes(state) if isinstance(state, memoryview) else state
 
 
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
 class LogReads:
     """Selects on the events table (a mixin of `CoreApplicationRecorder`)."""
 
@@ -45,6 +49,18 @@ class LogReads:
                     for r in session.execute(query)
                 )
         return [event for _, event in sorted(events, key=lambda pair: pair[0])]
+
+    def existing_streams(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these streams the log holds (their first event, one indexed query per 1,000)."""
+        table = self.events_record_cls.__table__
+        found: set[UUID] = set()
+        with self.transaction(commit=False) as session:
+            for start in range(0, len(originator_ids), 1000):
+                query = select(table.c.originator_id).where(
+                    table.c.originator_id.in_(originator_ids[start : start + 1000]), table.c.originator_version == 1
+                )
+                found.update(_uuid(i) for i in session.execute(query).scalars())
+        return found
 
     def select_events(
         self,

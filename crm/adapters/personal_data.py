@@ -19,7 +19,9 @@ from uuid import UUID
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
-from sqlalchemy import Column, DateTime, LargeBinary, Table, Uuid, bindparam, select, text
+from sqlalchemy import Column, DateTime, LargeBinary, Table, Uuid, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from crm.adapters.schema import metadata
 from crm.write_model.errors import PersonalDataGone
@@ -33,20 +35,15 @@ customer_keys = Table(
 )
 # Text, not an ORM insert: SQLAlchemy cannot cache the compiled form of ON CONFLICT, and this
 # runs with every registration. (Both databases know this syntax.)
-_INSERT_KEY = (
-    text(
-        "INSERT INTO customer_keys (customer_id, wrapped_key, created_at) "
-        "VALUES (:customer_id, :wrapped_key, :created_at) "
-        "ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id"
-    )
-    .bindparams(
-        bindparam("customer_id", type_=Uuid),
-        bindparam("wrapped_key", type_=LargeBinary),
-        bindparam("created_at", type_=DateTime(timezone=True)),
-    )
-    .columns(customer_keys.c.customer_id)
-)
 _INSERT_KEY_UNCHECKED = customer_keys.insert()
+
+
+def _insert_new_keys(executor):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING customer_id, in the executor's dialect."""
+    bind = executor.get_bind() if hasattr(executor, "get_bind") else executor
+    insert = postgresql_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    return insert(customer_keys).on_conflict_do_nothing().returning(customer_keys.c.customer_id)
+
 
 _MAX_PENDING = 10_000
 KEYS_ERASED_CHANNEL = "crm_keys_erased"  # PostgreSQL notifications naming each destroyed key
@@ -130,7 +127,12 @@ class KeyStore:
         rows = self.pending_rows(customer_ids)
         if not rows:
             return []
-        taken = [row["customer_id"] for row in rows if executor.execute(_INSERT_KEY, row).first() is None]
+        inserted = set()
+        for start in range(0, len(rows), 1000):  # one statement per 1,000 keys (an import's batch)
+            some = rows[start : start + 1000]
+            statement = _insert_new_keys(executor).values(some)
+            inserted.update(_uuid(i) for i in executor.execute(statement).scalars())
+        taken = [row["customer_id"] for row in rows if row["customer_id"] not in inserted]
         if taken:
             for customer_id in taken:
                 with self._lock:

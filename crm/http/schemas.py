@@ -242,6 +242,9 @@ class CustomerSchema(Schema):
     email_consent_changed_at = AwareDateTime(
         allow_none=True, metadata={"description": "When consent last changed (registration, if never)."}
     )
+    external_id = fields.String(
+        allow_none=True, metadata={"description": "The customer's id in another system, set by a CSV import."}
+    )
     as_of = AwareDateTime(metadata={"description": "Present when the customer was rebuilt with ?as_of="})
 
 

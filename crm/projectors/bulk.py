@@ -42,6 +42,24 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         cursor.close()
 
 
+def update_from_values(
+    session: Session, table: Table, sql: str, columns: tuple[tuple[str, str], ...], rows: list[dict]
+) -> None:
+    """Run `sql` (an UPDATE of `{table}`: `table` in the schema the session writes to, FROM
+    `(VALUES %s)`) once per 1,000 `rows` (PostgreSQL; `columns`: each value's key and SQL type)."""
+    from psycopg2.extras import execute_values
+
+    schema = getattr(session, "info", {}).get("schema")
+    target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
+    template = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
+    values = [tuple(str(row[key]) if kind == "uuid" else row[key] for key, kind in columns) for row in rows]
+    cursor = session.connection().connection.cursor()
+    try:
+        execute_values(cursor, sql.format(table=target), values, template=template, page_size=1000)
+    finally:
+        cursor.close()
+
+
 @cache
 def _insert(table: Table) -> Insert:
     """One INSERT statement per table, so its compiled form is found again (`DeferredWrites`)."""

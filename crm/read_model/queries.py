@@ -58,6 +58,7 @@ _customer_columns = (
     customers.c.created_at,
     customers.c.email_consent,
     customers.c.email_consent_changed_at,
+    customers.c.external_id,
 )
 _customers_from = customers.outerjoin(restaurants, restaurants.c.id == customers.c.restaurant_id)
 ACTIVE = customers.c.deleted_at.is_(None)  # deleted customers are kept as rows, hidden everywhere

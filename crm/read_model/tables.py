@@ -41,6 +41,7 @@ customers = Table(
     Column("email_consent", String(20), nullable=False, server_default="subscribed"),
     Column("email_consent_changed_at", DateTime(timezone=True), nullable=True),  # null: rows from before 0007
     Column("erased_at", DateTime(timezone=True), nullable=True),  # erased: deleted too, no personal data
+    Column("external_id", String(200), nullable=True),  # the customer's id elsewhere, set by an import
     # Lists read an index range in their order (then the id, for a stable order among equals).
     Index("ix_customers_restaurant_created", "restaurant_id", "created_at", "id"),
     Index("ix_customers_created", "created_at", "id"),
@@ -190,4 +191,37 @@ segments = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_segments_restaurant_created", "restaurant_id", "created_at", "id"),
     Index("ix_segments_created", "created_at", "id"),
+)
+
+# CSV imports: where each stands, and the rows each rejected (the report).
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("restaurant_id", Uuid, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("rows_total", Integer, nullable=False),
+    Column("rows_done", Integer, nullable=False),
+    Column("imported", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("started_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Index("ix_imports_restaurant_created", "restaurant_id", "created_at", "id"),
+    Index("ix_imports_created", "created_at", "id"),
+)
+
+import_rejections = Table(
+    "import_rejections",
+    metadata,
+    Column("import_id", Uuid, primary_key=True),
+    Column("line", Integer, primary_key=True),
+    Column("field", String(40), nullable=False),
+    Column("reason", String(300), nullable=False),
 )

@@ -1,9 +1,10 @@
-"""The event store is the outbox: this follower turns campaign starts, resumes and retries into tasks.
+"""The event store is the outbox: this follower turns campaign starts, resumes and retries, and
+import starts, into tasks.
 
 It keeps a tracked position like a projector, so each event is published (at least) once
 whatever restarts; one follower is active at a time (an advisory lock on PostgreSQL). It also
 sweeps: on start, and every few seconds for campaigns that stopped progressing, it queues the
-unfinished work of running campaigns again, because Redis gives back a dead worker's task only
+unfinished work of running campaigns (and imports) again, because Redis gives back a dead worker's task only
 after its visibility timeout. And it starts scheduled campaigns when due: on start and every
 `due_seconds` it asks the read model for them and the write model to start each (which
 checks again that it is still scheduled and due); their Started then publishes as any start.
@@ -27,15 +28,18 @@ from crm.bootstrap import Container
 from crm.locks import exclusive
 from crm.projectors.engine import tracking
 from crm.write_model.campaigns import Campaign
+from crm.write_model.imports import Import
 
 log = logging.getLogger(__name__)
 NAME = "campaign_follower"
 STARTED, RESUMED = get_topic(Campaign.Started), get_topic(Campaign.Resumed)
 REQUEUED = get_topic(Campaign.FailedRequeued)
+IMPORT_STARTED = get_topic(Import.Started)
 
 
 class CampaignFollower:
-    """Publishes `resolve_audience` for each Started, `queue_batches` for each Resumed and FailedRequeued."""
+    """Publishes `resolve_audience` for each Started, `queue_batches` for each Resumed and
+    FailedRequeued, `run_import` for each Import.Started."""
 
     def __init__(
         self, container: Container, poll_seconds: float = 0.05, sweep_seconds: float = 5.0, due_seconds: float = 0.5
@@ -89,7 +93,9 @@ class CampaignFollower:
         # Every id up to the head is committed (inserts lock the table and commit in id order),
         # so after reading the matching events up to it, the position may jump to it.
         # A bounded window of ids (see read_window): a follower far behind reads on at once.
-        found, self._position = app.recorder.read_window(start, head, self.read_limit, (STARTED, RESUMED, REQUEUED))
+        found, self._position = app.recorder.read_window(
+            start, head, self.read_limit, (STARTED, RESUMED, REQUEUED, IMPORT_STARTED)
+        )
         for notification in found:
             self._publish(notification.topic, str(notification.originator_id))
         # Saved after each publication, otherwise at most once a second: while a campaign
@@ -111,6 +117,8 @@ class CampaignFollower:
         idle_since = None if idle_for is None else now - idle_for
         needing = self.container.campaign_queries.campaigns_needing_work(idle_since)
         quiet = self.container.campaign_queries.quiet_hours_of([campaign_id for campaign_id, _, _ in needing])
+        for import_id in self.container.import_queries.unfinished(idle_since):
+            tasks.run_import.delay(str(import_id))
         if idle_for is None:
             self.waiting.clear()
         for campaign_id, resolved, batches in needing:
@@ -167,10 +175,13 @@ class CampaignFollower:
                 self.stop_event.wait(self.poll_seconds)
 
     @staticmethod
-    def _publish(topic: str, campaign_id: str) -> None:
+    def _publish(topic: str, originator_id: str) -> None:
         from crm.workers import tasks
 
-        if topic == STARTED:
+        campaign_id = originator_id
+        if topic == IMPORT_STARTED:
+            tasks.run_import.delay(originator_id)
+        elif topic == STARTED:
             tasks.resolve_audience.delay(campaign_id)
         elif topic in (RESUMED, REQUEUED):
             tasks.queue_batches.delay(campaign_id)

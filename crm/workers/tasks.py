@@ -12,6 +12,8 @@ from crm.workers import runtime
 from crm.workers.sender import BatchSender
 from crm.write_model.vocabulary import CampaignStatus
 
+IMPORT_SLICE_SECONDS = 5.0
+
 log = logging.getLogger(__name__)
 
 
@@ -61,3 +63,18 @@ def send_batch(campaign_id: str, number: int) -> None:
     with exclusive(container.engine, f"crm:batch:{campaign_id}:{number}") as mine:
         if mine:
             BatchSender(container, runtime.backend(), runtime.markers()).send(UUID(campaign_id), number)
+
+
+@shared_task(name="crm.run_import")
+def run_import(import_id: str) -> None:
+    """Import the next rows of an import for a few seconds, then queue the rest (so other work
+    interleaves on a busy worker); an import being run elsewhere is left to that worker."""
+    container = runtime.container()
+    app = container.application
+    with exclusive(container.engine, f"crm:import:{import_id}") as mine:
+        if not mine:
+            return
+        app.continue_import(UUID(import_id), seconds=IMPORT_SLICE_SECONDS)
+        more = app.import_running(UUID(import_id))
+    if more:
+        run_import.delay(import_id)

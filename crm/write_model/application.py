@@ -22,6 +22,8 @@ from crm.write_model.consenting import ConsentCommands
 from crm.write_model.customer_emails import CustomerEmail, customer_email_id
 from crm.write_model.customers import Customer
 from crm.write_model.errors import InvalidInput, RestaurantHasCustomers, StreamNotLive, StreamsStillLive
+from crm.write_model.importing import ImportCommands, UploadStore
+from crm.write_model.imports import Import
 from crm.write_model.outreaching import OutreachCommands
 from crm.write_model.restaurants import Restaurant
 from crm.write_model.segmenting import SegmentCommands
@@ -60,12 +62,14 @@ class CustomerKeys(Protocol):
     def create(self, customer_id: UUID) -> None: ...
 
 
-class CrmApplication(CampaignCommands, OutreachCommands, SegmentCommands, VisitCommands, ConsentCommands):
+class CrmApplication(
+    CampaignCommands, OutreachCommands, SegmentCommands, VisitCommands, ConsentCommands, ImportCommands
+):
     """Commands for restaurants and customers, and (from its bases) visits, campaigns, saved
-    segments, consent and erasure."""
+    segments, consent and erasure, and imports."""
 
     name = "crm"
-    snapshotting_intervals = {Restaurant: 50, Customer: 50, Campaign: 50}
+    snapshotting_intervals = {Restaurant: 50, Customer: 50, Campaign: 50, Import: 100}
 
     def __init__(
         self,
@@ -73,11 +77,13 @@ class CrmApplication(CampaignCommands, OutreachCommands, SegmentCommands, VisitC
         *,
         secret: bytes,
         visit_locator: VisitLocator,
+        uploads: UploadStore,
         clock: Clock = utc_now,
         command_retries: int = 30,
     ):
         self._store = store
         self._secret = secret
+        self.uploads = uploads
         self.keys = store.keys
         super().__init__({}, visit_locator=visit_locator, clock=clock, command_retries=command_retries)
 
@@ -270,9 +276,10 @@ class CrmApplication(CampaignCommands, OutreachCommands, SegmentCommands, VisitC
             customer = self._customer(customer_id, scope)
             at = self.clock()
             index = self._email_index(customer.restaurant_id, customer.email)
+            released = self._external_id_released(customer, actor, at)
             customer.delete(actor, at)
             index.release(customer_id, actor, at)
-            return self._save_recorded(customer_id, customer, index)
+            return self._save_recorded(customer_id, customer, index, *released)
 
         return self._run(attempt, customer_id)
 

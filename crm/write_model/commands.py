@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
@@ -148,6 +148,23 @@ class Commands(Application):
             raise ConcurrencyConflict()
         finally:
             self.observe_command(name, time.perf_counter() - started, retries, succeeded)
+
+    def save(self, *objs, **kwargs):
+        """The library's save, without its runtime protocol checks (about 15 us per aggregate:
+        an import's batch saves thousands): our aggregates are collected directly."""
+        processing_event = ProcessingEvent()
+        others = []
+        for obj in objs:
+            if isinstance(obj, CrmAggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                others.append(obj)
+        processing_event.collect_events(*others, **kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
 
     def _record(self, processing_event):
         # The event store gets the domain events along with their stored form: in inline mode

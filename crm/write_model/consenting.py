@@ -16,6 +16,7 @@ from eventsourcing.utils import get_topic
 
 from crm.write_model.commands import Commands, Recorded
 from crm.write_model.customer_emails import CustomerEmail, customer_email_id
+from crm.write_model.customer_external_ids import CustomerExternalId, customer_external_id
 from crm.write_model.customers import Customer, redacted_state
 from crm.write_model.errors import CustomerNotFound
 from crm.write_model.vocabulary import ConsentSource
@@ -78,6 +79,7 @@ class ConsentCommands(Commands):
                 index.release(customer_id, actor, at)  # unless another customer holds it now
                 index.suppress(actor, at)
                 changed.append(index)
+            changed += self._external_id_released(customer, actor, at)
             customer.erase([_redacted(event) for event in events], actor, at)
             return self._save_recorded(customer_id, *changed, destroy_keys=[customer_id])
 
@@ -92,6 +94,20 @@ class ConsentCommands(Commands):
             return self._save_recorded(customer_id, customer)
 
         return self._run(attempt, customer_id)
+
+    def _external_id_released(self, customer: Customer, actor: str, at) -> list[CustomerExternalId]:
+        """The index of the customer's external id (if any), released by them: to save with
+        their deletion or erasure, so another customer may take the id."""
+        if not customer.external_id or customer.erased:
+            return []
+        try:
+            index = self.repository.get(
+                customer_external_id(self._secret, customer.restaurant_id, customer.external_id)
+            )
+        except AggregateNotFoundError:
+            return []
+        index.release(customer.id, actor, at)
+        return [index]
 
     def _email_index_or_none(self, restaurant_id: UUID, email: str) -> CustomerEmail | None:
         try:

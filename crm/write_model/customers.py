@@ -30,6 +30,7 @@ class Customer(CrmAggregate):
     erased = False
     email_consent = EmailConsent.SUBSCRIBED
     email_consent_changed_at = None
+    external_id = None
 
     class Event(CrmAggregate.Event):
         personal_data = True
@@ -67,6 +68,15 @@ class Customer(CrmAggregate):
             customer.email = self.email
             customer.first_name = self.first_name
             customer.last_name = self.last_name
+
+    class ExternalIdAssigned(Event):
+        """The customer's id in another system (a POS, an earlier CRM), set once by an import."""
+
+        personal_fields = ("external_id",)
+        external_id: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.external_id = self.external_id
 
     class VisitRecorded(Event):
         visit_id: UUID
@@ -163,6 +173,11 @@ class Customer(CrmAggregate):
                 self.DetailsChanged, email=email, first_name=first_name, last_name=last_name, actor=actor, timestamp=at
             )
 
+    def assign_external_id(self, external_id: str, actor: str, at: datetime) -> None:
+        self.require_active()
+        if self.external_id != external_id:
+            self.trigger_event(self.ExternalIdAssigned, external_id=external_id, actor=actor, timestamp=at)
+
     def correct_visit(self, visit_id: UUID, spend_cents: int, visited_at: datetime, actor: str, at: datetime) -> None:
         self.require_active()
         visit = self.visit(visit_id)
@@ -185,9 +200,7 @@ class Customer(CrmAggregate):
         self.require_active()
         self.trigger_event(self.Deleted, actor=actor, timestamp=at)
 
-    def unsubscribe(
-        self, source: ConsentSource, actor: str, at: datetime, campaign_id: UUID | None = None
-    ) -> None:
+    def unsubscribe(self, source: ConsentSource, actor: str, at: datetime, campaign_id: UUID | None = None) -> None:
         """Stop marketing email to this customer (already unsubscribed: nothing changes);
         `campaign_id`: the campaign whose message's link they used."""
         self.require_active()

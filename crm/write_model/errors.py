@@ -81,6 +81,11 @@ class SegmentNotFound(NotFound):
         super().__init__("segment", id)
 
 
+class ImportNotFound(NotFound):
+    def __init__(self, id: object):
+        super().__init__("import", id)
+
+
 class CampaignNotFound(NotFound):
     def __init__(self, id: object):
         super().__init__("campaign", id)

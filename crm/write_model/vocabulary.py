@@ -85,6 +85,23 @@ class EmailConsent(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
 
 
+class ImportKind(StrEnum):
+    """What a CSV import brings in."""
+
+    CUSTOMERS = "customers"
+    VISITS = "visits"
+
+
+class ImportStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"  # its restaurant was deleted while it ran
+
+
+IMPORT_BATCH_ROWS = 1000  # rows per batch of an import (one save each)
+MAX_IMPORT_ROWS = 1_000_000
+
+
 class ConsentSource(StrEnum):
     """Where a change of consent came from."""
 

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from crm import bootstrap
 from crm.cli import main
+from crm.projectors import all_projectors
 from crm.projectors.engine import ProjectorDaemon
 from crm.projectors.engine.leases import Leases
 from tests.commands import Caller
@@ -92,7 +93,7 @@ def test_projections_status_shows_positions_head_and_lag(settings, background):
     assert lines[0].split() == ["projection", "position", "head", "behind", "projector"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     head = background.runner.head()
-    assert set(rows) == {"restaurants", "customers", "campaigns", "segments"}
+    assert set(rows) == {projector.name for projector in all_projectors()}
     assert rows["restaurants"][:3] == ["0", str(head), "1"] and rows["restaurants"][3] == "none"
     assert rows["campaigns"][:3] == ["0", str(head), "0"]  # no campaign event waits for it
     assert rows["segments"][:3] == ["0", str(head), "0"]

@@ -1,0 +1,90 @@
+"""Throughput of CSV imports end to end: `crm import customers`, then `crm import visits`, each a
+file of `--rows` rows, into a fresh restaurant, timed from the command's start to its exit.
+
+    DATABASE_URL=postgresql+psycopg2://postgres@127.0.0.1:5432/crm_bench SECRET_KEY=bench \\
+        python bench/import_throughput.py --rows 100000 --runs 3
+
+The customers file has names, an external id and 1 in 10 rows unsubscribed; the visits file
+finds its customers by external id, a visit per row spread over every customer, each with an
+`external_visit_id`. Each run imports into a new restaurant (the files differ by a run prefix,
+so no run matches another's rows). Prints rows/s per run and the median, and the process's
+CPU time beside the wall time (what the database's side took is the rest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from crm.bootstrap import build, migrate
+from crm.config import Settings
+
+
+def customers_file(path: Path, prefix: str, rows: int) -> None:
+    with path.open("w") as out:
+        out.write("email,first_name,last_name,email_consent,external_id\n")
+        for n in range(rows):
+            consent = "unsubscribed" if n % 10 == 0 else "subscribed"
+            out.write(f"{prefix}.guest{n}@example.com,Guest,Number {n},{consent},{prefix}-{n}\n")
+
+
+def visits_file(path: Path, prefix: str, rows: int, customers: int) -> None:
+    with path.open("w") as out:
+        out.write("external_id,spend,visited_at,external_visit_id\n")
+        for n in range(rows):
+            day = 1 + n % 28
+            out.write(
+                f"{prefix}-{(n * 7919) % customers},{10 + n % 90}.50,2026-03-{day:02d}T19:30:00+01:00,{prefix}-v{n}\n"
+            )
+
+
+def timed_import(kind: str, path: Path, restaurant_id) -> tuple[float, float]:
+    """Wall and CPU seconds of one `crm import` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "crm", "import", kind, str(path), "--restaurant", str(restaurant_id)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    migrate(settings)
+    container = build(settings)
+    results: dict[str, list[tuple[float, float]]] = {"customers": [], "visits": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for run in range(args.runs):
+            prefix = f"r{run}-{os.getpid()}-{int(time.time())}"
+            restaurant_id = container.application.open_restaurant(f"Import bench {prefix}", actor="bench").id
+            customers_path, visits_path = Path(scratch, "customers.csv"), Path(scratch, "visits.csv")
+            customers_file(customers_path, prefix, args.rows)
+            visits_file(visits_path, prefix, args.rows, args.rows)
+            for kind, path in (("customers", customers_path), ("visits", visits_path)):
+                wall, cpu = timed_import(kind, path, restaurant_id)
+                results[kind].append((wall, cpu))
+                print(f"run {run + 1} {kind:<9} {args.rows / wall:8.0f} rows/s  ({wall:.1f} s, CPU {cpu:.1f} s)")
+    for kind, runs in results.items():
+        median = statistics.median(args.rows / wall for wall, _ in runs)
+        print(f"median {kind:<9} {median:8.0f} rows/s over {len(runs)} runs of {args.rows} rows")
+    container.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""`crm import`: bring a CSV file of customers or visits into a restaurant, with a progress bar.
+
+The import runs in this process, batch by batch; interrupted (even by kill -9), the same
+command with the same file goes on after the last batch that was saved.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import BinaryIO
+from uuid import UUID
+
+import click
+
+from crm.config import ConfigError, Settings
+from crm.write_model.vocabulary import ImportKind
+
+REPORT_ROWS_SHOWN = 20
+
+
+def _container():
+    from crm.bootstrap import build
+
+    try:
+        return build(Settings.from_env())
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group("import")
+def import_() -> None:
+    """Import customers or visits from a CSV file (UTF-8, comma or semicolon, header row)."""
+
+
+@import_.command("customers")
+@click.argument("file", type=click.File("rb"))
+@click.option("--restaurant", "restaurant_id", type=click.UUID, required=True, help="The restaurant to import into.")
+def import_customers(file: BinaryIO, restaurant_id: UUID) -> None:
+    """Columns: email (required), first_name, last_name, email_consent, external_id."""
+    _run(ImportKind.CUSTOMERS, file, restaurant_id)
+
+
+@import_.command("visits")
+@click.argument("file", type=click.File("rb"))
+@click.option("--restaurant", "restaurant_id", type=click.UUID, required=True, help="The restaurant to import into.")
+def import_visits(file: BinaryIO, restaurant_id: UUID) -> None:
+    """Columns: email or external_id, spend_cents or spend, visited_at, external_visit_id."""
+    _run(ImportKind.VISITS, file, restaurant_id)
+
+
+def _run(kind: ImportKind, file: BinaryIO, restaurant_id: UUID) -> None:
+    from crm.write_model.errors import DomainError
+
+    container = _container()
+    app = container.application
+    if not file.seekable():
+        raise click.BadParameter("must be a file, not a pipe", param_hint="FILE")
+    try:
+        started = app.start_import(
+            restaurant_id, kind, getattr(file, "name", "stdin"), file, actor=f"cli:{_user()}", scope=None
+        )
+        done_before = app.import_progress(started.id)
+        with click.progressbar(
+            length=max(done_before["rows"], 1), label=f"importing {kind.value}", file=sys.stderr
+        ) as bar:
+            bar.update(done_before["done"])
+            recorded = app.continue_import(started.id, on_batch=lambda batch: bar.update(batch.done - bar.pos))
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    container.read_side.wait_for(max(recorded.position, started.position), ["imports"])
+    _report(container, started.id)
+
+
+def _report(container, import_id: UUID) -> None:
+    found = container.import_queries.import_(import_id, None)
+    click.echo(
+        f"import {import_id}: {found['status']}; {found['rows_done']} of {found['rows_total']} rows: "
+        f"{found['imported']} imported, {found['updated']} updated, {found['unchanged']} unchanged, "
+        f"{found['rejected']} rejected"
+    )
+    if found["error"]:
+        click.echo(f"error: {found['error']}", err=True)
+    for n, rejection in enumerate(container.import_queries.all_rejections(import_id)):
+        if n == REPORT_ROWS_SHOWN:
+            click.echo(f"... and {found['rejected'] - n} more: GET /api/imports/{import_id}/rejections.csv")
+            break
+        click.echo(f"line {rejection['line']}: {rejection['field']}: {rejection['reason']}")
+    if found["status"] == "failed":
+        sys.exit(1)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a container without one)
+        return "unknown"

@@ -1,0 +1,304 @@
+"""CSV imports: every kind of bad row reported exactly, the good rows landed under the single
+commands' rules, and a file imported again changing nothing."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from eventsourcing.utils import get_topic
+
+from crm.adapters.personal_data import ENCRYPTED
+from crm.write_model.customers import Customer
+from crm.write_model.errors import InvalidInput, RestaurantNotFound
+from crm.write_model.vocabulary import ImportKind
+
+CUSTOMERS = ImportKind.CUSTOMERS
+VISITS = ImportKind.VISITS
+
+
+def csv_file(*lines: str, bom: bool = False) -> io.BytesIO:
+    return io.BytesIO(("\ufeff" if bom else "").encode() + "".join(line + "\n" for line in lines).encode())
+
+
+@pytest.fixture
+def restaurant_id(application):
+    return application.open_restaurant("Pizza Palace", "Europe/Paris", actor="admin")
+
+
+@pytest.fixture
+def run_import(application, container):
+    """Import a file to the end; the import as the read side shows it, with its report."""
+
+    def run(restaurant_id, kind, content, actor="key:ops"):
+        import_id = application.start_import(restaurant_id, kind, "file.csv", content, actor=actor, scope=None)
+        application.continue_import(import_id)
+        found = container.import_queries.import_(import_id, None)
+        found["report"] = list(container.import_queries.all_rejections(import_id))
+        return found
+
+    return run
+
+
+def customers_of(container, restaurant_id) -> dict[str, dict]:
+    page = container.queries.customers(None, restaurant_id, None, 1, 1000, None)
+    return {c["email"]: c for c in page.items}
+
+
+def test_a_customers_file_with_every_kind_of_bad_row_gives_the_exact_report(run_import, container, restaurant_id):
+    imported = run_import(
+        restaurant_id,
+        CUSTOMERS,
+        csv_file(
+            "email,first_name,last_name,email_consent,external_id",
+            "ann@example.com,Ann,Lee,,POS-1",
+            "not-an-email,Bob,,,",
+            ",Cat,,,",
+            "ANN@example.com,Ann,Again,,",
+            "dan@example.com,Dan,,maybe,",
+            "eve@example.com,Eve,,,POS-1",
+            "fay@example.com," + "F" * 201 + ",,,",
+            "gus@example.com,Gus,,unsubscribed,POS-7",
+            "hal@example.com,Hal,,,,extra",
+        ),
+    )
+    assert imported["report"] == [
+        {"line": 3, "field": "email", "reason": "invalid email"},
+        {"line": 4, "field": "email", "reason": "missing email"},
+        {"line": 5, "field": "email", "reason": "duplicate in file (first at line 2)"},
+        {"line": 6, "field": "email_consent", "reason": "invalid email_consent: use subscribed or unsubscribed"},
+        {"line": 7, "field": "external_id", "reason": "duplicate in file (first at line 2)"},
+        {"line": 8, "field": "first_name", "reason": "invalid first_name: must be at most 200 characters"},
+        {"line": 10, "field": "file", "reason": "more fields than the header has columns"},
+    ]
+    assert (imported["status"], imported["rows_total"], imported["rows_done"]) == ("completed", 9, 9)
+    assert (imported["imported"], imported["updated"], imported["unchanged"], imported["rejected"]) == (2, 0, 0, 7)
+    landed = customers_of(container, restaurant_id)
+    assert set(landed) == {"ann@example.com", "gus@example.com"}
+    assert (landed["ann@example.com"]["first_name"], landed["ann@example.com"]["external_id"]) == ("Ann", "POS-1")
+    assert landed["gus@example.com"]["email_consent"] == "unsubscribed"
+
+
+def test_a_visits_file_with_every_kind_of_bad_row_gives_the_exact_report(run_import, container, restaurant_id, clock):
+    run_import(restaurant_id, CUSTOMERS, csv_file("email,external_id", "ann@example.com,POS-1", "bob@example.com,"))
+    tomorrow = (clock() + timedelta(days=1)).date().isoformat()
+    imported = run_import(
+        restaurant_id,
+        VISITS,
+        csv_file(
+            "email,external_id,spend,spend_cents,visited_at,external_visit_id",
+            "ann@example.com,,12.50,,2026-03-01T19:30:00+01:00,T-1",
+            ",POS-1,,990,2026-03-02,T-2",
+            "nobody@example.com,,1.00,,2026-03-01,",
+            ",POS-404,1.00,,2026-03-01,",
+            "bob@example.com,,-3.00,,2026-03-01,",
+            "bob@example.com,,,-300,2026-03-01,",
+            "bob@example.com,,3.001,,2026-03-01,",
+            f"bob@example.com,,3.00,,{tomorrow},",
+            "bob@example.com,,3.00,,yesterday,",
+            "bob@example.com,,3.00,,,",
+            "bob@example.com,,,,2026-03-01,",
+            ",,3.00,,2026-03-01,",
+            "ann@example.com,,1.00,,2026-03-05,T-1",
+            "bob@example.com,,4.00,,2026-03-03T12:00:00Z,",
+            "BOB@example.com,,4.00,,2026-03-03T12:00:00Z,",
+        ),
+    )
+    future = "date in the future"
+    assert imported["report"] == [
+        {"line": 4, "field": "email", "reason": "unknown customer"},
+        {"line": 5, "field": "external_id", "reason": "unknown customer"},
+        {"line": 6, "field": "spend", "reason": "negative spend"},
+        {"line": 7, "field": "spend_cents", "reason": "negative spend"},
+        {"line": 8, "field": "spend", "reason": "invalid spend: a decimal number with a dot, such as 12.50"},
+        {"line": 9, "field": "visited_at", "reason": future},
+        {
+            "line": 10,
+            "field": "visited_at",
+            "reason": "invalid date: use ISO 8601, such as 2026-03-01T19:30:00+01:00 or 2026-03-01",
+        },
+        {"line": 11, "field": "visited_at", "reason": "missing visited_at"},
+        {"line": 12, "field": "spend_cents", "reason": "missing spend_cents or spend"},
+        {"line": 13, "field": "email", "reason": "missing email or external_id"},
+        {"line": 14, "field": "external_visit_id", "reason": "duplicate in file (first at line 2)"},
+        {"line": 16, "field": "visit", "reason": "duplicate in file (first at line 15)"},
+    ]
+    assert (imported["imported"], imported["unchanged"], imported["rejected"]) == (3, 0, 12)
+    landed = customers_of(container, restaurant_id)
+    ann, bob = landed["ann@example.com"], landed["bob@example.com"]
+    assert (ann["visit_count"], ann["total_spend_cents"]) == (2, 1250 + 990)
+    assert (bob["visit_count"], bob["total_spend_cents"]) == (1, 400)
+    # A date without an offset is the restaurant's local midnight (Paris: UTC+1 in March).
+    assert ann["last_visit_at"].isoformat() == "2026-03-01T23:00:00+00:00"
+
+
+def test_importing_the_same_file_again_records_nothing(run_import, container, restaurant_id, application):
+    customers = csv_file("email,first_name", "ann@example.com,Ann", "bob@example.com,Bob", "bad,Bad")
+    visits = csv_file("email,spend,visited_at", "ann@example.com,10.00,2026-03-01", "bob@example.com,5,2026-03-02")
+    first = run_import(restaurant_id, CUSTOMERS, customers)
+    run_import(restaurant_id, VISITS, visits)
+    head = application.recorder.head()
+    again = run_import(restaurant_id, CUSTOMERS, customers)
+    run_import(restaurant_id, VISITS, visits)
+    assert application.recorder.head() == head
+    assert again == first  # the same import, with the same report
+
+
+def test_an_overlapping_file_matches_what_is_there(run_import, container, restaurant_id, application):
+    run_import(restaurant_id, CUSTOMERS, csv_file("email,first_name,external_id", "ann@example.com,Ann,POS-1"))
+    application.register_customer(restaurant_id, "bob@example.com", "Bob", actor="key:till", scope=None)
+    run_import(
+        restaurant_id,
+        VISITS,
+        csv_file("external_id,email,spend_cents,visited_at,external_visit_id", "POS-1,,100,2026-03-01,T-1"),
+    )
+    head = application.recorder.head()
+    # Other files, rows already there: matched by email (any case), external id, visit id or the row itself.
+    again = run_import(
+        restaurant_id,
+        CUSTOMERS,
+        csv_file("email,first_name,external_id,extra column", "ANN@example.com,,POS-1,x", "bob@example.com,Bob,,y"),
+    )
+    visits = run_import(
+        restaurant_id,
+        VISITS,
+        csv_file(
+            "email,spend_cents,visited_at,external_visit_id",
+            "ann@example.com,999,2026-03-09,T-1",  # the visit T-1 already: not changed
+            "bob@example.com,300,2026-03-02T10:00:00Z,",
+        ),
+    )
+    assert (again["imported"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    assert (visits["imported"], visits["unchanged"]) == (1, 1)
+    head = application.recorder.head()
+    repeated = run_import(
+        restaurant_id, VISITS, csv_file("email,spend,visited_at", "bob@example.com,3.00,2026-03-02T10:00:00Z")
+    )
+    assert (repeated["imported"], repeated["unchanged"]) == (0, 1)
+    assert application.recorder.head() == head + 3  # the new import's own events only
+    landed = customers_of(container, restaurant_id)
+    assert (landed["ann@example.com"]["visit_count"], landed["ann@example.com"]["total_spend_cents"]) == (1, 100)
+
+
+def test_existing_customers_take_new_names_and_unsubscribes_but_are_never_resubscribed(
+    run_import, container, restaurant_id, application
+):
+    ann = application.register_customer(restaurant_id, "ann@example.com", "Ann", actor="key:till", scope=None)
+    bob = application.register_customer(restaurant_id, "bob@example.com", "Bob", actor="key:till", scope=None)
+    from crm.write_model.vocabulary import ConsentSource
+
+    application.unsubscribe_customer(bob, source=ConsentSource.API, actor="key:till", scope=None)
+    imported = run_import(
+        restaurant_id,
+        CUSTOMERS,
+        csv_file(
+            "email,first_name,last_name,email_consent",
+            "ann@example.com,Annie,Lee,unsubscribed",
+            "bob@example.com,,,subscribed",
+        ),
+    )
+    assert (imported["imported"], imported["updated"], imported["unchanged"]) == (0, 1, 1)
+    landed = customers_of(container, restaurant_id)
+    assert (landed["ann@example.com"]["first_name"], landed["ann@example.com"]["last_name"]) == ("Annie", "Lee")
+    assert landed["ann@example.com"]["email_consent"] == "unsubscribed"
+    assert landed["bob@example.com"]["email_consent"] == "unsubscribed"
+    assert landed["ann@example.com"]["id"] == ann
+
+
+def test_an_erased_or_deleted_address_imports_as_a_new_customer_and_an_erased_one_unsubscribed(
+    run_import, container, restaurant_id, application
+):
+    erased = application.register_customer(restaurant_id, "gone@example.com", "Gone", actor="key:till", scope=None)
+    application.erase_customer(erased, actor="key:till", scope=None)
+    deleted = application.register_customer(restaurant_id, "left@example.com", actor="key:till", scope=None)
+    application.delete_customer(deleted, actor="key:till", scope=None)
+    imported = run_import(
+        restaurant_id, CUSTOMERS, csv_file("email,email_consent", "GONE@example.com,subscribed", "left@example.com,")
+    )
+    assert imported["imported"] == 2
+    landed = customers_of(container, restaurant_id)
+    assert landed["GONE@example.com"]["email_consent"] == "unsubscribed"  # the suppression list holds
+    assert landed["left@example.com"]["email_consent"] == "subscribed"
+    assert erased not in (landed["GONE@example.com"]["id"], landed["left@example.com"]["id"])
+
+
+def test_imported_events_name_the_import_and_who_started_it_and_keep_personal_data_encrypted(
+    run_import, container, restaurant_id, application
+):
+    imported = run_import(restaurant_id, CUSTOMERS, csv_file("email,first_name", "ann@example.com,Ann"), "key:ops")
+    [ann] = customers_of(container, restaurant_id).values()
+    [registered] = application.recorder.select_events(ann["id"], limit=1)
+    assert registered.topic == get_topic(Customer.Registered)
+    assert registered.state[:1] == ENCRYPTED and b"ann@example.com" not in registered.state
+    history = application.customer_history(ann["id"], scope=None)
+    assert history[0]["actor"] == f"import {imported['id']} by key:ops"
+
+
+def test_visits_of_another_restaurants_or_a_deleted_customer_are_unknown(
+    run_import, container, restaurant_id, application
+):
+    other = application.open_restaurant("Taco Town", actor="admin")
+    application.register_customer(other, "ann@example.com", actor="admin", scope=None)
+    gone = application.register_customer(restaurant_id, "bob@example.com", actor="admin", scope=None)
+    application.delete_customer(gone, actor="admin", scope=None)
+    imported = run_import(
+        restaurant_id,
+        VISITS,
+        csv_file("email,spend,visited_at", "ann@example.com,1,2026-03-01", "bob@example.com,1,2026-03-01"),
+    )
+    assert [r["reason"] for r in imported["report"]] == ["unknown customer", "unknown customer"]
+    assert container.queries.customers(None, other, None, 1, 10, None).items[0]["visit_count"] == 0
+
+
+def test_bom_semicolons_quotes_and_fields_over_several_lines_are_read(run_import, container, restaurant_id):
+    imported = run_import(
+        restaurant_id,
+        CUSTOMERS,
+        csv_file(
+            "Email;First_Name;last_name",
+            '"ann@example.com";"Ann; the first";"Lee ""Junior"""',
+            'bad;"two',
+            'lines";x',
+            "'=cmd@example.com;'+Plus;'-Minus",
+            bom=True,
+        ),
+    )
+    assert imported["report"] == [{"line": 3, "field": "email", "reason": "invalid email"}]
+    landed = customers_of(container, restaurant_id)
+    assert (landed["ann@example.com"]["first_name"], landed["ann@example.com"]["last_name"]) == (
+        "Ann; the first",
+        'Lee "Junior"',
+    )
+    # An exported cell protected against spreadsheet formulas imports as it was.
+    assert (landed["=cmd@example.com"]["first_name"], landed["=cmd@example.com"]["last_name"]) == ("+Plus", "-Minus")
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "message"),
+    [
+        (CUSTOMERS, b"", "is empty"),
+        (CUSTOMERS, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "is not UTF-8"),
+        (CUSTOMERS, b'{"email": "ann@example.com"}\n', "lacks the required column(s) email"),
+        (CUSTOMERS, b"first_name,last_name\nAnn,Lee\n", "lacks the required column(s) email"),
+        (CUSTOMERS, b"email,Email\na@x.com,b@x.com\n", "names a column twice: email"),
+        (VISITS, b"email,visited_at\na@x.com,2026-01-01\n", "lacks the required column(s) spend_cents or spend"),
+        (CUSTOMERS, b'email\n"unclosed\n', "is not a readable CSV"),
+    ],
+)
+def test_a_file_that_is_not_such_a_csv_is_refused_whole_at_once(application, restaurant_id, kind, content, message):
+    head = application.recorder.head()
+    with pytest.raises(InvalidInput) as refused:
+        application.start_import(restaurant_id, kind, "f.csv", io.BytesIO(content), actor="key:ops", scope=None)
+    assert refused.value.field == "file"
+    assert message in refused.value.message
+    assert application.recorder.head() == head
+
+
+def test_an_import_into_another_restaurant_or_none_is_refused(application, restaurant_id):
+    other = application.open_restaurant("Taco Town", actor="admin")
+    with pytest.raises(InvalidInput):
+        application.start_import(other, CUSTOMERS, "f.csv", csv_file("email"), actor="key:ops", scope=restaurant_id)
+    application.delete_restaurant(other, actor="admin", scope=None)
+    with pytest.raises(RestaurantNotFound):
+        application.start_import(other, CUSTOMERS, "f.csv", csv_file("email"), actor="admin", scope=None)
