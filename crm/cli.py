@@ -11,6 +11,7 @@ from uuid import UUID
 import click
 
 from crm import logs
+from crm.cli_export import export
 from crm.cli_import import import_
 from crm.config import ConfigError, Settings
 
@@ -347,4 +348,5 @@ def _minute(moment) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+main.add_command(export)
 main.add_command(import_)

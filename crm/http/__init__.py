@@ -16,6 +16,7 @@ from crm.http import (
     dashboard,
     docs,
     errors,
+    exports,
     health,
     metrics,
     rate_limits,
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         campaigns.blp,
         campaigns.outreach_blp,
         segments.blp,
+        exports.blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(unsubscribe.bp)

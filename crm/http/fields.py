@@ -39,6 +39,14 @@ class QueryInteger(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class QueryBoolean(fields.Boolean):
+    """A boolean in a query string: `true` or `false`, as the OpenAPI document's `boolean` is
+    written there (not 1, yes or on)."""
+
+    truthy = {"true"}
+    falsy = {"false"}
+
+
 class Text(fields.String):
     """A string of `min_length` to `max_length` characters, all of it matching `pattern` (stated
     as the field's `pattern`, anchored: JSON Schema's patterns search, Python's fullmatch here).

@@ -38,6 +38,8 @@ LISTS = {
     ("/api/outreach-events/", "get"): ("outreach_id", "/api/outreach-events/{outreach_id}/"),
     ("/api/campaigns/{campaign_id}/events/", "get"): ("outreach_id", "/api/outreach-events/{outreach_id}/"),
 }
+# Operations whose query names a resource that must exist (else 404, as in a path).
+NAMED_IN_QUERY = {("/api/customers/export.csv", "get")}
 IDEMPOTENCY_KEY = {
     "in": "header",
     "name": "Idempotency-Key",
@@ -56,7 +58,7 @@ IDEMPOTENCY_KEY = {
 def error_codes(path: str, method: str, operation: dict) -> list[str]:
     """The errors an operation can answer besides its own success."""
     codes = ["401", "414", "429", "503"]
-    if "{" in path:
+    if "{" in path or (path, method) in NAMED_IN_QUERY:
         codes.append("404")
     takes_query = any(parameter.get("in") == "query" for parameter in operation.get("parameters", []))
     if "requestBody" in operation:

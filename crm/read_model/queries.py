@@ -175,6 +175,12 @@ class QueriesBase:
         return Page(count, rows, page, page_size, after, more)
 
 
+def searched(search: str):
+    """Customers whose lower-cased email or "first last" holds `search` (any case)."""
+    pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return customers.c.search_text.like(pattern, escape="\\")
+
+
 def _beyond(order_by: tuple[UnaryExpression, ...], values: list):
     """Rows after the row with these order values: the first key bounds the index range read;
     the rest break ties in each key's own direction."""
@@ -226,8 +232,7 @@ class Queries(QueriesBase):
     ) -> Page:
         query = self._customers_query(scope, restaurant_id)
         if search:
-            pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            query = query.where(customers.c.search_text.like(pattern, escape="\\"))
+            query = query.where(searched(search))
         order = (customers.c.created_at.desc(), customers.c.id.desc())
         return self._customers_page(query, order, page, page_size, after)
 

@@ -62,7 +62,7 @@ class SegmentQueries(QueriesBase):
         `_page_then_join`: its lists read an index in their order, with sorting disabled; the
         members of a rule must be sorted, and a plan priced as disabled is JIT-compiled.)"""
         with self.engine.connect() as conn:
-            matched = self._matched(conn, scope, restaurant_id, rule, now)
+            matched = self.matched(conn, scope, restaurant_id, rule, now)
             order = _newest_first(matched)
             listed, count = select(matched), None
             if after is not None:
@@ -99,8 +99,9 @@ class SegmentQueries(QueriesBase):
         ids = [row.id for row in rows if row.email_consent != EmailConsent.UNSUBSCRIBED]
         return ids, len(rows) - len(ids)
 
-    def _matched(self, conn, scope: UUID | None, restaurant_id: UUID, rule: Rule, now: datetime) -> FromClause:
-        """The ids and registration times of the members, for a statement to count and page.
+    def matched(self, conn, scope: UUID | None, restaurant_id: UUID, rule: Rule, now: datetime) -> FromClause:
+        """The ids and registration times of the members, for a statement to count and page (or
+        to export: `ExportQueries`).
 
         A rule of the customers' own columns reads them alone: the page walks the restaurant's
         index newest first, the count scans. A rule that joins visits or outreach is a

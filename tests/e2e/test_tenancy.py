@@ -152,6 +152,7 @@ OWN_IDS_ANSWER = {
     "POST /api/campaigns/<uuid:campaign_id>/retry-failed/": 409,  # a draft: refused, not hidden
     "GET /api/campaigns/<uuid:campaign_id>/preview/": 200,
     "GET /api/campaigns/<uuid:campaign_id>/events/": 200,
+    "GET /api/campaigns/<uuid:campaign_id>/events/export.csv": 200,
     "GET /api/outreach-events/<uuid:outreach_id>/": 200,
     "GET /api/segments/<uuid:segment_id>/": 200,
     "PATCH /api/segments/<uuid:segment_id>/": 200,
