@@ -12,6 +12,7 @@ projection engine and the campaign follower read and write the log through this 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from eventsourcing_sqlalchemy.datastore import transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from psycopg2 import DatabaseError
+from psycopg2 import IntegrityError as DatabaseIntegrityError
 from psycopg2.errors import DeadlockDetected, LockNotAvailable
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import OperationalError
@@ -87,10 +89,68 @@ class InlineProjectionPort(Protocol):
 # A save of more events than this (an import's batch) takes the session path: the one round
 # trip's statement grows with every event and is prepared again for each new shape.
 _ROUND_TRIP_MAX_EVENTS = 64
+ANALYZE_AFTER_ROWS = 25_000
 
 
 def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
+
+
+# The first of many streams whose newest event's topic is not live or (`owned`) whose owner is
+# not the one given: one statement for an import's batch of conditions.
+_FIRST_NOT_LIVE = """
+SELECT c.id FROM unnest(CAST(:ids AS uuid[]), CAST(:owners AS uuid[])) AS c(id, owner)
+WHERE NOT coalesce((
+    SELECT e.topic FROM {events} e WHERE e.originator_id = c.id ORDER BY e.originator_version DESC LIMIT 1
+) = ANY(CAST(:live AS text[])), false)
+OR ({owned} AND NOT EXISTS (SELECT 1 FROM stream_owners o WHERE o.stream_id = c.id AND o.owner_id = c.owner))
+LIMIT 1
+"""
+
+
+def _by_kind(conditions: Sequence[StreamLive]) -> dict[tuple[frozenset[str], bool], list[StreamLive]]:
+    """Conditions grouped by their live topics and whether they name an owner."""
+    groups: dict[tuple[frozenset[str], bool], list[StreamLive]] = {}
+    for condition in conditions:
+        groups.setdefault((condition.live, condition.owner is not None), []).append(condition)
+    return groups
+
+
+def _insert_many(
+    session: Session, events_table: str, stored_events: Sequence[StoredEvent], owners: dict[UUID, UUID]
+) -> list[int]:
+    """Insert many events and their streams' owners with COPY (an import's batch: per-row
+    parameters cost more than the database's work); the events' ids, in the order given.
+
+    Called under the table lock, so the ids taken from the sequence here are the next ones,
+    in order, as the inserts' own defaults would have been.
+    """
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            (events_table, len(stored_events)),
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        rows = io.StringIO()
+        rows.writelines(
+            f"{id}\t{e.originator_id}\t{e.originator_version}\t{e.topic}\t\\\\x{e.state.hex()}\n"
+            for id, e in zip(ids, stored_events, strict=True)
+        )
+        rows.seek(0)
+        cursor.copy_expert(
+            f"COPY {events_table} (id, originator_id, originator_version, topic, state) FROM STDIN", rows
+        )
+        if owners:
+            owned = io.StringIO()
+            owned.writelines(f"{stream}\t{owner}\n" for stream, owner in owners.items())
+            owned.seek(0)
+            cursor.copy_expert("COPY stream_owners (stream_id, owner_id) FROM STDIN", owned)
+    except DatabaseIntegrityError as error:  # a version already taken: optimistic concurrency
+        raise IntegrityError(error) from error
+    finally:
+        cursor.close()
+    return ids
 
 
 class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
@@ -117,11 +177,25 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         if session is not None:
             return super().insert_events(stored_events, session=session, **kwargs)
         try:
-            return self._insert(stored_events, domain_events, **kwargs)
+            ids = self._insert(stored_events, domain_events, **kwargs)
         except Exception as error:
             if _deadlock(error):  # a row a projection wanted, held by a writer queued for our lock
                 raise IntegrityError(error) from error  # the command retries, as after any conflict
             raise
+        if len(stored_events) > _ROUND_TRIP_MAX_EVENTS:
+            self._note_bulk_rows(len(stored_events))
+        return ids
+
+    def _note_bulk_rows(self, rows: int) -> None:
+        """After a bulk load (an import's batches) has grown the tables by `ANALYZE_AFTER_ROWS`
+        events, refresh PostgreSQL's statistics: a table loaded faster than autovacuum analyzes it
+        is planned as its old size, and the batches' lookups of 1,000 ids turn into scans."""
+        self._bulk_rows = getattr(self, "_bulk_rows", 0) + rows
+        if self._bulk_rows < ANALYZE_AFTER_ROWS or self.datastore.engine.dialect.name != "postgresql":
+            return
+        self._bulk_rows = 0
+        with self.datastore.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
 
     def _insert(self, stored_events: Sequence[StoredEvent], domain_events: Sequence[object], **kwargs: Any):
         ids = self._append_in_one_round_trip(stored_events, domain_events, **kwargs)
@@ -250,11 +324,14 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         for condition in conditions:
             if not isinstance(condition, StreamLive):
                 self._check(session, condition)
-        result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-        ids = list(result.scalars())
         owners = kwargs.get("owners")
-        if owners:
-            session.execute(stream_owners.insert(), [{"stream_id": s, "owner_id": o} for s, o in owners.items()])
+        if len(stored_events) > _ROUND_TRIP_MAX_EVENTS and session.get_bind().dialect.name == "postgresql":
+            ids = _insert_many(session, self.events_table_name, stored_events, owners or {})
+        else:
+            result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+            ids = list(result.scalars())
+            if owners:
+                session.execute(stream_owners.insert(), [{"stream_id": s, "owner_id": o} for s, o in owners.items()])
         destroyed = kwargs.get("destroy_keys")
         if destroyed and self.keys is not None:
             self._destroy_keys(session, destroyed)
@@ -332,29 +409,37 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
             raise StreamsStillLive(condition.owner, live)
 
     def _check_streams_live(self, session: Session, conditions: Sequence[StreamLive]) -> None:
-        """`_check` of many `StreamLive` conditions at once (an import's batch): two queries per 1,000."""
+        """`_check` of many `StreamLive` conditions at once (an import's batch): on PostgreSQL one
+        statement that answers the first stream failing, elsewhere two queries per 1,000."""
         if len(conditions) <= 1:
             for condition in conditions:
                 self._check(session, condition)
             return
+        if session.get_bind().dialect.name == "postgresql":
+            for (live, owned), group in _by_kind(conditions).items():
+                failing = session.execute(
+                    text(_FIRST_NOT_LIVE.format(events=self.events_table_name, owned="true" if owned else "false")),
+                    {
+                        "ids": [str(c.id) for c in group],
+                        "owners": [str(c.owner) for c in group] if owned else [None] * len(group),
+                        "live": sorted(live),
+                    },
+                ).scalar()
+                if failing is not None:
+                    raise StreamNotLive(_uuid(failing))
+            return
         table = self.events_record_cls.__table__
         for start in range(0, len(conditions), 1000):
             some = conditions[start : start + 1000]
-            ids = [c.id for c in some]
-            newest = self._newest_topic(table.c.originator_id.in_(ids)).add_columns(table.c.originator_id)
+            newest = self._newest_topic(table.c.originator_id.in_([c.id for c in some])).add_columns(
+                table.c.originator_id
+            )
             topics = {_uuid(stream): topic for topic, stream in session.execute(newest)}
             owned = [c.id for c in some if c.owner is not None]
-            owners = (
-                dict(
-                    session.execute(
-                        select(stream_owners.c.stream_id, stream_owners.c.owner_id).where(
-                            stream_owners.c.stream_id.in_(owned)
-                        )
-                    ).all()
-                )
-                if owned
-                else {}
+            query = select(stream_owners.c.stream_id, stream_owners.c.owner_id).where(
+                stream_owners.c.stream_id.in_(owned)
             )
+            owners = dict(session.execute(query).all()) if owned else {}
             for c in some:
                 if topics.get(c.id) not in c.live or (c.owner is not None and owners.get(c.id) != c.owner):
                     raise StreamNotLive(c.id)

@@ -20,7 +20,6 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from sqlalchemy import Column, DateTime, LargeBinary, Table, Uuid, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from crm.adapters.schema import metadata
@@ -38,11 +37,32 @@ customer_keys = Table(
 _INSERT_KEY_UNCHECKED = customer_keys.insert()
 
 
-def _insert_new_keys(executor):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING customer_id, in the executor's dialect."""
+def _insert_new_keys(executor, rows: list[dict]) -> set[UUID]:
+    """INSERT ... ON CONFLICT DO NOTHING the keys' rows; the ids of those inserted (on PostgreSQL
+    through psycopg2's `execute_values`: an import's batch holds a thousand)."""
     bind = executor.get_bind() if hasattr(executor, "get_bind") else executor
-    insert = postgresql_insert if bind.dialect.name == "postgresql" else sqlite_insert
-    return insert(customer_keys).on_conflict_do_nothing().returning(customer_keys.c.customer_id)
+    if bind.dialect.name == "postgresql":
+        from psycopg2.extras import execute_values
+
+        cursor = executor.connection().connection.cursor()
+        try:
+            inserted = execute_values(
+                cursor,
+                "INSERT INTO customer_keys (customer_id, wrapped_key, created_at) VALUES %s "
+                "ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id::text",
+                [(str(r["customer_id"]), r["wrapped_key"], r["created_at"]) for r in rows],
+                template="(%s::uuid, %s, %s)",
+                page_size=len(rows),
+                fetch=True,
+            )
+        finally:
+            cursor.close()
+        return {UUID(i) for (i,) in inserted}
+    found: set[UUID] = set()
+    for start in range(0, len(rows), 100):
+        statement = sqlite_insert(customer_keys).on_conflict_do_nothing().returning(customer_keys.c.customer_id)
+        found.update(_uuid(i) for i in executor.execute(statement.values(rows[start : start + 100])).scalars())
+    return found
 
 
 _MAX_PENDING = 10_000
@@ -127,11 +147,7 @@ class KeyStore:
         rows = self.pending_rows(customer_ids)
         if not rows:
             return []
-        inserted = set()
-        for start in range(0, len(rows), 1000):  # one statement per 1,000 keys (an import's batch)
-            some = rows[start : start + 1000]
-            statement = _insert_new_keys(executor).values(some)
-            inserted.update(_uuid(i) for i in executor.execute(statement).scalars())
+        inserted = _insert_new_keys(executor, rows)
         taken = [row["customer_id"] for row in rows if row["customer_id"] not in inserted]
         if taken:
             for customer_id in taken:

@@ -1,9 +1,9 @@
 """An import's rows, checked one by one: what a customer or visit row asks for, or why it is
 rejected. The rules are the single commands' (`validation`), worded for a report.
 
-Cells written by our exports carry a `'` before a leading `=`, `+`, `-`, `@`, tab or carriage
-return (so spreadsheets do not run them as formulas); it is taken off here, so an export
-imports back unchanged.
+Cells written by our exports carry one more `'` before a leading `=`, `+`, `-`, `@`, tab or
+carriage return (so spreadsheets do not run them as formulas); `crm.csv_format.unescaped` takes
+it off here, so an export imports back unchanged.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from crm.csv_format import unescaped
 from crm.write_model import validation
 from crm.write_model.errors import InvalidInput
 from crm.write_model.import_files import Row
 from crm.write_model.vocabulary import EmailConsent
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_EXTERNAL_ID_LENGTH = 200
 _SPEND = re.compile(r"^-?\d{1,12}(\.\d{1,2})?$")
 _CENTS = re.compile(r"^-?\d{1,15}$")
@@ -68,13 +68,6 @@ class VisitRow:
             return [("external_visit_id", self.external_visit_id)]
         customer = f"email:{validation.normalised_email(self.email)}" if self.email else f"id:{self.external_id}"
         return [("visit", f"{customer}|{self.spend_cents}|{self.visited_at.isoformat()}")]
-
-
-def unescaped(value: str) -> str:
-    """A cell as written before our export protected it from spreadsheets."""
-    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_STARTS:
-        return value[1:]
-    return value
 
 
 def customer_row(row: Row) -> CustomerRow | Rejection:

@@ -99,6 +99,7 @@ class ImportCommands(Commands):
         (a finished import: nothing to do). With `seconds`, stop after the batch that passes
         them (`import_running` then says whether rows are left). `on_batch` hears of each batch."""
         deadline = None if seconds is None else time.monotonic() + seconds
+        holders: dict[UUID, UUID] = {}  # index id -> customer, as found (visits of one customer share them)
         batch = self._import(id, scope)
         last = Recorded(id)
         if batch.status != ImportStatus.RUNNING:
@@ -113,7 +114,9 @@ class ImportCommands(Commands):
         try:
             for rows in self._batches(batch, content, ZoneInfo(restaurant.timezone)):
                 try:
-                    recorded, batch = self._run(lambda held=batch, rows=rows: self._import_batch(held, rows), id)
+                    recorded, batch = self._run(
+                        lambda held=batch, rows=rows: self._import_batch(held, rows, holders), id
+                    )
                 except StreamNotLive:
                     return self._end(batch, "the restaurant was deleted")
                 last = recorded if recorded.position else last
@@ -165,7 +168,9 @@ class ImportCommands(Commands):
         if rows:
             yield rows
 
-    def _import_batch(self, held: Import, rows: list[CustomerRow | VisitRow | Rejection]) -> tuple[Recorded, Import]:
+    def _import_batch(
+        self, held: Import, rows: list[CustomerRow | VisitRow | Rejection], holders: dict[UUID, UUID]
+    ) -> tuple[Recorded, Import]:
         """One attempt at a batch: the import reloaded (a retry, or another runner, may have
         moved it on), its rows matched to the log and saved with its progress."""
         batch = self._current_import(held)
@@ -176,7 +181,7 @@ class ImportCommands(Commands):
         wanted = [row for row in rows if not isinstance(row, Rejection)]
         if batch.kind == ImportKind.CUSTOMERS:
             return self._import_customers(batch, wanted, rejections, through)
-        return self._import_visits(batch, wanted, rejections, through)
+        return self._import_visits(batch, wanted, rejections, through, holders)
 
     def _import_customers(
         self, batch: Import, rows: list[CustomerRow], rejections: list[Rejection], through: int
@@ -259,7 +264,7 @@ class ImportCommands(Commands):
             customer.unsubscribe(ConsentSource.IMPORT, actor, at)
 
     def _import_visits(
-        self, batch: Import, rows: list[VisitRow], rejections: list[Rejection], through: int
+        self, batch: Import, rows: list[VisitRow], rejections: list[Rejection], through: int, holders: dict[UUID, UUID]
     ) -> tuple[Recorded, Import]:
         restaurant_id, actor, at = batch.restaurant_id, batch.actor, self.clock()
         index_ids = {
@@ -270,14 +275,16 @@ class ImportCommands(Commands):
             )
             for row in rows
         }
-        indexes = self._current(list(set(index_ids.values())))
+        # A customer found once is found again without a read: one deleted since is caught by
+        # the save's conditions, like one deleted after the lookup.
+        found = self._current(list(set(index_ids.values()) - holders.keys()))
+        holders.update({id: index.customer_id for id, index in found.items() if index.customer_id is not None})
         gone: set[UUID] = set()
         while True:
             visits: dict[UUID, Visit] = {}
             refused = list(rejections)
             for row in rows:
-                index = indexes.get(index_ids[row.line])
-                customer_id = index.customer_id if index is not None else None
+                customer_id = holders.get(index_ids[row.line])
                 if customer_id is None or customer_id in gone:
                     refused.append(Rejection(row.line, "email" if row.email else "external_id", "unknown customer"))
                     continue
@@ -304,6 +311,8 @@ class ImportCommands(Commands):
                 if not_live.stream_id not in customers:
                     raise
                 gone.add(not_live.stream_id)
+                for index_id in [i for i, holder in holders.items() if holder == not_live.stream_id]:
+                    del holders[index_id]
                 batch = self._current_import(batch)
 
     # -- helpers ------------------------------------------------------------------------

@@ -302,3 +302,38 @@ def test_an_import_into_another_restaurant_or_none_is_refused(application, resta
     application.delete_restaurant(other, actor="admin", scope=None)
     with pytest.raises(RestaurantNotFound):
         application.start_import(other, CUSTOMERS, "f.csv", csv_file("email"), actor="admin", scope=None)
+
+
+def exported(container, restaurant_id, bom: bool = False) -> bytes:
+    from crm import csv_format
+
+    found = container.export_queries.customers(None, restaurant_id, None, None, container.clock())
+    return b"".join(csv_format.chunks(found.columns, found.rows, bom=bom))
+
+
+def test_an_export_imports_back_unchanged(run_import, container, application, restaurant_id):
+    # Names a spreadsheet would run as formulas, quotes, semicolons, consent both ways.
+    run_import(
+        restaurant_id,
+        CUSTOMERS,
+        csv_file(
+            "email,first_name,last_name,email_consent,external_id",
+            'ann@example.com,=HYPERLINK("x"),"Lee, ""Jr""",subscribed,POS-1',
+            "bob@example.com,+1,-2,unsubscribed,@POS-2",
+            'dan@example.com,"semi;colon",;,,',
+        ),
+    )
+    application.register_customer(restaurant_id, "cat@example.com", "'=quoted", "'", actor="key:till", scope=None)
+    other = application.open_restaurant("Taco Town", "Europe/Paris", actor="admin")
+    imported = run_import(other, CUSTOMERS, io.BytesIO(exported(container, restaurant_id, bom=True)))
+    assert (imported["imported"], imported["rejected"]) == (4, 0)
+
+    def portable(customer: dict) -> tuple:
+        keys = ("email", "first_name", "last_name", "email_consent", "external_id", "visit_count")
+        return tuple(customer[key] for key in keys)
+
+    source, copy = customers_of(container, restaurant_id), customers_of(container, other)
+    assert sorted(map(portable, copy.values())) == sorted(map(portable, source.values()))
+    assert source["cat@example.com"]["first_name"] == "'=quoted"
+    # Check the copy's export is the source's, but for the ids and times.
+    assert exported(container, other).count(b"\n") == exported(container, restaurant_id).count(b"\n") == 5
