@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import getpass
 import sys
+import time
 from typing import BinaryIO
 from uuid import UUID
 
 import click
 
 from crm.config import ConfigError, Settings
+from crm.locks import exclusive, import_lock
 from crm.write_model.vocabulary import ImportKind
 
 REPORT_ROWS_SHOWN = 20
+FOLLOW_SECONDS = 0.5
 
 
 def _container():
@@ -60,15 +63,21 @@ def _run(kind: ImportKind, file: BinaryIO, restaurant_id: UUID) -> None:
         started = app.start_import(
             restaurant_id, kind, getattr(file, "name", "stdin"), file, actor=f"cli:{_user()}", scope=None
         )
-        done_before = app.import_progress(started.id)
-        with click.progressbar(
-            length=max(done_before["rows"], 1), label=f"importing {kind.value}", file=sys.stderr
-        ) as bar:
-            bar.update(done_before["done"])
-            recorded = app.continue_import(started.id, on_batch=lambda batch: bar.update(batch.done - bar.pos))
+        progress = app.import_progress(started.id)
+        bar = click.progressbar(length=max(progress["rows"], 1), label=f"importing {kind.value}", file=sys.stderr)
+        with bar, exclusive(container.engine, import_lock(started.id)) as mine:
+            bar.update(progress["done"])
+            if mine:
+                app.continue_import(started.id, on_batch=lambda batch: bar.update(batch.done - bar.pos))
+            else:  # a worker runs it (uploaded through the API, or this command's import resumed there)
+                click.echo(f"import {started.id} is running in another process; following it", err=True)
+                while progress["status"] == "running":
+                    time.sleep(FOLLOW_SECONDS)
+                    progress = app.import_progress(started.id)
+                    bar.update(progress["done"] - bar.pos)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
-    container.read_side.wait_for(max(recorded.position, started.position), ["imports"])
+    container.read_side.wait_for(container.runner.head(), ["imports"])
     _report(container, started.id)
 
 

@@ -14,6 +14,11 @@ _local_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
 
+def import_lock(import_id: object) -> str:
+    """The lock whoever runs an import holds (a worker's task, `crm import`)."""
+    return f"crm:import:{import_id}"
+
+
 def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 

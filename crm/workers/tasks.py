@@ -7,7 +7,7 @@ from uuid import UUID
 
 from celery import shared_task
 
-from crm.locks import exclusive
+from crm.locks import exclusive, import_lock
 from crm.workers import runtime
 from crm.workers.sender import BatchSender
 from crm.write_model.vocabulary import CampaignStatus
@@ -71,7 +71,7 @@ def run_import(import_id: str) -> None:
     interleaves on a busy worker); an import being run elsewhere is left to that worker."""
     container = runtime.container()
     app = container.application
-    with exclusive(container.engine, f"crm:import:{import_id}") as mine:
+    with exclusive(container.engine, import_lock(import_id)) as mine:
         if not mine:
             return
         app.continue_import(UUID(import_id), seconds=IMPORT_SLICE_SECONDS)
