@@ -17,7 +17,7 @@ from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
 from crm.write_model import history, validation
 from crm.write_model.campaigning import CampaignCommands
 from crm.write_model.campaigns import Campaign
-from crm.write_model.commands import Clock, NoneLive, Recorded, StreamLive, live_topics, utc_now
+from crm.write_model.commands import CUSTOMER_LIVE, RESTAURANT_LIVE, Clock, NoneLive, Recorded, StreamLive, utc_now
 from crm.write_model.consenting import ConsentCommands
 from crm.write_model.customer_emails import CustomerEmail, customer_email_id
 from crm.write_model.customers import Customer
@@ -27,10 +27,8 @@ from crm.write_model.imports import Import
 from crm.write_model.outreaching import OutreachCommands
 from crm.write_model.restaurants import Restaurant
 from crm.write_model.segmenting import SegmentCommands
-from crm.write_model.visiting import CUSTOMER_LIVE, VisitCommands, VisitLocator
+from crm.write_model.visiting import VisitCommands, VisitLocator
 from crm.write_model.vocabulary import ConsentSource
-
-RESTAURANT_LIVE = live_topics(Restaurant, Restaurant.Deleted)
 
 
 class Keep(Enum):

@@ -116,6 +116,10 @@ def live_topics(kind: type[CrmAggregate], *ending: type[CrmAggregate.Event]) -> 
     return frozenset(event_topics(kind)) - {get_topic(event) for event in ending}
 
 
+RESTAURANT_LIVE = live_topics(Restaurant, Restaurant.Deleted)
+CUSTOMER_LIVE = live_topics(Customer, Customer.Deleted)
+
+
 class Commands(Application):
     """The plumbing every command of the CRM stands on.
 

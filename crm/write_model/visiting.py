@@ -16,16 +16,13 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from crm.write_model import validation
-from crm.write_model.commands import Clock, Commands, Recorded, StreamLive, live_topics, utc_now
-from crm.write_model.customers import Customer
+from crm.write_model.commands import CUSTOMER_LIVE, Clock, Commands, Recorded, StreamLive, utc_now
 from crm.write_model.errors import CustomerNotFound, StreamNotLive, VisitNotFound
 from crm.write_model.visits import Visit
 
 # Which customer holds a visit recorded on the customer's own stream (None: no such visit): a
 # port the wiring provides, for visits recorded before visits had their own streams.
 VisitLocator = Callable[[UUID], "UUID | None"]
-
-CUSTOMER_LIVE = live_topics(Customer, Customer.Deleted)
 
 
 class VisitCommands(Commands):
