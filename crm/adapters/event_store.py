@@ -187,13 +187,16 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         return ids
 
     def _note_bulk_rows(self, rows: int) -> None:
-        """After a bulk load (an import's batches) has grown the tables by `ANALYZE_AFTER_ROWS`
-        events, refresh PostgreSQL's statistics: a table loaded faster than autovacuum analyzes it
-        is planned as its old size, and the batches' lookups of 1,000 ids turn into scans."""
+        """Refresh PostgreSQL's statistics as bulk loads (an import's batches) grow the tables:
+        after 25,000 events, then each time the events this process bulk-loaded have doubled. A
+        table loaded faster than autovacuum analyzes it is planned at its old size, and the
+        batches' lookups of 1,000 ids turned into scans; doubling keeps the planner's idea of
+        the size within a factor of two at a cost that grows with the log of the load."""
         self._bulk_rows = getattr(self, "_bulk_rows", 0) + rows
-        if self._bulk_rows < ANALYZE_AFTER_ROWS or self.datastore.engine.dialect.name != "postgresql":
+        next_at = getattr(self, "_analyze_at", ANALYZE_AFTER_ROWS)
+        if self._bulk_rows < next_at or self.datastore.engine.dialect.name != "postgresql":
             return
-        self._bulk_rows = 0
+        self._analyze_at = 2 * self._bulk_rows
         with self.datastore.engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
 
