@@ -176,13 +176,18 @@ class ImportCommands(ImportBatches):
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _end(self, batch: Import, error: str | None) -> Recorded:
-        """Complete the import (or fail it, with `error`) and let its file go."""
-        batch = self._current_import(batch)
-        if error is None:
-            batch.complete(self.clock())
-        else:
-            batch.fail(error, self.clock())
-        recorded = self._save_recorded(batch.id, batch)
-        self.uploads.delete(batch.id)
+    def _end(self, held: Import, error: str | None) -> Recorded:
+        """Complete the import (or fail it, with `error`; ended already: nothing changes) and let
+        its file go."""
+
+        def attempt() -> Recorded:
+            batch = self._current_import(held)
+            if error is None:
+                batch.complete(self.clock())
+            else:
+                batch.fail(error, self.clock())
+            return self._save_recorded(batch.id, batch)
+
+        recorded = self._run(attempt, held.id)
+        self.uploads.delete(held.id)
         return recorded
