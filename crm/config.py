@@ -78,6 +78,7 @@ class Settings:
     port: int = 8000
     web_concurrency: int = 0  # 0: chosen from the database (1 process on SQLite)
     max_body_bytes: int = 1024 * 1024
+    import_max_bytes: int = 128 * 1024 * 1024  # an upload to import (the other routes keep max_body_bytes)
     command_retries: int = 30
     broker_url: str | None = None  # None: the embedded worker runs inside `crm serve`
     delivery_backend: str = "console"
@@ -126,6 +127,8 @@ class Settings:
                 parse_many(value)
             except ValueError:
                 raise ConfigError(f"{name} must be like '1000/second' or '10/minute;100/hour', not {value!r}") from None
+        if self.import_max_bytes < 1:
+            raise ConfigError("IMPORT_MAX_BYTES must be at least 1")
         if self.ready_max_lag_seconds <= 0:
             raise ConfigError("READY_MAX_LAG_SECONDS must be > 0")
         if self.delivery_max_attempts < 1 or self.simulated_latency_ms < 0:
@@ -178,6 +181,7 @@ class Settings:
             host=environ.get("HOST") or "127.0.0.1",
             port=number("PORT", 8000),
             web_concurrency=number("WEB_CONCURRENCY", 0),
+            import_max_bytes=number("IMPORT_MAX_BYTES", 128 * 1024 * 1024),
             broker_url=environ.get("CELERY_BROKER_URL") or environ.get("REDIS_URL") or None,
             delivery_backend=(environ.get("DELIVERY_BACKEND") or "console").lower(),
             delivery_max_attempts=number("DELIVERY_MAX_ATTEMPTS", 3),

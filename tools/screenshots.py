@@ -105,6 +105,8 @@ SHOTS = {
     "customers": "Customers: a search of every restaurant",
     "customer": "A customer (the whole page): totals, consent, and a timeline of visits, consent changes and messages",
     "customer-log": "A customer's event log, in plain words, with a raw event opened for audits",
+    "imports": "Imports: the upload form, and each import with its progress and counts",
+    "import": "An import's page: its progress, counts and first rejected rows, and the report to download",
     "not-found": "The dashboard's 404 page",
     "logout": "Logout",
 }
@@ -156,6 +158,13 @@ SEGMENTS = {
         ]
     },
 }
+
+
+IMPORT_FILE = (
+    "email,first_name,last_name,email_consent\n"
+    + "".join(f"{FIRST[n % 12].lower()}.{n}@example.com,{FIRST[n % 12]},{LAST[n % 11]},subscribed\n" for n in range(40))
+    + "not-an-email,Nobody,,\nann.0@example.com,Ann,Again,\nmia@example.com,Mia,Rossi,maybe\n"
+).encode()
 
 
 def build_segment(page) -> None:
@@ -262,6 +271,12 @@ def main() -> None:
                 server.api("POST", f"/api/customers/{customer}/add_visit/", {"spend_cents": 4650})
                 shoot(pages, args.out, "customer", f"{base}/internal/customers/{customer}/", full_page=True)
                 shoot(pages, args.out, "customer-log", None, open_event_log)
+                # An import of a file from another system: new guests, known ones, and a few bad rows.
+                imported = server.upload(pizza, "customers", IMPORT_FILE, filename="guests-from-the-old-till.csv")
+                while server.api("GET", f"/api/imports/{imported['id']}/")["status"] == "running":
+                    time.sleep(0.2)
+                shoot(pages, args.out, "imports", f"{base}/internal/imports/")
+                shoot(pages, args.out, "import", f"{base}/internal/imports/{imported['id']}/", full_page=True)
                 shoot(pages, args.out, "not-found", f"{base}/internal/campaigns/no-such-campaign/")
                 shoot(pages, args.out, "logout", f"{base}/internal/logout/")
                 browser.close()

@@ -18,6 +18,7 @@ from crm.http import (
     errors,
     exports,
     health,
+    imports,
     metrics,
     rate_limits,
     request_log,
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        UPLOAD_MAX_CONTENT_LENGTH=settings.import_max_bytes,  # views marked takes_uploads (connections)
         SESSION_COOKIE_HTTPONLY=True,  # the dashboard's login session
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         campaigns.outreach_blp,
         segments.blp,
         exports.blp,
+        imports.blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(unsubscribe.bp)

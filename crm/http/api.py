@@ -6,6 +6,7 @@ import flask
 import flask_smorest
 from marshmallow import missing
 from webargs.flaskparser import FlaskParser, abort
+from werkzeug.datastructures import CombinedMultiDict
 
 from crm.http.errors import http_error_payload
 from crm.http.openapi import ContractPlugin, ErrorSchema, add_links
@@ -24,6 +25,11 @@ def _unsafe_text(value: object) -> bool:
 
 class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
+    # A multipart/form-data body's fields and files, read as one (a file upload with its options).
+    __location_map__ = {**FlaskParser.__location_map__, "form_and_files": "load_form_and_files"}
+
+    def load_form_and_files(self, req, schema):
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
 
     def load_json(self, req, schema):
         try:
@@ -47,6 +53,10 @@ class Parser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "form_and_files": "multipart/form-data",
+    }
 
 
 class Api(flask_smorest.Api):

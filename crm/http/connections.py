@@ -15,9 +15,16 @@ waitress (the server on Windows) reads every body whole before the app runs: not
 A URI (path and query string, as sent) over `MAX_URI_BYTES` is answered 414, as JSON like every
 error, before anything else looks at the request. The WSGI server's own limit on the request
 line lies above it (crm.serve), so that this is the answer a client sees.
+
+A body over `MAX_CONTENT_LENGTH` is answered 413, except on the views marked `takes_uploads`
+(a CSV file to import), whose limit is `UPLOAD_MAX_CONTENT_LENGTH`: set before any hook reads
+the body (the dashboard's CSRF check reads its form). Draining still goes by the common limit:
+an upload refused unread closes its connection rather than be read whole.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import RequestURITooLarge
@@ -86,7 +93,21 @@ def refuse_long_uri() -> None:
         raise RequestURITooLarge(f"The URI (path and query string) is longer than {MAX_URI_BYTES} bytes.")
 
 
+def takes_uploads(view: Callable) -> Callable:
+    """Mark a view (a function, or a MethodView class) whose request body may be as long as
+    `UPLOAD_MAX_CONTENT_LENGTH`."""
+    view.takes_uploads = True
+    return view
+
+
+def allow_uploads() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(getattr(view, "view_class", view), "takes_uploads", False):
+        request.max_content_length = current_app.config["UPLOAD_MAX_CONTENT_LENGTH"]
+
+
 def init_app(app: Flask) -> None:
     # First of all the checks before a view (authentication and rate limits come before it).
     app.before_request_funcs.setdefault(None, []).insert(0, refuse_long_uri)
+    app.before_request_funcs[None].insert(1, allow_uploads)
     app.after_request(finish_request_body)

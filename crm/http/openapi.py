@@ -32,11 +32,14 @@ CREATES = {
     ("/api/campaigns/", "post"): ("campaign_id", "/api/campaigns/{campaign_id}/"),
     ("/api/segments/", "post"): ("segment_id", "/api/segments/{segment_id}/"),
 }
+# An upload answered 202 with what it started (no Idempotency-Key: the same file is the same import).
+ACCEPTED = {("/api/imports/", "post"): ("import_id", "/api/imports/{import_id}/")}
 # A list, and the path parameter of the operations its first row's id can be given to. (No
 # list links to customers or restaurants: a fuzzing run must not delete the ones it is given.)
 LISTS = {
     ("/api/outreach-events/", "get"): ("outreach_id", "/api/outreach-events/{outreach_id}/"),
     ("/api/campaigns/{campaign_id}/events/", "get"): ("outreach_id", "/api/outreach-events/{outreach_id}/"),
+    ("/api/imports/", "get"): ("import_id", "/api/imports/{import_id}/"),
 }
 # Operations whose query names a resource that must exist (else 404, as in a path).
 NAMED_IN_QUERY = {("/api/customers/export.csv", "get")}
@@ -127,11 +130,12 @@ def _link_name(path: str, method: str) -> str:
 
 
 def add_links(document: dict) -> dict:
-    """Links from each create's 201 to every operation on what it made, and from each list's
-    200 to the operations on its first row."""
+    """Links from each create's 201 (or an upload's 202) to every operation on what it made, and
+    from each list's 200 to the operations on its first row."""
     paths = document.get("paths", {})
     for sources, status, expression in (
         (CREATES, "201", "$response.body#/id"),
+        (ACCEPTED, "202", "$response.body#/id"),
         (LISTS, "200", "$response.body#/results/0/id"),
     ):
         for (path, method), (parameter, prefix) in sources.items():

@@ -26,18 +26,22 @@ def caught_up(recorded: Recorded) -> bool:
     return read_side.wait_for(recorded.position, read_side.concerned(recorded.topics))
 
 
-def written(recorded: Recorded, read: Callable[[UUID], dict | None], status: int = 201):
-    """The row `read` finds for the command's id once the read side includes the command.
+def written(
+    recorded: Recorded, read: Callable[[UUID], dict | None], status: int = 201, headers: dict | None = None
+):
+    """The row `read` finds for the command's id once the read side includes the command (with
+    `headers`, such as a Location).
 
     If it is not there yet, the id alone and a stale flag."""
     fresh = caught_up(recorded)
     row = read(recorded.id)
+    headers = dict(headers or {})
     if row is None:  # a plain response: the resource schema would expect every field
         response = jsonify({"id": str(recorded.id)})
         response.status_code = status
-        response.headers.update(STALE)
+        response.headers.update({**headers, **STALE})
         return response
-    return (row, status) if fresh else (row, status, STALE)
+    return (row, status, headers if fresh else {**headers, **STALE})
 
 
 def done(recorded: Recorded):

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -112,4 +113,24 @@ class Served:
         response = conn.getresponse()
         payload = json.loads(response.read() or b"null")
         assert response.status < 300, (method, path, response.status, payload)
+        return payload
+
+    def upload(self, restaurant: dict, kind: str, content: bytes, filename: str = "rows.csv") -> dict:
+        """POST /api/imports/ (multipart/form-data): start importing a CSV file; the import."""
+        boundary = uuid.uuid4().hex
+        fields = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in (("restaurant", restaurant["id"]), ("kind", kind))
+        ]
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        body = b"".join(fields) + head + content + f"\r\n--{boundary}--\r\n".encode()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        conn.request("POST", "/api/imports/", body=body, headers=headers)
+        response = conn.getresponse()
+        payload = json.loads(response.read() or b"null")
+        assert response.status == 202, (response.status, payload)
         return payload

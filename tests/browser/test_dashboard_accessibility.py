@@ -68,7 +68,24 @@ def seed(served: Served) -> dict:
     served.api("POST", f"/api/campaigns/{running['id']}/run/")
     ids = {"completed": completed, "running": running, "draft": draft, "cancelled": cancelled}
     segment = served.api("POST", "/api/segments/", {"restaurant": pizza["id"], "name": "Big spenders", "rule": GROUPED})
-    return {**{name: campaign["id"] for name, campaign in ids.items()}, "customer": customer, "segment": segment["id"]}
+    imported = served.upload(pizza, "customers", IMPORTED, filename="guests from the old system.csv")
+    deadline = time.monotonic() + 60
+    while served.api("GET", f"/api/imports/{imported['id']}/")["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    return {
+        **{name: campaign["id"] for name, campaign in ids.items()},
+        "customer": customer,
+        "segment": segment["id"],
+        "import": imported["id"],
+    }
+
+
+# An import's file: two new guests, one known, and two rows rejected.
+IMPORTED = (
+    b"email,first_name\n"
+    b"new1@example.com,New\nnot-an-email,Bad\nguest1@example.com,Guest1\nnew2@example.com,Two\nnew1@example.com,Again\n"
+)
 
 
 GROUPED = {
@@ -230,6 +247,14 @@ def segment_delete_dialog(served, page):
     expect(page.get_by_role("dialog")).to_be_visible()
 
 
+def import_refused(served, page):
+    """The import form after a submit without a file."""
+    go("/internal/imports/")(served, page)
+    page.get_by_role("button", name="Upload and import").click()
+    page.wait_for_load_state()
+    assert page.locator("[aria-invalid=true]").count() >= 1
+
+
 def failed_login(served, page):
     go("/internal/login/")(served, page)
     log_in(page, "nobody@example.com", "not the password")
@@ -261,6 +286,9 @@ PAGES = {
     "segment-edit": go("/internal/segments/{segment}/edit/"),
     "segment-delete-dialog": segment_delete_dialog,
     "segment-delete-page": go("/internal/segments/{segment}/delete/"),
+    "imports": go("/internal/imports/"),
+    "import-refused": import_refused,
+    "import": go("/internal/imports/{import}/"),
     "not-found": go("/internal/campaigns/not-a-campaign/"),
     "logout": go("/internal/logout/"),
 }

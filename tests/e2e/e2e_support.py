@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 import uuid
@@ -193,6 +194,16 @@ class Make:
         assert STALE_HEADER not in response.headers, "the read model lagged behind a schedule"
         return response.get_json()
 
+    def upload(self, restaurant: dict | None, kind: str, content: bytes, filename: str = "rows.csv", api=None) -> dict:
+        """Start an import of a CSV file (must be accepted: 202); the import it answers with."""
+        form: dict = {"file": (io.BytesIO(content), filename), "kind": kind}
+        if restaurant is not None:
+            form["restaurant"] = restaurant["id"]
+        response = (api or self.admin).post("/api/imports/", data=form)
+        assert response.status_code == 202, (response.status_code, response.get_data(as_text=True))
+        assert STALE_HEADER not in response.headers, "the read model lagged behind an upload"
+        return response.get_json()
+
     def get(self, path: str, api=None, **kwargs) -> dict:
         response = (api or self.admin).get(path, **kwargs)
         assert response.status_code == 200, (path, response.status_code, response.get_json())
@@ -211,6 +222,7 @@ ID_ARGUMENTS = {
     "campaign_id": "campaign",
     "outreach_id": "outreach",
     "segment_id": "segment",
+    "import_id": "import",
 }
 ID_KINDS = tuple(dict.fromkeys(ID_ARGUMENTS.values()))
 

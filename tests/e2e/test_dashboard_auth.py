@@ -57,7 +57,13 @@ def test_every_page_and_control_sends_a_visitor_to_the_login_page(app, visitor, 
     rule = {"all": [{"field": "visit_count", "op": "gte", "value": 1}]}
     body = {"restaurant": restaurant["id"], "name": "Regulars", "rule": rule}
     segment = make.admin.post("/api/segments/", json=body).get_json()
-    ids = {"campaign_id": campaign["id"], "customer_id": customer["id"], "segment_id": segment["id"]}
+    imported = make.upload(restaurant, "customers", b"email\nann@example.com\n")
+    ids = {
+        "campaign_id": campaign["id"],
+        "customer_id": customer["id"],
+        "segment_id": segment["id"],
+        "import_id": imported["id"],
+    }
     calls = dashboard_calls(app, ids)
     assert len(calls) >= 15, calls
     for method, path in calls:
@@ -71,6 +77,7 @@ def test_every_page_and_control_sends_a_visitor_to_the_login_page(app, visitor, 
     assert current["status"] == "draft" and current["name"] == campaign["name"]
     assert make.get("/api/campaigns/")["count"] == 1
     assert make.get(f"/api/segments/{segment['id']}/")["name"] == "Regulars"
+    assert make.get("/api/imports/")["count"] == 1
 
 
 def test_a_page_asked_for_before_login_is_shown_after_it(visitor, operator_account):

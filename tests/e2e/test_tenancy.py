@@ -26,6 +26,7 @@ _DELETE_ORDER = {
     "campaign_id": 0,
     "visit_id": 0,
     "segment_id": 0,
+    "import_id": 0,
     "customer_id": 1,
     "restaurant_id": 2,
 }
@@ -34,8 +35,8 @@ CAMPAIGN_LISTS = ("/api/campaigns/", "/api/outreach-events/")
 
 @pytest.fixture
 def two_tenants(admin, make, key_of, clock, container):
-    """Restaurants A and B, each with a customer, a visit, a draft campaign and an outreach
-    record (of a second, running campaign); B's key."""
+    """Restaurants A and B, each with a customer, a visit, a draft campaign, an outreach record
+    (of a second, running campaign), a saved segment and an import; B's key."""
     world = {}
     for tag in ("a", "b"):
         restaurant = make.restaurant(f"Restaurant {tag.upper()}")
@@ -46,7 +47,9 @@ def two_tenants(admin, make, key_of, clock, container):
         (record,) = queue_outreach(make, container, running, [customer])
         rule = {"field": "visit_count", "op": "gte", "value": 1}
         segment = admin.post("/api/segments/", json={"restaurant": restaurant["id"], "name": f"S {tag}", "rule": rule})
+        imported = make.upload(restaurant, "customers", f"email\nnew-{tag}@example.com\nnot-an-email\n".encode())
         world[tag] = {
+            "import": imported,
             "segment": segment.get_json(),
             "restaurant": restaurant,
             "customer": customer,
@@ -73,11 +76,13 @@ def snapshot(admin, tenant: dict) -> dict:
         "outreach": admin.get(f"/api/outreach-events/{tenant['outreach']['id']}/").get_json(),
         "events": admin.get(f"/api/campaigns/{tenant['running']['id']}/events/").get_json(),
         "segment": admin.get(f"/api/segments/{tenant['segment']['id']}/").get_json(),
+        "import": admin.get(f"/api/imports/{tenant['import']['id']}/").get_json(),
     }
 
 
 def ids_of(tenant: dict) -> dict[str, str]:
-    return {kind: tenant[kind]["id"] for kind in ("restaurant", "customer", "visit", "campaign", "outreach", "segment")}
+    kinds = ("restaurant", "customer", "visit", "campaign", "outreach", "segment", "import")
+    return {kind: tenant[kind]["id"] for kind in kinds}
 
 
 def ordered(calls: list[IdCall]) -> list[IdCall]:
@@ -159,6 +164,9 @@ OWN_IDS_ANSWER = {
     "PUT /api/segments/<uuid:segment_id>/": 200,
     "DELETE /api/segments/<uuid:segment_id>/": 204,
     "GET /api/segments/<uuid:segment_id>/customers/": 200,
+    "GET /api/imports/<uuid:import_id>/": 200,
+    "GET /api/imports/<uuid:import_id>/rejections/": 200,
+    "GET /api/imports/<uuid:import_id>/rejections.csv": 200,
 }
 
 

@@ -15,6 +15,7 @@ from crm.http.dashboard import (  # noqa: F401  (their routes join the blueprint
     campaigns,
     customers,
     home,
+    imports,
     recurring,
     scheduling,
     segments,
