@@ -65,18 +65,22 @@ class ImportCommands(ImportBatches):
         facts = import_files.inspect(content, kind)
         id = import_id(restaurant_id, kind, facts.sha256)
 
+        restaurant_live = StreamLive(restaurant_id, RESTAURANT_LIVE)
+
         def attempt() -> Recorded:
             if self._exists(id):
                 return self._unchanged(id, Import)
-            self._restaurant(restaurant_id, scope)
-            self.uploads.put(id, content)
+            if not self.recorder.holds(restaurant_live):  # before the file is stored (checked again in the save)
+                raise StreamNotLive(restaurant_id)
+            self.uploads.put(id, content)  # the file first: a worker may take the import up at once
             started = Import.start(restaurant_id, kind, filename, facts.sha256, facts.rows, actor, self.clock())
-            return self._save_recorded(id, started, conditions=[StreamLive(restaurant_id, RESTAURANT_LIVE)])
+            return self._save_recorded(id, started, conditions=[restaurant_live])
 
         try:
             return self._run(attempt, id)
-        except StreamNotLive:
-            raise RestaurantNotFound(restaurant_id) from None
+        except StreamNotLive:  # no such restaurant (or deleted meanwhile): the file goes too
+            self.uploads.delete(id)
+            raise InvalidInput("restaurant", "no such restaurant") from None
 
     def continue_import(
         self,

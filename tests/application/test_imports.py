@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from hashlib import sha256
 
 import pytest
 from eventsourcing.utils import get_topic
 
 from crm.adapters.personal_data import ENCRYPTED
 from crm.write_model.customers import Customer
-from crm.write_model.errors import InvalidInput, RestaurantNotFound
+from crm.write_model.errors import InvalidInput
+from crm.write_model.imports import import_id
 from crm.write_model.vocabulary import ImportKind
 
 CUSTOMERS = ImportKind.CUSTOMERS
@@ -295,13 +297,15 @@ def test_a_file_that_is_not_such_a_csv_is_refused_whole_at_once(application, res
     assert application.recorder.head() == head
 
 
-def test_an_import_into_another_restaurant_or_none_is_refused(application, restaurant_id):
+def test_an_import_into_another_restaurant_or_none_is_refused(application, container, restaurant_id):
     other = application.open_restaurant("Taco Town", actor="admin")
     with pytest.raises(InvalidInput):
         application.start_import(other, CUSTOMERS, "f.csv", csv_file("email"), actor="key:ops", scope=restaurant_id)
     application.delete_restaurant(other, actor="admin", scope=None)
-    with pytest.raises(RestaurantNotFound):
+    with pytest.raises(InvalidInput) as refused:
         application.start_import(other, CUSTOMERS, "f.csv", csv_file("email"), actor="admin", scope=None)
+    assert (refused.value.field, refused.value.message) == ("restaurant", "no such restaurant")
+    assert container.application.uploads.open(import_id(other, CUSTOMERS, sha256(b"email\n").hexdigest())) is None
 
 
 def exported(container, restaurant_id, bom: bool = False) -> bytes:

@@ -35,6 +35,7 @@ CUSTOMER_FIELDS = {
     "created_at",
     "email_consent",
     "email_consent_changed_at",
+    "external_id",
 }
 VISIT_FIELDS = {"id", "customer", "customer_email", "visited_at", "spend_cents", "spend_dollars"}
 PAGE_FIELDS = {"count", "next", "previous", "results"}

@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from crm import bootstrap
 from crm.http import create_app
+from crm.projectors import all_projectors
 from crm.read_model.tables import projection_tracking
 
 
@@ -28,7 +29,7 @@ def test_readyz_checks_the_database_and_the_projections(client, make, restaurant
     assert body["checks"]["database"] == {"ok": True}
     projections = body["checks"]["projections"]
     assert projections["ok"] is True
-    assert set(projections["projections"]) == {"campaigns", "customers", "restaurants", "segments"}
+    assert set(projections["projections"]) == {projector.name for projector in all_projectors()}
     for row in projections["projections"].values():
         assert (row["behind"], row["lag_seconds"]) == (0, 0.0)
     assert "ready@example.com" not in response.get_data(as_text=True)

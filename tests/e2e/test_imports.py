@@ -283,11 +283,6 @@ def test_another_restaurants_imports_are_not_found(admin, make, key_of, paris):
     assert admin.get("/api/imports/").get_json()["count"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="start_import raises RestaurantNotFound (404) for a restaurant that does not exist, where every other "
-    "create answers 400 'no such restaurant' (and the OpenAPI document states no 404 for POST /api/imports/)",
-)
 def test_an_unknown_restaurant_is_refused_like_in_every_create(admin):
     for path, body in (
         ("/api/customers/", {"json": {"restaurant": str(uuid.uuid4()), "email": "a@example.com"}}),

@@ -1,6 +1,7 @@
 import pytest
 
 from tests.integration.private_postgres import PrivatePostgres
+from tests.integration.workers import RedisServer, free_port
 
 
 @pytest.fixture(autouse=True)
@@ -14,3 +15,11 @@ def private_pg():
     server = PrivatePostgres().init()
     yield server
     server.destroy()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A redis-server of the test's own, as the workers' broker."""
+    server = RedisServer(free_port(), tmp_path).start()
+    yield server
+    server.stop()

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from crm.adapters.deliveries import simulated_deliveries
 from crm.workers.delivery import SimulatedBackend
-from tests.integration.workers import RedisServer, WorkerProcess, caught_up, free_port, smtp_sink, wait_until
+from tests.integration.workers import WorkerProcess, caught_up, free_port, smtp_sink, wait_until
 from tests.scenarios import snapshot_tables
 
 SENDER = "crm@example.com"
@@ -122,13 +122,6 @@ def request(url: str, method: str = "GET", key: str | None = None, json_body=Non
 def mailbox():
     with smtp_sink() as handler:
         yield handler
-
-
-@pytest.fixture
-def broker(tmp_path):
-    server = RedisServer(free_port(), tmp_path).start()
-    yield server
-    server.stop()
 
 
 class Processes:

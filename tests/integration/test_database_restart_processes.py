@@ -36,19 +36,12 @@ from tests.integration.outages import (
     until,
 )
 from tests.integration.test_projector_processes import RECONNECTING, assert_no_range_applied_twice
-from tests.integration.workers import PROJECTIONS, RedisServer, VisitWriter, caught_up, free_port, positions
+from tests.integration.workers import PROJECTIONS, VisitWriter, caught_up, free_port, positions
 
 EVERYONE = {"segment_type": "high_spenders", "segment_value": 0}  # every customer spends >= 0
 # How long the database stays down at least: every process retries (about once a second) and
 # fails at least once while it is away, as in a real restart.
 DOWN_SECONDS = 3.0
-
-
-@pytest.fixture
-def broker(tmp_path):
-    server = RedisServer(free_port(), tmp_path).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -12,16 +12,9 @@ from crm.locks import lock_key
 from crm.read_model.tables import outreach_events
 from crm.workers.delivery import SimulatedBackend
 from crm.write_model.errors import IllegalTransition
-from tests.integration.workers import RedisServer, WorkerProcess, free_port, smtp_sink, wait_until
+from tests.integration.workers import WorkerProcess, smtp_sink, wait_until
 
 MESSAGE = {"segment_type": "high_spenders", "segment_value": 0, "message_template": "Hi {first_name}"}
-
-
-@pytest.fixture
-def broker(tmp_path):
-    server = RedisServer(free_port(), tmp_path).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

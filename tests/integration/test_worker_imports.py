@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from sqlalchemy import func, select
 
 from crm.read_model.tables import customers, imports
 from crm.write_model.vocabulary import ImportKind
-from tests.integration.workers import RedisServer, WorkerProcess, free_port, wait_until
+from tests.integration.workers import WorkerProcess, wait_until
 
 ROWS = 20_000
-
-
-@pytest.fixture
-def broker(tmp_path):
-    server = RedisServer(free_port(), tmp_path).start()
-    yield server
-    server.stop()
 
 
 def customers_file(rows: int) -> io.BytesIO:

@@ -12,16 +12,9 @@ import pytest
 from crm.write_model.campaigns import Campaign
 from crm.write_model.vocabulary import SCHEDULER_ACTOR
 from tests.integration.test_worker_campaigns import MESSAGE, audience_of, completed, outreach_rows
-from tests.integration.workers import RedisServer, WorkerProcess, free_port, wait_until
+from tests.integration.workers import WorkerProcess, wait_until
 
 ON_TIME = timedelta(seconds=2)  # the follower looks twice a second; the issue allows 2 s
-
-
-@pytest.fixture
-def broker(tmp_path):
-    server = RedisServer(free_port(), tmp_path).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
