@@ -5,7 +5,7 @@
  *   state allows, whoever changed it); a campaign that is final but still has a control
  *   (retry-failed) is polled every few seconds, one with no control left is no longer polled.
  *   A poll answered 401 (or sent to the login page) means the session ended: the page says so
- *   in an alert and stops polling;
+ *   in an alert and stops polling (`window.crmLive` lends the polling to the pages' own scripts);
  * - confirm: a form with data-dialog (a GET of the control's confirmation page, for a browser
  *   without this script) opens that <dialog> instead, which asks and posts the control.
  */
@@ -46,8 +46,13 @@
     return p.status === "running" ? "estimating\u2026" : DASH;
   }
 
+  function each(root, field, action) {
+    root.querySelectorAll('[data-field="' + field + '"]').forEach(action);
+  }
+
+  // Text that did not change is left alone: a live region would announce it again.
   function setText(root, field, text) {
-    root.querySelectorAll('[data-field="' + field + '"]').forEach(function (el) { el.textContent = text; });
+    each(root, field, function (el) { if (el.textContent !== text) { el.textContent = text; } });
   }
 
   // Where the alert goes: the page's #live-alerts, else the top of <main>.
@@ -129,7 +134,16 @@
       });
     }
 
-    function poll() {
+    poll(root, url, apply, function (p) {
+      if (!p.final && p.status !== "draft") { return POLL_MS; }
+      return p.allowed.length > 0 ? IDLE_POLL_MS : null;
+    });
+  }
+
+  // Poll `url` for JSON a second from now: `apply` each answer, then wait as long as `next(p)`
+  // says (null: stop). A session that ended stops it (`signedOut`); an error waits longer.
+  function poll(root, url, apply, next) {
+    function once() {
       fetch(url, {
         headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store", redirect: "manual"
       })
@@ -142,13 +156,13 @@
         .then(function (p) {
           if (p === null) { return; }
           apply(p);
-          if (!p.final && p.status !== "draft") { window.setTimeout(poll, POLL_MS); }
-          else if (p.allowed.length > 0) { window.setTimeout(poll, IDLE_POLL_MS); }
+          var wait = next(p);
+          if (wait !== null) { window.setTimeout(once, wait); }
         })
-        .catch(function () { window.setTimeout(poll, POLL_MS * 5); });
+        .catch(function () { window.setTimeout(once, POLL_MS * 5); });
     }
 
-    window.setTimeout(poll, POLL_MS);
+    window.setTimeout(once, POLL_MS);
   }
 
   function confirmFirst(form) {
@@ -159,6 +173,9 @@
       dialog.showModal();
     });
   }
+
+  // For the pages' own scripts (imports.js), loaded after this one.
+  window.crmLive = { each: each, setText: setText, poll: poll, POLL_MS: POLL_MS };
 
   document.querySelectorAll("[data-progress-url]").forEach(startProgress);
   document.querySelectorAll("form[data-dialog]").forEach(confirmFirst);

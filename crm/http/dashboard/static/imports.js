@@ -1,18 +1,18 @@
 /* The import pages' script, without a framework:
- * - progress, as dashboard.js does it for campaigns: an element with data-import-progress-url
- *   polls that JSON endpoint every second and redraws from the server's answer (its bar, status,
- *   counts, summary and first rejected rows) until the import is completed or failed, then stops.
- *   A poll answered 401 (or sent to the login page) means the session ended: the page says so in
- *   an alert and stops polling. Worded as import_macros.html words it;
+ * - progress, polled as dashboard.js polls a campaign's (`window.crmLive`): an element with
+ *   data-import-progress-url polls that JSON endpoint every second and redraws from the server's
+ *   answer (its bar, status, counts, summary and first rejected rows) until the import is
+ *   completed or failed, then stops. Worded as import_macros.html words it;
  * - the upload form (data-max-bytes): a file over the server's limit is refused before it is
  *   sent, beside the file input, as the server would refuse it (413) after receiving it all.
  */
 (function () {
   "use strict";
 
-  var POLL_MS = 1000;
+  var live = window.crmLive; // dashboard.js: each, setText, poll
+  var each = live.each;
+  var setText = live.setText;
   var BADGES = { running: "text-bg-primary", completed: "text-bg-success", failed: "text-bg-danger" };
-  var SIGNED_OUT = "Signed out: live updates stopped, nothing was changed. ";
 
   function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
 
@@ -33,14 +33,6 @@
     return p.final ? "No row was rejected." : "No row rejected so far.";
   }
 
-  function each(root, field, action) {
-    root.querySelectorAll('[data-field="' + field + '"]').forEach(action);
-  }
-
-  function setText(root, field, text) {
-    each(root, field, function (el) { if (el.textContent !== text) { el.textContent = text; } });
-  }
-
   function drawRejections(body, rows) {
     while (body.firstChild) { body.removeChild(body.firstChild); }
     rows.forEach(function (row) {
@@ -52,33 +44,6 @@
         tr.appendChild(td);
       });
       body.appendChild(tr);
-    });
-  }
-
-  function signedOut(root) {
-    var box = document.getElementById("live-alerts");
-    if (box === null) {
-      box = document.createElement("div");
-      box.id = "live-alerts";
-      box.setAttribute("data-login-url", "/internal/login/?next=" +
-        encodeURIComponent(window.location.pathname + window.location.search));
-      var main = document.querySelector("main") || document.body;
-      main.insertBefore(box, main.firstChild);
-    }
-    if (box.querySelector("[data-signed-out]")) { return; }
-    var alert = document.createElement("div");
-    alert.className = "alert alert-warning";
-    alert.setAttribute("role", "alert");
-    alert.setAttribute("data-signed-out", "");
-    alert.appendChild(document.createTextNode(SIGNED_OUT));
-    var login = document.createElement("a");
-    login.href = box.getAttribute("data-login-url");
-    login.textContent = "Log in again";
-    alert.appendChild(login);
-    alert.appendChild(document.createTextNode(" to see where it stands."));
-    box.appendChild(alert);
-    root.querySelectorAll(".progress-bar-animated").forEach(function (bar) {
-      bar.classList.remove("progress-bar-striped", "progress-bar-animated");
     });
   }
 
@@ -113,25 +78,7 @@
       }
     }
 
-    function poll() {
-      fetch(url, {
-        headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store", redirect: "manual"
-      })
-        .then(function (response) {
-          if (response.status === 401 || response.type === "opaqueredirect") { signedOut(root); return null; }
-          if (response.status === 404) { return null; } // gone
-          if (!response.ok) { throw new Error("HTTP " + response.status); }
-          return response.json();
-        })
-        .then(function (p) {
-          if (p === null) { return; }
-          apply(p);
-          if (!p.final) { window.setTimeout(poll, POLL_MS); }
-        })
-        .catch(function () { window.setTimeout(poll, POLL_MS * 5); });
-    }
-
-    window.setTimeout(poll, POLL_MS);
+    live.poll(root, url, apply, function (p) { return p.final ? null : live.POLL_MS; });
   }
 
   function checkSize(form) {
