@@ -92,5 +92,6 @@ def customer_as_of(story: list, restaurant_events, at: datetime) -> dict:
         "created_at": customer.created_on,
         "email_consent": customer.email_consent,
         "email_consent_changed_at": customer.email_consent_changed_at,
+        "external_id": customer.external_id,
         "as_of": at,
     }
