@@ -114,13 +114,17 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served(settings, container):
+def served(settings, container, tmp_path):
+    """`crm serve` on a free port, its output in a file (a pipe nobody reads fills up, and a
+    server blocked writing its log does not stop when told to)."""
     port = free_port()
     key = container.api_keys.issue("served-admin", None)
     env = {**os.environ, "DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key, "PORT": str(port)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crm", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crm", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -129,12 +133,18 @@ def served(settings, container):
                 break
             except OSError:
                 if process.poll() is not None:
-                    pytest.fail(process.stdout.read().decode())
+                    pytest.fail(log_path.read_text(errors="replace"))
                 time.sleep(0.1)
         else:
             pytest.fail("crm serve did not start within 30 s")
         yield port, key
     finally:
         process.terminate()
-        process.wait(timeout=20)
-        process.stdout.close()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+            pytest.fail(
+                "crm serve did not stop within 20 s of SIGTERM:\n" + log_path.read_text(errors="replace")[-3000:]
+            )
