@@ -211,3 +211,15 @@ def test_the_same_file_again_leads_to_the_same_import(dash, container, restauran
     assert uploaded(dash, restaurant) == page
     assert container.runner.head() == head
     assert "Import completed: 1 imported" in text_of(dash.get(page))
+
+
+def test_an_imported_customers_page_shows_their_external_id(dash, container, restaurant):
+    page = uploaded(dash, restaurant, b"email,external_id\nann@example.com,POS-17\nbob@example.com,\n")
+    container.application.continue_import(import_id_of(page))
+    container.read_side.wait_for(container.runner.head())
+    found = {c["email"]: c["id"] for c in container.queries.customers(None, None, None, 1, 10, None).items}
+    ann, bob = (
+        text_of(dash.get(f"/internal/customers/{found[email]}/")) for email in ("ann@example.com", "bob@example.com")
+    )
+    assert "External id (set by an import): POS-17" in ann
+    assert "External id" not in bob
