@@ -91,23 +91,29 @@
     });
   }
 
+  // The bar (striped while running, green once completed, red once failed) and the status badge.
+  function drawStatus(root, p, badges) {
+    each(root, "bar", function (bar) {
+      bar.setAttribute("aria-valuenow", String(p.percent));
+      var inner = bar.querySelector(".progress-bar");
+      inner.style.width = p.percent + "%";
+      inner.textContent = p.percent + "%";
+      inner.classList.toggle("progress-bar-striped", p.status === "running");
+      inner.classList.toggle("progress-bar-animated", p.status === "running");
+      inner.classList.toggle("bg-success", p.status === "completed");
+      inner.classList.toggle("bg-danger", p.status === "failed");
+    });
+    each(root, "status", function (badge) {
+      badge.className = "badge " + (badges[p.status] || "text-bg-light");
+      badge.textContent = p.status;
+    });
+  }
+
   function startProgress(root) {
     var url = root.getAttribute("data-progress-url");
 
     function apply(p) {
-      root.querySelectorAll('[data-field="bar"]').forEach(function (bar) {
-        bar.setAttribute("aria-valuenow", String(p.percent));
-        var inner = bar.querySelector(".progress-bar");
-        inner.style.width = p.percent + "%";
-        inner.textContent = p.percent + "%";
-        inner.classList.toggle("progress-bar-striped", p.status === "running");
-        inner.classList.toggle("progress-bar-animated", p.status === "running");
-        inner.classList.toggle("bg-success", p.status === "completed");
-      });
-      root.querySelectorAll('[data-field="status"]').forEach(function (badge) {
-        badge.className = "badge " + (BADGES[p.status] || "text-bg-light");
-        badge.textContent = p.status;
-      });
+      drawStatus(root, p, BADGES);
       // What holds only in one status (a scheduled campaign's start time) goes when it changes.
       root.querySelectorAll("[data-shown-when]").forEach(function (el) {
         el.hidden = el.getAttribute("data-shown-when") !== p.status;
@@ -175,7 +181,7 @@
   }
 
   // For the pages' own scripts (imports.js), loaded after this one.
-  window.crmLive = { each: each, setText: setText, poll: poll, POLL_MS: POLL_MS };
+  window.crmLive = { each: each, setText: setText, drawStatus: drawStatus, poll: poll, POLL_MS: POLL_MS };
 
   document.querySelectorAll("[data-progress-url]").forEach(startProgress);
   document.querySelectorAll("form[data-dialog]").forEach(confirmFirst);

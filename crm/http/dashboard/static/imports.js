@@ -9,7 +9,7 @@
 (function () {
   "use strict";
 
-  var live = window.crmLive; // dashboard.js: each, setText, poll
+  var live = window.crmLive; // dashboard.js: each, setText, drawStatus, poll
   var each = live.each;
   var setText = live.setText;
   var BADGES = { running: "text-bg-primary", completed: "text-bg-success", failed: "text-bg-danger" };
@@ -51,20 +51,7 @@
     var url = root.getAttribute("data-import-progress-url");
 
     function apply(p) {
-      each(root, "bar", function (bar) {
-        bar.setAttribute("aria-valuenow", String(p.percent));
-        var inner = bar.querySelector(".progress-bar");
-        inner.style.width = p.percent + "%";
-        inner.textContent = p.percent + "%";
-        inner.classList.toggle("progress-bar-striped", p.status === "running");
-        inner.classList.toggle("progress-bar-animated", p.status === "running");
-        inner.classList.toggle("bg-success", p.status === "completed");
-        inner.classList.toggle("bg-danger", p.status === "failed");
-      });
-      each(root, "status", function (badge) {
-        badge.className = "badge " + (BADGES[p.status] || "text-bg-light");
-        badge.textContent = p.status;
-      });
+      live.drawStatus(root, p, BADGES);
       ["rows_done", "imported", "updated", "unchanged", "rejected"].forEach(function (name) {
         setText(root, name, String(p[name]));
       });
