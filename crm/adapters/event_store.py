@@ -12,7 +12,6 @@ projection engine and the campaign follower read and write the log through this 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,15 +29,15 @@ from eventsourcing_sqlalchemy.datastore import transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from psycopg2 import DatabaseError
-from psycopg2 import IntegrityError as DatabaseIntegrityError
 from psycopg2.errors import DeadlockDetected, LockNotAvailable
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from crm.adapters.bulk_append import first_not_live, insert_many
 from crm.adapters.deferred_writes import DeferredWrites
 from crm.adapters.locked_append import append_locked
-from crm.adapters.log_reads import LogReads
+from crm.adapters.log_reads import LogReads, as_uuid
 from crm.adapters.personal_data import KEYS_ERASED_CHANNEL, KeyStore, KeyTaken, PersonalDataMapper
 from crm.adapters.stream_owners import stream_owners
 from crm.write_model.commands import NoneLive, StreamLive
@@ -90,67 +89,6 @@ class InlineProjectionPort(Protocol):
 # trip's statement grows with every event and is prepared again for each new shape.
 _ROUND_TRIP_MAX_EVENTS = 64
 ANALYZE_AFTER_ROWS = 25_000
-
-
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
-
-
-# The first of many streams whose newest event's topic is not live or (`owned`) whose owner is
-# not the one given: one statement for an import's batch of conditions.
-_FIRST_NOT_LIVE = """
-SELECT c.id FROM unnest(CAST(:ids AS uuid[]), CAST(:owners AS uuid[])) AS c(id, owner)
-WHERE NOT coalesce((
-    SELECT e.topic FROM {events} e WHERE e.originator_id = c.id ORDER BY e.originator_version DESC LIMIT 1
-) = ANY(CAST(:live AS text[])), false)
-OR ({owned} AND NOT EXISTS (SELECT 1 FROM stream_owners o WHERE o.stream_id = c.id AND o.owner_id = c.owner))
-LIMIT 1
-"""
-
-
-def _by_kind(conditions: Sequence[StreamLive]) -> dict[tuple[frozenset[str], bool], list[StreamLive]]:
-    """Conditions grouped by their live topics and whether they name an owner."""
-    groups: dict[tuple[frozenset[str], bool], list[StreamLive]] = {}
-    for condition in conditions:
-        groups.setdefault((condition.live, condition.owner is not None), []).append(condition)
-    return groups
-
-
-def _insert_many(
-    session: Session, events_table: str, stored_events: Sequence[StoredEvent], owners: dict[UUID, UUID]
-) -> list[int]:
-    """Insert many events and their streams' owners with COPY (an import's batch: per-row
-    parameters cost more than the database's work); the events' ids, in the order given.
-
-    Called under the table lock, so the ids taken from the sequence here are the next ones,
-    in order, as the inserts' own defaults would have been.
-    """
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            (events_table, len(stored_events)),
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-        rows = io.StringIO()
-        rows.writelines(
-            f"{id}\t{e.originator_id}\t{e.originator_version}\t{e.topic}\t\\\\x{e.state.hex()}\n"
-            for id, e in zip(ids, stored_events, strict=True)
-        )
-        rows.seek(0)
-        cursor.copy_expert(
-            f"COPY {events_table} (id, originator_id, originator_version, topic, state) FROM STDIN", rows
-        )
-        if owners:
-            owned = io.StringIO()
-            owned.writelines(f"{stream}\t{owner}\n" for stream, owner in owners.items())
-            owned.seek(0)
-            cursor.copy_expert("COPY stream_owners (stream_id, owner_id) FROM STDIN", owned)
-    except DatabaseIntegrityError as error:  # a version already taken: optimistic concurrency
-        raise IntegrityError(error) from error
-    finally:
-        cursor.close()
-    return ids
 
 
 class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
@@ -329,7 +267,7 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
                 self._check(session, condition)
         owners = kwargs.get("owners")
         if len(stored_events) > _ROUND_TRIP_MAX_EVENTS and session.get_bind().dialect.name == "postgresql":
-            ids = _insert_many(session, self.events_table_name, stored_events, owners or {})
+            ids = insert_many(session, self.events_table_name, stored_events, owners or {})
         else:
             result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
             ids = list(result.scalars())
@@ -419,17 +357,9 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
                 self._check(session, condition)
             return
         if session.get_bind().dialect.name == "postgresql":
-            for (live, owned), group in _by_kind(conditions).items():
-                failing = session.execute(
-                    text(_FIRST_NOT_LIVE.format(events=self.events_table_name, owned="true" if owned else "false")),
-                    {
-                        "ids": [str(c.id) for c in group],
-                        "owners": [str(c.owner) for c in group] if owned else [None] * len(group),
-                        "live": sorted(live),
-                    },
-                ).scalar()
-                if failing is not None:
-                    raise StreamNotLive(_uuid(failing))
+            failing = first_not_live(session, self.events_table_name, conditions)
+            if failing is not None:
+                raise StreamNotLive(failing)
             return
         table = self.events_record_cls.__table__
         for start in range(0, len(conditions), 1000):
@@ -437,7 +367,7 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
             newest = self._newest_topic(table.c.originator_id.in_([c.id for c in some])).add_columns(
                 table.c.originator_id
             )
-            topics = {_uuid(stream): topic for topic, stream in session.execute(newest)}
+            topics = {as_uuid(stream): topic for topic, stream in session.execute(newest)}
             owned = [c.id for c in some if c.owner is not None]
             query = select(stream_owners.c.stream_id, stream_owners.c.owner_id).where(
                 stream_owners.c.stream_id.in_(owned)

@@ -22,7 +22,8 @@ def _bytes(state: Any) -> bytes:
     return bytes(state) if isinstance(state, memoryview) else state
 
 
-def _uuid(value: Any) -> UUID:
+def as_uuid(value: Any) -> UUID:
+    """An id as read from the database (a UUID, or the library's column type's string)."""
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
@@ -59,7 +60,7 @@ class LogReads:
                 query = select(table.c.originator_id).where(
                     table.c.originator_id.in_(originator_ids[start : start + 1000]), table.c.originator_version == 1
                 )
-                found.update(_uuid(i) for i in session.execute(query).scalars())
+                found.update(as_uuid(i) for i in session.execute(query).scalars())
         return found
 
     def select_events(

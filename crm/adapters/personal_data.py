@@ -22,6 +22,7 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from sqlalchemy import Column, DateTime, LargeBinary, Table, Uuid, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from crm.adapters.log_reads import as_uuid
 from crm.adapters.schema import metadata
 from crm.write_model.errors import PersonalDataGone
 
@@ -61,7 +62,7 @@ def _insert_new_keys(executor, rows: list[dict]) -> set[UUID]:
     found: set[UUID] = set()
     for start in range(0, len(rows), 100):
         statement = sqlite_insert(customer_keys).on_conflict_do_nothing().returning(customer_keys.c.customer_id)
-        found.update(_uuid(i) for i in executor.execute(statement.values(rows[start : start + 100])).scalars())
+        found.update(as_uuid(i) for i in executor.execute(statement.values(rows[start : start + 100])).scalars())
     return found
 
 
@@ -121,7 +122,7 @@ class KeyStore:
         """The rows of `customer_keys` to insert with these aggregates' events."""
         now = datetime.now(timezone.utc)
         with self._lock:
-            pending = [(_uuid(i), self._pending.get(_uuid(i))) for i in set(customer_ids)]
+            pending = [(as_uuid(i), self._pending.get(as_uuid(i))) for i in set(customer_ids)]
         return [
             {"customer_id": customer_id, "wrapped_key": entry[1], "created_at": now}
             for customer_id, entry in pending
@@ -274,7 +275,7 @@ class PersonalDataMapper(Mapper):
         streams they erase read redacted even where the key is still remembered."""
         for stored in stored_events:
             if stored.topic.endswith(ERASED_TOPIC_SUFFIX) and stored.state[:1] != ENCRYPTED:
-                self._remember_erasure(_uuid(stored.originator_id), super().to_domain_event(stored))
+                self._remember_erasure(as_uuid(stored.originator_id), super().to_domain_event(stored))
 
     def _remember_erasure(self, originator_id: UUID, erased) -> dict[int, StoredEvent]:
         forms = {
@@ -293,7 +294,7 @@ class PersonalDataMapper(Mapper):
         return forms
 
     def _erased_form(self, stored_event: StoredEvent, known_only: bool) -> StoredEvent | None:
-        originator_id = _uuid(stored_event.originator_id)
+        originator_id = as_uuid(stored_event.originator_id)
         with self._erased_lock:
             forms = self._erased.get(originator_id)
         if forms is None and not known_only and self.recorder is not None:
@@ -306,7 +307,7 @@ class PersonalDataMapper(Mapper):
         stored = super().to_stored_event(domain_event)
         if not _is_personal(domain_event):
             return stored
-        key = self.keys.for_writing(_uuid(stored.originator_id))
+        key = self.keys.for_writing(as_uuid(stored.originator_id))
         if key is None:
             raise PersonalDataErased(stored.originator_id)
         nonce = os.urandom(_NONCE_BYTES)
@@ -320,7 +321,7 @@ class PersonalDataMapper(Mapper):
 
     def preload_keys(self, stored_events: Iterable[StoredEvent]) -> None:
         """Fetch in one go the keys that decoding these events will need."""
-        self.keys.preload({_uuid(e.originator_id) for e in stored_events if e.state[:1] == ENCRYPTED})
+        self.keys.preload({as_uuid(e.originator_id) for e in stored_events if e.state[:1] == ENCRYPTED})
 
     def to_domain_event(self, stored_event: StoredEvent):
         if stored_event.state[:1] == ENCRYPTED:
@@ -338,7 +339,7 @@ class PersonalDataMapper(Mapper):
         return super().to_domain_event(stored_event)
 
     def decrypt(self, stored_event: StoredEvent) -> StoredEvent:
-        originator_id = _uuid(stored_event.originator_id)
+        originator_id = as_uuid(stored_event.originator_id)
         key = self.keys.get(originator_id)
         if key is None:
             raise PersonalDataErased(originator_id)
@@ -361,7 +362,3 @@ class PersonalDataMapper(Mapper):
 def _associated_data(stored_event: StoredEvent) -> bytes:
     # Binds each ciphertext to its place in the log, so it cannot be moved to another event.
     return f"{stored_event.originator_id}:{stored_event.originator_version}:{stored_event.topic}".encode()
-
-
-def _uuid(value) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
