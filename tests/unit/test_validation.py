@@ -1,3 +1,5 @@
+import sys
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -51,6 +53,18 @@ def test_email_must_look_like_one(value):
 def test_names_must_not_contain_control_characters(value):
     with pytest.raises(InvalidInput):
         validation.text(value, "name")
+
+
+def test_exactly_unicodes_control_characters_and_surrogates_are_refused():
+    """Every code point is refused in a name if and only if Unicode calls it a control
+    character (Cc) or a surrogate (Cs): U+0085 and U+009F are, U+00A0 and U+200B are not."""
+    refused = set()
+    for code in range(sys.maxunicode + 1):
+        try:
+            validation.text(f"a{chr(code)}b", "name")
+        except InvalidInput:
+            refused.add(code)
+    assert refused == {c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cc", "Cs")}
 
 
 @pytest.mark.parametrize("value", ["localtime", "Factory"])
