@@ -13,6 +13,7 @@ depth.
 from __future__ import annotations
 
 import os
+import threading
 from functools import cache
 from types import SimpleNamespace
 
@@ -20,8 +21,18 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-@cache
+_first_use = threading.Lock()
+
+
 def instruments() -> SimpleNamespace:
+    """This process's instruments. A server's first requests come on several threads at once:
+    made by two of them, the same metric would be registered twice (and the request fail)."""
+    with _first_use:
+        return _made_once()
+
+
+@cache
+def _made_once() -> SimpleNamespace:
     from prometheus_client import Counter, Histogram
 
     return SimpleNamespace(
