@@ -8,9 +8,10 @@ attempt, so the rule holds exactly across server processes and concurrent attemp
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from uuid import UUID, uuid4
@@ -80,6 +81,9 @@ class LoginLocked(DomainError):
 class Operator:
     id: UUID
     email: str
+    # Changes whenever the password does: a session keeps the one it logged in with, and ends
+    # at its next request once they differ (see `password_stamp`).
+    password_stamp: str = field(default="", repr=False, compare=False)
 
     @property
     def actor(self) -> str:
@@ -103,6 +107,12 @@ class OperatorNotFound(NotFound):
         super().__init__("operator", email)
 
 
+def password_stamp(password_hash: str) -> str:
+    """A digest of the password's salted hash (never the hash itself, which would go into a
+    readable cookie): a new password, even the same one again, gets a new salt and a new stamp."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
+
+
 def _checked(password: str) -> str:
     if not isinstance(password, str) or not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InvalidInput("password", f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
@@ -122,7 +132,7 @@ class Operators:
         password_hash = _checked(password)
         if self.get(email) is not None:
             raise Conflict(f"an operator with the email {email} already exists")
-        operator = Operator(id=uuid4(), email=email)
+        operator = Operator(id=uuid4(), email=email, password_stamp=password_stamp(password_hash))
         try:
             with self._datastore.transaction(commit=True) as session:
                 session.execute(
@@ -137,9 +147,11 @@ class Operators:
     def get(self, email: str) -> Operator | None:
         with self._datastore.transaction(commit=False) as session:
             row = session.execute(
-                select(operators.c.id, operators.c.email).where(operators.c.email == normalised(email))
+                select(operators.c.id, operators.c.email, operators.c.password_hash).where(
+                    operators.c.email == normalised(email)
+                )
             ).first()
-        return None if row is None else Operator(id=row.id, email=row.email)
+        return None if row is None else Operator(row.id, row.email, password_stamp(row.password_hash))
 
     def all(self) -> list[dict]:
         """Every operator by email: `email`, `created_at`, and `locked_until` (None when not locked)."""
@@ -160,7 +172,8 @@ class Operators:
         ]
 
     def set_password(self, email: str, password: str) -> None:
-        """Replace the operator's password (same rules as at creation); a lockout stays as it is."""
+        """Replace the operator's password (same rules as at creation): the sessions logged in
+        with the old one end at their next request. A lockout stays as it is."""
         password_hash = _checked(password)
         with self._datastore.transaction(commit=True) as session:
             changed = session.execute(
@@ -212,7 +225,7 @@ class Operators:
                             login_lockouts.c.email == email, login_lockouts.c.locked_until == locked_if_wrong
                         )
                     )
-            return Operator(id=row.id, email=email)
+            return Operator(id=row.id, email=email, password_stamp=password_stamp(row.password_hash))
         raise InvalidLogin()
 
     def _take_attempt(self, email: str, now: datetime) -> datetime | None:

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from itsdangerous import TimestampSigner
+from sqlalchemy import select
 
 from crm.http import create_app
 from tests.e2e.dashboard_support import (
@@ -154,6 +155,43 @@ def test_a_session_past_its_lifetime_is_signed_out(dash, make, restaurant, monke
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: later)
     assert dash.get(page + "progress.json").status_code == 401
     assert dash.get(page).headers["Location"] == f"{LOGIN}?next={page}"
+
+
+def test_a_new_password_ends_the_sessions_logged_in_with_the_old_one(dash, client, operator_accounts):
+    other = DashboardClient(client.application.test_client())  # a second browser
+    assert other.log_in().status_code == 302
+    page = "/internal/campaigns/"
+    assert dash.get(page).status_code == 200 and other.get(page).status_code == 200
+    operator_accounts.set_password(OPERATOR_EMAIL, "a new passphrase")
+    assert redirects_to_login(dash.get(page)) and redirects_to_login(other.get(page))
+    assert "Wrong email or password." in text_of(dash.log_in(OPERATOR_EMAIL, OPERATOR_PASSWORD))
+    assert dash.log_in(OPERATOR_EMAIL, "a new passphrase").status_code == 302
+    assert dash.get(page).status_code == 200
+    # The same password set again is a new password too (a new salt): its session ends.
+    operator_accounts.set_password(OPERATOR_EMAIL, "a new passphrase")
+    assert redirects_to_login(dash.get(page))
+
+
+def test_removing_an_operator_ends_their_sessions_at_the_next_request(dash, operator_accounts):
+    assert dash.get("/internal/campaigns/").status_code == 200
+    operator_accounts.remove(OPERATOR_EMAIL)
+    assert redirects_to_login(dash.get("/internal/campaigns/"))
+
+
+def test_the_session_cookie_holds_a_stamp_of_the_password_not_its_hash(dash, client, container):
+    from flask.sessions import SecureCookieSessionInterface
+
+    from crm.adapters.operators import operators
+
+    serializer = SecureCookieSessionInterface().get_signing_serializer(client.application)
+    stored = serializer.loads(client.get_cookie("session").value)
+    with container.application.factory.datastore.transaction(commit=False) as session:
+        password_hash = session.execute(
+            select(operators.c.password_hash).where(operators.c.email == OPERATOR_EMAIL)
+        ).scalar_one()
+    salt, digest = password_hash.split("$")[1:]
+    assert stored["operator"] == OPERATOR_EMAIL and len(stored["password_stamp"]) == 32
+    assert not any(part in repr(stored) for part in (password_hash, salt, digest))
 
 
 def test_wrong_password_or_unknown_email_is_refused_without_a_session(visitor, operator_account):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -87,6 +88,7 @@ def came_from() -> str | None:
 def log_in(found: Operator) -> None:
     session.clear()  # a fresh session: nothing from before the login survives it
     session["operator"] = found.email
+    session["password_stamp"] = found.password_stamp
     session.permanent = True
 
 
@@ -98,6 +100,8 @@ def log_out() -> None:
 def _require_operator():
     email = session.get("operator")
     g.operator = dashboard().operators.get(email) if email else None
+    if g.operator is not None and not hmac.compare_digest(session.get("password_stamp", ""), g.operator.password_stamp):
+        g.operator = None  # the password changed since this session logged in: it has ended
     if g.operator is not None:
         logs.set_context(actor="operator")  # (its email is personal: the events record which one)
     if g.operator is None and request.endpoint not in PUBLIC_ENDPOINTS:
