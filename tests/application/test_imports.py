@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 from hashlib import sha256
+from types import SimpleNamespace
 
 import pytest
 from eventsourcing.utils import get_topic
@@ -341,3 +342,32 @@ def test_an_export_imports_back_unchanged(run_import, container, application, re
     assert source["cat@example.com"]["first_name"] == "'=quoted"
     # Check the copy's export is the source's, but for the ids and times.
     assert exported(container, other).count(b"\n") == exported(container, restaurant_id).count(b"\n") == 5
+
+
+def test_a_run_with_a_time_limit_imports_for_four_times_as_long_as_reading_the_done_rows_again_took(
+    application, restaurant_id, monkeypatch
+):
+    """A run reads the rows done before it again (a later row may repeat one of them): a few
+    seconds' run into a long file must not spend them all reading."""
+    from crm.write_model import import_files, importing
+
+    monkeypatch.setattr(importing, "IMPORT_BATCH_ROWS", 2)
+    rows = ["email"] + [f"guest{n}@example.com" for n in range(40)]
+    import_id = application.start_import(restaurant_id, CUSTOMERS, "file.csv", csv_file(*rows), actor="k", scope=None)
+    application.continue_import(import_id, seconds=0)
+    assert application.import_progress(import_id)["done"] == 2  # one batch, then the time is up
+
+    now = [0.0]  # a clock that moves one second for each row read, and only then
+    read_rows = import_files.read_rows
+
+    def slow_rows(*args):
+        for row in read_rows(*args):
+            now[0] += 1
+            yield row
+
+    monkeypatch.setattr(import_files, "read_rows", slow_rows)
+    monkeypatch.setattr(importing, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    application.continue_import(import_id, seconds=0)
+    # Its first new row came after 3 s (2 rows read again, then that row), so the run goes on
+    # for 12 s more, to the batch that ends after them: 16 rows read, 14 of them new.
+    assert application.import_progress(import_id) == {"rows": 40, "done": 16, "status": "running"}
