@@ -14,21 +14,12 @@ from uuid import UUID
 
 import click
 
-from crm.config import ConfigError, Settings
+from crm.cli import support
 from crm.locks import exclusive, import_lock
 from crm.write_model.vocabulary import ImportKind
 
 REPORT_ROWS_SHOWN = 20
 FOLLOW_SECONDS = 0.5
-
-
-def _container():
-    from crm.bootstrap import build
-
-    try:
-        return build(Settings.from_env())
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
 
 
 @click.group("import")
@@ -55,7 +46,7 @@ def import_visits(file: BinaryIO, restaurant_id: UUID) -> None:
 def _run(kind: ImportKind, file: BinaryIO, restaurant_id: UUID) -> None:
     from crm.write_model.errors import DomainError
 
-    container = _container()
+    container = support.container()
     app = container.application
     if not file.seekable():
         raise click.BadParameter("must be a file, not a pipe", param_hint="FILE")

@@ -1,4 +1,5 @@
-"""The `crm` command: serve, migrate, apikey, history, projections."""
+"""The `crm` command: serve, worker, projector, migrate, apikey, history, projections; and
+`operator`, `import` and `export` from this package's other modules."""
 
 from __future__ import annotations
 
@@ -11,28 +12,16 @@ from uuid import UUID
 import click
 
 from crm import logs
-from crm.cli_export import export
-from crm.cli_import import import_
-from crm.config import ConfigError, Settings
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _container(settings: Settings | None = None):
-    from crm.bootstrap import build
-
-    return build(settings or _settings())
+from crm.cli import support
+from crm.cli.exports import export
+from crm.cli.imports import import_
+from crm.cli.operators import operator
 
 
 @click.group()
 def main() -> None:
     """CRM Backend Service."""
-    settings = _settings()
+    settings = support.settings()
     logs.configure(settings.log_level, settings.log_format)
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -47,7 +36,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Serve the REST API (gunicorn; one process with threads on SQLite)."""
     from crm.serve import serve as run
 
-    settings = _settings()
+    settings = support.settings()
     host, port = host or settings.host, port or settings.port
     click.echo(f"CRM serving on http://{host}:{port}/api/ (docs: http://{host}:{port}/api/docs)", err=True)
     run(settings, host, port)
@@ -57,7 +46,7 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--concurrency", "-c", type=int, default=None, help="Pool processes (default: one per core).")
 def worker(concurrency: int | None) -> None:
     """Run the campaign workers (Celery) and the campaign follower; needs a broker."""
-    settings = _settings()
+    settings = support.settings()
     if not settings.broker_url:
         raise click.ClickException(
             "set CELERY_BROKER_URL or REDIS_URL (e.g. redis://127.0.0.1:6379/0); "
@@ -89,13 +78,13 @@ def projector(names: tuple[str, ...]) -> None:
 
     from crm.projectors.engine import ProjectorDaemon
 
-    settings = _settings()
+    settings = support.settings()
     if not settings.is_sqlite:  # names this process's connections (pg_stat_activity)
         from sqlalchemy.engine import make_url
 
         url = make_url(settings.database_url).update_query_dict({"application_name": "crm-projector"})
         settings = replace(settings, database_url=url.render_as_string(hide_password=False))
-    container = _container(settings)
+    container = support.container(settings)
     _check_names(names, container.runner.projectors)
     if settings.projection_mode == "inline":
         click.echo("note: PROJECTION_MODE is inline, so web processes also project; set it to background", err=True)
@@ -111,7 +100,7 @@ def migrate() -> None:
     """Create or upgrade the event store and read-model tables."""
     from crm.bootstrap import migrate as run
 
-    run(_settings())
+    run(support.settings())
     click.echo("database is up to date", err=True)
 
 
@@ -128,7 +117,7 @@ def apikey_create(name: str, admin: bool, restaurant_id: UUID | None) -> None:
     """Create a key and print it (only the key, on stdout; it is not shown again)."""
     if admin == (restaurant_id is not None):
         raise click.UsageError("give exactly one of --admin or --restaurant ID")
-    container = _container()
+    container = support.container()
     if restaurant_id is not None and container.queries.restaurant(restaurant_id, None) is None:
         raise click.BadParameter(f"no restaurant {restaurant_id}", param_hint="--restaurant")
     click.echo(_issue(container, name, restaurant_id))
@@ -137,7 +126,7 @@ def apikey_create(name: str, admin: bool, restaurant_id: UUID | None) -> None:
 @apikey.command("bootstrap")
 def apikey_bootstrap() -> None:
     """Create an admin key named 'admin' if no admin key exists yet, and print it once."""
-    container = _container()
+    container = support.container()
     if container.api_keys.has_admin_key():
         click.echo("an admin API key already exists (create another: crm apikey create --admin --name NAME)", err=True)
         return
@@ -154,7 +143,7 @@ def apikey_revoke(name: str) -> None:
     from crm.write_model.errors import NotFound
 
     try:
-        _container().api_keys.revoke(name)
+        support.container().api_keys.revoke(name)
     except NotFound:
         raise click.ClickException(f"no active API key named {name!r}") from None
     click.echo(f"revoked {name}", err=True)
@@ -176,7 +165,7 @@ def history(customer_id: UUID) -> None:
     from crm.write_model.errors import CustomerNotFound
 
     try:
-        events = _container().application.customer_history(customer_id, scope=None)
+        events = support.container().application.customer_history(customer_id, scope=None)
     except CustomerNotFound:
         raise click.ClickException(f"no customer {customer_id}") from None
     for event in events:
@@ -196,7 +185,7 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
 
     Readers keep the old tables until the swap; a running `crm projector` goes on meanwhile.
     """
-    container = _container()
+    container = support.container()
     runner = container.runner
     _check_names(names, runner.projectors)
     started = time.perf_counter()
@@ -227,7 +216,7 @@ def projections_status() -> None:
     """Each projection's position, the head of the log, and how many of its events it has yet to apply."""
     from crm.projectors.engine import projection_status
 
-    rows = projection_status(_container().runner)
+    rows = projection_status(support.container().runner)
     click.echo(f"{'projection':<12} {'position':>10} {'head':>10} {'behind':>8}  projector")
     for row in rows:
         click.echo(f"{row['name']:<12} {row['position']:>10} {row['head']:>10} {row['behind']:>8}  {row['projector']}")
@@ -245,7 +234,7 @@ def projections_status() -> None:
 @click.argument("name")
 def projections_retry(name: str) -> None:
     """Try again the events a projection could not apply (after a fix)."""
-    runner = _container().runner
+    runner = support.container().runner
     _check_names((name,), runner.projectors)
     result = runner.retry(name)
     caught_up = runner.catch_up_projection(name) if result["released"] else 0
@@ -263,90 +252,6 @@ def _check_names(names: tuple[str, ...], known) -> None:
         raise click.BadParameter(f"unknown projection(s): {', '.join(sorted(unknown))}; known: {', '.join(known)}")
 
 
-@main.group()
-def operator() -> None:
-    """Dashboard operators (they see every restaurant)."""
-
-
-PASSWORD_HELP = "At least 8 characters; prompted for (twice, hidden) when not given."
-
-
-@operator.command("create")
-@click.argument("email")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help=PASSWORD_HELP)
-def operator_create(email: str, password: str) -> None:
-    """Create an operator who can log in to the dashboard at /internal/."""
-    created = _refusing(lambda: _container().operators.create(email, password))
-    click.echo(f"operator {created.email} created", err=True)
-
-
-@operator.command("list")
-def operator_list() -> None:
-    """List the operators: email, when created, and whether failed logins have locked them out."""
-    found = _container().operators.all()
-    if not found:
-        click.echo("no operators (create one: crm operator create EMAIL)", err=True)
-        return
-    width = max(len("email"), *(len(row["email"]) for row in found))
-    click.echo(f"{'email':<{width}}  {'created':<20}  locked")
-    for row in found:
-        locked = f"until {_minute(row['locked_until'])}" if row["locked_until"] else "no"
-        click.echo(f"{row['email']:<{width}}  {_minute(row['created_at']):<20}  {locked}")
-
-
-@operator.command("remove")
-@click.argument("email")
-def operator_remove(email: str) -> None:
-    """Remove an operator; their dashboard sessions end at their next request."""
-    _refusing(lambda: _container().operators.remove(email))
-    click.echo(f"operator {_normalised(email)} removed", err=True)
-
-
-@operator.command("unlock")
-@click.argument("email")
-def operator_unlock(email: str) -> None:
-    """Lift the lockout that failed logins put on an operator's email, and forget those failures."""
-    was_locked = _refusing(lambda: _container().operators.unlock(email))
-    click.echo(f"operator {_normalised(email)} {'unlocked' if was_locked else 'was not locked'}", err=True)
-
-
-@operator.command("set-password")
-@click.argument("email")
-@click.option("--password", help=PASSWORD_HELP)
-def operator_set_password(email: str, password: str | None) -> None:
-    """Give an operator a new password (a lockout stays: `crm operator unlock` lifts it)."""
-    from crm.adapters.operators import OperatorNotFound
-
-    operators = _container().operators
-    if operators.get(email) is None:  # before asking for a password
-        raise click.ClickException(str(OperatorNotFound(_normalised(email))))
-    if password is None:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    _refusing(lambda: operators.set_password(email, password))
-    click.echo(f"operator {_normalised(email)} has a new password", err=True)
-
-
-def _refusing(command):
-    """What `command` returns; a domain error (unknown email, short password) ends the CLI with its message."""
-    from crm.write_model.errors import DomainError
-
-    try:
-        return command()
-    except DomainError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _normalised(email: str) -> str:
-    from crm.adapters.operators import normalised
-
-    return normalised(email)
-
-
-def _minute(moment) -> str:
-    from datetime import timezone
-
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
 main.add_command(export)
 main.add_command(import_)
+main.add_command(operator)

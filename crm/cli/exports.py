@@ -8,20 +8,11 @@ from uuid import UUID
 
 import click
 
-from crm.config import ConfigError, Settings
+from crm.cli import support
 from crm.write_model.vocabulary import OutreachStatus
 
 BOM_HELP = "Start with a UTF-8 byte order mark (for spreadsheets)."
 OUTPUT_HELP = "Write to FILE (default: standard output)."
-
-
-def _container():
-    from crm.bootstrap import build
-
-    try:
-        return build(Settings.from_env())
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
 
 
 @click.group()
@@ -39,7 +30,7 @@ def export_customers(
     restaurant_id: UUID | None, segment_id: UUID | None, search: str | None, bom: bool, output: BinaryIO
 ) -> None:
     """Customers not deleted, newest first, as GET /api/customers/export.csv writes them."""
-    container = _container()
+    container = support.container()
     if restaurant_id is not None and container.queries.restaurant(restaurant_id, None) is None:
         raise click.BadParameter(f"no restaurant {restaurant_id}", param_hint="--restaurant")
     found = container.export_queries.customers(None, restaurant_id, search, segment_id, container.clock())
@@ -55,7 +46,7 @@ def export_customers(
 @click.option("-o", "--output", type=click.File("wb"), default="-", help=OUTPUT_HELP)
 def export_campaign_events(campaign_id: UUID, status: str | None, bom: bool, output: BinaryIO) -> None:
     """A campaign's outreach records (one per recipient), as its events/export.csv writes them."""
-    found = _container().export_queries.campaign_outreach(campaign_id, None, status)
+    found = support.container().export_queries.campaign_outreach(campaign_id, None, status)
     if found is None:
         raise click.ClickException(f"no campaign {campaign_id}")
     _write(found, output, bom, "outreach records")
