@@ -35,10 +35,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from crm.adapters.bulk_append import first_not_live, insert_many
+from crm.adapters.customer_keys import KEYS_ERASED_CHANNEL, KeyStore, KeyTaken
 from crm.adapters.deferred_writes import DeferredWrites
 from crm.adapters.locked_append import append_locked
 from crm.adapters.log_reads import LogReads, as_uuid
-from crm.adapters.personal_data import KEYS_ERASED_CHANNEL, KeyStore, KeyTaken, PersonalDataMapper
+from crm.adapters.personal_data import PersonalDataMapper
 from crm.adapters.stream_owners import stream_owners
 from crm.write_model.commands import NoneLive, StreamLive
 from crm.write_model.errors import EventStoreBusy, StreamNotLive, StreamsStillLive

@@ -14,8 +14,8 @@ from uuid import UUID
 
 from sqlalchemy.engine import Engine
 
+from crm.adapters.customer_keys import KEYS_ERASED_CHANNEL, KeyStore
 from crm.adapters.notifications import Listener
-from crm.adapters.personal_data import KEYS_ERASED_CHANNEL, KeyStore
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from alembic import context
 
 # Every module that defines tables, imported so that each joins the one MetaData.
 import crm.adapters.api_keys  # noqa: F401
+import crm.adapters.customer_keys  # noqa: F401
 import crm.adapters.deliveries  # noqa: F401
 import crm.adapters.operators  # noqa: F401
-import crm.adapters.personal_data  # noqa: F401
 import crm.adapters.stream_owners  # noqa: F401
 import crm.read_model.tables  # noqa: F401
 from crm.adapters.schema import metadata
