@@ -98,27 +98,31 @@ class ImportCommands(ImportBatches):
         (a finished import: nothing to do). With `seconds`, stop after the batch that passes
         them (`import_running` then says whether rows are left). `on_batch` hears of each batch.
 
-        A run reads the rows done before it again (an earlier row makes a later one a duplicate),
-        so with `seconds` it goes on for at least four times as long as that took: however long
-        the file, reading it again stays under a fifth of the work."""
+        A run fetches the file and reads the rows done before it again (an earlier row makes a
+        later one a duplicate), so with `seconds` a later run goes on for at least four times as
+        long as that took: however long the file, reading it again stays under a fifth of the
+        work."""
         deadline: float | None = None
         holders: dict[UUID, UUID] = {}  # index id -> customer, as found (visits of one customer share them)
         batch = self._import(id, scope)
         last = Recorded(id)
         if batch.status != ImportStatus.RUNNING:
             return last
-        content = self.uploads.open(id)
-        if content is None:
-            return self._end(batch, "the uploaded file is no longer kept")
         try:
             restaurant = self._restaurant(batch.restaurant_id, None)
         except RestaurantNotFound:
             return self._end(batch, "the restaurant was deleted")
+        reading_since = time.monotonic()
+        content = self.uploads.open(id)
+        if content is None:
+            return self._end(batch, "the uploaded file is no longer kept")
 
-        def caught_up(reading_again: float) -> None:  # the run's own time starts now
+        def caught_up() -> None:  # fetched, and read up to the first new row: the run's own time starts
             nonlocal deadline
             if seconds is not None:
-                deadline = time.monotonic() + max(seconds, _READ_AGAIN_TIMES * reading_again)
+                # (A first run reads nothing again: its time is its own.)
+                again = time.monotonic() - reading_since if batch.through_line > 1 else 0.0
+                deadline = time.monotonic() + max(seconds, _READ_AGAIN_TIMES * again)
 
         try:
             for rows in self._batches(batch, content, ZoneInfo(restaurant.timezone), caught_up):
@@ -150,13 +154,13 @@ class ImportCommands(ImportBatches):
     # -- batches ------------------------------------------------------------------------
 
     def _batches(
-        self, batch: Import, content: BinaryIO, zone: ZoneInfo, caught_up: Callable[[float], None]
+        self, batch: Import, content: BinaryIO, zone: ZoneInfo, caught_up: Callable[[], None]
     ) -> Iterator[list[CustomerRow | VisitRow | Rejection]]:
-        """The file's rows after the import's last line, checked, in batches (`caught_up` hears
-        at the first of them how many seconds reading up to it took). The rows before are
-        checked too: a later row repeating one of them is a duplicate whatever the restarts."""
+        """The file's rows after the import's last line, checked, in batches (`caught_up` is
+        called at the first of them). The rows before are checked too: a later row repeating
+        one of them is a duplicate whatever the restarts."""
         seen = SeenInFile()
-        reading_since, behind = time.monotonic(), True
+        behind = True
         now = self.clock()
         rows: list[CustomerRow | VisitRow | Rejection] = []
         for row in import_files.read_rows(content, batch.kind):
@@ -173,7 +177,7 @@ class ImportCommands(ImportBatches):
             if row.line <= batch.through_line:
                 continue
             if behind:
-                caught_up(time.monotonic() - reading_since)
+                caught_up()
                 behind = False
             rows.append(checked)
             if len(rows) == IMPORT_BATCH_ROWS:
