@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 from hashlib import sha256
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from eventsourcing.utils import get_topic
@@ -85,7 +86,9 @@ def test_a_customers_file_with_every_kind_of_bad_row_gives_the_exact_report(run_
 
 def test_a_visits_file_with_every_kind_of_bad_row_gives_the_exact_report(run_import, container, restaurant_id, clock):
     run_import(restaurant_id, CUSTOMERS, csv_file("email,external_id", "ann@example.com,POS-1", "bob@example.com,"))
-    tomorrow = (clock() + timedelta(days=1)).date().isoformat()
+    # A date is the restaurant's local midnight: two days on in Paris is in the future at any
+    # hour (tomorrow's midnight in Paris is past from 23:00 UTC, or within the clock's skew).
+    later = (clock().astimezone(ZoneInfo("Europe/Paris")) + timedelta(days=2)).date().isoformat()
     imported = run_import(
         restaurant_id,
         VISITS,
@@ -98,7 +101,7 @@ def test_a_visits_file_with_every_kind_of_bad_row_gives_the_exact_report(run_imp
             "bob@example.com,,-3.00,,2026-03-01,",
             "bob@example.com,,,-300,2026-03-01,",
             "bob@example.com,,3.001,,2026-03-01,",
-            f"bob@example.com,,3.00,,{tomorrow},",
+            f"bob@example.com,,3.00,,{later},",
             "bob@example.com,,3.00,,yesterday,",
             "bob@example.com,,3.00,,,",
             "bob@example.com,,,,2026-03-01,",
