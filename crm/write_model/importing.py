@@ -116,16 +116,11 @@ class ImportCommands(ImportBatches):
         content = self.uploads.open(id)
         if content is None:
             return self._end(batch, "the uploaded file is no longer kept")
-
-        def caught_up() -> None:  # fetched, and read up to the first new row: the run's own time starts
-            nonlocal deadline
-            if seconds is not None:
-                # (A first run reads nothing again: its time is its own.)
-                again = time.monotonic() - reading_since if batch.through_line > 1 else 0.0
-                deadline = time.monotonic() + max(seconds, _READ_AGAIN_TIMES * again)
-
         try:
-            for rows in self._batches(batch, content, ZoneInfo(restaurant.timezone), caught_up):
+            for rows in self._batches(batch, content, ZoneInfo(restaurant.timezone)):
+                if seconds is not None and deadline is None:  # the file fetched and read up to here
+                    again = time.monotonic() - reading_since if batch.through_line > 1 else 0.0
+                    deadline = time.monotonic() + max(seconds, _READ_AGAIN_TIMES * again)
                 try:
                     recorded, batch = self._run(
                         lambda held=batch, rows=rows: self._import_batch(held, rows, holders), id
@@ -154,13 +149,11 @@ class ImportCommands(ImportBatches):
     # -- batches ------------------------------------------------------------------------
 
     def _batches(
-        self, batch: Import, content: BinaryIO, zone: ZoneInfo, caught_up: Callable[[], None]
+        self, batch: Import, content: BinaryIO, zone: ZoneInfo
     ) -> Iterator[list[CustomerRow | VisitRow | Rejection]]:
-        """The file's rows after the import's last line, checked, in batches (`caught_up` is
-        called at the first of them). The rows before are checked too: a later row repeating
-        one of them is a duplicate whatever the restarts."""
+        """The file's rows after the import's last line, checked, in batches. The rows before
+        are checked too: a later row repeating one of them is a duplicate whatever the restarts."""
         seen = SeenInFile()
-        behind = True
         now = self.clock()
         rows: list[CustomerRow | VisitRow | Rejection] = []
         for row in import_files.read_rows(content, batch.kind):
@@ -176,9 +169,6 @@ class ImportCommands(ImportBatches):
                 checked = seen.check(checked) or checked
             if row.line <= batch.through_line:
                 continue
-            if behind:
-                caught_up()
-                behind = False
             rows.append(checked)
             if len(rows) == IMPORT_BATCH_ROWS:
                 yield rows

@@ -371,6 +371,6 @@ def test_a_run_with_a_time_limit_imports_for_four_times_as_long_as_reading_the_d
     monkeypatch.setattr(import_files, "read_rows", slow_rows)
     monkeypatch.setattr(importing, "time", SimpleNamespace(monotonic=lambda: now[0]))
     application.continue_import(import_id, seconds=0)
-    # Its first new row came after 3 s (2 rows read again, then that row), so the run goes on
-    # for 12 s more, to the batch that ends after them: 16 rows read, 14 of them new.
-    assert application.import_progress(import_id) == {"rows": 40, "done": 16, "status": "running"}
+    # Its first new batch was ready after 4 s (2 rows read again, 2 new ones), so the run goes
+    # on for 16 s more, to the batch that ends after them: 20 rows read, 18 of them new.
+    assert application.import_progress(import_id) == {"rows": 40, "done": 20, "status": "running"}
