@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from uuid import UUID
 
@@ -19,7 +21,7 @@ from crm.adapters.unsubscribe_links import UnsubscribeLinks
 from crm.adapters.uploads import Uploads
 from crm.config import Settings
 from crm.projectors import all_projectors
-from crm.projectors.engine import InlineProjection, ProjectionRunner, ProjectionWatcher, ReadSide
+from crm.projectors.engine import InlineProjection, ProjectionRunner, ProjectionWatcher, ReadSide, Rebuilder
 from crm.read_model.campaign_queries import CampaignQueries
 from crm.read_model.consent_queries import ConsentQueries
 from crm.read_model.customer_page_queries import CustomerPageQueries
@@ -98,6 +100,21 @@ def _ensure_sqlite_directory(settings: Settings) -> None:
         database = make_url(settings.database_url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def projection_runner(settings: Settings) -> ProjectionRunner:
+    """A runner of every projection over its own connection to the store, nothing else wired:
+    for a rebuild's worker processes (module-level, so that a spawned process can call it)."""
+    store = open_event_store(settings.database_url, settings.secret_key.encode())
+    return ProjectionRunner(store.recorder, store.mapper, all_projectors(), on_error=settings.projection_on_error)
+
+
+def rebuilder(container: Container, workers: int | None = None) -> Rebuilder:
+    """The rebuilder for this process's projections; on PostgreSQL its phased replays use
+    `workers` processes (default: one per CPU, at most 4)."""
+    workers = workers or min(4, os.cpu_count() or 1)
+    factory = partial(projection_runner, container.settings)
+    return Rebuilder(container.runner, runner_factory=factory, workers=workers)
 
 
 def build(settings: Settings, clock: Clock = utc_now, _create_tables: bool = False) -> Container:

@@ -97,6 +97,7 @@ class LogReads:
         topics: Sequence[str] = (),
         *,
         inclusive_of_start: bool = True,
+        partition: tuple[int, int] | None = None,
     ) -> list[Notification]:
         table = self.events_record_cls.__table__
         query = select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
@@ -106,6 +107,9 @@ class LogReads:
             query = query.where(table.c.id <= stop)
         if topics:
             query = query.where(table.c.topic.in_(topics))
+        if partition is not None:  # PostgreSQL: streams split by the last byte of their id
+            part, parts = partition
+            query = query.where(func.get_byte(func.uuid_send(table.c.originator_id), 15).op("%")(parts) == part)
         query = query.order_by(table.c.id).limit(limit)
         with self.transaction(commit=False) as session:
             return [
@@ -151,9 +155,10 @@ class LogReads:
             return session.execute(query).scalar() or 0
 
     def read_window(
-        self, start: int, stop: int, limit: int, topics: Sequence[str] = ()
+        self, start: int, stop: int, limit: int, topics: Sequence[str] = (), partition: tuple[int, int] | None = None
     ) -> tuple[list[Notification], int]:
-        """Up to `limit` events of `topics` after `start`, and the position they bring a reader to.
+        """Up to `limit` events of `topics` after `start`, and the position they bring a reader to
+        (`partition`: (k, n), only the events of the k-th of n sets of streams).
 
         The id range read is bounded (at most WINDOW x `limit` ids past `start`, never past
         `stop`), so a reader far behind, or one whose topics are rare, never asks for a sort of
@@ -164,7 +169,7 @@ class LogReads:
         """
         window_end = min(stop, start + WINDOW * limit)
         notifications = self.select_notifications(
-            start, limit, stop=window_end, topics=topics, inclusive_of_start=False
+            start, limit, stop=window_end, topics=topics, inclusive_of_start=False, partition=partition
         )
         end = notifications[-1].id if len(notifications) == limit else window_end
         return notifications, end

@@ -180,7 +180,13 @@ def projections() -> None:
 
 @projections.command("rebuild")
 @click.argument("names", nargs=-1)
-def projections_rebuild(names: tuple[str, ...]) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Processes that replay a projection's streams in parallel (PostgreSQL; default: one per CPU, at most 4).",
+)
+def projections_rebuild(names: tuple[str, ...], workers: int | None) -> None:
     """Rebuild read tables (all, or NAMES) from the whole log into fresh tables, then swap them in.
 
     Readers keep the old tables until the swap; a running `crm projector` goes on meanwhile.
@@ -198,10 +204,11 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
             bar.__enter__()
         bar.update(position - bar.pos)
 
-    from crm.projectors.engine import Rebuilder, RebuildRunning
+    from crm.bootstrap import rebuilder
+    from crm.projectors.engine import RebuildRunning
 
     try:
-        Rebuilder(runner).rebuild_all(names or None, progress=progress)
+        rebuilder(container, workers).rebuild_all(names or None, progress=progress)
     except RebuildRunning as error:
         raise click.ClickException(str(error)) from None
     for bar in bars.values():

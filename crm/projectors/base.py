@@ -27,6 +27,13 @@ class Projector:
     # events (a new row, a sum added to, a row only their own aggregate changes): inline, a
     # command made of these alone is projected before the event store's insert lock.
     unordered_events: tuple[type, ...] = ()
+    # Groups of event classes that a rebuild may replay one group after the other, each
+    # group's streams in parallel processes (PostgreSQL): an event of a group writes only rows
+    # of its own stream, and reads only rows that earlier groups, or earlier events of its own
+    # stream, wrote. What such events would change beyond their stream (a customer's totals
+    # from its visits) is left to `finish_phased_replay`. Empty: the log is replayed in order.
+    replay_phases: tuple[tuple[type, ...], ...] = ()
+    phased = False  # this batch belongs to a phased replay
 
     @cached_property
     def unordered(self) -> frozenset[str]:
@@ -49,13 +56,18 @@ class Projector:
     def end_batch(self, session: Session) -> None:
         """Called after the last event of each batch."""
 
-    def apply(self, events: list, session: Session) -> None:
-        """Apply one batch of events, framed by `begin_batch` and `end_batch`.
+    def finish_phased_replay(self, session: Session) -> None:
+        """After the phases of `replay_phases`: restore what their events leave undone."""
+
+    def apply(self, events: list, session: Session, *, phased: bool = False) -> None:
+        """Apply one batch of events, framed by `begin_batch` and `end_batch` (`phased`: a
+        batch of one of `replay_phases`, in a rebuild).
 
         Each batch runs on a copy of the projector, so that what `begin_batch` sets up is the
         batch's own: inline, commands project concurrently from several threads.
         """
         batch = copy.copy(self)
+        batch.phased = phased
         batch.begin_batch(session)
         handle = batch.handle  # one dispatcher per batch, not one per event
         for event in events:

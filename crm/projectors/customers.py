@@ -7,6 +7,7 @@ from functools import singledispatchmethod
 from uuid import UUID
 
 from sqlalchemy import BigInteger, DateTime, Uuid, bindparam, case, func, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
@@ -43,6 +44,25 @@ class CustomerSpendProjector(Projector):
         Customer.Resubscribed,
         Customer.Deleted,
         Visit.VisitRecorded,
+    )
+
+    # A rebuild replays the customers' own streams, then the visits' streams (each reads
+    # only its customer's row, for the restaurant), each group's streams in parallel; the
+    # totals are recounted once at the end.
+    replay_phases = (
+        (
+            Customer.Registered,
+            Customer.DetailsChanged,
+            Customer.ExternalIdAssigned,
+            Customer.Unsubscribed,
+            Customer.Resubscribed,
+            Customer.Deleted,
+            Customer.Erased,
+            Customer.VisitRecorded,  # visits recorded in their customer's stream (older logs)
+            Customer.VisitCorrected,
+            Customer.VisitVoided,
+        ),
+        (Visit.VisitRecorded, Visit.VisitCorrected, Visit.VisitVoided),
     )
 
     @singledispatchmethod
@@ -238,6 +258,8 @@ class CustomerSpendProjector(Projector):
             insert_rows(session, consent_changes, self._consent_changes)
         if self._erasures:
             session.execute(_ERASE, list(self._erasures.values()))
+        if self.phased:  # the totals are recounted after the last phase
+            return
         if self._touched:
             self._recount(session)
         added = self._added - self._touched
@@ -276,9 +298,7 @@ class CustomerSpendProjector(Projector):
         # A visit row carries its customer's restaurant: from this batch, else from the table.
         restaurant_of = {id: row["restaurant_id"] for id, row in self._new_customers.items()}
         unknown = {v["customer_id"] for v in self._new_visits.values()} - restaurant_of.keys()
-        for chunk in _chunks(list(unknown), 1000):
-            query = select(customers.c.id, customers.c.restaurant_id).where(customers.c.id.in_(chunk))
-            restaurant_of.update((row.id, row.restaurant_id) for row in session.execute(query))
+        restaurant_of.update(_restaurants_of(session, list(unknown)))
         rows = [
             {**visit, "restaurant_id": restaurant_of[visit["customer_id"]]}
             for visit in self._new_visits.values()
@@ -286,33 +306,61 @@ class CustomerSpendProjector(Projector):
         ]
         insert_rows(session, visits, rows)
 
+    def finish_phased_replay(self, session: Session) -> None:
+        """Recount every customer's totals from their visits, in one statement."""
+        session.execute(_recount_totals(None))
+
     def _recount(self, session: Session) -> None:
         # One grouped pass over the touched customers' visits (none left: zero, registration time).
         for chunk in _chunks(list(self._touched), 1000):
-            totals = (
-                select(
-                    customers.c.id.label("customer_id"),
-                    func.coalesce(func.sum(visits.c.spend_cents), 0).label("spend"),
-                    func.count(visits.c.id).label("visits"),
-                    func.max(visits.c.visited_at).label("last_visit"),
-                    func.min(visits.c.visited_at).label("first_visit"),
-                )
-                .select_from(customers.outerjoin(visits, visits.c.customer_id == customers.c.id))
-                .where(customers.c.id.in_(chunk))
-                .group_by(customers.c.id)
-                .subquery()
-            )
-            session.execute(
-                customers.update()
-                .where(customers.c.id == totals.c.customer_id)
-                .values(
-                    total_spend_cents=totals.c.spend,
-                    visit_count=totals.c.visits,
-                    last_visit_at=totals.c.last_visit,
-                    first_visit_at=totals.c.first_visit,
-                    last_active_at=func.coalesce(totals.c.last_visit, customers.c.created_at),
-                )
-            )
+            session.execute(_recount_totals(chunk))
+
+
+def _restaurants_of(session: Session, customer_ids: list[UUID]):
+    """(customer id, restaurant id) of those of `customer_ids` that have a row."""
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter: an IN list of a thousand ids costs SQLAlchemy and PostgreSQL
+        # more to render and parse than the lookups themselves.
+        return session.execute(_RESTAURANTS_OF_ANY, {"ids": customer_ids}).all()
+    return [
+        row
+        for chunk in _chunks(customer_ids, 1000)
+        for row in session.execute(select(customers.c.id, customers.c.restaurant_id).where(customers.c.id.in_(chunk)))
+    ]
+
+
+_RESTAURANTS_OF_ANY = select(customers.c.id, customers.c.restaurant_id).where(
+    customers.c.id == func.any(bindparam("ids", type_=postgresql.ARRAY(Uuid)))
+)
+
+
+def _recount_totals(customer_ids: list[UUID] | None):
+    """The UPDATE that sets the totals of `customer_ids` (None: of every customer) from their visits."""
+    totals = (
+        select(
+            customers.c.id.label("customer_id"),
+            func.coalesce(func.sum(visits.c.spend_cents), 0).label("spend"),
+            func.count(visits.c.id).label("visits"),
+            func.max(visits.c.visited_at).label("last_visit"),
+            func.min(visits.c.visited_at).label("first_visit"),
+        )
+        .select_from(customers.outerjoin(visits, visits.c.customer_id == customers.c.id))
+        .group_by(customers.c.id)
+    )
+    if customer_ids is not None:
+        totals = totals.where(customers.c.id.in_(customer_ids))
+    totals = totals.subquery()
+    return (
+        customers.update()
+        .where(customers.c.id == totals.c.customer_id)
+        .values(
+            total_spend_cents=totals.c.spend,
+            visit_count=totals.c.visits,
+            last_visit_at=totals.c.last_visit,
+            first_visit_at=totals.c.first_visit,
+            last_active_at=func.coalesce(totals.c.last_visit, customers.c.created_at),
+        )
+    )
 
 
 _FEW = 5  # visits in a batch, below which each is inserted by its own INSERT ... SELECT

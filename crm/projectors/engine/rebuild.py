@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import gc
 import logging
+import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from eventsourcing.utils import get_topic
 from psycopg2.errors import LockNotAvailable
 from sqlalchemy import Index, MetaData, create_engine, select, text
 from sqlalchemy.engine import Connection, make_url
@@ -59,10 +61,11 @@ class _SideSession(Session):
 class _Reader:
     """Reads and decodes batches of a projector's events in a thread, a couple ahead of the writer."""
 
-    def __init__(self, rebuilder: Rebuilder, projector: Projector, start: int, stop: int):
-        self.runner = rebuilder.runner
-        self.batch_size = rebuilder.batch_size
-        self.topics = tuple(sorted(projector.topics))
+    def __init__(self, runner: ProjectionRunner, batch_size: int, topics, start: int, stop: int, partition=None):
+        self.runner = runner
+        self.batch_size = batch_size
+        self.topics = tuple(sorted(topics))
+        self.partition = partition
         self.start, self.stop = start, stop
         self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.stopping = threading.Event()
@@ -94,7 +97,9 @@ class _Reader:
         try:
             while position < self.stop and not self.stopping.is_set():
                 recorder = self.runner.recorder
-                notifications, end = recorder.read_window(position, self.stop, self.batch_size, self.topics)
+                notifications, end = recorder.read_window(
+                    position, self.stop, self.batch_size, self.topics, self.partition
+                )
                 self._put((self.runner.decode(notifications), end))
                 position = end
             self._put(None)
@@ -111,12 +116,19 @@ class _Reader:
 
 
 class Rebuilder:
-    """Rebuilds projections of a `ProjectionRunner` by build-then-swap."""
+    """Rebuilds projections of a `ProjectionRunner` by build-then-swap.
 
-    def __init__(self, runner: ProjectionRunner, batch_size: int = 5000):
+    On PostgreSQL, given `runner_factory` (a picklable callable that builds a runner like
+    `runner` in another process), a projection with `replay_phases` has the bulk of its log
+    replayed by `workers` processes in parallel, each taking its share of the streams.
+    """
+
+    def __init__(self, runner: ProjectionRunner, batch_size: int = 5000, *, runner_factory=None, workers: int = 1):
         self.runner = runner
         self.batch_size = batch_size
         self.engine = runner.recorder.datastore.engine
+        self.runner_factory = runner_factory
+        self.workers = workers
 
     def rebuild_all(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> dict[str, int]:
         """Rebuild the named projections (default: all); events applied per projection."""
@@ -155,7 +167,11 @@ class Rebuilder:
                 # windowed reads were then planned as a sort of every id in the window.
                 connection.execute(text(f'ANALYZE "{self.runner.recorder.events_table_name}"'))
             deferred = self._create_side_tables(projector, connection)
-            position, applied = self._replay_to_near_head(projector, connection, 0, progress)
+            position, applied = 0, 0
+            if postgres and self._phased(projector):
+                position, applied = self._replay_in_phases(projector, connection, progress)
+            more_position, more = self._replay_to_near_head(projector, connection, position, progress)
+            position, applied = more_position, applied + more
             for index in deferred:  # cheaper built once over the whole table than row by row
                 index.create(connection)
             if postgres:  # for the catch-up's statements, now that the indexes are there
@@ -208,7 +224,8 @@ class Rebuilder:
         database works on one while Python works on the other.
         """
         position, applied = start, 0
-        with _SideSession(bind=connection) as session, _Reader(self, projector, start, stop) as batches:
+        reader = _Reader(self.runner, self.batch_size, projector.topics, start, stop)
+        with _SideSession(bind=connection) as session, reader as batches:
             for events, end in batches:
                 projector.apply(events, session)
                 if commit_every_batch:
@@ -247,6 +264,67 @@ class Rebuilder:
         connection.commit()
         connection.exec_driver_sql(f"DETACH DATABASE {SIDE}")
         return applied
+
+    # -- the phased replay ------------------------------------------------------------------
+
+    def _phased(self, projector: Projector) -> bool:
+        if self.runner_factory is None or self.workers < 2 or not projector.replay_phases:
+            return False
+        covered = {get_topic(cls) for phase in projector.replay_phases for cls in phase}
+        return covered == projector.topics  # an event left out of every phase would be lost
+
+    def _replay_in_phases(self, projector: Projector, connection: Connection, progress) -> tuple[int, int]:
+        """Replay the log up to its head one phase after the other, each by `workers`
+        processes; then let the projector finish. Returns (the head, events applied)."""
+        stop, applied = self._head(), 0
+        phases = projector.replay_phases
+        context = multiprocessing.get_context("spawn")  # a fork would copy this process's threads' locks
+        for number, phase in enumerate(phases):
+            began = time.perf_counter()
+            topics = sorted(get_topic(cls) for cls in phase)
+            positions = context.Array("q", self.workers)
+            counts = context.Array("q", self.workers)
+            workers = [
+                context.Process(
+                    target=_replay_partition,
+                    args=(self.runner_factory, projector.name, topics, stop, (part, self.workers), self.batch_size),
+                    kwargs={"position": positions, "count": counts},
+                    name=f"rebuild-{projector.name}-{part}",
+                    daemon=True,
+                )
+                for part in range(self.workers)
+            ]
+            for worker in workers:
+                worker.start()
+            try:
+                while any(worker.is_alive() for worker in workers):
+                    for worker in workers:
+                        worker.join(timeout=0.2 / len(workers))
+                    if progress:
+                        done = min(positions[:])
+                        progress(projector.name, (number * stop + done) // len(phases), stop)
+            finally:
+                for worker in workers:
+                    if worker.is_alive():
+                        worker.terminate()
+                        worker.join()
+            failed = [worker.name for worker in workers if worker.exitcode != 0]
+            if failed:
+                raise RuntimeError(f"rebuild of {projector.name}: {', '.join(failed)} failed (see above)")
+            applied += sum(counts[:])
+            log.info(
+                "%s: phase %d of %d, %d events by %d processes in %.1f s",
+                projector.name,
+                number + 1,
+                len(phases),
+                sum(counts[:]),
+                self.workers,
+                time.perf_counter() - began,
+            )
+        with _SideSession(bind=connection) as session:
+            projector.finish_phased_replay(session)
+            session.commit()
+        return stop, applied
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -314,3 +392,23 @@ class _cycle_collection_paused:
         if self.was_enabled:
             gc.enable()
         gc.collect()
+
+
+def _replay_partition(runner_factory, name: str, topics, stop: int, partition, batch_size: int, *, position, count):
+    """In a worker process: apply the events of `topics` in (0, `stop`] of the `partition`'s
+    streams to the side tables, a transaction a batch; `position` and `count` are shared
+    arrays, one slot per partition, for the parent's progress."""
+    runner = runner_factory()
+    projector = runner.projectors[name]
+    engine = runner.recorder.datastore.engine
+    part = partition[0]
+    with engine.connect() as connection, _cycle_collection_paused():
+        connection.execute(text("SET synchronous_commit = off"))  # side tables: thrown away on a crash
+        connection.commit()  # else the session would join this transaction, and never commit it
+        reader = _Reader(runner, batch_size, topics, 0, stop, partition)
+        with _SideSession(bind=connection) as session, reader as batches:
+            for events, end in batches:
+                projector.apply(events, session, phased=True)
+                session.commit()
+                position[part], count[part] = end, count[part] + len(events)
+    engine.dispose()
