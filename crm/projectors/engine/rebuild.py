@@ -3,7 +3,8 @@
 1. Fresh, empty copies of the projection's tables are created in a side schema (PostgreSQL)
    or an attached side database (SQLite), with the same names, columns and indexes.
 2. The whole log is replayed into them in large batches, while the live projection keeps
-   serving readers and following new events.
+   serving readers and following new events (on PostgreSQL, in phases by several processes
+   for a projection that has them: `phased_replay.py`).
 3. One short transaction locks the projection's tracking row (the live projector's batches
    wait on it), applies to the copies the few events that arrived meanwhile, swaps the copies
    in for the live tables and sets the position. Readers see the old tables or the new ones,
@@ -12,31 +13,26 @@
 
 from __future__ import annotations
 
-import gc
 import logging
-import multiprocessing
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from eventsourcing.utils import get_topic
 from psycopg2.errors import LockNotAvailable
 from sqlalchemy import Index, MetaData, create_engine, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from crm.locks import exclusive
 from crm.projectors.base import Projector
 from crm.projectors.engine import listener, tracking
+from crm.projectors.engine.phased_replay import can_replay_in_phases, replay_in_phases
+from crm.projectors.engine.replay import SIDE, Reader, SideSession, cycle_collection_paused
 from crm.projectors.engine.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
-SIDE = "crm_rebuild"  # the side schema (PostgreSQL) or attached database (SQLite)
 ANALYZE_AFTER_EVENTS = 25_000  # then each time the events replayed have doubled
 
 
@@ -45,74 +41,6 @@ class RebuildRunning(Exception):
 
     def __init__(self):
         super().__init__("another rebuild is running against this database; wait for it to finish")
-
-
-class _SideSession(Session):
-    """A session whose statements address the side tables (the projectors' own SQL, unchanged)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(info={"schema": SIDE}, **kwargs)  # for COPY, which SQLAlchemy does not translate
-
-    def execute(self, statement, params=None, *, execution_options=None, **kwargs):
-        options = {**(execution_options or {}), "schema_translate_map": {None: SIDE}}
-        return super().execute(statement, params, execution_options=options, **kwargs)
-
-
-class _Reader:
-    """Reads and decodes batches of a projector's events in a thread, a couple ahead of the writer."""
-
-    def __init__(self, runner: ProjectionRunner, batch_size: int, topics, start: int, stop: int, partition=None):
-        self.runner = runner
-        self.batch_size = batch_size
-        self.topics = tuple(sorted(topics))
-        self.partition = partition
-        self.start, self.stop = start, stop
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="rebuild-reader", daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        while self.thread.is_alive():  # unblock a reader waiting on a full queue
-            try:
-                self.queue.get(timeout=0.1)
-            except queue.Empty:
-                pass
-
-    def __iter__(self):
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def _run(self) -> None:
-        position = self.start
-        try:
-            while position < self.stop and not self.stopping.is_set():
-                recorder = self.runner.recorder
-                notifications, end = recorder.read_window(
-                    position, self.stop, self.batch_size, self.topics, self.partition
-                )
-                self._put((self.runner.decode(notifications), end))
-                position = end
-            self._put(None)
-        except BaseException as error:  # handed to the writer, which raises it
-            self._put(error)
-
-    def _put(self, item) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
 
 class Rebuilder:
@@ -129,6 +57,7 @@ class Rebuilder:
         self.engine = runner.recorder.datastore.engine
         self.runner_factory = runner_factory
         self.workers = workers
+        self._log_analyzed = False  # once per rebuilder: ANALYZE of a million events takes 0.2 s
 
     def rebuild_all(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> dict[str, int]:
         """Rebuild the named projections (default: all); events applied per projection."""
@@ -158,20 +87,37 @@ class Rebuilder:
     # -- the three steps --------------------------------------------------------------------
 
     def _rebuild(self, projector: Projector, connection: Connection, progress: Progress | None, swap) -> int:
-        with connection, _cycle_collection_paused():
+        with connection, cycle_collection_paused():
             postgres = connection.dialect.name == "postgresql"
             self._analyze_at, self._replayed_events = (ANALYZE_AFTER_EVENTS if postgres else None), 0
             if postgres:  # the side tables are thrown away if we crash: no need to wait for each flush
                 connection.execute(text("SET synchronous_commit = off"))
-                # A log loaded faster than autovacuum analyzes it has no statistics: its
-                # windowed reads were then planned as a sort of every id in the window.
-                connection.execute(text(f'ANALYZE "{self.runner.recorder.events_table_name}"'))
+                if not self._log_analyzed:
+                    # A log loaded faster than autovacuum analyzes it has no statistics: its
+                    # windowed reads were then planned as a sort of every id in the window.
+                    connection.execute(text(f'ANALYZE "{self.runner.recorder.events_table_name}"'))
+                    self._log_analyzed = True
             deferred = self._create_side_tables(projector, connection)
             position, applied = 0, 0
             if postgres and self._phased(projector):
-                position, applied = self._replay_in_phases(projector, connection, progress)
-            more_position, more = self._replay_to_near_head(projector, connection, position, progress)
-            position, applied = more_position, applied + more
+                position = self._head()
+
+                def analyze():
+                    self._analyze(projector, connection)
+                    connection.commit()
+
+                applied = replay_in_phases(
+                    self.runner_factory,
+                    self.workers,
+                    projector,
+                    connection,
+                    position,
+                    self.batch_size,
+                    progress,
+                    analyze,
+                )
+            position, more = self._replay_to_near_head(projector, connection, position, progress)
+            applied += more
             for index in deferred:  # cheaper built once over the whole table than row by row
                 index.create(connection)
             if postgres:  # for the catch-up's statements, now that the indexes are there
@@ -224,8 +170,8 @@ class Rebuilder:
         database works on one while Python works on the other.
         """
         position, applied = start, 0
-        reader = _Reader(self.runner, self.batch_size, projector.topics, start, stop)
-        with _SideSession(bind=connection) as session, reader as batches:
+        reader = Reader(self.runner, self.batch_size, projector.topics, start, stop)
+        with SideSession(bind=connection) as session, reader as batches:
             for events, end in batches:
                 projector.apply(events, session)
                 if commit_every_batch:
@@ -265,68 +211,10 @@ class Rebuilder:
         connection.exec_driver_sql(f"DETACH DATABASE {SIDE}")
         return applied
 
-    # -- the phased replay ------------------------------------------------------------------
+    # -- helpers -----------------------------------------------------------------------------
 
     def _phased(self, projector: Projector) -> bool:
-        if self.runner_factory is None or self.workers < 2 or not projector.replay_phases:
-            return False
-        covered = {get_topic(cls) for phase in projector.replay_phases for cls in phase}
-        return covered == projector.topics  # an event left out of every phase would be lost
-
-    def _replay_in_phases(self, projector: Projector, connection: Connection, progress) -> tuple[int, int]:
-        """Replay the log up to its head one phase after the other, each by `workers`
-        processes; then let the projector finish. Returns (the head, events applied)."""
-        stop, applied = self._head(), 0
-        phases = projector.replay_phases
-        context = multiprocessing.get_context("spawn")  # a fork would copy this process's threads' locks
-        for number, phase in enumerate(phases):
-            began = time.perf_counter()
-            topics = sorted(get_topic(cls) for cls in phase)
-            positions = context.Array("q", self.workers)
-            counts = context.Array("q", self.workers)
-            workers = [
-                context.Process(
-                    target=_replay_partition,
-                    args=(self.runner_factory, projector.name, topics, stop, (part, self.workers), self.batch_size),
-                    kwargs={"position": positions, "count": counts},
-                    name=f"rebuild-{projector.name}-{part}",
-                    daemon=True,
-                )
-                for part in range(self.workers)
-            ]
-            for worker in workers:
-                worker.start()
-            try:
-                while any(worker.is_alive() for worker in workers):
-                    for worker in workers:
-                        worker.join(timeout=0.2 / len(workers))
-                    if progress:
-                        done = min(positions[:])
-                        progress(projector.name, (number * stop + done) // len(phases), stop)
-            finally:
-                for worker in workers:
-                    if worker.is_alive():
-                        worker.terminate()
-                        worker.join()
-            failed = [worker.name for worker in workers if worker.exitcode != 0]
-            if failed:
-                raise RuntimeError(f"rebuild of {projector.name}: {', '.join(failed)} failed (see above)")
-            applied += sum(counts[:])
-            log.info(
-                "%s: phase %d of %d, %d events by %d processes in %.1f s",
-                projector.name,
-                number + 1,
-                len(phases),
-                sum(counts[:]),
-                self.workers,
-                time.perf_counter() - began,
-            )
-        with _SideSession(bind=connection) as session:
-            projector.finish_phased_replay(session)
-            session.commit()
-        return stop, applied
-
-    # -- helpers -----------------------------------------------------------------------------
+        return self.runner_factory is not None and self.workers > 1 and can_replay_in_phases(projector)
 
     def _replayed(self, projector: Projector, connection: Connection, events: int) -> None:
         """Analyze the side tables as they grow (PostgreSQL): fresh tables have no statistics,
@@ -373,42 +261,3 @@ class Rebuilder:
                 log.info("swap of %s waits for readers (attempt %d)", projector.name, attempt)
                 time.sleep(min(0.05 * attempt, 1.0))
         raise RuntimeError(f"could not lock the tables of {projector.name} for the swap")
-
-
-class _cycle_collection_paused:
-    """No cyclic garbage collection while a replay runs.
-
-    A replay keeps a few batches of decoded events alive and allocates millions of objects;
-    each allocation threshold set off a collection that walked the live ones again. Measured
-    on a 1M-event log: a third of the rebuild's CPU. The replay makes little cyclic garbage;
-    it is collected once at the end.
-    """
-
-    def __enter__(self):
-        self.was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc):
-        if self.was_enabled:
-            gc.enable()
-        gc.collect()
-
-
-def _replay_partition(runner_factory, name: str, topics, stop: int, partition, batch_size: int, *, position, count):
-    """In a worker process: apply the events of `topics` in (0, `stop`] of the `partition`'s
-    streams to the side tables, a transaction a batch; `position` and `count` are shared
-    arrays, one slot per partition, for the parent's progress."""
-    runner = runner_factory()
-    projector = runner.projectors[name]
-    engine = runner.recorder.datastore.engine
-    part = partition[0]
-    with engine.connect() as connection, _cycle_collection_paused():
-        connection.execute(text("SET synchronous_commit = off"))  # side tables: thrown away on a crash
-        connection.commit()  # else the session would join this transaction, and never commit it
-        reader = _Reader(runner, batch_size, topics, 0, stop, partition)
-        with _SideSession(bind=connection) as session, reader as batches:
-            for events, end in batches:
-                projector.apply(events, session, phased=True)
-                session.commit()
-                position[part], count[part] = end, count[part] + len(events)
-    engine.dispose()
