@@ -91,6 +91,7 @@ def test_rebuild_swaps_fresh_tables_in_under_live_traffic(settings, container, c
         with VisitWriter(writer.application) as busy, Reader(container.engine) as reader:
             wait_until(lambda: busy.count >= 100, 60)
             rebuilder = Rebuilder(container.runner, batch_size=25)  # many batches, several catch-up rounds
+            rebuilder.analyze_after_events = 50  # the side tables analyzed as they grow, several times
             with SlowReader(container.engine), caplog.at_level("INFO", logger="crm.projectors.engine.rebuild"):
                 applied = {name: rebuilder.rebuild(name) for name in ("customers", "campaigns", "restaurants")}
             seen = busy.count

@@ -58,6 +58,7 @@ class Rebuilder:
         self.runner_factory = runner_factory
         self.workers = workers
         self._log_analyzed = False  # once per rebuilder: ANALYZE of a million events takes 0.2 s
+        self.analyze_after_events = ANALYZE_AFTER_EVENTS
 
     def rebuild_all(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> dict[str, int]:
         """Rebuild the named projections (default: all); events applied per projection."""
@@ -89,7 +90,7 @@ class Rebuilder:
     def _rebuild(self, projector: Projector, connection: Connection, progress: Progress | None, swap) -> int:
         with connection, cycle_collection_paused():
             postgres = connection.dialect.name == "postgresql"
-            self._analyze_at, self._replayed_events = (ANALYZE_AFTER_EVENTS if postgres else None), 0
+            self._analyze_at, self._replayed_events = (self.analyze_after_events if postgres else None), 0
             if postgres:  # the side tables are thrown away if we crash: no need to wait for each flush
                 connection.execute(text("SET synchronous_commit = off"))
                 if not self._log_analyzed:
@@ -177,7 +178,8 @@ class Rebuilder:
                 if commit_every_batch:
                     session.commit()
                 position, applied = end, applied + len(events)
-                self._replayed(projector, connection, len(events))
+                if commit_every_batch:  # never inside the swap's transaction, which holds the locks
+                    self._replayed(projector, connection, len(events))
                 if progress:
                     progress(projector.name, position, stop)
         return position, applied
