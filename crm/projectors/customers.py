@@ -6,20 +6,27 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, Uuid, bindparam, case, func, or_, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
 from crm.projectors.bulk import insert_rows, update_from_values
+from crm.projectors.customer_statements import (
+    ADD_VISITS,
+    ADD_VISITS_FROM_VALUES,
+    ADD_VISITS_ROW,
+    ERASE,
+    FEW_VISITS,
+    INSERT_VISIT,
+    chunks,
+    personal,
+    recount_totals,
+    restaurants_of,
+)
 from crm.read_model.tables import consent_changes, customers, visits
 from crm.write_model.customers import Customer
 from crm.write_model.visits import Visit
 from crm.write_model.vocabulary import EmailConsent
-
-
-def _search_text(email: str, first_name: str, last_name: str) -> str:
-    return f"{email}\n{first_name} {last_name}".lower()
 
 
 class CustomerSpendProjector(Projector):
@@ -94,7 +101,7 @@ class CustomerSpendProjector(Projector):
         self._new_customers[event.originator_id] = {
             "id": event.originator_id,
             "restaurant_id": event.restaurant_id,
-            **_personal(event.email, event.first_name, event.last_name),
+            **personal(event.email, event.first_name, event.last_name),
             "total_spend_cents": 0,
             "visit_count": 0,
             "last_visit_at": None,
@@ -110,7 +117,7 @@ class CustomerSpendProjector(Projector):
 
     @handle.register
     def _details_changed(self, event: Customer.DetailsChanged, session: Session) -> None:
-        details = _personal(event.email, event.first_name, event.last_name)
+        details = personal(event.email, event.first_name, event.last_name)
         if event.originator_id in self._new_customers:
             self._new_customers[event.originator_id].update(details)
         else:
@@ -177,7 +184,7 @@ class CustomerSpendProjector(Projector):
 
     @handle.register
     def _deleted(self, event: Customer.Deleted, session: Session) -> None:
-        erased = {"deleted_at": event.timestamp, "external_id": None, **_personal("", "", "")}
+        erased = {"deleted_at": event.timestamp, "external_id": None, **personal("", "", "")}
         self._details.pop(event.originator_id, None)
         self._external_ids.pop(event.originator_id, None)
         if event.originator_id in self._new_customers:
@@ -217,7 +224,7 @@ class CustomerSpendProjector(Projector):
         new = self._new_customers.get(event.originator_id)
         if new is not None:
             new.update(
-                _personal("", "", ""),
+                personal("", "", ""),
                 external_id=None,
                 erased_at=event.timestamp,
                 deleted_at=new["deleted_at"] or event.timestamp,
@@ -257,7 +264,7 @@ class CustomerSpendProjector(Projector):
         if self._consent_changes:
             insert_rows(session, consent_changes, self._consent_changes)
         if self._erasures:
-            session.execute(_ERASE, list(self._erasures.values()))
+            session.execute(ERASE, list(self._erasures.values()))
         if self.phased:  # the totals are recounted after the last phase
             return
         if self._touched:
@@ -284,21 +291,21 @@ class CustomerSpendProjector(Projector):
                 row["visits"] += 1
                 row["last_visit"] = max(row["last_visit"], visit["visited_at"])
                 row["first_visit"] = min(row["first_visit"], visit["visited_at"])
-        if len(totals) > _FEW and session.get_bind().dialect.name == "postgresql":
-            update_from_values(session, customers, _ADD_VISITS_FROM_VALUES, _ADD_VISITS_ROW, list(totals.values()))
+        if len(totals) > FEW_VISITS and session.get_bind().dialect.name == "postgresql":
+            update_from_values(session, customers, ADD_VISITS_FROM_VALUES, ADD_VISITS_ROW, list(totals.values()))
         elif totals:
-            session.execute(_ADD_VISITS, list(totals.values()))
+            session.execute(ADD_VISITS, list(totals.values()))
 
     def _insert_visits(self, session: Session) -> None:
-        if len(self._new_visits) <= _FEW and not self._new_customers:
+        if len(self._new_visits) <= FEW_VISITS and not self._new_customers:
             # A command's own batch: an INSERT ... SELECT (its restaurant from its customer's
             # row) beats a lookup and a COPY.
-            session.execute(_INSERT_VISIT, list(self._new_visits.values()))
+            session.execute(INSERT_VISIT, list(self._new_visits.values()))
             return
         # A visit row carries its customer's restaurant: from this batch, else from the table.
         restaurant_of = {id: row["restaurant_id"] for id, row in self._new_customers.items()}
         unknown = {v["customer_id"] for v in self._new_visits.values()} - restaurant_of.keys()
-        restaurant_of.update(_restaurants_of(session, list(unknown)))
+        restaurant_of.update(restaurants_of(session, list(unknown)))
         rows = [
             {**visit, "restaurant_id": restaurant_of[visit["customer_id"]]}
             for visit in self._new_visits.values()
@@ -308,145 +315,9 @@ class CustomerSpendProjector(Projector):
 
     def finish_phased_replay(self, session: Session) -> None:
         """Recount every customer's totals from their visits, in one statement."""
-        session.execute(_recount_totals(None))
+        session.execute(recount_totals(None))
 
     def _recount(self, session: Session) -> None:
         # One grouped pass over the touched customers' visits (none left: zero, registration time).
-        for chunk in _chunks(list(self._touched), 1000):
-            session.execute(_recount_totals(chunk))
-
-
-def _restaurants_of(session: Session, customer_ids: list[UUID]):
-    """(customer id, restaurant id) of those of `customer_ids` that have a row."""
-    if session.get_bind().dialect.name == "postgresql":
-        # One array parameter: an IN list of a thousand ids costs SQLAlchemy and PostgreSQL
-        # more to render and parse than the lookups themselves.
-        return session.execute(_RESTAURANTS_OF_ANY, {"ids": customer_ids}).all()
-    return [
-        row
-        for chunk in _chunks(customer_ids, 1000)
-        for row in session.execute(select(customers.c.id, customers.c.restaurant_id).where(customers.c.id.in_(chunk)))
-    ]
-
-
-_RESTAURANTS_OF_ANY = select(customers.c.id, customers.c.restaurant_id).where(
-    customers.c.id == func.any(bindparam("ids", type_=postgresql.ARRAY(Uuid)))
-)
-
-
-def _recount_totals(customer_ids: list[UUID] | None):
-    """The UPDATE that sets the totals of `customer_ids` (None: of every customer) from their visits."""
-    totals = (
-        select(
-            customers.c.id.label("customer_id"),
-            func.coalesce(func.sum(visits.c.spend_cents), 0).label("spend"),
-            func.count(visits.c.id).label("visits"),
-            func.max(visits.c.visited_at).label("last_visit"),
-            func.min(visits.c.visited_at).label("first_visit"),
-        )
-        .select_from(customers.outerjoin(visits, visits.c.customer_id == customers.c.id))
-        .group_by(customers.c.id)
-    )
-    if customer_ids is not None:
-        totals = totals.where(customers.c.id.in_(customer_ids))
-    totals = totals.subquery()
-    return (
-        customers.update()
-        .where(customers.c.id == totals.c.customer_id)
-        .values(
-            total_spend_cents=totals.c.spend,
-            visit_count=totals.c.visits,
-            last_visit_at=totals.c.last_visit,
-            first_visit_at=totals.c.first_visit,
-            last_active_at=func.coalesce(totals.c.last_visit, customers.c.created_at),
-        )
-    )
-
-
-_FEW = 5  # visits in a batch, below which each is inserted by its own INSERT ... SELECT
-_INSERT_VISIT = visits.insert().from_select(
-    ["id", "customer_id", "restaurant_id", "spend_cents", "visited_at"],
-    select(
-        bindparam("id", type_=Uuid),
-        customers.c.id,
-        customers.c.restaurant_id,
-        bindparam("spend_cents", type_=BigInteger),
-        bindparam("visited_at", type_=DateTime(timezone=True)),
-    ).where(customers.c.id == bindparam("customer_id")),
-)
-
-_latest_visit = case(
-    (
-        or_(customers.c.last_visit_at.is_(None), customers.c.last_visit_at < bindparam("last_visit")),
-        bindparam("last_visit"),
-    ),
-    else_=customers.c.last_visit_at,
-)
-_first_visit = bindparam("first_visit", type_=DateTime(timezone=True))
-_earliest_visit = case(
-    (
-        or_(customers.c.first_visit_at.is_(None), customers.c.first_visit_at > _first_visit),
-        _first_visit,
-    ),
-    else_=customers.c.first_visit_at,
-)
-_ADD_VISITS = (
-    customers.update()
-    .where(customers.c.id == bindparam("customer_id"))
-    .values(
-        total_spend_cents=customers.c.total_spend_cents + bindparam("spend"),
-        visit_count=customers.c.visit_count + bindparam("visits"),
-        last_visit_at=_latest_visit,
-        first_visit_at=_earliest_visit,
-        last_active_at=_latest_visit,  # a customer with a visit was last active at their last visit
-    )
-)
-
-# The same, for many customers in one statement (PostgreSQL): an import's batch adds visits
-# to a thousand customers, one UPDATE each would be a thousand round trips.
-_ADD_VISITS_FROM_VALUES = """
-UPDATE {table} AS c SET
-    total_spend_cents = c.total_spend_cents + v.spend,
-    visit_count = c.visit_count + v.visits,
-    last_visit_at = CASE WHEN c.last_visit_at IS NULL OR c.last_visit_at < v.last_visit
-        THEN v.last_visit ELSE c.last_visit_at END,
-    first_visit_at = CASE WHEN c.first_visit_at IS NULL OR c.first_visit_at > v.first_visit
-        THEN v.first_visit ELSE c.first_visit_at END,
-    last_active_at = CASE WHEN c.last_visit_at IS NULL OR c.last_visit_at < v.last_visit
-        THEN v.last_visit ELSE c.last_visit_at END
-FROM (VALUES %s) AS v(id, spend, visits, last_visit, first_visit)
-WHERE c.id = v.id
-"""
-_ADD_VISITS_ROW = (
-    ("customer_id", "uuid"),
-    ("spend", "bigint"),
-    ("visits", "int"),
-    ("last_visit", "timestamptz"),
-    ("first_visit", "timestamptz"),
-)
-
-
-def _personal(email: str, first_name: str, last_name: str) -> dict:
-    return {
-        "email": email,
-        "first_name": first_name,
-        "last_name": last_name,
-        "search_text": _search_text(email, first_name, last_name),
-    }
-
-
-_ERASE = (
-    customers.update()
-    .where(customers.c.id == bindparam("customer_id"))
-    .values(
-        erased_at=bindparam("at", type_=DateTime(timezone=True)),
-        external_id=None,
-        deleted_at=func.coalesce(customers.c.deleted_at, bindparam("at", type_=DateTime(timezone=True))),
-        **_personal("", "", ""),
-    )
-)
-
-
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+        for chunk in chunks(list(self._touched), 1000):
+            session.execute(recount_totals(chunk))
