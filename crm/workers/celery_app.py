@@ -14,6 +14,7 @@ from crm.adapters.availability import database_unavailable
 from crm.config import Settings
 
 EMBEDDED_BROKER = "memory://"
+EMBEDDED_TRANSPORT = "crm.workers.memory_broker:Transport"
 OUTAGE_RETRY_SECONDS = 1.0  # the first retry after a database outage; doubling up to the cap
 OUTAGE_RETRY_CAP_SECONDS = 10.0
 OUTAGE_RETRIES = 30  # about five minutes of outage; past it the task fails, and the follower's sweep requeues
@@ -66,6 +67,8 @@ def create_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": 3600, "socket_timeout": 5, "socket_connect_timeout": 3},
         worker_pool="solo" if sys.platform == "win32" else "prefork",
     )
+    if not settings.broker_url:
+        app.conf.broker_transport = EMBEDDED_TRANSPORT
     return app
 
 

@@ -1,6 +1,10 @@
 """The Celery app is configured for at-least-once work with idempotent tasks."""
 
+import socket
+import time
+
 import pytest
+from kombu import Consumer, Producer, Queue
 
 from crm.config import Settings
 from crm.workers import celery_app
@@ -18,6 +22,31 @@ def test_at_least_once_settings():
 def test_without_a_broker_the_embedded_memory_transport_is_used():
     conf = celery_app.create_celery(Settings(secret_key="s")).conf
     assert conf.broker_url == "memory://"
+    assert conf.broker_transport == "crm.workers.memory_broker:Transport"
+
+
+def test_a_broker_url_keeps_its_own_transport():
+    conf = celery_app.create_celery(Settings(broker_url="redis://127.0.0.1:6379/0", secret_key="s")).conf
+    assert conf.broker_transport is None
+
+
+def test_the_embedded_transport_hands_over_a_task_and_gives_control_back_within_its_drain():
+    app = celery_app.create_celery(Settings(secret_key="s"))
+    with app.connection_for_write() as connection:
+        assert type(connection.transport).__module__ == "crm.workers.memory_broker"
+        # Check an empty drain returns long before Celery's 2-second timeout (so a stopping
+        # worker notices at once) ...
+        started = time.monotonic()
+        with pytest.raises(socket.timeout):
+            connection.drain_events(timeout=2.0)
+        assert time.monotonic() - started < 1.0
+        # ... and a message published meanwhile is delivered by the next drain.
+        received = []
+        queue = Queue("crm-test")
+        with Consumer(connection, [queue], callbacks=[lambda body, message: received.append(body)]):
+            Producer(connection).publish("hello", routing_key="crm-test", declare=[queue])
+            connection.drain_events(timeout=2.0)
+        assert received == ["hello"]
 
 
 @pytest.mark.parametrize(("platform", "pool"), [("linux", "prefork"), ("darwin", "prefork"), ("win32", "solo")])
