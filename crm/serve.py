@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
 
@@ -45,6 +46,15 @@ def _metrics_directory() -> None:
         if name.endswith(".db"):
             os.remove(os.path.join(directory, name))
     os.environ[metrics.MULTIPROCESS_DIR] = directory
+
+
+def _stop_on_signals_while_booting(server, worker) -> None:
+    """A new worker process inherits the arbiter's signal handlers, which only queue the signal
+    for the arbiter: a SIGTERM that came before the worker set its own was lost, and a server
+    stopped just as it started a worker waited out the whole graceful timeout (30 s) for it.
+    Until the worker installs its handlers, these signals end it at once: it serves nothing yet."""
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, signal.SIG_DFL)
 
 
 class _Written:
@@ -124,6 +134,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
             # A request whose body will not be read closes its connection, and says so.
             self.cfg.set("pre_request", close_when_body_too_long(settings.max_body_bytes))
             self.cfg.set("child_exit", lambda server, worker: metrics.mark_process_dead(worker.pid))
+            self.cfg.set("post_fork", _stop_on_signals_while_booting)
 
         def load(self):
             return _web_app(settings)

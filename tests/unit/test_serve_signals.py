@@ -1,0 +1,35 @@
+"""A server worker process stopped while it boots ends at once instead of ignoring the signal."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+# A process that handles its signals as a just-forked gunicorn worker does (with the arbiter's
+# handler, which only queues the signal), is sent SIGTERM or SIGINT, and then "boots" for a second.
+CHILD = """
+import os, signal, sys, time
+from crm.serve import _stop_on_signals_while_booting
+queued = []
+for number in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(number, lambda number, frame: queued.append(number))
+if sys.argv[1] == "hook":
+    _stop_on_signals_while_booting(server=None, worker=None)
+os.kill(os.getpid(), int(sys.argv[2]))
+time.sleep(1)
+sys.exit(3 if queued else 0)
+"""
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_before_the_workers_own_handlers_ends_it(number):
+    ended = subprocess.run([sys.executable, "-c", CHILD, "hook", str(int(number))], timeout=30)
+    assert ended.returncode == -number
+
+
+def test_without_it_the_inherited_handler_swallows_the_signal():
+    ended = subprocess.run([sys.executable, "-c", CHILD, "none", str(int(signal.SIGTERM))], timeout=30)
+    assert ended.returncode == 3
