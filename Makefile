@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# The suite runs in this many processes (pytest-xdist), each on its own database. Most tests wait
+# on servers, workers and browsers, so three keep two cores busy; PYTEST_WORKERS=0 runs in one.
+PYTEST_WORKERS ?= 3
 
 .PHONY: run test lint bench soak fuzz clean
 
@@ -24,7 +27,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/python -m crm serve
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # ruff, then the import contracts in setup.cfg (layers, the write model's isolation, no cycles).
 lint: $(VENV)/.installed-test

@@ -1,4 +1,4 @@
-"""Shared fixtures: one fresh database per test run, emptied before every test.
+"""Shared fixtures: one fresh database per test process, emptied before every test.
 
 `DATABASE_URL` chooses the database: a PostgreSQL URL makes the run create (and drop) its
 own database next to the one named; anything else runs on a temporary SQLite file.
