@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, post_dump, post_load, p
 from crm.http import fields as text
 from crm.http.fields import AwareDateTime, StrictInteger
 from crm.http.recurrence_schemas import SCHEDULE_RULES, cooldown_field, recurrence_field
+from crm.http.row_schema import RowSchema
 from crm.http.schemas import (
     CursorPageQuery,
     InputSchema,
@@ -273,7 +274,7 @@ class CampaignPreviewSchema(Schema):
     samples = fields.List(fields.Nested(PreviewMessageSchema))
 
 
-class OutreachSchema(Schema):
+class OutreachSchema(RowSchema):
     id = fields.UUID()
     campaign = fields.UUID()
     campaign_name = fields.String(allow_none=True)

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 
 from crm.http import fields as text
 from crm.http.fields import AwareDateTime, QueryInteger, StrictInteger, dollars
+from crm.http.row_schema import RowSchema
 from crm.read_model import cursors
 from crm.write_model.quiet_hours import PATTERN as QUIET_HOURS_PATTERN
 from crm.write_model.validation import (
@@ -71,7 +72,7 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
             "count": fields.Integer(required=True),
             "next": fields.String(allow_none=True),
             "previous": fields.String(allow_none=True),
-            "results": fields.List(fields.Nested(item_schema), required=True),
+            "results": fields.Nested(item_schema, many=True, required=True),
         },
         name=f"{item_schema.__name__.removesuffix('Schema')}Page",
     )
@@ -223,7 +224,7 @@ _customer_read_only = (
 )
 
 
-class CustomerSchema(Schema):
+class CustomerSchema(RowSchema):
     id = fields.UUID()
     restaurant = fields.UUID()
     restaurant_name = fields.String(allow_none=True)
@@ -369,7 +370,7 @@ def _visit_time(**options) -> AwareDateTime:
     )
 
 
-class VisitSchema(Schema):
+class VisitSchema(RowSchema):
     id = fields.UUID()
     customer = fields.UUID()
     customer_email = fields.String()

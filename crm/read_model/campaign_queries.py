@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import Select, Subquery, func, select
+from sqlalchemy import Select, Subquery, bindparam, func, select
 from sqlalchemy.engine import Engine
 
-from crm.read_model.queries import ACTIVE, Page, QueriesBase
+from crm.read_model.queries import ACTIVE, Listed, Page, QueriesBase
 from crm.read_model.segment_queries import SegmentQueries
 from crm.read_model.series_queries import SeriesQueries
 from crm.read_model.tables import (
@@ -176,13 +176,20 @@ class CampaignQueries(QueriesBase):
         count: int | None = None,
         after: str | None = None,
     ) -> Page:
-        query = self._scoped(select(outreach_events), outreach_events.c.restaurant_id, scope)
-        if campaign_id is not None:
-            query = query.where(outreach_events.c.campaign_id == campaign_id)
-        if status is not None:
-            query = query.where(outreach_events.c.status == status)
+        given = {"scope": scope, "campaign_id": campaign_id, "status": status}
+
+        def query() -> Select:
+            query = select(outreach_events)
+            for name, value in given.items():
+                if value is not None:
+                    column = outreach_events.c.restaurant_id if name == "scope" else outreach_events.c[name]
+                    query = query.where(column == bindparam(name))
+            return query
+
+        shape = ("outreach", *(value is None for value in given.values()))
         order = (outreach_events.c.created_at.desc(), outreach_events.c.id.desc())
-        return self._page_then_join(query, order, page, page_size, _outreach_page_rows, count, after)
+        listed = Listed(shape, query, given)
+        return self._page_then_join(listed, order, page, page_size, _outreach_page_rows, count, after)
 
     def audience_preview(
         self, restaurant_id: UUID, details: dict, now: datetime, sample: int = 5

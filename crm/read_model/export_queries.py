@@ -16,7 +16,7 @@ from uuid import UUID
 from sqlalchemy import Select, literal, select
 from sqlalchemy.engine import Connection, Engine
 
-from crm.read_model.queries import ACTIVE, QueriesBase, _utc, searched
+from crm.read_model.queries import ACTIVE, QueriesBase, _utc, search_pattern, searched
 from crm.read_model.segment_queries import SegmentQueries
 from crm.read_model.tables import campaigns, customers, outreach_events, segments
 from crm.write_model.segment_rules import parse_rule
@@ -82,7 +82,7 @@ class ExportQueries(QueriesBase):
         if restaurant_id is not None:
             query = query.where(customers.c.restaurant_id == restaurant_id)
         if search:
-            query = query.where(searched(search))
+            query = query.where(searched(search_pattern(search)))
         query = query.order_by(customers.c.created_at.desc(), customers.c.id.desc())
         if segment_id is None:
             return Export(CUSTOMER_COLUMNS, self._rows(lambda conn: query))

@@ -34,6 +34,22 @@ class Page:
         return self.more if self.more is not None else self.page * self.page_size < self.count
 
 
+@dataclass(frozen=True)
+class Listed:
+    """What a list pages through: `query()` builds its rows' query with bound parameters (built
+    once per `shape`, a key naming that structure), and `params` gives them their values."""
+
+    shape: tuple
+    query: Callable[[], Select]
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PageStatements:
+    count: Select
+    page: Select
+
+
 def _utc(value: Any) -> Any:
     # SQLite hands back naive datetimes for DateTime(timezone=True): they were stored in UTC.
     if isinstance(value, datetime) and value.tzinfo is None:
@@ -102,6 +118,7 @@ class QueriesBase:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._prepared: dict[tuple, PageStatements] = {}
 
     @staticmethod
     def _scoped(query: Select, column, scope: UUID | None) -> Select:
@@ -127,7 +144,7 @@ class QueriesBase:
 
     def _page_then_join(
         self,
-        query: Select,
+        listed: Listed,
         order_by: tuple[UnaryExpression, ...],
         page: int,
         page_size: int,
@@ -135,7 +152,7 @@ class QueriesBase:
         count: int | None = None,
         after: str | None = None,
     ) -> Page:
-        """A page of one table's rows (`query`, holding the columns `order_by` names), then
+        """A page of one table's rows (`listed`, holding the columns `order_by` names), then
         `rows_of(page)` joins what the answer adds to them. With an index in the page's order,
         PostgreSQL reads a range of it: no sort, and no join for the rows the offset skips.
 
@@ -144,15 +161,16 @@ class QueriesBase:
         what the first does; it also carries the count of the walk's first page, which later
         pages repeat instead of counting again. A `count` already known (kept by a projection)
         spares counting. Whether a next page exists is seen by reading one row more."""
-        listed = query
+        params = {**listed.params, "_limit": page_size + 1}
         if after is not None:
             last, walk_count = cursors.decode(after, order_by)
-            query = query.where(_beyond(order_by, last))
+            params.update({f"_after{n}": value for n, value in enumerate(last)})
             count = count if count is not None else walk_count
         else:
-            query = query.offset((page - 1) * page_size)
+            params["_offset"] = (page - 1) * page_size
         with self.engine.connect() as conn:
             postgres = conn.dialect.name == "postgresql"
+            statements = self._page_statements(listed, order_by, rows_of, after is not None, postgres)
             if postgres:
                 # The count and the page read a range of the index in the list's order. A table
                 # that just grew (a campaign's 50,000 records, an import) has statistics saying
@@ -160,24 +178,56 @@ class QueriesBase:
                 # for every page, or count through another list's index.
                 conn.exec_driver_sql("SET LOCAL enable_sort = off")
             if count is None:
-                counted = listed.order_by(*order_by) if postgres else listed.order_by(None)
-                count = conn.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
-            one_page = query.order_by(*order_by).limit(page_size + 1).subquery("page")
-            keys = [_same_order(one_page, term).element.label(f"_key{n}") for n, term in enumerate(order_by)]
-            ordered = rows_of(one_page).add_columns(*keys).order_by(*(_same_order(one_page, t) for t in order_by))
-            result = conn.execute(ordered)
-            # PostgreSQL's datetimes carry their zone: only SQLite's need `_row`'s repair.
-            rows = [r._asdict() for r in result] if postgres else [_row(r) for r in result]
+                count = conn.execute(statements.count, listed.params).scalar_one()
+            result = conn.execute(statements.page, params)
+            names = tuple(result.keys())
+            # PostgreSQL's datetimes carry their zone: only SQLite's need `_utc`'s repair.
+            if postgres:
+                rows = [dict(zip(names, row, strict=True)) for row in result]
+            else:
+                rows = [{name: _utc(value) for name, value in zip(names, row, strict=True)} for row in result]
         more = len(rows) > page_size
         rows = rows[:page_size]
         keys = [[row.pop(f"_key{n}") for n in range(len(order_by))] for row in rows]
         after = cursors.encode(keys[-1], order_by, count) if more else None
         return Page(count, rows, page, page_size, after, more)
 
+    def _page_statements(
+        self,
+        listed: Listed,
+        order_by: tuple[UnaryExpression, ...],
+        rows_of: Callable[[Subquery], Select],
+        by_cursor: bool,
+        postgres: bool,
+    ) -> PageStatements:
+        """The count and page statements of a list's shape, built once per process: building a
+        page's statement (its subquery's columns, the joins, the cache key SQLAlchemy derives
+        from the whole tree) cost more than running it. Values come as bound parameters."""
+        key = (listed.shape, by_cursor, postgres)
+        statements = self._prepared.get(key)
+        if statements is not None:
+            return statements
+        query = listed.query()
+        counted = query.order_by(*order_by) if postgres else query.order_by(None)
+        count = select(func.count()).select_from(counted.subquery())
+        if by_cursor:
+            after = [bindparam(f"_after{n}", type_=term.element.type) for n, term in enumerate(order_by)]
+            query = query.where(_beyond(order_by, after))
+        else:
+            query = query.offset(bindparam("_offset"))
+        one_page = query.order_by(*order_by).limit(bindparam("_limit")).subquery("page")
+        keys = [_same_order(one_page, term).element.label(f"_key{n}") for n, term in enumerate(order_by)]
+        page = rows_of(one_page).add_columns(*keys).order_by(*(_same_order(one_page, t) for t in order_by))
+        return self._prepared.setdefault(key, PageStatements(count, page))
 
-def searched(search: str):
-    """Customers whose lower-cased email or "first last" holds `search` (any case)."""
-    pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+def search_pattern(search: str) -> str:
+    """The LIKE pattern of a search: `search` anywhere, lower-cased, its wildcards escaped."""
+    return "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def searched(pattern):
+    """Customers whose lower-cased email or "first last" matches `pattern` (see `search_pattern`)."""
     return customers.c.search_text.like(pattern, escape="\\")
 
 
@@ -230,11 +280,14 @@ class Queries(QueriesBase):
         page_size: int,
         after: str | None = None,
     ) -> Page:
-        query = self._customers_query(scope, restaurant_id)
-        if search:
-            query = query.where(searched(search))
+        def query() -> Select:
+            query = self._customers_query(scope, restaurant_id)
+            return query.where(searched(bindparam("pattern"))) if search else query
+
+        pattern = search_pattern(search) if search else None
+        listed = self._customers_listed(("customers", bool(search)), query, scope, restaurant_id, pattern=pattern)
         order = (customers.c.created_at.desc(), customers.c.id.desc())
-        return self._customers_page(query, order, page, page_size, after)
+        return self._page_then_join(listed, order, page, page_size, _customers_page_rows, after=after)
 
     def inactive_customers(
         self,
@@ -247,10 +300,14 @@ class Queries(QueriesBase):
         after: str | None = None,
     ) -> Page:
         """Customers whose last activity (last visit, else registration) is over `days` x 24 h ago."""
+
+        def query() -> Select:
+            return self._customers_query(scope, restaurant_id).where(customers.c.last_active_at < bindparam("cutoff"))
+
         cutoff = now - timedelta(days=days)
-        query = self._customers_query(scope, restaurant_id).where(customers.c.last_active_at < cutoff)
+        listed = self._customers_listed(("inactive",), query, scope, restaurant_id, cutoff=cutoff)
         order = (customers.c.last_active_at.asc(), customers.c.id.asc())
-        return self._customers_page(query, order, page, page_size, after)
+        return self._page_then_join(listed, order, page, page_size, _customers_page_rows, after=after)
 
     def high_spenders(
         self,
@@ -262,9 +319,17 @@ class Queries(QueriesBase):
         after: str | None = None,
     ) -> Page:
         """Customers whose total spend is at least `min_spend_cents`, highest first."""
-        query = self._customers_query(scope, restaurant_id).where(customers.c.total_spend_cents >= min_spend_cents)
+
+        def query() -> Select:
+            return self._customers_query(scope, restaurant_id).where(
+                customers.c.total_spend_cents >= bindparam("min_spend_cents")
+            )
+
+        listed = self._customers_listed(
+            ("high_spenders",), query, scope, restaurant_id, min_spend_cents=min_spend_cents
+        )
         order = (customers.c.total_spend_cents.desc(), customers.c.id.asc())
-        return self._customers_page(query, order, page, page_size, after)
+        return self._page_then_join(listed, order, page, page_size, _customers_page_rows, after=after)
 
     # -- visits
 
@@ -286,13 +351,21 @@ class Queries(QueriesBase):
 
     # -- helpers
 
-    def _customers_query(self, scope: UUID | None, restaurant_id: UUID | None) -> Select:
-        """Customers not deleted (their own columns, and the one the segments order by)."""
+    @staticmethod
+    def _customers_query(scope: UUID | None, restaurant_id: UUID | None) -> Select:
+        """Customers not deleted (their own columns, and the one the segments order by), with
+        the bound parameters `scope` and `restaurant_id` where they are given."""
         own = (customers.c.restaurant_id, *_customer_columns[3:], customers.c.last_active_at)
-        query = self._scoped(select(customers.c.id, *own).where(ACTIVE), customers.c.restaurant_id, scope)
+        query = select(customers.c.id, *own).where(ACTIVE)
+        if scope is not None:
+            query = query.where(customers.c.restaurant_id == bindparam("scope"))
         if restaurant_id is not None:
-            query = query.where(customers.c.restaurant_id == restaurant_id)
+            query = query.where(customers.c.restaurant_id == bindparam("restaurant_id"))
         return query
 
-    def _customers_page(self, query: Select, order_by: tuple, page: int, page_size: int, after: str | None) -> Page:
-        return self._page_then_join(query, order_by, page, page_size, _customers_page_rows, after=after)
+    @staticmethod
+    def _customers_listed(shape: tuple, query: Callable[[], Select], scope, restaurant_id, **params) -> Listed:
+        """A customers list: its shape also says whether it is scoped and filtered by restaurant."""
+        params.update(scope=scope, restaurant_id=restaurant_id)
+        return Listed((*shape, scope is None, restaurant_id is None), query, params)
+
