@@ -169,3 +169,22 @@ def test_a_save_with_nothing_new_records_nothing_in_either_mode(container, backg
         assert built.event_store.recorder.insert_events([]) == []
         assert built.application.record_outcomes([]).position == 0
         assert built.runner.head() == head
+
+
+def test_a_wait_passes_a_projection_behind_only_by_events_that_do_not_concern_it(background):
+    application = background.application  # no projector runs: each projection moves when told
+    runner = background.runner
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin").id
+    customer_id = application.register_customer(restaurant_id, "a@example.com", actor="admin", scope=None).id
+    for name in runner.projectors:
+        runner.catch_up_projection(name)
+    application.record_visit(customer_id, 500, actor="admin", scope=None)
+    head = application.recorder.head()
+    assert runner.reached["restaurants"] < head  # `crm projector` moves it past the visit only later
+    # Check the restaurants projection counts as current: the visit is nothing to it.
+    assert background.read_side.wait_for(head, ["restaurants", "segments"], timeout=5.0)
+    # Check the customers projection, which has the visit to apply, is still waited for.
+    assert not background.read_side.wait_for(head, ["customers"], timeout=0.3)
+    assert not background.read_side.wait_for(head, ["restaurants", "customers"], timeout=0.3)
+    runner.catch_up_projection("customers")
+    assert background.read_side.wait_for(head, ["restaurants", "customers"], timeout=5.0)

@@ -59,6 +59,11 @@ class ProjectionWatcher:
                     finally:
                         self._changed.acquire()
 
+    def position(self, name: str) -> int:
+        """How far projection `name` is known to have got (0: not known yet)."""
+        with self._changed:
+            return self._positions.get(name, 0)
+
     def _refresh(self) -> None:
         try:
             with self.engine.connect() as conn:
