@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from flask import request
 
-from crm.read_model.queries import Page
+from crm.read_model.pages import Page
 
 
 def _link(page: int, after: str | None = None) -> str:

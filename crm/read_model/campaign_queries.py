@@ -8,7 +8,8 @@ from uuid import UUID
 from sqlalchemy import Select, Subquery, bindparam, func, select
 from sqlalchemy.engine import Engine
 
-from crm.read_model.queries import ACTIVE, Listed, Page, QueriesBase
+from crm.read_model.pages import Listed, Page, QueriesBase
+from crm.read_model.queries import ACTIVE
 from crm.read_model.segment_queries import SegmentQueries
 from crm.read_model.series_queries import SeriesQueries
 from crm.read_model.tables import (

@@ -9,7 +9,8 @@ from uuid import UUID
 from sqlalchemy import select
 
 from crm.read_model.campaign_queries import _outreach_columns, _outreach_from
-from crm.read_model.queries import Queries, _row
+from crm.read_model.pages import _row
+from crm.read_model.queries import Queries
 from crm.read_model.tables import consent_changes, outreach_events, visits
 
 

@@ -21,7 +21,8 @@ from crm.read_model.campaign_queries import (
     segment_condition,
     with_stats,
 )
-from crm.read_model.queries import ACTIVE, Page, QueriesBase, _row, _utc
+from crm.read_model.pages import Page, QueriesBase, _row, _utc
+from crm.read_model.queries import ACTIVE
 from crm.read_model.sending_hours import waiting_for_sending_hours
 from crm.read_model.tables import campaigns, consent_changes, customers, outreach_events, restaurants
 from crm.write_model.vocabulary import (

@@ -16,7 +16,8 @@ from uuid import UUID
 from sqlalchemy import Select, literal, select
 from sqlalchemy.engine import Connection, Engine
 
-from crm.read_model.queries import ACTIVE, QueriesBase, _utc, search_pattern, searched
+from crm.read_model.pages import QueriesBase, _utc
+from crm.read_model.queries import ACTIVE, search_pattern, searched
 from crm.read_model.segment_queries import SegmentQueries
 from crm.read_model.tables import campaigns, customers, outreach_events, segments
 from crm.write_model.segment_rules import parse_rule

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import select
 
-from crm.read_model.queries import Page, QueriesBase
+from crm.read_model.pages import Page, QueriesBase
 from crm.read_model.tables import import_rejections, imports, restaurants
 from crm.write_model.vocabulary import ImportStatus
 

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection
 
 from crm.read_model.campaign_queries import _campaign_columns, _campaigns_from, with_stats
 from crm.read_model.dashboard_queries import MAX_RESTAURANT_CHOICES, progress_of
-from crm.read_model.queries import ACTIVE, QueriesBase, _row
+from crm.read_model.pages import QueriesBase, _row
+from crm.read_model.queries import ACTIVE
 from crm.read_model.tables import campaigns, customers, outreach_events, restaurants, visits
 from crm.write_model.vocabulary import CampaignStatus, OutreachStatus
 

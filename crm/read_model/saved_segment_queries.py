@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from crm.read_model.queries import Page, QueriesBase
+from crm.read_model.pages import Page, QueriesBase
 from crm.read_model.segment_queries import SegmentQueries
 from crm.read_model.tables import restaurants, segments
 from crm.write_model.errors import InvalidInput

@@ -11,7 +11,8 @@ from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import UnaryExpression
 
 from crm.read_model import cursors
-from crm.read_model.queries import ACTIVE, Page, QueriesBase, _beyond, _customer_columns, _row, _utc
+from crm.read_model.pages import Page, QueriesBase, _beyond, _row, _utc
+from crm.read_model.queries import ACTIVE, _customer_columns
 from crm.read_model.segment_sql import matching
 from crm.read_model.tables import customers, restaurants, visits
 from crm.write_model.segment_rules import WINDOWS, Field, Rule

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import or_, select
 
-from crm.read_model.queries import QueriesBase, _row
+from crm.read_model.pages import QueriesBase, _row
 from crm.read_model.tables import campaigns, outreach_events
 from crm.write_model.vocabulary import OutreachStatus
 

@@ -13,7 +13,7 @@ from crm.http.context import crm
 from crm.http.dashboard.base import actor, bp, page_number
 from crm.http.responses import caught_up
 from crm.read_model.dashboard_queries import last_page
-from crm.read_model.queries import Page
+from crm.read_model.pages import Page
 from crm.write_model.errors import CustomerNotFound
 from crm.write_model.vocabulary import ConsentSource
 

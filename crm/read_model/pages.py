@@ -1,0 +1,190 @@
+"""Paging through the read model: a page of a list, its count, and the cursors of lists read by
+position. `QueriesBase` is the plumbing every query class shares (scoping, one row, one page);
+rows come back as plain dicts, never ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, Subquery, and_, bindparam, func, or_, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
+
+from crm.read_model import cursors
+
+
+@dataclass(frozen=True)
+class Page:
+    count: int
+    items: list[dict[str, Any]]
+    page: int
+    page_size: int
+    after: str | None = None  # where the next page starts, for lists read by position (a cursor)
+    more: bool | None = None  # whether rows follow this page, where the list looked (else: by count)
+
+    @property
+    def has_next(self) -> bool:
+        return self.more if self.more is not None else self.page * self.page_size < self.count
+
+
+@dataclass(frozen=True)
+class Listed:
+    """What a list pages through: `query()` builds its rows' query with bound parameters (built
+    once per `shape`, a key naming that structure), and `params` gives them their values."""
+
+    shape: tuple
+    query: Callable[[], Select]
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PageStatements:
+    count: Select
+    page: Select
+
+
+def _utc(value: Any) -> Any:
+    # SQLite hands back naive datetimes for DateTime(timezone=True): they were stored in UTC.
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _row(row) -> dict[str, Any]:
+    return {key: _utc(value) for key, value in row._mapping.items()}
+
+
+class QueriesBase:
+    """Shared plumbing: scoping, one row, one page (a count and a page: two queries)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._prepared: dict[tuple, PageStatements] = {}
+
+    @staticmethod
+    def _scoped(query: Select, column, scope: UUID | None) -> Select:
+        return query if scope is None else query.where(column == scope)
+
+    def _one(self, query: Select, params: dict | None = None) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(query, params).first()
+        return None if row is None else _row(row)
+
+    def _one_by_id(self, queries: tuple[Select, Select], id: UUID, scope: UUID | None) -> dict | None:
+        """One row by a prepared (unscoped, scoped) pair of queries: the ones read back after
+        every command are built once, not per call."""
+        if scope is None:
+            return self._one(queries[0], {"id": id})
+        return self._one(queries[1], {"id": id, "scope": scope})
+
+    def _page(self, query: Select, order_by: tuple, page: int, page_size: int) -> Page:
+        with self.engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+            rows = conn.execute(query.order_by(*order_by).limit(page_size).offset((page - 1) * page_size)).all()
+        return Page(count=count, items=[_row(r) for r in rows], page=page, page_size=page_size)
+
+    def _page_then_join(
+        self,
+        listed: Listed,
+        order_by: tuple[UnaryExpression, ...],
+        page: int,
+        page_size: int,
+        rows_of: Callable[[Subquery], Select],
+        count: int | None = None,
+        after: str | None = None,
+    ) -> Page:
+        """A page of one table's rows (`listed`, holding the columns `order_by` names), then
+        `rows_of(page)` joins what the answer adds to them. With an index in the page's order,
+        PostgreSQL reads a range of it: no sort, and no join for the rows the offset skips.
+
+        `after` (a cursor: the `after` of the page before) starts the page after that page's
+        last row instead of skipping `(page - 1) x page_size` rows, so the thousandth page costs
+        what the first does; it also carries the count of the walk's first page, which later
+        pages repeat instead of counting again. A `count` already known (kept by a projection)
+        spares counting. Whether a next page exists is seen by reading one row more."""
+        params = {**listed.params, "_limit": page_size + 1}
+        if after is not None:
+            last, walk_count = cursors.decode(after, order_by)
+            params.update({f"_after{n}": value for n, value in enumerate(last)})
+            count = count if count is not None else walk_count
+        else:
+            params["_offset"] = (page - 1) * page_size
+        with self.engine.connect() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            statements = self._page_statements(listed, order_by, rows_of, after is not None, postgres)
+            if postgres:
+                # The count and the page read a range of the index in the list's order. A table
+                # that just grew (a campaign's 50,000 records, an import) has statistics saying
+                # a campaign has a few dozen rows: PostgreSQL would fetch them all and sort them
+                # for every page, or count through another list's index.
+                conn.exec_driver_sql("SET LOCAL enable_sort = off")
+            if count is None:
+                count = conn.execute(statements.count, listed.params).scalar_one()
+            result = conn.execute(statements.page, params)
+            names = tuple(result.keys())
+            # PostgreSQL's datetimes carry their zone: only SQLite's need `_utc`'s repair.
+            if postgres:
+                rows = [dict(zip(names, row, strict=True)) for row in result]
+            else:
+                rows = [{name: _utc(value) for name, value in zip(names, row, strict=True)} for row in result]
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        keys = [[row.pop(f"_key{n}") for n in range(len(order_by))] for row in rows]
+        after = cursors.encode(keys[-1], order_by, count) if more else None
+        return Page(count, rows, page, page_size, after, more)
+
+    def _page_statements(
+        self,
+        listed: Listed,
+        order_by: tuple[UnaryExpression, ...],
+        rows_of: Callable[[Subquery], Select],
+        by_cursor: bool,
+        postgres: bool,
+    ) -> PageStatements:
+        """The count and page statements of a list's shape, built once per process: building a
+        page's statement (its subquery's columns, the joins, the cache key SQLAlchemy derives
+        from the whole tree) cost more than running it. Values come as bound parameters."""
+        key = (listed.shape, by_cursor, postgres)
+        statements = self._prepared.get(key)
+        if statements is not None:
+            return statements
+        query = listed.query()
+        counted = query.order_by(*order_by) if postgres else query.order_by(None)
+        count = select(func.count()).select_from(counted.subquery())
+        if by_cursor:
+            after = [bindparam(f"_after{n}", type_=term.element.type) for n, term in enumerate(order_by)]
+            query = query.where(_beyond(order_by, after))
+        else:
+            query = query.offset(bindparam("_offset"))
+        one_page = query.order_by(*order_by).limit(bindparam("_limit")).subquery("page")
+        keys = [_same_order(one_page, term).element.label(f"_key{n}") for n, term in enumerate(order_by)]
+        page = rows_of(one_page).add_columns(*keys).order_by(*(_same_order(one_page, t) for t in order_by))
+        return self._prepared.setdefault(key, PageStatements(count, page))
+
+
+def _beyond(order_by: tuple[UnaryExpression, ...], values: list):
+    """Rows after the row with these order values: the first key bounds the index range read;
+    the rest break ties in each key's own direction."""
+    terms = [(term.element, term.modifier is operators.desc_op) for term in order_by]
+
+    def past(column, descending, value):
+        return column < value if descending else column > value
+
+    (first, first_descending), first_value = terms[0], values[0]
+    bound = first <= first_value if first_descending else first >= first_value
+    alternatives = []
+    for n, ((column, descending), value) in enumerate(zip(terms, values, strict=True)):
+        equal_before = [terms[i][0] == values[i] for i in range(n)]
+        alternatives.append(and_(*equal_before, past(column, descending, value)))
+    return and_(bound, or_(*alternatives))
+
+
+def _same_order(subquery: Subquery, term: UnaryExpression):
+    column = subquery.c[term.element.name]
+    return column.desc() if term.modifier is operators.desc_op else column.asc()
