@@ -48,6 +48,9 @@ def _metrics_directory() -> None:
     os.environ[metrics.MULTIPROCESS_DIR] = directory
 
 
+_STOPPING = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
 def _stop_on_signals_while_booting(server, worker) -> None:
     """A new worker process inherits the arbiter's signal handlers, which only queue the signal
     for the arbiter: a SIGTERM that came before the worker set its own was lost, and a server
@@ -55,6 +58,10 @@ def _stop_on_signals_while_booting(server, worker) -> None:
     Until the worker installs its handlers, these signals end it at once: it serves nothing yet."""
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, signal.SIG_DFL)
+    # One that came between the fork and here went to the inherited handler, which queued it on
+    # this process's copy of the arbiter: the server is stopping, so this worker stops now.
+    if any(number in _STOPPING for number in getattr(server, "SIG_QUEUE", ())):
+        sys.exit(0)
 
 
 class _Written:

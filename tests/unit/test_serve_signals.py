@@ -33,3 +33,25 @@ def test_a_signal_before_the_workers_own_handlers_ends_it(number):
 def test_without_it_the_inherited_handler_swallows_the_signal():
     ended = subprocess.run([sys.executable, "-c", CHILD, "none", str(int(signal.SIGTERM))], timeout=30)
     assert ended.returncode == 3
+
+
+def test_a_signal_queued_for_the_arbiter_before_the_hook_ends_the_worker():
+    # The signal came between the fork and the hook: the inherited handler queued it.
+    queued = subprocess.run(
+        [sys.executable, "-c", QUEUED, str(int(signal.SIGTERM))], capture_output=True, text=True, timeout=30
+    )
+    assert queued.returncode == 0 and "booted" not in queued.stdout
+    # Another signal queued (a TTIN: one more worker) is not a stop.
+    other = subprocess.run(
+        [sys.executable, "-c", QUEUED, str(int(signal.SIGTTIN))], capture_output=True, text=True, timeout=30
+    )
+    assert other.returncode == 0 and "booted" in other.stdout
+
+
+QUEUED = """
+import sys
+from types import SimpleNamespace
+from crm.serve import _stop_on_signals_while_booting
+_stop_on_signals_while_booting(server=SimpleNamespace(SIG_QUEUE=[int(sys.argv[1])]), worker=None)
+print("booted")
+"""
