@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import sys
 import tempfile
@@ -60,8 +61,21 @@ def _stop_on_signals_while_booting(server, worker) -> None:
         signal.signal(number, signal.SIG_DFL)
     # One that came between the fork and here went to the inherited handler, which queued it on
     # this process's copy of the arbiter: the server is stopping, so this worker stops now.
-    if any(number in _STOPPING for number in getattr(server, "SIG_QUEUE", ())):
+    if any(number in _STOPPING for number in _queued_signals(server)):
         sys.exit(0)
+
+
+def _queued_signals(server) -> list:
+    """What the arbiter's handler queued in this process (gunicorn 27: a SimpleQueue; a list before)."""
+    pending = getattr(server, "SIG_QUEUE", [])
+    if isinstance(pending, list):
+        return pending
+    queued = []
+    while True:
+        try:
+            queued.append(pending.get_nowait())
+        except queue.Empty:
+            return queued
 
 
 class _Written:

@@ -49,9 +49,11 @@ def test_a_signal_queued_for_the_arbiter_before_the_hook_ends_the_worker():
 
 
 QUEUED = """
-import sys
+import queue, sys
 from types import SimpleNamespace
 from crm.serve import _stop_on_signals_while_booting
-_stop_on_signals_while_booting(server=SimpleNamespace(SIG_QUEUE=[int(sys.argv[1])]), worker=None)
+signals = queue.SimpleQueue()  # gunicorn's arbiter keeps its queue so
+signals.put_nowait(int(sys.argv[1]))
+_stop_on_signals_while_booting(server=SimpleNamespace(SIG_QUEUE=signals), worker=None)
 print("booted")
 """
