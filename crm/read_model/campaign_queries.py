@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from crm.read_model.pages import Listed, Page, QueriesBase
 from crm.read_model.queries import ACTIVE
-from crm.read_model.segment_queries import SegmentQueries
+from crm.read_model.segment_queries import UNSUBSCRIBED, SegmentQueries, audience_of
 from crm.read_model.series_queries import SeriesQueries
 from crm.read_model.tables import (
     campaign_batches,
@@ -282,16 +282,13 @@ class CampaignQueries(QueriesBase):
         else:
             spend = select(func.coalesce(func.sum(visits.c.spend_cents), 0)).where(before_start).scalar_subquery()
             in_segment = spend >= segment_value
-        query = select(customers.c.id, customers.c.email_consent).where(
+        query = select(customers.c.id, UNSUBSCRIBED).where(
             customers.c.restaurant_id == restaurant_id,
             customers.c.created_at <= started_at,
             customers.c.deleted_at.is_(None) | (customers.c.deleted_at > started_at),
             in_segment,
         )
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(customers.c.id)).all()
-        ids = [row.id for row in rows if row.email_consent != EmailConsent.UNSUBSCRIBED]
-        return ids, len(rows) - len(ids)
+        return audience_of(self.engine, query)
 
     def audience_ids(
         self, restaurant_id: UUID, segment_type: str, segment_value: int, started_at: datetime
