@@ -259,11 +259,17 @@ def rebuild_figure(args) -> dict:
     try:
         customers = max(1, args.rebuild_events // 18)
         sh(PY, str(HERE / "seed_events.py"), "--customers", str(customers), "--visits-per-customer", "16", env=env)
-        started = time.perf_counter()
-        sh(PY, "-m", "crm", "projections", "rebuild", env=env)
-        seconds = time.perf_counter() - started
+        # The log as autovacuum leaves it a minute after a bulk load (hint bits set, statistics
+        # taken), so that the first rebuild does not pay for that work and the next ones not.
+        _psql(env["DATABASE_URL"], "VACUUM ANALYZE")
         events = int(sh(PY, "-c", _COUNT_EVENTS, env=env).strip())
-        return {f"rebuild of {events:,} events, events/s": round(events / seconds)}
+        runs = []
+        for _ in range(args.rounds):
+            started = time.perf_counter()
+            sh(PY, "-m", "crm", "projections", "rebuild", env=env)
+            runs.append(round(events / (time.perf_counter() - started)))
+        text = f"**{median(runs)}** ({', '.join(map(str, runs))})" if len(runs) > 1 else str(runs[0])
+        return {f"rebuild of {events:,} events, events/s": text}
     finally:
         _psql(admin, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
