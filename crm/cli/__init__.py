@@ -43,8 +43,15 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 @main.command()
-@click.option("--concurrency", "-c", type=int, default=None, help="Pool processes (default: one per core).")
-def worker(concurrency: int | None) -> None:
+@click.option("--concurrency", "-c", type=int, default=None, help="Tasks at once (default: one per core).")
+@click.option(
+    "--pool",
+    type=click.Choice(["prefork", "threads"]),
+    default=None,
+    help="prefork (the default; solo on Windows): a process per task, on every core. threads: one "
+    "process, a third of the memory, for sending that waits on a mail server.",
+)
+def worker(concurrency: int | None, pool: str | None) -> None:
     """Run the campaign workers (Celery) and the campaign follower; needs a broker."""
     settings = support.settings()
     if not settings.broker_url:
@@ -63,6 +70,8 @@ def worker(concurrency: int | None) -> None:
     argv = ["worker", "--loglevel", settings.log_level, "--queues", "crm"]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
+    if pool:
+        argv += ["--pool", pool]
     get_app(settings).worker_main(argv)
 
 

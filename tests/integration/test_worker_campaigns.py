@@ -21,8 +21,8 @@ MESSAGE = {"segment_type": "high_spenders", "segment_value": 0, "message_templat
 def workers(settings, broker, tmp_path):
     started: list[WorkerProcess] = []
 
-    def start(**env) -> WorkerProcess:
-        worker = WorkerProcess(settings, broker.url, tmp_path / f"worker-{len(started)}.log", **env).start()
+    def start(pool: str | None = None, **env) -> WorkerProcess:
+        worker = WorkerProcess(settings, broker.url, tmp_path / f"worker-{len(started)}.log", **env).start(pool=pool)
         started.append(worker)
         return worker
 
@@ -92,11 +92,12 @@ def completed(container, campaign_id):
     return row if row["status"] == "completed" else None
 
 
-def test_a_1000_customer_campaign_completes_on_a_real_worker(application, container, workers):
+@pytest.mark.parametrize("pool", [None, "threads"])
+def test_a_1000_customer_campaign_completes_on_a_real_worker(application, container, workers, pool):
     restaurant_id, customers = audience_of(application, 1000)
     outsider = application.open_restaurant("Elsewhere", actor="admin")
     application.register_customer(outsider, "other@example.com", actor="a", scope=None)
-    worker = workers()
+    worker = workers(pool)
     campaign_id = start_campaign(application, restaurant_id)
 
     row = wait_until(lambda: completed(container, campaign_id), 90, message=worker.log())
@@ -137,9 +138,10 @@ def test_a_batch_ending_on_a_flush_boundary_completes_with_a_background_projecto
     assert "Traceback" not in worker.log()
 
 
-def test_pause_holds_the_sent_count_and_resume_finishes_without_duplicates(application, container, workers):
+@pytest.mark.parametrize("pool", [None, "threads"])
+def test_pause_holds_the_sent_count_and_resume_finishes_without_duplicates(application, container, workers, pool):
     restaurant_id, customers = audience_of(application, 400)
-    worker = workers(delivery_backend="simulated", simulated_latency_ms=20)
+    worker = workers(pool, delivery_backend="simulated", simulated_latency_ms=20)
     campaign_id = start_campaign(application, restaurant_id)
 
     wait_until(lambda: stats(container, campaign_id)["stats"]["sent"] >= 100, 60, message=worker.log())
@@ -187,9 +189,10 @@ def test_cancel_stops_a_running_campaign(application, container, workers):
     assert row["stats"]["sent"] + row["stats"]["skipped"] == len(records)
 
 
-def test_kill_9_of_the_worker_group_mid_campaign_then_a_new_worker_completes_it(application, container, workers):
+@pytest.mark.parametrize("pool", [None, "threads"])
+def test_kill_9_of_the_worker_group_mid_campaign_then_a_new_worker_completes_it(application, container, workers, pool):
     restaurant_id, customers = audience_of(application, 1000)
-    first = workers(delivery_backend="simulated", simulated_latency_ms=5)
+    first = workers(pool, delivery_backend="simulated", simulated_latency_ms=5)
     campaign_id = start_campaign(application, restaurant_id)
     wait_until(lambda: stats(container, campaign_id)["stats"]["sent"] >= 200, 60, message=first.log())
     first.kill_group()
@@ -203,7 +206,8 @@ def test_kill_9_of_the_worker_group_mid_campaign_then_a_new_worker_completes_it(
     report = SimulatedBackend(container.engine).report()
     assert report["duplicate_deliveries"] == 0
     # Repeated attempts: at most the messages in flight when the group died, one per pool
-    # process (the dispatch markers tell the new worker what was sent but not yet recorded).
+    # process or thread (the dispatch markers tell the new worker what was sent but not yet
+    # recorded).
     assert report["repeated_attempts"] <= 2
 
 

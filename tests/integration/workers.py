@@ -42,10 +42,11 @@ class WorkerProcess:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
-    def start(self, concurrency: int = 2) -> WorkerProcess:
+    def start(self, concurrency: int = 2, pool: str | None = None) -> WorkerProcess:
         log = open(self.log_path, "ab")
+        command = [sys.executable, "-m", "crm", "worker", "--concurrency", str(concurrency)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "crm", "worker", "--concurrency", str(concurrency)],
+            command + (["--pool", pool] if pool else []),
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
