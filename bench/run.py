@@ -260,7 +260,7 @@ def rebuild_figure(args) -> dict:
         customers = max(1, args.rebuild_events // 18)
         sh(PY, str(HERE / "seed_events.py"), "--customers", str(customers), "--visits-per-customer", "16", env=env)
         # The log as autovacuum leaves it a minute after a bulk load (hint bits set, statistics
-        # taken), so that the first rebuild does not pay for that work and the next ones not.
+        # taken): else the first rebuild pays for that work, and the next ones do not.
         _psql(env["DATABASE_URL"], "VACUUM ANALYZE")
         events = int(sh(PY, "-c", _COUNT_EVENTS, env=env).strip())
         runs = []

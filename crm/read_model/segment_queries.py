@@ -26,9 +26,9 @@ def audience_of(engine: Engine, query: Select) -> tuple[list[UUID], int]:
     """The ids of the customers that `query` (their id, then `UNSUBSCRIBED`) selects, in id
     order, without those who unsubscribed; and how many those were.
 
-    The rows come in slices from a server-side cursor, and only the ids are kept: for 50,000
-    customers, reading every row at once took 9 MB more of a worker's memory, and 0.38 s
-    against 0.22."""
+    The rows come in slices (on PostgreSQL from a server-side cursor), and only the ids are
+    kept: for 50,000 customers, reading every row at once took 9 MB more of a worker's memory,
+    and 0.38 s against 0.22."""
     ids, unsubscribed = [], 0
     with engine.connect() as conn:
         for customer_id, left_out in conn.execution_options(yield_per=2000).execute(query.order_by(customers.c.id)):
