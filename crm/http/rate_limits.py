@@ -48,8 +48,10 @@ def build_limiter(settings: Settings) -> Limiter:
     enabled = settings.rate_limit.lower() != "off"
     return Limiter(
         credential,
-        default_limits=[settings.rate_limit] if enabled else [],
-        default_limits_exempt_when=lambda: request.endpoint in EXEMPT_ENDPOINTS,
+        # Application limits: one count per credential over every route (default limits would
+        # give each route a count of its own, so a key could send RATE_LIMIT to each of them).
+        application_limits=[settings.rate_limit] if enabled else [],
+        application_limits_exempt_when=lambda: request.endpoint in EXEMPT_ENDPOINTS,
         storage_uri=settings.broker_url or "memory://",
         strategy="fixed-window",
         headers_enabled=False,  # Retry-After on a 429 only: no extra counter reads per request

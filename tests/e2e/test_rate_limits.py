@@ -41,6 +41,18 @@ def test_a_key_over_its_limit_gets_429_with_retry_after_and_others_do_not(limite
         assert client.get("/readyz").status_code == 200
 
 
+def test_one_count_per_credential_over_every_route(limited):
+    client, container = limited
+    key = {"Authorization": f"Bearer {container.api_keys.issue('key', None)}"}
+    statuses = [
+        client.get(path, headers=key).status_code for path in ["/api/restaurants/"] * 3 + ["/api/customers/"] * 2
+    ]
+    assert statuses == [200] * 5
+
+    assert client.get("/api/campaigns/", headers=key).status_code == 429
+    assert client.get("/api/restaurants/", headers=key).status_code == 429
+
+
 def test_refused_keys_and_anonymous_callers_count_too(limited):
     client, _ = limited
     bogus = {"Authorization": "Bearer crm_not-a-key"}
