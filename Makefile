@@ -32,6 +32,7 @@ test: $(VENV)/.installed-test
 # ruff, then the import contracts in setup.cfg (layers, the write model's isolation, no cycles).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check crm tests $(wildcard bench tools)
+	$(BIN)/ruff format --check crm tests $(wildcard bench tools)
 	$(BIN)/lint-imports --no-cache
 
 # The workload against the full stack and the inline setup on PostgreSQL and Redis, beside

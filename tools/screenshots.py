@@ -204,8 +204,9 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as directory:
-        server = Served(Path(directory), DELIVERY_BACKEND="simulated", SIMULATED_LATENCY_MS="250",
-                        SIMULATED_FAILURE_RATE="0.08")
+        server = Served(
+            Path(directory), DELIVERY_BACKEND="simulated", SIMULATED_LATENCY_MS="250", SIMULATED_FAILURE_RATE="0.08"
+        )
         server.start()
         try:
             server.crm("operator", "create", OPERATOR[0], "--password", OPERATOR[1])
@@ -220,12 +221,26 @@ def main() -> None:
                 operator = pages[1280]
 
                 # A completed campaign, a paused one, a draft and a cancelled one; the form takes dollars.
-                done = create_campaign(operator, base, "Sushi Bar", "Autumn win-back", "inactive_days", 30,
-                                       "Hi {first_name}, we miss you at {restaurant_name}!")
+                done = create_campaign(
+                    operator,
+                    base,
+                    "Sushi Bar",
+                    "Autumn win-back",
+                    "inactive_days",
+                    30,
+                    "Hi {first_name}, we miss you at {restaurant_name}!",
+                )
                 control(operator, done, "run")
                 wait_for_status(operator, done, "completed")
-                running = create_campaign(operator, base, "Pizza Palace", "VIP thank-you", "high_spenders", 50,
-                                          "Thank you, {first_name}! Dessert is on us this month.")
+                running = create_campaign(
+                    operator,
+                    base,
+                    "Pizza Palace",
+                    "VIP thank-you",
+                    "high_spenders",
+                    50,
+                    "Thank you, {first_name}! Dessert is on us this month.",
+                )
                 control(operator, running, "run")
                 time.sleep(3)
                 shoot(pages, args.out, "campaign", running, lambda page: time.sleep(1.2))
@@ -233,16 +248,24 @@ def main() -> None:
                 control(operator, running, "pause")
                 wait_for_status(operator, running, "paused")
                 shoot(pages, args.out, "campaign-paused", running)
-                draft = create_campaign(operator, base, "Pizza Palace", "Spring menu", "inactive_days", 60,
-                                        "Hi {first_name}, our spring menu is here.")
+                draft = create_campaign(
+                    operator,
+                    base,
+                    "Pizza Palace",
+                    "Spring menu",
+                    "inactive_days",
+                    60,
+                    "Hi {first_name}, our spring menu is here.",
+                )
 
                 def ask_to_run(page):
                     page.locator('[data-control="run"] button').click()
                     page.locator("dialog#confirm-run").wait_for()
 
                 shoot(pages, args.out, "campaign-run", draft, ask_to_run)
-                cancelled = create_campaign(operator, base, "Sushi Bar", "Old promo", "high_spenders", 1000,
-                                            "Hello {first_name}")
+                cancelled = create_campaign(
+                    operator, base, "Sushi Bar", "Old promo", "high_spenders", 1000, "Hello {first_name}"
+                )
                 control(operator, cancelled, "cancel")
                 shoot(pages, args.out, "campaigns", f"{base}/internal/campaigns/")
                 shoot(pages, args.out, "campaign-completed", done)

@@ -26,9 +26,7 @@ def caught_up(recorded: Recorded) -> bool:
     return read_side.wait_for(recorded.position, read_side.concerned(recorded.topics))
 
 
-def written(
-    recorded: Recorded, read: Callable[[UUID], dict | None], status: int = 201, headers: dict | None = None
-):
+def written(recorded: Recorded, read: Callable[[UUID], dict | None], status: int = 201, headers: dict | None = None):
     """The row `read` finds for the command's id once the read side includes the command (with
     `headers`, such as a Location).
 

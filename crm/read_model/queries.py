@@ -191,4 +191,3 @@ class Queries(QueriesBase):
         """A customers list: its shape also says whether it is scoped and filtered by restaurant."""
         params.update(scope=scope, restaurant_id=restaurant_id)
         return Listed((*shape, scope is None, restaurant_id is None), query, params)
-

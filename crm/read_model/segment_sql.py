@@ -119,7 +119,7 @@ class _Compiler:
         return self._sent(rule.value, outreach_events.c.campaign_id == rule.campaign)
 
     def _visited_within(self, rule: Condition) -> ColumnElement | None:
-        """"At least one visit in the window" (gte 1) and "none" (lte 0) read the last visit
+        """The counts "at least one visit in the window" (gte 1) and "none" (lte 0) read the last visit
         (a column, or the history's) instead of summing the window: the last visit up to now is in
         the window exactly when some visit is. None for the other counts."""
         if (rule.op, rule.value) not in ((Op.GTE, 1), (Op.LTE, 0)):

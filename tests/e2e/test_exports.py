@@ -70,7 +70,8 @@ def test_customers_export_holds_the_list_rows_in_the_list_order(admin, make, clo
 
     header, rows = exported(admin.get(CUSTOMERS))
 
-    assert tuple(header) == CUSTOMER_COLUMNS == (
+    assert tuple(header) == CUSTOMER_COLUMNS
+    assert CUSTOMER_COLUMNS == (
         "id",
         "email",
         "first_name",
@@ -265,9 +266,7 @@ class HeldHere:
         return len(self.held)
 
 
-def test_the_file_is_streamed_and_its_connection_returns_when_the_client_leaves(
-    admin, make, container, monkeypatch
-):
+def test_the_file_is_streamed_and_its_connection_returns_when_the_client_leaves(admin, make, container, monkeypatch):
     monkeypatch.setattr(csv_format, "_CHUNK_CHARACTERS", 1)  # a chunk per row
     restaurant = make.restaurant()
     for n in range(5):
@@ -308,18 +307,22 @@ def test_campaign_events_export_after_a_run(admin, make, restaurant, clock, embe
 
     header, rows = exported(admin.get(events_path(campaign)))
 
-    assert tuple(header) == OUTREACH_COLUMNS == (
-        "id",
-        "campaign_id",
-        "campaign_name",
-        "customer_id",
-        "customer_email",
-        "channel",
-        "status",
-        "error_message",
-        "attempts",
-        "sent_at",
-        "created_at",
+    assert (
+        tuple(header)
+        == OUTREACH_COLUMNS
+        == (
+            "id",
+            "campaign_id",
+            "campaign_name",
+            "customer_id",
+            "customer_email",
+            "channel",
+            "status",
+            "error_message",
+            "attempts",
+            "sent_at",
+            "created_at",
+        )
     )
     listed = make.get(f"/api/campaigns/{campaign['id']}/events/", query_string={"page_size": 100})["results"]
     # Check one row per recipient, the events list's, in its order.
