@@ -79,10 +79,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     docs.init_app(app)
-    limiter = rate_limits.init_app(app, settings)  # before authentication: refused keys count too
-    limiter.limit(settings.rate_limit_unsubscribe, key_func=rate_limits.unsubscribe_token, methods=["POST"])(
-        unsubscribe.bp
-    )
+    rate_limits.init_app(app, settings)  # before authentication: refused keys count too
     auth.init_app(app)
     request_log.init_app(app)
     errors.init_app(app)

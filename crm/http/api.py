@@ -58,6 +58,11 @@ class Blueprint(flask_smorest.Blueprint):
         "form_and_files": "multipart/form-data",
     }
 
+    def arguments(self, schema, *args, **kwargs):
+        """flask-smorest's `arguments`, with a schema class instantiated once here: webargs would
+        build a new instance (deep-copying every field) on each request."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
 
 class Api(flask_smorest.Api):
     """flask-smorest's Api, with the whole contract in its document (`crm.http.openapi`)."""

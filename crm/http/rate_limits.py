@@ -1,27 +1,40 @@
-"""Rate limits (Flask-Limiter): shed a client that sends too much, before it costs anything more.
+"""Rate limits (the `limits` library): shed a client that sends too much, before it costs anything more.
 
-Each credential gets `RATE_LIMIT` (default 1000 per second): an API key (by a hash of what the
-caller presents, valid or not), or, without one, the client's address. The one-click unsubscribe
-link is limited per token (`RATE_LIMIT_UNSUBSCRIBE`, default 10 per minute). Counters live in
-Redis when a broker is configured (shared by every web process), else in memory. Over a limit:
-429, a JSON body and `Retry-After`. If Redis fails, requests are served (limits fall back to
-memory) rather than refused. `RATE_LIMIT=off` turns the limits off.
+Each credential gets `RATE_LIMIT` (default 1000 per second) over every route together: an API
+key (by a hash of what the caller presents, valid or not), or, without one, the client's
+address. The one-click unsubscribe link is also limited per token (`RATE_LIMIT_UNSUBSCRIBE`,
+default 10 per minute). Counters live in Redis when a broker is configured (shared by every web
+process), else in memory. Over a limit: 429, a JSON body and `Retry-After`. If Redis fails,
+requests are served (limits fall back to memory for a few seconds, then Redis is tried again)
+rather than refused. `RATE_LIMIT=off` turns the limits off.
+
+The check is one `before_request` over `limits` itself rather than Flask-Limiter: with one
+application-wide limit, Flask-Limiter's per-request resolution of route, blueprint and default
+limits cost as much CPU as the Redis round trip (7% of a write's web CPU; docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 
 from flask import Flask, jsonify, request
-from flask_limiter import Limiter, RequestLimit
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from crm.config import Settings
+
+log = logging.getLogger(__name__)
 
 EXEMPT_ENDPOINTS = frozenset(
     {"health.healthz", "health.readyz", "metrics.metrics", "static", "bootstrap.static", "dashboard.static"}
 )
+UNSUBSCRIBE_BLUEPRINT = "unsubscribe"
+FALLBACK_SECONDS = 5.0  # how long limits stay in memory after Redis failed, before it is tried again
+PREFIX = "crm-limits"
 
 
 def credential() -> str:
@@ -36,36 +49,59 @@ def unsubscribe_token() -> str:
     return "token:" + hashlib.sha256((request.view_args or {}).get("token", "").encode()).hexdigest()[:32]
 
 
-def _too_many(limit: RequestLimit):
-    retry_after = max(1, math.ceil(limit.window[0] - time.time()))  # when the window resets
-    response = jsonify({"message": f"Too many requests: at most {limit.limit}. Retry in {retry_after} s."})
-    response.status_code = 429
-    response.headers["Retry-After"] = str(retry_after)
-    return response
+class RateLimits:
+    """The limits of one web process: counted in Redis (shared) or, without it, in memory."""
+
+    def __init__(self, settings: Settings):
+        self.limits = parse_many(settings.rate_limit)  # e.g. "10/second;1000/hour": each is counted
+        self.unsubscribe_limits = parse_many(settings.rate_limit_unsubscribe)
+        self.memory = FixedWindowRateLimiter(MemoryStorage())
+        shared = storage_from_string(settings.broker_url) if settings.broker_url else None
+        self.shared = FixedWindowRateLimiter(shared) if shared else None
+        self.shared_errors = shared.base_exceptions if shared else ()
+        self.shared_down_until = 0.0
+
+    def check(self):
+        """`before_request`: count the request against its credential; a 429 once over a limit."""
+        if request.endpoint is None or request.endpoint in EXEMPT_ENDPOINTS:
+            return None
+        counted = [(limit, "all", credential()) for limit in self.limits]
+        if request.blueprint == UNSUBSCRIBE_BLUEPRINT and request.method == "POST":
+            counted += [(limit, "unsubscribe", unsubscribe_token()) for limit in self.unsubscribe_limits]
+        for limit, scope, key in counted:
+            limiter = self._limiter()
+            try:
+                allowed = limiter.hit(limit, PREFIX, scope, key)
+            except self.shared_errors:
+                log.warning("rate limit storage unreachable: counting in memory for %.0f s", FALLBACK_SECONDS)
+                self.shared_down_until = time.monotonic() + FALLBACK_SECONDS
+                limiter = self.memory
+                allowed = limiter.hit(limit, PREFIX, scope, key)
+            if not allowed:
+                return self._too_many(limiter, limit, scope, key)
+        return None
+
+    def _limiter(self) -> FixedWindowRateLimiter:
+        if self.shared is None or time.monotonic() < self.shared_down_until:
+            return self.memory
+        return self.shared
+
+    def _too_many(self, limiter: FixedWindowRateLimiter, limit: RateLimitItem, scope: str, key: str):
+        try:
+            reset = limiter.get_window_stats(limit, PREFIX, scope, key).reset_time
+        except self.shared_errors:
+            reset = time.time() + limit.get_expiry()
+        retry_after = max(1, math.ceil(reset - time.time()))  # when the window resets
+        response = jsonify({"message": f"Too many requests: at most {limit}. Retry in {retry_after} s."})
+        response.status_code = 429
+        response.headers["Retry-After"] = str(retry_after)
+        return response
 
 
-def build_limiter(settings: Settings) -> Limiter:
-    enabled = settings.rate_limit.lower() != "off"
-    return Limiter(
-        credential,
-        # Application limits: one count per credential over every route (default limits would
-        # give each route a count of its own, so a key could send RATE_LIMIT to each of them).
-        application_limits=[settings.rate_limit] if enabled else [],
-        application_limits_exempt_when=lambda: request.endpoint in EXEMPT_ENDPOINTS,
-        storage_uri=settings.broker_url or "memory://",
-        strategy="fixed-window",
-        headers_enabled=False,  # Retry-After on a 429 only: no extra counter reads per request
-        on_breach=_too_many,
-        swallow_errors=True,
-        in_memory_fallback_enabled=True,
-        key_prefix="crm-limits",
-        enabled=enabled,
-    )
-
-
-def init_app(app: Flask, settings: Settings) -> Limiter:
+def init_app(app: Flask, settings: Settings) -> None:
     """Register the limits; call before authentication, so that refused keys count too."""
-    limiter = build_limiter(settings)
-    limiter.init_app(app)
-    app.extensions["crm_limiter"] = limiter
-    return limiter
+    if settings.rate_limit.lower() == "off":
+        return
+    limits = RateLimits(settings)
+    app.extensions["crm_rate_limits"] = limits
+    app.before_request(limits.check)

@@ -1,11 +1,12 @@
 """With a broker configured, rate limits are counted in Redis: every web process shares them."""
 
+import time
 from dataclasses import replace
 
 import pytest
 
 from crm import bootstrap
-from crm.http import create_app
+from crm.http import create_app, rate_limits
 from tests.integration.workers import RedisServer, free_port
 
 
@@ -29,6 +30,27 @@ def test_two_web_processes_share_one_limit_and_survive_redis_going_away(settings
         redis_server.stop()
         other = {"Authorization": f"Bearer {containers[0].api_keys.issue('other', None)}"}
         assert clients[0].get("/api/restaurants/", headers=other).status_code == 200
+    finally:
+        for container in containers:
+            container.close()
+
+
+def test_counting_returns_to_redis_once_it_is_back(settings, clock, redis_server, monkeypatch):
+    monkeypatch.setattr(rate_limits, "FALLBACK_SECONDS", 0.2)
+    limited = replace(settings, broker_url=redis_server.url, rate_limit="3/minute")
+    containers = [bootstrap.build(limited, clock=clock) for _ in range(2)]
+    try:
+        key = containers[0].api_keys.issue("back", None)
+        headers = {"Authorization": f"Bearer {key}"}
+        clients = [create_app(container=c).test_client() for c in containers]
+        redis_server.stop()
+        assert clients[0].get("/api/restaurants/", headers=headers).status_code == 200  # counted in memory
+        redis_server.start()  # empty: the restarted server keeps no counts
+        time.sleep(0.3)  # past the fallback window: the next request tries Redis again
+
+        statuses = [clients[n % 2].get("/api/restaurants/", headers=headers).status_code for n in range(4)]
+
+        assert statuses == [200, 200, 200, 429]  # one count again, shared by both processes
     finally:
         for container in containers:
             container.close()
