@@ -5,8 +5,8 @@ key (by a hash of what the caller presents, valid or not), or, without one, the 
 address. The one-click unsubscribe link is also limited per token (`RATE_LIMIT_UNSUBSCRIBE`,
 default 10 per minute). Counters live in Redis when a broker is configured (shared by every web
 process), else in memory. Over a limit: 429, a JSON body and `Retry-After`. If Redis fails,
-requests are served (limits fall back to memory for a few seconds, then Redis is tried again)
-rather than refused. `RATE_LIMIT=off` turns the limits off.
+or stops answering for a second, requests are served (limits fall back to memory for a few
+seconds, then Redis is tried again) rather than refused. `RATE_LIMIT=off` turns the limits off.
 
 The check is one `before_request` over `limits` itself rather than Flask-Limiter: with one
 application-wide limit, Flask-Limiter's per-request resolution of route, blueprint and default
@@ -56,7 +56,9 @@ class RateLimits:
         self.limits = parse_many(settings.rate_limit)  # e.g. "10/second;1000/hour": each is counted
         self.unsubscribe_limits = parse_many(settings.rate_limit_unsubscribe)
         self.memory = FixedWindowRateLimiter(MemoryStorage())
-        shared = storage_from_string(settings.broker_url) if settings.broker_url else None
+        shared = None
+        if settings.broker_url:  # a Redis that stops answering costs a request 1 s, not a hang
+            shared = storage_from_string(settings.broker_url, socket_timeout=1, socket_connect_timeout=1)
         self.shared = FixedWindowRateLimiter(shared) if shared else None
         self.shared_errors = shared.base_exceptions if shared else ()
         self.shared_down_until = 0.0

@@ -1,5 +1,7 @@
 """With a broker configured, rate limits are counted in Redis: every web process shares them."""
 
+import socket
+import threading
 import time
 from dataclasses import replace
 
@@ -53,4 +55,30 @@ def test_counting_returns_to_redis_once_it_is_back(settings, clock, redis_server
         assert statuses == [200, 200, 200, 429]  # one count again, shared by both processes
     finally:
         for container in containers:
+            container.close()
+
+
+def test_a_redis_that_stops_answering_costs_a_request_a_second_not_a_hang(settings, clock):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # connections complete in the kernel's backlog; nothing ever answers
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        container = bootstrap.build(replace(settings, broker_url=url, rate_limit="4/minute"), clock=clock)
+        try:
+            client = create_app(container=container).test_client()
+            headers = {"Authorization": f"Bearer {container.api_keys.issue('silent', None)}"}
+            statuses: list[int] = []
+            requests = threading.Thread(
+                target=lambda: statuses.extend(
+                    client.get("/api/restaurants/", headers=headers).status_code for _ in range(5)
+                ),
+                daemon=True,  # without a timeout on Redis, it would wait for ever
+            )
+            requests.start()
+
+            requests.join(15)  # the first request gives up on Redis after 1 s
+
+            assert not requests.is_alive(), "a request is still waiting for Redis"
+            assert statuses == [200, 200, 200, 200, 429]  # counted in memory meanwhile, limit and all
+        finally:
             container.close()
