@@ -9,6 +9,9 @@ after its visibility timeout. And it starts scheduled campaigns when due: on sta
 `due_seconds` it asks the read model for them and the write model to start each (which
 checks again that it is still scheduled and due); their Started then publishes as any start.
 No Celery countdown holds the schedule: it lives in the log, so a restart loses nothing.
+On PostgreSQL it wakes when something commits (LISTEN on the event store's channel), at most
+every `poll_seconds`, so an idle service does not read the log's head twenty times a second; on
+SQLite it polls every `poll_seconds`.
 A campaign whose restaurant is in its quiet hours is not swept: the sweep notes when they end
 and the follower queues its batches then (a sender stops a batch when they begin).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -27,11 +31,13 @@ from crm.adapters.availability import database_unavailable
 from crm.bootstrap import Container
 from crm.locks import exclusive
 from crm.projectors.engine import tracking
+from crm.projectors.engine.listener import EVENTS_CHANNEL, Listener
 from crm.write_model.campaigns import Campaign
 from crm.write_model.imports import Import
 
 log = logging.getLogger(__name__)
 NAME = "campaign_follower"
+LISTEN_SECONDS = 1.0  # the longest sleep on LISTEN: how long a stop() may wait
 STARTED, RESUMED = get_topic(Campaign.Started), get_topic(Campaign.Resumed)
 REQUEUED = get_topic(Campaign.FailedRequeued)
 IMPORT_STARTED = get_topic(Import.Started)
@@ -162,17 +168,27 @@ class CampaignFollower:
         self.sweep(idle_for=None)
         next_sweep = time.monotonic() + self.sweep_seconds
         next_due = time.monotonic() + self.due_seconds
-        while not self.stop_event.is_set():
-            if time.monotonic() >= next_due:
-                self.start_due()
-                self.wake_waiting()
-                next_due = time.monotonic() + self.due_seconds
-            moved = self.poll_once()
-            if time.monotonic() >= next_sweep:
-                self.sweep(idle_for=timedelta(seconds=2 * self.sweep_seconds))
-                next_sweep = time.monotonic() + self.sweep_seconds
-            if not moved:
-                self.stop_event.wait(self.poll_seconds)
+        with self._listener() as listener:
+            while not self.stop_event.is_set():
+                if time.monotonic() >= next_due:
+                    self.start_due()
+                    self.wake_waiting()
+                    next_due = time.monotonic() + self.due_seconds
+                moved = self.poll_once()
+                if time.monotonic() >= next_sweep:
+                    self.sweep(idle_for=timedelta(seconds=2 * self.sweep_seconds))
+                    next_sweep = time.monotonic() + self.sweep_seconds
+                if not moved:
+                    self.stop_event.wait(self.poll_seconds)  # under load: a poll per interval, as before
+                    if listener is not None:  # then sleep until a commit, or the next due check
+                        until = min(next_due, next_sweep, time.monotonic() + LISTEN_SECONDS)
+                        listener.wait(max(0.0, until - time.monotonic()))
+
+    def _listener(self):
+        engine = self.container.engine
+        if engine.dialect.name != "postgresql":
+            return nullcontext()
+        return Listener(engine, EVENTS_CHANNEL, "crm-campaign-follower")
 
     @staticmethod
     def _publish(topic: str, originator_id: str) -> None:
