@@ -307,22 +307,19 @@ def test_campaign_events_export_after_a_run(admin, make, restaurant, clock, embe
 
     header, rows = exported(admin.get(events_path(campaign)))
 
-    assert (
-        tuple(header)
-        == OUTREACH_COLUMNS
-        == (
-            "id",
-            "campaign_id",
-            "campaign_name",
-            "customer_id",
-            "customer_email",
-            "channel",
-            "status",
-            "error_message",
-            "attempts",
-            "sent_at",
-            "created_at",
-        )
+    assert tuple(header) == OUTREACH_COLUMNS
+    assert OUTREACH_COLUMNS == (
+        "id",
+        "campaign_id",
+        "campaign_name",
+        "customer_id",
+        "customer_email",
+        "channel",
+        "status",
+        "error_message",
+        "attempts",
+        "sent_at",
+        "created_at",
     )
     listed = make.get(f"/api/campaigns/{campaign['id']}/events/", query_string={"page_size": 100})["results"]
     # Check one row per recipient, the events list's, in its order.

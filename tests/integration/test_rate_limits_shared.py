@@ -3,6 +3,7 @@
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -19,32 +20,32 @@ def redis_server(tmp_path):
     server.stop()
 
 
-def test_two_web_processes_share_one_limit_and_survive_redis_going_away(settings, clock, redis_server):
-    limited = replace(settings, broker_url=redis_server.url, rate_limit="4/minute")
+@contextmanager
+def two_web_processes(settings, clock, broker_url: str, rate_limit: str, key_name: str):
+    """Two apps, each with its own container (as two gunicorn processes), and an API key's headers."""
+    limited = replace(settings, broker_url=broker_url, rate_limit=rate_limit)
     containers = [bootstrap.build(limited, clock=clock) for _ in range(2)]
     try:
-        key = containers[0].api_keys.issue("shared", None)
-        headers = {"Authorization": f"Bearer {key}"}
-        clients = [create_app(container=c).test_client() for c in containers]
-        statuses = [clients[n % 2].get("/api/restaurants/", headers=headers).status_code for n in range(5)]
-        assert statuses == [200, 200, 200, 200, 429]  # 2 + 2 counted together, the fifth refused
-        # Check a request is still served when Redis is gone (limits fall back to memory).
-        redis_server.stop()
-        other = {"Authorization": f"Bearer {containers[0].api_keys.issue('other', None)}"}
-        assert clients[0].get("/api/restaurants/", headers=other).status_code == 200
+        headers = {"Authorization": f"Bearer {containers[0].api_keys.issue(key_name, None)}"}
+        yield [create_app(container=c).test_client() for c in containers], headers, containers[0]
     finally:
         for container in containers:
             container.close()
 
 
+def test_two_web_processes_share_one_limit_and_survive_redis_going_away(settings, clock, redis_server):
+    with two_web_processes(settings, clock, redis_server.url, "4/minute", "shared") as (clients, headers, container):
+        statuses = [clients[n % 2].get("/api/restaurants/", headers=headers).status_code for n in range(5)]
+        assert statuses == [200, 200, 200, 200, 429]  # 2 + 2 counted together, the fifth refused
+        # Check a request is still served when Redis is gone (limits fall back to memory).
+        redis_server.stop()
+        other = {"Authorization": f"Bearer {container.api_keys.issue('other', None)}"}
+        assert clients[0].get("/api/restaurants/", headers=other).status_code == 200
+
+
 def test_counting_returns_to_redis_once_it_is_back(settings, clock, redis_server, monkeypatch):
     monkeypatch.setattr(rate_limits, "FALLBACK_SECONDS", 0.2)
-    limited = replace(settings, broker_url=redis_server.url, rate_limit="3/minute")
-    containers = [bootstrap.build(limited, clock=clock) for _ in range(2)]
-    try:
-        key = containers[0].api_keys.issue("back", None)
-        headers = {"Authorization": f"Bearer {key}"}
-        clients = [create_app(container=c).test_client() for c in containers]
+    with two_web_processes(settings, clock, redis_server.url, "3/minute", "back") as (clients, headers, _):
         redis_server.stop()
         assert clients[0].get("/api/restaurants/", headers=headers).status_code == 200  # counted in memory
         redis_server.start()  # empty: the restarted server keeps no counts
@@ -53,9 +54,6 @@ def test_counting_returns_to_redis_once_it_is_back(settings, clock, redis_server
         statuses = [clients[n % 2].get("/api/restaurants/", headers=headers).status_code for n in range(4)]
 
         assert statuses == [200, 200, 200, 429]  # one count again, shared by both processes
-    finally:
-        for container in containers:
-            container.close()
 
 
 def test_a_redis_that_stops_answering_costs_a_request_a_second_not_a_hang(settings, clock):
