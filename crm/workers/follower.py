@@ -31,7 +31,7 @@ from crm.adapters.availability import database_unavailable
 from crm.bootstrap import Container
 from crm.locks import exclusive
 from crm.projectors.engine import tracking
-from crm.projectors.engine.listener import EVENTS_CHANNEL, Listener
+from crm.projectors.engine.listener import events_listener
 from crm.write_model.campaigns import Campaign
 from crm.write_model.imports import Import
 
@@ -168,7 +168,8 @@ class CampaignFollower:
         self.sweep(idle_for=None)
         next_sweep = time.monotonic() + self.sweep_seconds
         next_due = time.monotonic() + self.due_seconds
-        with self._listener() as listener:
+        listener = events_listener(self.container.engine, "crm-campaign-follower")
+        with listener or nullcontext():
             while not self.stop_event.is_set():
                 if time.monotonic() >= next_due:
                     self.start_due()
@@ -183,12 +184,6 @@ class CampaignFollower:
                     if listener is not None:  # then sleep until a commit, or the next due check
                         until = min(next_due, next_sweep, time.monotonic() + LISTEN_SECONDS)
                         listener.wait(max(0.0, until - time.monotonic()))
-
-    def _listener(self):
-        engine = self.container.engine
-        if engine.dialect.name != "postgresql":
-            return nullcontext()
-        return Listener(engine, EVENTS_CHANNEL, "crm-campaign-follower")
 
     @staticmethod
     def _publish(topic: str, originator_id: str) -> None:

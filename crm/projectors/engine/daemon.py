@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from crm.adapters.availability import database_unavailable
 from crm.projectors.engine.dead_letters import ProjectionStopped
 from crm.projectors.engine.leases import Leases
-from crm.projectors.engine.listener import EVENTS_CHANNEL, Listener
+from crm.projectors.engine.listener import events_listener
 from crm.projectors.engine.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class ProjectorDaemon:
         self.stop_event.set()
 
     def _follow(self, leases: Leases) -> None:
-        listener = self._listener()
+        listener = events_listener(self.engine, "crm-projector")
         try:
             next_try = 0.0
             while not self.stop_event.is_set():
@@ -125,11 +125,6 @@ class ProjectorDaemon:
             if self.runner.reached[name] < head
             and (self.runner.projectors[name].topics & topics or self.runner.idle_advance_due(name))
         ], head
-
-    def _listener(self):
-        if self.engine.dialect.name != "postgresql":
-            return None
-        return Listener(self.engine, EVENTS_CHANNEL, "crm-projector")
 
     def _wait(self, listener) -> None:
         if listener is None:

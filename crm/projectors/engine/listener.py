@@ -12,10 +12,25 @@ from sqlalchemy import text
 
 from crm.adapters.notifications import Listener, connect_args
 
-__all__ = ["EVENTS_CHANNEL", "PROJECTED_CHANNEL", "Listener", "announce_projected", "connect_args", "parse_projected"]
+__all__ = [
+    "EVENTS_CHANNEL",
+    "PROJECTED_CHANNEL",
+    "Listener",
+    "announce_projected",
+    "connect_args",
+    "events_listener",
+    "parse_projected",
+]
 
 EVENTS_CHANNEL = "crm_events"  # the library's channel: `<application name>_events`
 PROJECTED_CHANNEL = "crm_projected"
+
+
+def events_listener(engine, application_name: str) -> Listener | None:
+    """A LISTEN for the event store's commits on PostgreSQL; None elsewhere (SQLite: poll)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return Listener(engine, EVENTS_CHANNEL, application_name)
 
 
 def announce_projected(executor, name: str, position: int) -> None:
