@@ -8,7 +8,6 @@ written by COPY.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -17,6 +16,7 @@ from psycopg2 import IntegrityError as DatabaseIntegrityError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from crm.adapters.copy_stream import PIECE_BYTES, CopyStream
 from crm.adapters.log_reads import as_uuid
 from crm.write_model.commands import StreamLive
 
@@ -74,20 +74,18 @@ def insert_many(
             (events_table, len(stored_events)),
         )
         ids = [row[0] for row in cursor.fetchall()]
-        rows = io.StringIO()
-        rows.writelines(
+        rows = CopyStream(
             f"{id}\t{e.originator_id}\t{e.originator_version}\t{e.topic}\t\\\\x{e.state.hex()}\n"
             for id, e in zip(ids, stored_events, strict=True)
         )
-        rows.seek(0)
         cursor.copy_expert(
-            f"COPY {events_table} (id, originator_id, originator_version, topic, state) FROM STDIN", rows
+            f"COPY {events_table} (id, originator_id, originator_version, topic, state) FROM STDIN",
+            rows,
+            size=PIECE_BYTES,
         )
         if owners:
-            owned = io.StringIO()
-            owned.writelines(f"{stream}\t{owner}\n" for stream, owner in owners.items())
-            owned.seek(0)
-            cursor.copy_expert("COPY stream_owners (stream_id, owner_id) FROM STDIN", owned)
+            owned = CopyStream(f"{stream}\t{owner}\n" for stream, owner in owners.items())
+            cursor.copy_expert("COPY stream_owners (stream_id, owner_id) FROM STDIN", owned, size=PIECE_BYTES)
     except DatabaseIntegrityError as error:  # a version already taken: optimistic concurrency
         raise IntegrityError(error) from error
     finally:

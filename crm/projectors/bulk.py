@@ -8,13 +8,14 @@ transaction (its connection's cursor), into the schema the session writes to
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from functools import cache
 from operator import attrgetter, itemgetter
 
 from sqlalchemy import Insert, Table, Uuid
 from sqlalchemy.orm import Session
+
+from crm.adapters.copy_stream import PIECE_BYTES, CopyStream
 
 _FEW = 10
 _BY_KEY = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off;"
@@ -32,8 +33,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     names = [column.name for column in table.columns]
     converters = [_converter(column) for column in table.columns]
     values_of = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
-    buffer = io.StringIO()
-    buffer.writelines(
+    buffer = CopyStream(
         "\t".join(
             [
                 "\\N" if value is None else convert(value)
@@ -43,12 +43,11 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         + "\n"
         for row in rows
     )
-    buffer.seek(0)
     schema = getattr(session, "info", {}).get("schema")
     target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
     cursor = session.connection().connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {target} ({', '.join(names)}) FROM STDIN", buffer)
+        cursor.copy_expert(f"COPY {target} ({', '.join(names)}) FROM STDIN", buffer, size=PIECE_BYTES)
     finally:
         cursor.close()
 
