@@ -18,7 +18,6 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 from sqlalchemy import Column, DateTime, Index, String, Table, Uuid, delete, func, select, update
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm import dialects
 from crm.adapters.schema import metadata
@@ -59,10 +58,24 @@ login_lockouts = Table(
 )
 
 
+def _hash(password: str) -> str:
+    # werkzeug is imported on first use: loading it (its whole package comes with its security
+    # module) costs a worker process, which never logs anyone in, 2.7 MB.
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(password, method=PASSWORD_HASH)
+
+
+def _matches(password_hash: str, password: str) -> bool:
+    from werkzeug.security import check_password_hash
+
+    return check_password_hash(password_hash, password)
+
+
 @cache
 def _dummy_hash() -> str:
     """Checked against when the email is unknown, so a miss costs as long as a wrong password."""
-    return generate_password_hash("not-a-password-of-anyone", method=PASSWORD_HASH)
+    return _hash("not-a-password-of-anyone")
 
 
 class InvalidLogin(DomainError):
@@ -116,7 +129,7 @@ def password_stamp(password_hash: str) -> str:
 def _checked(password: str) -> str:
     if not isinstance(password, str) or not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InvalidInput("password", f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
-    return generate_password_hash(password, method=PASSWORD_HASH)
+    return _hash(password)
 
 
 class Operators:
@@ -216,7 +229,7 @@ class Operators:
             row = session.execute(
                 select(operators.c.id, operators.c.password_hash).where(operators.c.email == email)
             ).first()
-        if check_password_hash(row.password_hash if row else _dummy_hash(), password) and row is not None:
+        if _matches(row.password_hash if row else _dummy_hash(), password) and row is not None:
             with self._datastore.transaction(commit=True) as session:
                 session.execute(delete(login_failures).where(login_failures.c.email == email))
                 if locked_if_wrong is not None:  # the lock this attempt set in advance: lift it

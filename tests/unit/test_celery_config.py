@@ -1,6 +1,8 @@
 """The Celery app is configured for at-least-once work with idempotent tasks."""
 
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -53,3 +55,13 @@ def test_the_embedded_transport_hands_over_a_task_and_gives_control_back_within_
 def test_the_pool_follows_the_platform(monkeypatch, platform, pool):
     monkeypatch.setattr(celery_app.sys, "platform", platform)
     assert celery_app.create_celery(Settings(secret_key="s")).conf.worker_pool == pool
+
+
+def test_a_worker_process_does_not_load_the_web_libraries():
+    """Each of `crm worker`'s processes holds what it imports (three copies with `-c 2`):
+    werkzeug, needed only to check a dashboard password, and Flask stay out of them."""
+    code = "import sys, crm.workers.tasks; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for web_library in ("'werkzeug'", "'flask'", "'flask_smorest'", "'marshmallow'"):
+        assert web_library not in loaded
+    assert "'celery'" in loaded
