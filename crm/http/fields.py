@@ -177,7 +177,7 @@ class AwareDateTime(fields.AwareDateTime):
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
-        return super()._serialize(value.astimezone(timezone.utc), attr, obj, **kwargs)
+        return value.astimezone(timezone.utc).isoformat()  # the format is always "iso"
 
 
 def dollars(cents: int) -> str:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from marshmallow import Schema, missing
+from marshmallow import Schema, fields, missing
+
+# Fields whose values of one class dump as they are (None too): the value is kept without a call.
+_KEPT = {fields.String: str, fields.Integer: int}
 
 
 class RowSchema(Schema):
     """Dumps dict rows field by field: each value read with `dict.get` and handed to its field's
     `_serialize`, instead of through `Field.serialize`, the schema's accessor and
-    `marshmallow.utils.get_value` for each of them. A field that reads the whole row (`Function`,
+    `marshmallow.utils.get_value` for each of them; a string or an integer (or None) in a plain
+    field of its kind is kept as it is. A field that reads the whole row (`Function`,
     `Method`), a value that is missing, and a row that is not a dict go marshmallow's own way,
     so what is dumped is the same (`tests/unit/test_row_schema.py` compares the two)."""
 
@@ -24,6 +28,7 @@ class RowSchema(Schema):
                 field.data_key if field.data_key is not None else name,
                 field,
                 field._CHECK_ATTRIBUTE,
+                _kept(field),
             )
             for name, field in self.dump_fields.items()
         )
@@ -34,13 +39,19 @@ class RowSchema(Schema):
         if not isinstance(obj, dict):
             return super()._serialize(obj, many=many)
         dumped = {}
-        for name, attribute, key, field, reads_value in self._row_plan:
+        for name, attribute, key, field, reads_value, kept in self._row_plan:
             value = obj.get(attribute, missing) if reads_value else missing
             if value is missing:
                 value = field.serialize(name, obj, accessor=self.get_attribute)
                 if value is missing:
                     continue
-            else:
+            elif kept is None or not (value is None or value.__class__ is kept):
                 value = field._serialize(value, name, obj)
             dumped[key] = value
         return dumped
+
+
+def _kept(field) -> type | None:
+    """The class of value `field` dumps unchanged, if it is a plain string or integer field."""
+    kept = _KEPT.get(type(field))
+    return None if kept is int and field.as_string else kept

@@ -48,6 +48,7 @@ ROWS = [
     {"id": uuid.UUID(int=2), "name": None, "cents": 0, "at": None, "defaulted": "set"},  # None and missing values
     {},  # every value missing
     {"id": uuid.UUID(int=3), "cents": 1, "at": WHEN.replace(tzinfo=None)},  # a naive time is UTC
+    {"id": str(uuid.UUID(int=6)), "name": 5, "cents": 2.0, "stored_as": None},  # values of other classes
 ]
 
 
