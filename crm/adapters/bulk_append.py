@@ -16,7 +16,7 @@ from psycopg2 import IntegrityError as DatabaseIntegrityError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from crm.adapters.copy_stream import PIECE_BYTES, CopyStream
+from crm.adapters.copy_stream import copy_in
 from crm.adapters.log_reads import as_uuid
 from crm.write_model.commands import StreamLive
 
@@ -74,18 +74,20 @@ def insert_many(
             (events_table, len(stored_events)),
         )
         ids = [row[0] for row in cursor.fetchall()]
-        rows = CopyStream(
-            f"{id}\t{e.originator_id}\t{e.originator_version}\t{e.topic}\t\\\\x{e.state.hex()}\n"
-            for id, e in zip(ids, stored_events, strict=True)
-        )
-        cursor.copy_expert(
+        copy_in(
+            cursor,
             f"COPY {events_table} (id, originator_id, originator_version, topic, state) FROM STDIN",
-            rows,
-            size=PIECE_BYTES,
+            (
+                f"{id}\t{e.originator_id}\t{e.originator_version}\t{e.topic}\t\\\\x{e.state.hex()}\n"
+                for id, e in zip(ids, stored_events, strict=True)
+            ),
         )
         if owners:
-            owned = CopyStream(f"{stream}\t{owner}\n" for stream, owner in owners.items())
-            cursor.copy_expert("COPY stream_owners (stream_id, owner_id) FROM STDIN", owned, size=PIECE_BYTES)
+            copy_in(
+                cursor,
+                "COPY stream_owners (stream_id, owner_id) FROM STDIN",
+                (f"{stream}\t{owner}\n" for stream, owner in owners.items()),
+            )
     except DatabaseIntegrityError as error:  # a version already taken: optimistic concurrency
         raise IntegrityError(error) from error
     finally:

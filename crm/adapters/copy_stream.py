@@ -10,7 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-PIECE_BYTES = 64 * 1024  # pass as copy_expert's `size`: how much each read asks for
+from psycopg2 import Error as DatabaseError
+
+PIECE_BYTES = 64 * 1024  # how much each of COPY's reads asks for
+
+
+def copy_in(cursor, statement: str, lines: Iterable[str]) -> None:
+    """Run `statement`, a COPY ... FROM STDIN, over `lines` (text, each ending in a newline).
+
+    The lines are made as COPY reads them. An error raised making one (a value a converter
+    refuses) is raised as itself: psycopg2 would report it as the COPY's `QueryCanceled`, a
+    database error, which callers take for a database that is down."""
+    stream = CopyStream(lines)
+    try:
+        cursor.copy_expert(statement, stream, size=PIECE_BYTES)
+    except DatabaseError:
+        if stream.error is not None:
+            raise stream.error from None
+        raise
 
 
 class CopyStream:
@@ -19,12 +36,17 @@ class CopyStream:
     def __init__(self, lines: Iterable[str]):
         self._lines: Iterator[str] = iter(lines)
         self._left = b""
+        self.error: Exception | None = None  # what making the lines raised
 
     def read(self, size: int = -1) -> bytes:
         """Up to `size` bytes (all that is left if `size` is negative); b"" at the end."""
         pieces, length = [self._left], len(self._left)
         while size < 0 or length < size:
-            line = next(self._lines, None)
+            try:
+                line = next(self._lines, None)
+            except Exception as error:
+                self.error = error
+                raise
             if line is None:
                 break
             piece = line.encode()

@@ -15,7 +15,7 @@ from operator import attrgetter, itemgetter
 from sqlalchemy import Insert, Table, Uuid
 from sqlalchemy.orm import Session
 
-from crm.adapters.copy_stream import PIECE_BYTES, CopyStream
+from crm.adapters.copy_stream import copy_in
 
 _FEW = 10
 _BY_KEY = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off;"
@@ -33,7 +33,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     names = [column.name for column in table.columns]
     converters = [_converter(column) for column in table.columns]
     values_of = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
-    buffer = CopyStream(
+    lines = (
         "\t".join(
             [
                 "\\N" if value is None else convert(value)
@@ -47,7 +47,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
     cursor = session.connection().connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {target} ({', '.join(names)}) FROM STDIN", buffer, size=PIECE_BYTES)
+        copy_in(cursor, f"COPY {target} ({', '.join(names)}) FROM STDIN", lines)
     finally:
         cursor.close()
 
