@@ -55,7 +55,7 @@ def workload(base: str, key: str, *args: str) -> dict:
 
 
 class RssSampler(threading.Thread):
-    """The peak and last resident memory (MB) of each process group: RSS summed over the
+    """The first, peak and last resident memory (MB) of each process group: RSS summed over the
     group's processes every 50 ms (a campaign's audience is planned in well under a second: a
     slower sampler misses its peak), and PSS (each page shared between them, as a forked worker
     pool shares its parent's, counted once: the memory the group actually holds) every half
@@ -73,6 +73,11 @@ class RssSampler(threading.Thread):
         self.first: dict[str, float] = {}
         self.last: dict[str, float] = {}
         self.stopping = threading.Event()
+
+    def warm(self) -> None:
+        """Take the next sample as the first: the processes have served (a server's RSS grows
+        over its first requests, as its workers touch the pages they share)."""
+        self.first.clear()
 
     def run(self) -> None:
         pids: dict[str, list[int]] = {}
@@ -200,6 +205,7 @@ def one_round(setup: str, args, port: int) -> dict:
         state = f"{tmp}/state.json"
         seed = workload(base, key, "seed", "-n", str(args.customers), "-m", "2", "-c", "8", "--state", state)
         figures["customers/s"] = seed["customers_req_per_s"]
+        rss.warm()
         lag = None
         if setup == "background":
             lag = subprocess.Popen(
@@ -232,7 +238,9 @@ def one_round(setup: str, args, port: int) -> dict:
         figures["campaign status after"] = campaign.get("campaign_status")
         rss.stopping.set()
         rss.join()
-        figures["web RSS MB first / last"] = f"{rss.first.get('web', 0):.0f} / {rss.last.get('web', 0):.0f}"
+        figures["web RSS MB after the seed / at the end"] = (
+            f"{rss.first.get('web', 0):.0f} / {rss.last.get('web', 0):.0f}"
+        )
         figures["worker RSS MB peak"] = round(rss.peak.get("worker", 0))
         figures["worker PSS MB peak"] = round(rss.peak_pss.get("worker", 0))
     return figures
