@@ -6,12 +6,14 @@ projection engine and the campaign follower read the log through these methods o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
-from sqlalchemy import func, select
+from eventsourcing_sqlalchemy.datastore import transactions
+from sqlalchemy import bindparam, func, select
 
 from crm.adapters.stream_owners import stream_owners
 
@@ -30,17 +32,31 @@ def as_uuid(value: Any) -> UUID:
 class LogReads:
     """Selects on the events table (a mixin of `CoreApplicationRecorder`)."""
 
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """What a read executes on: the caller's transaction, if one is open; else, on
+        PostgreSQL, a Core connection of its own (a read through an ORM session costs twice the
+        CPU: the session's set-up and rollback; a worker checks its campaign's newest version
+        every few milliseconds while it sends); else the library's transaction (SQLite's locks)."""
+        engine = self.datastore.engine
+        if transactions.get(None) is None and engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                yield connection
+        else:
+            with self.transaction(commit=False) as session:
+                yield session
+
     def owned_streams(self, owner_id: UUID) -> list[UUID]:
         """The streams saved as owned by `owner_id` (a customer's visits)."""
         query = select(stream_owners.c.stream_id).where(stream_owners.c.owner_id == owner_id)
-        with self.transaction(commit=False) as session:
+        with self._reading() as session:
             return list(session.execute(query).scalars())
 
     def select_streams(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every event of these streams, in the order they were recorded (notification id)."""
         table = self.events_record_cls.__table__
         events: list[tuple[int, StoredEvent]] = []
-        with self.transaction(commit=False) as session:
+        with self._reading() as session:
             for start in range(0, len(originator_ids), 1000):
                 query = select(
                     table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state
@@ -55,7 +71,7 @@ class LogReads:
         """Which of these streams the log holds (their first event, one indexed query per 1,000)."""
         table = self.events_record_cls.__table__
         found: set[UUID] = set()
-        with self.transaction(commit=False) as session:
+        with self._reading() as session:
             for start in range(0, len(originator_ids), 1000):
                 query = select(table.c.originator_id).where(
                     table.c.originator_id.in_(originator_ids[start : start + 1000]), table.c.originator_version == 1
@@ -71,22 +87,28 @@ class LogReads:
         desc: bool = False,
         limit: int | None = None,
     ) -> list[StoredEvent]:
-        table = self.events_record_cls.__table__
-        version = table.c.originator_version
-        query = select(table.c.originator_id, version, table.c.topic, table.c.state).where(
-            table.c.originator_id == originator_id
-        )
-        if gt is not None:
-            query = query.where(version > gt)
-        if lte is not None:
-            query = query.where(version <= lte)
-        query = query.order_by(version.desc() if desc else version)
-        if limit is not None:
-            query = query.limit(limit)
-        with self.transaction(commit=False) as session:
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        queries = self.__dict__.setdefault("_select_events_queries", {})
+        query = queries.get(shape)
+        if query is None:  # one statement per shape, built once: loading an aggregate is frequent
+            table = self.events_record_cls.__table__
+            version = table.c.originator_version
+            query = select(table.c.originator_id, version, table.c.topic, table.c.state).where(
+                table.c.originator_id == bindparam("id")
+            )
+            if gt is not None:
+                query = query.where(version > bindparam("gt"))
+            if lte is not None:
+                query = query.where(version <= bindparam("lte"))
+            query = query.order_by(version.desc() if desc else version)
+            if limit is not None:
+                query = query.limit(bindparam("limit"))
+            queries[shape] = query
+        params = {"id": originator_id, "gt": gt, "lte": lte, "limit": limit}
+        with self._reading() as session:
             return [
                 StoredEvent(originator_id=r[0], originator_version=r[1], topic=r[2], state=_bytes(r[3]))
-                for r in session.execute(query)
+                for r in session.execute(query, {k: v for k, v in params.items() if v is not None})
             ]
 
     def select_notifications(
@@ -111,7 +133,7 @@ class LogReads:
             part, parts = partition
             query = query.where(func.get_byte(func.uuid_send(table.c.originator_id), 15).op("%")(parts) == part)
         query = query.order_by(table.c.id).limit(limit)
-        with self.transaction(commit=False) as session:
+        with self._reading() as session:
             return [
                 Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=_bytes(r[4]))
                 for r in session.execute(query)
@@ -126,7 +148,7 @@ class LogReads:
         if query is None:
             table = self.events_record_cls.__table__
             query = self.__dict__["_head_query"] = select(func.max(table.c.id))
-        with self.transaction(commit=False) as session:
+        with self._reading() as session:
             return session.execute(query).scalar() or 0
 
     def count(self, after: int = 0, topics: Sequence[str] = ()) -> int:
@@ -137,22 +159,26 @@ class LogReads:
             query = query.where(table.c.id > after)
         if topics:
             query = query.where(table.c.topic.in_(topics))
-        with self.transaction(commit=False) as session:
+        with self._reading() as session:
             return session.execute(query).scalar_one()
 
     def topics_between(self, start: int, stop: int) -> set[str]:
         """The topics of the events with ids in (start, stop] (no state read, nothing decoded)."""
         table = self.events_record_cls.__table__
         query = select(table.c.topic).where(table.c.id > start, table.c.id <= stop).distinct()
-        with self.transaction(commit=False) as session:
+        with self._reading() as session:
             return set(session.execute(query).scalars())
 
     def latest_version(self, originator_id: UUID) -> int:
         """The version of the aggregate's newest event (0 if it has none): one indexed lookup."""
-        table = self.events_record_cls.__table__
-        query = select(func.max(table.c.originator_version)).where(table.c.originator_id == originator_id)
-        with self.transaction(commit=False) as session:
-            return session.execute(query).scalar() or 0
+        query = self.__dict__.get("_latest_version_query")
+        if query is None:  # built once: a sender asks every few milliseconds
+            table = self.events_record_cls.__table__
+            query = self.__dict__["_latest_version_query"] = select(func.max(table.c.originator_version)).where(
+                table.c.originator_id == bindparam("id")
+            )
+        with self._reading() as session:
+            return session.execute(query, {"id": originator_id}).scalar() or 0
 
     def read_window(
         self, start: int, stop: int, limit: int, topics: Sequence[str] = (), partition: tuple[int, int] | None = None
