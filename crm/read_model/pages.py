@@ -47,6 +47,8 @@ class Listed:
 class PageStatements:
     count: Select
     page: Select
+    keys: tuple[str, ...]  # the page's columns holding each order value, for the cursor
+    added: tuple[str, ...]  # those added to the page's row only for that, dropped from the rows
 
 
 def _utc(value: Any) -> Any:
@@ -128,15 +130,18 @@ class QueriesBase:
                 count = conn.execute(statements.count, listed.params).scalar_one()
             result = conn.execute(statements.page, params)
             names = tuple(result.keys())
+            # One fetch for the page's rows (iterating fetches them one call at a time).
             # PostgreSQL's datetimes carry their zone: only SQLite's need `_utc`'s repair.
             if postgres:
-                rows = [dict(zip(names, row, strict=True)) for row in result]
+                rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
             else:
                 rows = [{name: _utc(value) for name, value in zip(names, row, strict=True)} for row in result]
         more = len(rows) > page_size
         rows = rows[:page_size]
-        keys = [[row.pop(f"_key{n}") for n in range(len(order_by))] for row in rows]
-        after = cursors.encode(keys[-1], order_by, count) if more else None
+        after = cursors.encode([rows[-1][key] for key in statements.keys], order_by, count) if more else None
+        for row in rows if statements.added else ():
+            for key in statements.added:
+                del row[key]
         return Page(count, rows, page, page_size, after, more)
 
     def _page_statements(
@@ -163,9 +168,21 @@ class QueriesBase:
         else:
             query = query.offset(bindparam("_offset"))
         one_page = query.order_by(*order_by).limit(bindparam("_limit")).subquery("page")
-        keys = [_same_order(one_page, term).element.label(f"_key{n}") for n, term in enumerate(order_by)]
-        page = rows_of(one_page).add_columns(*keys).order_by(*(_same_order(one_page, t) for t in order_by))
-        return self._prepared.setdefault(key, PageStatements(count, page))
+        page = rows_of(one_page)
+        # An order value the answer's rows hold as they are (the id) is read from there; the
+        # others are added as `_key<n>` (each value read twice would be parsed twice).
+        shown = {id(column): column.name for column in page.selected_columns}
+        keys, added = [], []
+        for n, term in enumerate(order_by):
+            source = _same_order(one_page, term).element
+            if id(source) in shown:
+                keys.append(shown[id(source)])
+            else:
+                keys.append(f"_key{n}")
+                added.append(source.label(f"_key{n}"))
+        page = page.add_columns(*added).order_by(*(_same_order(one_page, t) for t in order_by))
+        statements = PageStatements(count, page, tuple(keys), tuple(label.name for label in added))
+        return self._prepared.setdefault(key, statements)
 
 
 def _beyond(order_by: tuple[UnaryExpression, ...], values: list):
