@@ -9,7 +9,7 @@ from sqlalchemy import Select, Subquery, bindparam, func, select
 from sqlalchemy.engine import Engine
 
 from crm.read_model.pages import Listed, Page, QueriesBase
-from crm.read_model.queries import ACTIVE
+from crm.read_model.queries import ACTIVE, by_id
 from crm.read_model.segment_queries import UNSUBSCRIBED, SegmentQueries, audience_of
 from crm.read_model.series_queries import SeriesQueries
 from crm.read_model.tables import (
@@ -93,6 +93,15 @@ def _outreach_page_rows(page: Subquery) -> Select:
     )
 
 
+# Built once: a campaign (polled while it runs), and its outreach counts (read before each page
+# of its records).
+_CAMPAIGN_BY_ID = by_id(
+    select(*_campaign_columns).select_from(_campaigns_from), campaigns.c.id, campaigns.c.restaurant_id
+)
+_OUTREACH_COUNTS = by_id(
+    select(*(campaigns.c[key] for key in OutreachStatus)), campaigns.c.id, campaigns.c.restaurant_id
+)
+
 _STATS = ("audience", "excluded_unsubscribed", "excluded_cooldown", *OutreachStatus)
 
 
@@ -118,8 +127,7 @@ class CampaignQueries(QueriesBase):
         self.series = SeriesQueries(engine)  # recurring campaigns: occurrences, cooldown
 
     def campaign(self, campaign_id: UUID, scope: UUID | None) -> dict | None:
-        query = select(*_campaign_columns).select_from(_campaigns_from).where(campaigns.c.id == campaign_id)
-        row = self._one(self._scoped(query, campaigns.c.restaurant_id, scope))
+        row = self._one_by_id(_CAMPAIGN_BY_ID, campaign_id, scope)
         return None if row is None else with_stats(row)
 
     def campaigns(self, scope: UUID | None, restaurant_id: UUID | None, page: int, page_size: int) -> Page:
@@ -160,8 +168,7 @@ class CampaignQueries(QueriesBase):
 
         The count is the campaign's (kept by the projection with the records, in one
         transaction), not a count of up to an audience's worth of rows on every page."""
-        counts = select(*(campaigns.c[key] for key in OutreachStatus)).where(campaigns.c.id == campaign_id)
-        counts = self._one(self._scoped(counts, campaigns.c.restaurant_id, scope))
+        counts = self._one_by_id(_OUTREACH_COUNTS, campaign_id, scope)
         if counts is None:
             return None
         count = counts[status] if status is not None else sum(counts.values())

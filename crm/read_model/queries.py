@@ -53,15 +53,16 @@ def _customers_page_rows(page: Subquery) -> Select:
     ).select_from(page.outerjoin(restaurants, restaurants.c.id == page.c.restaurant_id))
 
 
-def _by_id(query: Select, id_column, scope_column) -> tuple[Select, Select]:
+def by_id(query: Select, id_column, scope_column) -> tuple[Select, Select]:
+    """`query` for one id, unscoped and scoped to a restaurant: the pair `_one_by_id` takes."""
     unscoped = query.where(id_column == bindparam("id"))
     return unscoped, unscoped.where(scope_column == bindparam("scope"))
 
 
-_CUSTOMER_BY_ID = _by_id(
+_CUSTOMER_BY_ID = by_id(
     select(*_customer_columns).select_from(_customers_from).where(ACTIVE), customers.c.id, customers.c.restaurant_id
 )
-_VISIT_BY_ID = _by_id(
+_VISIT_BY_ID = by_id(
     select(*_visit_columns).select_from(_visits_from).where(ACTIVE), visits.c.id, visits.c.restaurant_id
 )
 
