@@ -27,7 +27,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
-from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyAggregateRecorder, SQLAlchemyApplicationRecorder
 from psycopg2 import DatabaseError
 from psycopg2.errors import DeadlockDetected, LockNotAvailable
 from sqlalchemy import event, func, insert, select, text
@@ -38,7 +38,7 @@ from crm.adapters.bulk_append import first_not_live, insert_many
 from crm.adapters.customer_keys import KEYS_ERASED_CHANNEL, KeyStore, KeyTaken
 from crm.adapters.deferred_writes import DeferredWrites
 from crm.adapters.locked_append import append_locked
-from crm.adapters.log_reads import LogReads, as_uuid
+from crm.adapters.log_reads import LogReads, StreamReads, as_uuid
 from crm.adapters.personal_data import PersonalDataMapper
 from crm.adapters.stream_owners import stream_owners
 from crm.write_model.commands import NoneLive, StreamLive
@@ -390,10 +390,16 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         return select(table.c.topic).where(of_streams, table.c.originator_version == newest)
 
 
+class CoreSnapshotRecorder(StreamReads, SQLAlchemyAggregateRecorder):
+    """The snapshots' recorder, reading a snapshot as the log's recorder reads events (loading
+    an aggregate reads its newest snapshot first: an ORM query of the library's otherwise)."""
+
+
 class Factory(SQLAlchemyFactory):
-    """eventsourcing-sqlalchemy's factory with the Core recorder (PERSISTENCE_MODULE points here)."""
+    """eventsourcing-sqlalchemy's factory with the Core recorders (PERSISTENCE_MODULE points here)."""
 
     application_recorder_class = CoreApplicationRecorder
+    aggregate_recorder_class = CoreSnapshotRecorder
 
     def application_recorder(self) -> CoreApplicationRecorder:
         recorder = super().application_recorder()

@@ -29,8 +29,8 @@ def as_uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-class LogReads:
-    """Selects on the events table (a mixin of `CoreApplicationRecorder`)."""
+class StreamReads:
+    """A stream's events, read in Core (a mixin of the log's recorder and the snapshots')."""
 
     @contextmanager
     def _reading(self) -> Iterator[Any]:
@@ -45,6 +45,42 @@ class LogReads:
         else:
             with self.transaction(commit=False) as session:
                 yield session
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        queries = self.__dict__.setdefault("_select_events_queries", {})
+        query = queries.get(shape)
+        if query is None:  # one statement per shape, built once: loading an aggregate is frequent
+            table = self.events_record_cls.__table__
+            version = table.c.originator_version
+            query = select(table.c.originator_id, version, table.c.topic, table.c.state).where(
+                table.c.originator_id == bindparam("id")
+            )
+            if gt is not None:
+                query = query.where(version > bindparam("gt"))
+            if lte is not None:
+                query = query.where(version <= bindparam("lte"))
+            query = query.order_by(version.desc() if desc else version)
+            if limit is not None:
+                query = query.limit(bindparam("limit"))
+            queries[shape] = query
+        params = {"id": originator_id, "gt": gt, "lte": lte, "limit": limit}
+        with self._reading() as session:
+            return [
+                StoredEvent(originator_id=r[0], originator_version=r[1], topic=r[2], state=_bytes(r[3]))
+                for r in session.execute(query, {k: v for k, v in params.items() if v is not None})
+            ]
+
+
+class LogReads(StreamReads):
+    """Selects on the events table (a mixin of `CoreApplicationRecorder`)."""
 
     def owned_streams(self, owner_id: UUID) -> list[UUID]:
         """The streams saved as owned by `owner_id` (a customer's visits)."""
@@ -78,38 +114,6 @@ class LogReads:
                 )
                 found.update(as_uuid(i) for i in session.execute(query).scalars())
         return found
-
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> list[StoredEvent]:
-        shape = (gt is not None, lte is not None, desc, limit is not None)
-        queries = self.__dict__.setdefault("_select_events_queries", {})
-        query = queries.get(shape)
-        if query is None:  # one statement per shape, built once: loading an aggregate is frequent
-            table = self.events_record_cls.__table__
-            version = table.c.originator_version
-            query = select(table.c.originator_id, version, table.c.topic, table.c.state).where(
-                table.c.originator_id == bindparam("id")
-            )
-            if gt is not None:
-                query = query.where(version > bindparam("gt"))
-            if lte is not None:
-                query = query.where(version <= bindparam("lte"))
-            query = query.order_by(version.desc() if desc else version)
-            if limit is not None:
-                query = query.limit(bindparam("limit"))
-            queries[shape] = query
-        params = {"id": originator_id, "gt": gt, "lte": lte, "limit": limit}
-        with self._reading() as session:
-            return [
-                StoredEvent(originator_id=r[0], originator_version=r[1], topic=r[2], state=_bytes(r[3]))
-                for r in session.execute(query, {k: v for k, v in params.items() if v is not None})
-            ]
 
     def select_notifications(
         self,
