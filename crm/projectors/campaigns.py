@@ -26,6 +26,16 @@ _STATUS_EVENTS = {
 }
 _COUNTED = tuple(OutreachStatus)
 _NOT_SCHEDULED = {"scheduled_for": None, "recurrence": None, "recurrence_cooldown_days": None}
+# Each batch adds its changes to its campaigns' counts (built once: a batch ends every few ms).
+_ADD_COUNTS = (
+    campaigns.update()
+    .where(campaigns.c.id == bindparam("campaign_id"))
+    .values(
+        **{status: campaigns.c[status] + bindparam(f"d_{status}") for status in _COUNTED},
+        progressed_at=bindparam("at"),
+    )
+)
+
 _UPDATE_OUTCOMES = (
     "UPDATE {table} AS r SET status = o.status, attempts = o.attempts, error_message = o.error,"
     " sent_at = o.sent_at FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]),"
@@ -323,19 +333,14 @@ class CampaignsProjector(Projector):
         session.execute(campaigns.update().where(campaigns.c.id == event.originator_id).values(**values))
 
     def _add_counts(self, session: Session, deltas: dict[UUID, Counter]) -> None:
-        counts = campaigns.c
+        none = Counter()
         session.execute(
-            campaigns.update()
-            .where(counts.id == bindparam("campaign_id"))
-            .values(
-                **{status: getattr(counts, status) + bindparam(f"d_{status}") for status in _COUNTED},
-                progressed_at=bindparam("at"),
-            ),
+            _ADD_COUNTS,
             [
                 {
                     "campaign_id": campaign_id,
                     "at": at,
-                    **{f"d_{status}": deltas.get(campaign_id, Counter())[status] for status in _COUNTED},
+                    **{f"d_{status}": deltas.get(campaign_id, none)[status] for status in _COUNTED},
                 }
                 for campaign_id, at in self._touched.items()
             ],

@@ -93,6 +93,26 @@ def _outreach_page_rows(page: Subquery) -> Select:
     )
 
 
+# A batch's recipients and their consent, read by a sender for each batch (built once).
+_RECIPIENTS = (
+    select(customers.c.id, customers.c.email, customers.c.first_name, customers.c.last_name)
+    .add_columns(
+        restaurants.c.name.label("restaurant_name"),
+        restaurants.c.frequency_cap_messages,
+        restaurants.c.frequency_cap_days,
+        restaurants.c.timezone.label("restaurant_timezone"),
+        restaurants.c.quiet_hours_start,
+        restaurants.c.quiet_hours_end,
+        customers.c.email_consent,
+        customers.c.deleted_at,
+    )
+    .select_from(customers.outerjoin(restaurants, restaurants.c.id == customers.c.restaurant_id))
+    .where(customers.c.id.in_(bindparam("ids", expanding=True)))
+)
+_CONSENTS = select(customers.c.id, customers.c.email_consent).where(
+    customers.c.id.in_(bindparam("ids", expanding=True))
+)
+
 # Built once: a campaign (polled while it runs), and its outreach counts (read before each page
 # of its records).
 _CAMPAIGN_BY_ID = by_id(
@@ -309,32 +329,19 @@ class CampaignQueries(QueriesBase):
 
         Read by primary key only, deleted ones dropped here: with the condition in SQL, a table
         without fresh statistics may be read through a partial index of every live customer."""
-        query = (
-            select(customers.c.id, customers.c.email, customers.c.first_name, customers.c.last_name)
-            .add_columns(
-                restaurants.c.name.label("restaurant_name"),
-                restaurants.c.frequency_cap_messages,
-                restaurants.c.frequency_cap_days,
-                restaurants.c.timezone.label("restaurant_timezone"),
-                restaurants.c.quiet_hours_start,
-                restaurants.c.quiet_hours_end,
-                customers.c.email_consent,
-                customers.c.deleted_at,
-            )
-            .select_from(customers.outerjoin(restaurants, restaurants.c.id == customers.c.restaurant_id))
-            .where(customers.c.id.in_(customer_ids))
-        )
         with self.engine.connect() as conn:
-            rows = [dict(row._mapping) for row in conn.execute(query)]
+            result = conn.execute(_RECIPIENTS, {"ids": customer_ids})
+            names = tuple(result.keys())
+            rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
         return {row["id"]: row for row in rows if row.pop("deleted_at") is None}
 
     def unsubscribed(self, customer_ids: list[UUID]) -> set[UUID]:
         """Which of these customers have unsubscribed (by primary key, as `recipients`)."""
         if not customer_ids:
             return set()
-        query = select(customers.c.id, customers.c.email_consent).where(customers.c.id.in_(customer_ids))
         with self.engine.connect() as conn:
-            return {row.id for row in conn.execute(query) if row.email_consent == EmailConsent.UNSUBSCRIBED}
+            rows = conn.execute(_CONSENTS, {"ids": customer_ids}).fetchall()
+        return {id for id, consent in rows if consent == EmailConsent.UNSUBSCRIBED}
 
     def status_counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """Outreach records by status (every campaign's), and campaigns by status, for metrics."""
