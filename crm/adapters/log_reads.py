@@ -138,10 +138,11 @@ class LogReads(StreamReads):
             query = query.where(func.get_byte(func.uuid_send(table.c.originator_id), 15).op("%")(parts) == part)
         query = query.order_by(table.c.id).limit(limit)
         with self._reading() as session:
-            return [
-                Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=_bytes(r[4]))
-                for r in session.execute(query)
-            ]
+            rows = session.execute(query).fetchall()  # one fetch: iterating fetches a row per call
+        return [
+            Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=_bytes(r[4]))
+            for r in rows
+        ]
 
     # -- reads of the log as a whole ---------------------------------------------------------
 
