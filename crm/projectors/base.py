@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from functools import cached_property
 
 from eventsourcing.utils import get_topic
@@ -69,7 +70,26 @@ class Projector:
         batch = copy.copy(self)
         batch.phased = phased
         batch.begin_batch(session)
-        handle = batch.handle  # one dispatcher per batch, not one per event
-        for event in events:
-            handle(event, session)
+        dispatch = _dispatch_of(type(self))
+        if dispatch is None:  # a plain `handle`
+            for event in events:
+                batch.handle(event, session)
+        else:
+            # Each event class's handler found and bound once per batch: the dispatcher's own
+            # call looks it up and binds it again for every event (a rebuild applies a million).
+            handlers: dict[type, Callable] = {}
+            for event in events:
+                handler = handlers.get(event.__class__)
+                if handler is None:
+                    handler = handlers[event.__class__] = dispatch(event.__class__).__get__(batch)
+                handler(event, session)
         batch.end_batch(session)
+
+
+def _dispatch_of(cls: type) -> Callable[[type], Callable] | None:
+    """The dispatch of the `singledispatchmethod` `handle` that `cls` uses, or None."""
+    for klass in cls.__mro__:
+        if "handle" in vars(klass):
+            dispatcher = getattr(vars(klass)["handle"], "dispatcher", None)
+            return None if dispatcher is None else dispatcher.dispatch
+    return None
