@@ -199,6 +199,51 @@ def migrate(settings: Settings) -> None:
         lock_engine.dispose()
 
 
+def unmigrated(settings: Settings) -> str | None:
+    """Why this version cannot run on the database yet, or None: its tables are missing, or
+    they are at another revision than this version's migrations end at (`crm migrate` was not
+    run for it, or a newer version's was). None too when the database cannot be reached now:
+    the process starts, and answers as it does in any outage."""
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import OperationalError
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
+    needed = set(scripts.get_heads())
+    if settings.is_sqlite and not _sqlite_file_exists(settings):
+        return "the database has no tables yet: run `crm migrate` first"
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except OperationalError:
+        return None
+    finally:
+        engine.dispose()
+    if current == needed:
+        return None
+    if not current:
+        return "the database has no tables yet: run `crm migrate` first"
+    known = {script.revision for script in scripts.walk_revisions()}
+    if not current <= known:
+        return (
+            f"the database is at revision {', '.join(sorted(current))}, which this version does not know "
+            "(a newer version migrated it): run that version"
+        )
+    return (
+        f"the database is at revision {', '.join(sorted(current))} and this version needs "
+        f"{', '.join(sorted(needed))}: run `crm migrate` first"
+    )
+
+
+def _sqlite_file_exists(settings: Settings) -> bool:
+    database = make_url(settings.database_url).database
+    return not database or database == ":memory:" or Path(database).exists()
+
+
 def _own_earlier_customers(engine: Engine) -> None:
     """Make each restaurant own the streams of customers registered before restaurants owned
     them (they were counted in `CustomerRoll`s then), so its deletion still sees them.

@@ -37,6 +37,7 @@ def serve(host: str | None, port: int | None) -> None:
     from crm.serve import serve as run
 
     settings = support.settings()
+    support.require_migrated(settings)
     host, port = host or settings.host, port or settings.port
     click.echo(f"CRM serving on http://{host}:{port}/api/ (docs: http://{host}:{port}/api/docs)", err=True)
     run(settings, host, port)
@@ -63,6 +64,7 @@ def worker(concurrency: int | None, pool: str | None) -> None:
         raise click.ClickException(
             "crm worker needs PostgreSQL (its locks span processes); with SQLite, `crm serve` runs the worker itself"
         )
+    support.require_migrated(settings)
     from crm.workers import runtime
     from crm.workers.celery_app import get_app
 
@@ -88,6 +90,7 @@ def projector(names: tuple[str, ...]) -> None:
     from crm.projectors.engine import ProjectorDaemon
 
     settings = support.settings()
+    support.require_migrated(settings)
     if not settings.is_sqlite:  # names this process's connections (pg_stat_activity)
         from sqlalchemy.engine import make_url
 

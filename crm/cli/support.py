@@ -21,6 +21,16 @@ def settings() -> Settings:
         raise click.ClickException(str(error)) from None
 
 
+def require_migrated(given: Settings) -> None:
+    """End the command with a clear message if the database is not migrated for this version
+    (a long-running process would otherwise fail on its first query, again and again)."""
+    from crm.bootstrap import unmigrated
+
+    problem = unmigrated(given)
+    if problem is not None:
+        raise click.ClickException(problem)
+
+
 def container(given: Settings | None = None):
     """The application wired to the configured database (and broker, if any)."""
     from crm.bootstrap import build

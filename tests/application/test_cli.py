@@ -1,7 +1,9 @@
 """The `crm` command against the test database."""
 
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
 
+from crm.bootstrap import unmigrated
 from crm.cli import main
 
 
@@ -52,3 +54,36 @@ def test_history_prints_the_customers_events(settings, application):
 def test_migrate_twice_is_harmless(settings):
     assert run(settings, "migrate").exit_code == 0
     assert run(settings, "migrate").exit_code == 0
+
+
+def test_serve_and_projector_refuse_a_database_without_tables(tmp_path):
+    database = tmp_path / "new.sqlite3"
+    env = {"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "x", "LOG_LEVEL": "WARNING"}
+    for command in ("serve", "projector"):
+        result = CliRunner().invoke(main, [command], env=env)
+        assert result.exit_code == 1, result.output
+        assert "the database has no tables yet: run `crm migrate` first" in result.output
+    assert not database.exists()  # nothing created in passing
+
+
+def test_a_database_at_another_revision_is_refused_with_both_revisions(settings):
+    assert unmigrated(settings) is None
+    engine = create_engine(settings.database_url)
+    with engine.begin() as connection:
+        migrated = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0017'"))
+        assert unmigrated(settings) == (
+            f"the database is at revision 0017 and this version needs {migrated}: run `crm migrate` first"
+        )
+        result = run(settings, "serve")
+        assert result.exit_code == 1 and "run `crm migrate` first" in result.output
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        assert "revision 9999, which this version does not know" in unmigrated(settings)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": migrated})
+        engine.dispose()
+    assert unmigrated(settings) is None
