@@ -203,7 +203,7 @@ def unmigrated(settings: Settings) -> str | None:
     """Why this version cannot run on the database yet, or None: its tables are missing, or
     they are at another revision than this version's migrations end at (`crm migrate` was not
     run for it, or a newer version's was). None too when the database cannot be reached now:
-    the process starts, and answers as it does in any outage."""
+    the process then starts without the check."""
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
@@ -214,7 +214,7 @@ def unmigrated(settings: Settings) -> str | None:
     scripts = ScriptDirectory.from_config(config)
     needed = set(scripts.get_heads())
     if settings.is_sqlite and not _sqlite_file_exists(settings):
-        return "the database has no tables yet: run `crm migrate` first"
+        return "the database is not migrated yet: run `crm migrate` first"
     engine = create_engine(settings.database_url)
     try:
         with engine.connect() as connection:
@@ -226,7 +226,7 @@ def unmigrated(settings: Settings) -> str | None:
     if current == needed:
         return None
     if not current:
-        return "the database has no tables yet: run `crm migrate` first"
+        return "the database is not migrated yet: run `crm migrate` first"
     known = {script.revision for script in scripts.walk_revisions()}
     if not current <= known:
         return (
