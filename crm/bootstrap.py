@@ -95,11 +95,18 @@ class VisitLocator:
         return found
 
 
+def _sqlite_file(settings: Settings) -> Path | None:
+    """The file of a SQLite database (None: PostgreSQL, or SQLite in memory)."""
+    if not settings.is_sqlite:
+        return None
+    database = make_url(settings.database_url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
 def _ensure_sqlite_directory(settings: Settings) -> None:
-    if settings.is_sqlite:
-        database = make_url(settings.database_url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    file = _sqlite_file(settings)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
 
 
 def projection_runner(settings: Settings) -> ProjectionRunner:
@@ -213,7 +220,8 @@ def unmigrated(settings: Settings) -> str | None:
     config.set_main_option("script_location", str(MIGRATIONS))
     scripts = ScriptDirectory.from_config(config)
     needed = set(scripts.get_heads())
-    if settings.is_sqlite and not _sqlite_file_exists(settings):
+    file = _sqlite_file(settings)
+    if file is not None and not file.exists():  # connecting would create it
         return "the database is not migrated yet: run `crm migrate` first"
     engine = create_engine(settings.database_url)
     try:
@@ -237,11 +245,6 @@ def unmigrated(settings: Settings) -> str | None:
         f"the database is at revision {', '.join(sorted(current))} and this version needs "
         f"{', '.join(sorted(needed))}: run `crm migrate` first"
     )
-
-
-def _sqlite_file_exists(settings: Settings) -> bool:
-    database = make_url(settings.database_url).database
-    return not database or database == ":memory:" or Path(database).exists()
 
 
 def _own_earlier_customers(engine: Engine) -> None:
