@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Integer, String, Uuid, cast, func, literal, null, select, union_all
 
 from crm.read_model.dashboard_queries import DashboardQueries
-from crm.read_model.queries import ACTIVE, _customer_columns, _customers_from
+from crm.read_model.queries import ACTIVE, _customer_columns, _customers_from, live
 from crm.read_model.tables import campaigns, consent_changes, customers, outreach_events, restaurants, visits
 
 _page_columns = (*_customer_columns, restaurants.c.timezone)
@@ -92,8 +92,12 @@ class CustomerPageQueries(DashboardQueries):
     def customer_page(self, customer_id: UUID, page: int, page_size: int) -> dict | None:
         """A customer (with their restaurant's time zone) and a page of their timeline, newest
         first; None if the customer is unknown, deleted or erased."""
-        query = select(*_page_columns).select_from(_customers_from).where(customers.c.id == customer_id, ACTIVE)
-        customer = self._one(query)
+        query = (  # by primary key alone, the deleted dropped after (see `by_id`)
+            select(*_page_columns, customers.c.deleted_at)
+            .select_from(_customers_from)
+            .where(customers.c.id == customer_id)
+        )
+        customer = live(self._one(query))
         if customer is None:
             return None
         timeline = _timeline(customer_id)

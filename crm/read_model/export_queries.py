@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Select, literal, select
+from sqlalchemy import Select, case, literal, select
 from sqlalchemy.engine import Connection, Engine
 
 from crm.read_model.pages import QueriesBase, _utc
@@ -42,7 +42,8 @@ _outreach_columns = (
     outreach_events.c.campaign_id,
     # campaign_name: the campaign's, added by the query
     outreach_events.c.customer_id,
-    customers.c.email.label("customer_email"),  # null once the customer is deleted or erased
+    # null once the customer is deleted or erased (joined by id alone, see `by_id`)
+    case((ACTIVE, customers.c.email)).label("customer_email"),
     outreach_events.c.channel,
     outreach_events.c.status,
     outreach_events.c.error_message,
@@ -108,9 +109,7 @@ class ExportQueries(QueriesBase):
             return None
         query = (
             select(*_outreach_columns[:2], literal(campaign["name"]).label("campaign_name"), *_outreach_columns[2:])
-            .select_from(
-                outreach_events.outerjoin(customers, (customers.c.id == outreach_events.c.customer_id) & ACTIVE)
-            )
+            .select_from(outreach_events.outerjoin(customers, customers.c.id == outreach_events.c.customer_id))
             .where(outreach_events.c.campaign_id == campaign_id)
             .order_by(outreach_events.c.created_at.desc(), outreach_events.c.id.desc())
         )

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from sqlalchemy import Select, Subquery, bindparam, select
 
-from crm.read_model.pages import Listed, Page, QueriesBase
+from crm.read_model.pages import Listed, Page, QueriesBase, by_id
 from crm.read_model.tables import customers, restaurants, visits
 
 _customer_columns = (
@@ -31,6 +31,15 @@ _customer_columns = (
 )
 _customers_from = customers.outerjoin(restaurants, restaurants.c.id == customers.c.restaurant_id)
 ACTIVE = customers.c.deleted_at.is_(None)  # deleted customers are kept as rows, hidden everywhere
+
+
+def live(row: dict | None) -> dict | None:
+    """A row read with its customer's `deleted_at` instead of ACTIVE in the SQL (see `by_id`):
+    None if the customer is deleted, else the row without that column."""
+    if row is None or row.pop("deleted_at") is not None:
+        return None
+    return row
+
 
 _visit_columns = (
     visits.c.id,
@@ -53,17 +62,13 @@ def _customers_page_rows(page: Subquery) -> Select:
     ).select_from(page.outerjoin(restaurants, restaurants.c.id == page.c.restaurant_id))
 
 
-def by_id(query: Select, id_column, scope_column) -> tuple[Select, Select]:
-    """`query` for one id, unscoped and scoped to a restaurant: the pair `_one_by_id` takes."""
-    unscoped = query.where(id_column == bindparam("id"))
-    return unscoped, unscoped.where(scope_column == bindparam("scope"))
-
-
 _CUSTOMER_BY_ID = by_id(
-    select(*_customer_columns).select_from(_customers_from).where(ACTIVE), customers.c.id, customers.c.restaurant_id
+    select(*_customer_columns, customers.c.deleted_at).select_from(_customers_from),
+    customers.c.id,
+    customers.c.restaurant_id,
 )
 _VISIT_BY_ID = by_id(
-    select(*_visit_columns).select_from(_visits_from).where(ACTIVE), visits.c.id, visits.c.restaurant_id
+    select(*_visit_columns, customers.c.deleted_at).select_from(_visits_from), visits.c.id, visits.c.restaurant_id
 )
 
 
@@ -93,7 +98,7 @@ class Queries(QueriesBase):
     # -- customers
 
     def customer(self, customer_id: UUID, scope: UUID | None) -> dict | None:
-        return self._one_by_id(_CUSTOMER_BY_ID, customer_id, scope)
+        return live(self._one_by_id(_CUSTOMER_BY_ID, customer_id, scope))
 
     def customers(
         self,
@@ -158,7 +163,7 @@ class Queries(QueriesBase):
     # -- visits
 
     def visit(self, visit_id: UUID, scope: UUID | None) -> dict | None:
-        return self._one_by_id(_VISIT_BY_ID, visit_id, scope)
+        return live(self._one_by_id(_VISIT_BY_ID, visit_id, scope))
 
     def visits(self, scope: UUID | None, customer_id: UUID | None, page: int, page_size: int) -> Page:
         query = self._scoped(
