@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -211,22 +213,22 @@ def unmigrated(settings: Settings) -> str | None:
     they are at another revision than this version's migrations end at (`crm migrate` was not
     run for it, or a newer version's was). None too when the database cannot be reached now:
     the process then starts without the check."""
-    from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
     from sqlalchemy.exc import OperationalError
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    scripts = ScriptDirectory.from_config(config)
-    needed = set(scripts.get_heads())
+    revisions = migration_revisions()
+    needed = set(revisions) - set(revisions.values())
     file = _sqlite_file(settings)
     if file is not None and not file.exists():  # connecting would create it
         return "the database is not migrated yet: run `crm migrate` first"
     engine = create_engine(settings.database_url)
     try:
         with engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
+            current = (
+                set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+                if inspect(connection).has_table("alembic_version")
+                else set()
+            )
     except OperationalError:
         return None
     finally:
@@ -235,8 +237,7 @@ def unmigrated(settings: Settings) -> str | None:
         return None
     if not current:
         return "the database is not migrated yet: run `crm migrate` first"
-    known = {script.revision for script in scripts.walk_revisions()}
-    if not current <= known:
+    if not current <= set(revisions):
         return (
             f"the database is at revision {', '.join(sorted(current))}, which this version does not know "
             "(a newer version migrated it): run that version"
@@ -245,6 +246,22 @@ def unmigrated(settings: Settings) -> str | None:
         f"the database is at revision {', '.join(sorted(current))} and this version needs "
         f"{', '.join(sorted(needed))}: run `crm migrate` first"
     )
+
+
+def migration_revisions() -> dict[str, str | None]:
+    """This version's migrations: each revision and the one it follows, read from the two
+    assignments at the top of each file. Alembic would read them too, but loading it costs each
+    long-running process (`crm serve`, `crm worker`, `crm projector`, which check at start)
+    about 10 MB; `tests/application/test_cli.py` checks that both read the same."""
+    revisions: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        values = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if "revision" in values:
+            revisions[ast.literal_eval(values["revision"])] = ast.literal_eval(values.get("down_revision", "None"))
+    return revisions
+
+
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*=\s*(\S.*?)\s*$", re.MULTILINE)
 
 
 def _own_earlier_customers(engine: Engine) -> None:

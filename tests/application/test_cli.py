@@ -3,7 +3,7 @@
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from crm.bootstrap import unmigrated
+from crm.bootstrap import MIGRATIONS, migration_revisions, unmigrated
 from crm.cli import main
 
 
@@ -94,3 +94,16 @@ def test_a_database_out_of_reach_is_not_checked():
 
     nowhere = Settings(database_url="postgresql+psycopg2://postgres@127.0.0.1:9/none", secret_key="x")
     assert unmigrated(nowhere) is None  # the process starts; its own connections report the outage
+
+
+def test_the_migrations_are_read_as_alembic_reads_them():
+    # Check the start-up check's own reading of the migration files against alembic's
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
+    revisions = migration_revisions()
+    assert revisions == {script.revision: script.down_revision for script in scripts.walk_revisions()}
+    assert set(revisions) - set(revisions.values()) == set(scripts.get_heads())
