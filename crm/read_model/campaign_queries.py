@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import Select, Subquery, bindparam, case, func, select
+from sqlalchemy import Select, Subquery, bindparam, func, select
 from sqlalchemy.engine import Engine
 
 from crm.read_model.pages import Listed, Page, QueriesBase, by_id
-from crm.read_model.queries import ACTIVE
+from crm.read_model.queries import ACTIVE, LIVE_EMAIL
 from crm.read_model.segment_queries import UNSUBSCRIBED, SegmentQueries, audience_of
 from crm.read_model.series_queries import SeriesQueries
 from crm.read_model.tables import (
@@ -59,16 +59,12 @@ _campaign_columns = (
 )
 _campaigns_from = campaigns.outerjoin(restaurants, restaurants.c.id == campaigns.c.restaurant_id)
 
-# A record's customer is joined by id alone and its email shown while the customer is not
-# deleted: with ACTIVE in the join, a table without statistics was read through the partial
-# index of every live customer for each record (see `by_id`).
-_customer_email = case((ACTIVE, customers.c.email)).label("customer_email")
 _outreach_columns = (
     outreach_events.c.id,
     outreach_events.c.campaign_id.label("campaign"),
     campaigns.c.name.label("campaign_name"),
     outreach_events.c.customer_id.label("customer"),
-    _customer_email,
+    LIVE_EMAIL,
     outreach_events.c.channel,
     outreach_events.c.status,
     outreach_events.c.error_message,
@@ -88,7 +84,7 @@ def _outreach_page_rows(page: Subquery) -> Select:
         page.c.campaign_id.label("campaign"),
         campaigns.c.name.label("campaign_name"),
         page.c.customer_id.label("customer"),
-        _customer_email,
+        LIVE_EMAIL,
         *(page.c[column.name] for column in _outreach_columns[5:]),
     ).select_from(
         page.join(campaigns, campaigns.c.id == page.c.campaign_id).outerjoin(

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Select, case, literal, select
+from sqlalchemy import Select, literal, select
 from sqlalchemy.engine import Connection, Engine
 
 from crm.read_model.pages import QueriesBase, _utc
-from crm.read_model.queries import ACTIVE, search_pattern, searched
+from crm.read_model.queries import ACTIVE, LIVE_EMAIL, search_pattern, searched
 from crm.read_model.segment_queries import SegmentQueries
 from crm.read_model.tables import campaigns, customers, outreach_events, segments
 from crm.write_model.segment_rules import parse_rule
@@ -42,8 +42,7 @@ _outreach_columns = (
     outreach_events.c.campaign_id,
     # campaign_name: the campaign's, added by the query
     outreach_events.c.customer_id,
-    # null once the customer is deleted or erased (joined by id alone, see `by_id`)
-    case((ACTIVE, customers.c.email)).label("customer_email"),
+    LIVE_EMAIL,
     outreach_events.c.channel,
     outreach_events.c.status,
     outreach_events.c.error_message,
