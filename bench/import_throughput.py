@@ -7,8 +7,9 @@ file of `--rows` rows, into a fresh restaurant, timed from the command's start t
 The customers file has names, an external id and 1 in 10 rows unsubscribed; the visits file
 finds its customers by external id, a visit per row spread over every customer, each with an
 `external_visit_id`. Each run imports into a new restaurant (the files differ by a run prefix,
-so no run matches another's rows). Prints rows/s per run and the median, and the process's
-CPU time beside the wall time (what the database's side took is the rest).
+so no run matches another's rows). Prints rows/s per run and the median, and the processes'
+CPU time beside the wall time (what the database's side took is the rest). `--processes 1 2`
+runs `crm import --processes 1` and `--processes 2` in turns (0: the command's default).
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ def visits_file(path: Path, prefix: str, rows: int, customers: int) -> None:
             )
 
 
-def timed_import(kind: str, path: Path, restaurant_id) -> tuple[float, float]:
-    """Wall and CPU seconds of one `crm import` process."""
+def timed_import(kind: str, path: Path, restaurant_id, processes: int | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of one `crm import` (its processes' CPU summed)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
+    more = ["--processes", str(processes)] if processes else []
     subprocess.run(
-        [sys.executable, "-m", "crm", "import", kind, str(path), "--restaurant", str(restaurant_id)],
+        [sys.executable, "-m", "crm", "import", kind, str(path), "--restaurant", str(restaurant_id), *more],
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -64,25 +66,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="*",
+        default=[0],
+        help="crm import --processes N for each (0: its default), in turns",
+    )
     args = parser.parse_args()
     settings = Settings.from_env()
     migrate(settings)
     container = build(settings)
-    results: dict[str, list[tuple[float, float]]] = {"customers": [], "visits": []}
+    results: dict[tuple[str, int], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for run in range(args.runs):
-            prefix = f"r{run}-{os.getpid()}-{int(time.time())}"
-            restaurant_id = container.application.open_restaurant(f"Import bench {prefix}", actor="bench").id
-            customers_path, visits_path = Path(scratch, "customers.csv"), Path(scratch, "visits.csv")
-            customers_file(customers_path, prefix, args.rows)
-            visits_file(visits_path, prefix, args.rows, args.rows)
-            for kind, path in (("customers", customers_path), ("visits", visits_path)):
-                wall, cpu = timed_import(kind, path, restaurant_id)
-                results[kind].append((wall, cpu))
-                print(f"run {run + 1} {kind:<9} {args.rows / wall:8.0f} rows/s  ({wall:.1f} s, CPU {cpu:.1f} s)")
-    for kind, runs in results.items():
+            for processes in args.processes:
+                prefix = f"r{run}-p{processes}-{os.getpid()}-{int(time.time())}"
+                restaurant_id = container.application.open_restaurant(f"Import bench {prefix}", actor="bench").id
+                customers_path, visits_path = Path(scratch, "customers.csv"), Path(scratch, "visits.csv")
+                customers_file(customers_path, prefix, args.rows)
+                visits_file(visits_path, prefix, args.rows, args.rows)
+                for kind, path in (("customers", customers_path), ("visits", visits_path)):
+                    wall, cpu = timed_import(kind, path, restaurant_id, processes)
+                    results.setdefault((kind, processes), []).append((wall, cpu))
+                    print(
+                        f"run {run + 1} {kind:<9} processes {processes or 'default'}: "
+                        f"{args.rows / wall:8.0f} rows/s  ({wall:.1f} s, CPU {cpu:.1f} s)"
+                    )
+    for (kind, processes), runs in sorted(results.items()):
         median = statistics.median(args.rows / wall for wall, _ in runs)
-        print(f"median {kind:<9} {median:8.0f} rows/s over {len(runs)} runs of {args.rows} rows")
+        print(
+            f"median {kind:<9} processes {processes or 'default'}: {median:8.0f} rows/s "
+            f"over {len(runs)} runs of {args.rows} rows"
+        )
     container.close()
 
 

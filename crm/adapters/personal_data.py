@@ -53,6 +53,14 @@ class PersonalDataMapper(Mapper):
         self.recorder = None  # set by the wiring: reads a stream's newest event
         self._erased: OrderedDict[UUID, dict[int, StoredEvent]] = OrderedDict()
         self._erased_lock = threading.Lock()
+        self._ahead: dict[int, tuple[object, StoredEvent]] = {}
+
+    def encode_ahead(self, domain_events: Iterable) -> None:
+        """Encode (and encrypt) these events now, so that their save takes the stored forms
+        ready: an import's process does it while another process saves the batch before. Only
+        the last call's are kept; an event saved later without being encoded ahead is encoded
+        then."""
+        self._ahead = {id(event): (event, self.to_stored_event(event)) for event in domain_events}
 
     def note_erasures(self, stored_events: Iterable[StoredEvent]) -> None:
         """Remember the redacted forms held by the `Erased` events among these, so that the
@@ -88,6 +96,9 @@ class PersonalDataMapper(Mapper):
         return None if forms is None else forms.get(stored_event.originator_version)
 
     def to_stored_event(self, domain_event) -> StoredEvent:
+        ahead = self._ahead.pop(id(domain_event), None) if self._ahead else None
+        if ahead is not None and ahead[0] is domain_event:  # the event itself, kept alive meanwhile
+            return ahead[1]
         stored = super().to_stored_event(domain_event)
         if not _is_personal(domain_event):
             return stored

@@ -4,7 +4,7 @@ external-id index aggregates, visits through the customers' indexes and their ow
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
@@ -17,7 +17,9 @@ from crm.write_model.errors import ImportNotFound, StreamNotLive
 from crm.write_model.import_rows import CustomerRow, Rejection, VisitRow
 from crm.write_model.imports import Import
 from crm.write_model.visits import Visit
-from crm.write_model.vocabulary import ConsentSource, EmailConsent
+from crm.write_model.vocabulary import ConsentSource, EmailConsent, ImportStatus
+
+Turn = Callable[[Import], Import]
 
 
 class ImportBatches(Commands):
@@ -26,7 +28,7 @@ class ImportBatches(Commands):
     _secret: bytes
 
     def _import_customers(
-        self, batch: Import, rows: list[CustomerRow], rejections: list[Rejection], through: int
+        self, batch: Import, rows: list[CustomerRow], rejections: list[Rejection], through: int, turn: Turn
     ) -> tuple[Recorded, Import]:
         restaurant_id, actor, at = batch.restaurant_id, batch.actor, self.clock()
         processed = len(rows) + len(rejections)
@@ -87,11 +89,16 @@ class ImportBatches(Commands):
             counts["unchanged" if not pending else "updated" if holder else "imported"] += 1
             if pending:
                 changed.append(customer)
+        changed = _unique(changed)
+        self.mapper.encode_ahead(event for aggregate in changed for event in aggregate.pending_events)
+        batch = turn(batch)
+        if _done(batch, through):
+            return Recorded(batch.id), batch
         batch.record_batch(through, processed, counts, _report(rejections), at)
         recorded = self._save_recorded(
             batch.id,
             batch,
-            *_unique(changed),
+            *changed,
             conditions=[StreamLive(restaurant_id, RESTAURANT_LIVE)],
             owners=owners,
         )
@@ -106,7 +113,13 @@ class ImportBatches(Commands):
             customer.unsubscribe(ConsentSource.IMPORT, actor, at)
 
     def _import_visits(
-        self, batch: Import, rows: list[VisitRow], rejections: list[Rejection], through: int, holders: dict[UUID, UUID]
+        self,
+        batch: Import,
+        rows: list[VisitRow],
+        rejections: list[Rejection],
+        through: int,
+        holders: dict[UUID, UUID],
+        turn: Turn,
     ) -> tuple[Recorded, Import]:
         restaurant_id, actor, at = batch.restaurant_id, batch.actor, self.clock()
         index_ids = {
@@ -138,6 +151,10 @@ class ImportBatches(Commands):
             recorded_before = self.recorder.existing_streams(list(visits))
             new = [visit for visit_id, visit in visits.items() if visit_id not in recorded_before]
             counts = {"imported": len(new), "updated": 0, "unchanged": len(visits) - len(new)}
+            self.mapper.encode_ahead(event for visit in new for event in visit.pending_events)
+            batch = turn(batch)
+            if _done(batch, through):
+                return Recorded(batch.id), batch
             batch.record_batch(through, len(rows) + len(rejections), counts, _report(refused), at)
             customers = {visit.customer_id for visit in new}
             try:
@@ -192,6 +209,11 @@ def _visit_id(restaurant_id: UUID, customer_id: UUID, row: VisitRow) -> UUID:
     if row.external_visit_id:
         return uuid5(restaurant_id, f"import-visit:{row.external_visit_id}")
     return uuid5(restaurant_id, f"import-visit:{customer_id}:{row.spend_cents}:{row.visited_at.isoformat()}")
+
+
+def _done(batch: Import, through: int) -> bool:
+    """Whether the import went through line `through` already, or ended (another runner)."""
+    return batch.through_line >= through or batch.status != ImportStatus.RUNNING
 
 
 def _report(rejections: list[Rejection]) -> list[dict]:

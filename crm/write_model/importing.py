@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -33,6 +34,26 @@ from crm.write_model.vocabulary import IMPORT_BATCH_ROWS, ImportKind, ImportStat
 # A run with a time limit imports for at least this many times as long as it took to read the
 # rows done before it again (a 5-second run into a million-row file would only read).
 _READ_AGAIN_TIMES = 4
+# How often a share waits on the log for the batch before its own to be saved.
+_TURN_POLL_SECONDS = 0.003
+
+
+@dataclass(frozen=True)
+class ImportShare:
+    """This process's part of an import run by `count` processes at once: the batches after
+    line `after` numbered `index` modulo `count`. Each process matches and builds its batches
+    while the others save theirs; the saves still go in the file's order, each waiting for the
+    batch before it, so the import's progress and a resume after a crash are as in one process.
+    `alive` says whether to go on waiting (False once the process that started the shares died)."""
+
+    index: int
+    count: int
+    after: int
+    alive: Callable[[], bool]
+
+
+class ImportAbandoned(Exception):
+    """A share stopped waiting for its turn: whoever started it is gone."""
 
 
 class UploadStore(Protocol):
@@ -93,10 +114,13 @@ class ImportCommands(ImportBatches):
         scope: UUID | None = None,
         seconds: float | None = None,
         on_batch: Callable[[Import], None] | None = None,
+        share: ImportShare | None = None,
     ) -> Recorded:
         """Import the rows of a started import not imported yet, batch by batch, and complete it
         (a finished import: nothing to do). With `seconds`, stop after the batch that passes
         them (`import_running` then says whether rows are left). `on_batch` hears of each batch.
+        With `share`, only this process's batches, in turn with the other processes (see
+        `ImportShare`); the process with the file's last batch completes the import.
 
         A run fetches the file and reads the rows done before it again (an earlier row makes a
         later one a duplicate), so with `seconds` a later run goes on for at least four times as
@@ -116,17 +140,25 @@ class ImportCommands(ImportBatches):
         content = self.uploads.open(id)
         if content is None:
             return self._end(batch, "the uploaded file is no longer kept")
+        after = share.after if share is not None else batch.through_line
+        previous, mine = after, share is None or share.index == 0  # the line before a batch; whether it is ours
         try:
-            for rows in self._batches(batch, content, ZoneInfo(restaurant.timezone)):
+            for number, rows in enumerate(self._batches(batch, content, ZoneInfo(restaurant.timezone), after)):
+                mine = share is None or number % share.count == share.index
+                if not mine:
+                    previous = rows[-1].line
+                    continue
                 if seconds is not None and deadline is None:  # the file fetched and read up to here
                     again = time.monotonic() - reading_since if batch.through_line > 1 else 0.0
                     deadline = time.monotonic() + max(seconds, _READ_AGAIN_TIMES * again)
+                turn = self._turn(previous, share)
                 try:
                     recorded, batch = self._run(
-                        lambda held=batch, rows=rows: self._import_batch(held, rows, holders), id
+                        lambda held=batch, rows=rows, turn=turn: self._import_batch(held, rows, holders, turn), id
                     )
                 except StreamNotLive:
                     return self._end(batch, "the restaurant was deleted")
+                previous = rows[-1].line
                 last = recorded if recorded.position else last
                 if on_batch is not None:
                     on_batch(batch)
@@ -134,13 +166,16 @@ class ImportCommands(ImportBatches):
                     return last
         finally:
             content.close()
-        recorded = self._end(batch, None)
+        if not mine:  # another share has the last batch, and completes the import
+            return last
+        recorded = self._end(self._turn(previous, share)(batch), None)
         return recorded if recorded.position else last
 
     def import_progress(self, id: UUID) -> dict:
-        """Where an import stands, read from its events: `rows` in the file, `done` so far, `status`."""
+        """Where an import stands, read from its events: `rows` in the file, `done` so far, the
+        last line gone `through`, `status`."""
         batch = self._import(id, None)
-        return {"rows": batch.rows, "done": batch.done, "status": str(batch.status)}
+        return {"rows": batch.rows, "done": batch.done, "through": batch.through_line, "status": str(batch.status)}
 
     def import_running(self, id: UUID) -> bool:
         """Whether an import still has rows to go through."""
@@ -149,10 +184,10 @@ class ImportCommands(ImportBatches):
     # -- batches ------------------------------------------------------------------------
 
     def _batches(
-        self, batch: Import, content: BinaryIO, zone: ZoneInfo
+        self, batch: Import, content: BinaryIO, zone: ZoneInfo, after: int
     ) -> Iterator[list[CustomerRow | VisitRow | Rejection]]:
-        """The file's rows after the import's last line, checked, in batches. The rows before
-        are checked too: a later row repeating one of them is a duplicate whatever the restarts."""
+        """The file's rows after line `after`, checked, in batches. The rows before are checked
+        too: a later row repeating one of them is a duplicate whatever the restarts."""
         seen = SeenInFile()
         now = self.clock()
         rows: list[CustomerRow | VisitRow | Rejection] = []
@@ -167,7 +202,7 @@ class ImportCommands(ImportBatches):
                 checked = import_rows.visit_row(row, zone, now)
             if not isinstance(checked, Rejection):
                 checked = seen.check(checked) or checked
-            if row.line <= batch.through_line:
+            if row.line <= after:
                 continue
             rows.append(checked)
             if len(rows) == IMPORT_BATCH_ROWS:
@@ -177,10 +212,15 @@ class ImportCommands(ImportBatches):
             yield rows
 
     def _import_batch(
-        self, held: Import, rows: list[CustomerRow | VisitRow | Rejection], holders: dict[UUID, UUID]
+        self,
+        held: Import,
+        rows: list[CustomerRow | VisitRow | Rejection],
+        holders: dict[UUID, UUID],
+        turn: Callable[[Import], Import],
     ) -> tuple[Recorded, Import]:
         """One attempt at a batch: the import reloaded (a retry, or another runner, may have
-        moved it on), its rows matched to the log and saved with its progress."""
+        moved it on), its rows matched to the log and saved with its progress once it is the
+        batch's `turn`."""
         batch = self._current_import(held)
         if batch.through_line >= rows[-1].line or batch.status != ImportStatus.RUNNING:
             return Recorded(batch.id), batch  # done by another runner meanwhile
@@ -188,8 +228,27 @@ class ImportCommands(ImportBatches):
         rejections = [row for row in rows if isinstance(row, Rejection)]
         wanted = [row for row in rows if not isinstance(row, Rejection)]
         if batch.kind == ImportKind.CUSTOMERS:
-            return self._import_customers(batch, wanted, rejections, through)
-        return self._import_visits(batch, wanted, rejections, through, holders)
+            return self._import_customers(batch, wanted, rejections, through, turn)
+        return self._import_visits(batch, wanted, rejections, through, holders, turn)
+
+    def _turn(self, previous: int, share: ImportShare | None) -> Callable[[Import], Import]:
+        """What a batch after line `previous` calls before it records its progress: the import
+        as the log holds it once the batches before are saved (in one process they are)."""
+        if share is None:
+            return lambda batch: batch
+
+        def wait(held: Import) -> Import:
+            while True:
+                batch = self._current_import(held)
+                if batch.through_line >= previous or batch.status != ImportStatus.RUNNING:
+                    return batch
+                while self.recorder.latest_version(batch.id) == batch.version:
+                    if not share.alive():
+                        raise ImportAbandoned(batch.id)
+                    time.sleep(_TURN_POLL_SECONDS)
+                held = batch
+
+        return wait
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -373,4 +373,4 @@ def test_a_run_with_a_time_limit_imports_for_four_times_as_long_as_reading_the_d
     application.continue_import(import_id, seconds=0)
     # Its first new batch was ready after 4 s (2 rows read again, 2 new ones), so the run goes
     # on for 16 s more, to the batch that ends after them: 20 rows read, 18 of them new.
-    assert application.import_progress(import_id) == {"rows": 40, "done": 20, "status": "running"}
+    assert application.import_progress(import_id) == {"rows": 40, "done": 20, "through": 21, "status": "running"}
