@@ -73,7 +73,7 @@ class Settings:
     projection_on_error: str = "stop"  # an event a projection cannot apply: stop before it, or skip it
     read_your_writes_timeout: float = 5.0  # background mode: how long a command waits for the projector
     event_store_lock_timeout: float = 5.0  # PostgreSQL: a writer waits this long for the events table lock
-    projector_poll_seconds: float = 0.2  # `crm projector`: polling interval (a fallback to LISTEN on PostgreSQL)
+    projector_poll_seconds: float = 0.2  # `crm projector`: polling interval on SQLite (PostgreSQL: LISTEN, 1 s)
     host: str = "127.0.0.1"
     port: int = 8000
     web_concurrency: int = 0  # 0: chosen from the database (1 process on SQLite)

@@ -2,6 +2,7 @@
 integration tier), one active at a time, commands that wait for it, and `projections status`."""
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -153,6 +154,37 @@ def test_a_wake_follows_only_the_projections_the_new_events_concern(background, 
     # Check following to that head brings the projection there in one batch.
     assert runner.follow("customers", head + 1) == 1
     assert runner.reached["customers"] == head + 1
+
+
+def test_an_idle_projector_on_postgresql_looks_once_a_second_and_wakes_at_a_commit(
+    on_postgres, background, settings, clock, monkeypatch
+):
+    owner = bootstrap.build(settings, clock=clock)
+    daemon = ProjectorDaemon(owner.runner, poll_seconds=0.01, standby_seconds=1.0)
+    looks: list[float] = []
+    concerned = daemon._concerned
+    monkeypatch.setattr(daemon, "_concerned", lambda held: looks.append(time.monotonic()) or concerned(held))
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: _holds(daemon), timeout=10)
+        time.sleep(0.2)
+        # Check an idle projector looks at the log once a second (polling every 10 ms: about 150).
+        before = len(looks)
+        time.sleep(1.5)
+        assert len(looks) - before <= 3
+        # Check a commit wakes it at once, and its effect is read as soon as the command returns.
+        committed = time.monotonic()
+        app = Caller(background)
+        restaurant_id = app.open_restaurant("Pizza Palace", actor="admin")
+        assert background.queries.restaurant(restaurant_id, None)["name"] == "Pizza Palace"
+        assert time.monotonic() - committed < 0.5
+        assert app.stale == []
+    finally:
+        daemon.stop()
+        thread.join(10)
+        owner.close()
+    assert not thread.is_alive()
 
 
 def _sorted(concerned: tuple[list[str], int | None]) -> tuple[list[str], int | None]:

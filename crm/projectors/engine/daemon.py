@@ -3,8 +3,9 @@
 Each projection is leased with a session-level PostgreSQL advisory lock held by a dedicated
 connection, so it is released the moment its holder dies (kill -9 included) and a standby
 `crm projector` takes it over at its next try (every `standby_seconds`). The active
-instance wakes on LISTEN/NOTIFY (the event store notifies at every commit) with a polling
-fallback; on SQLite it polls, and a file lock beside the database plays the advisory lock.
+instance wakes on LISTEN/NOTIFY (the event store notifies at every commit), and otherwise
+once a second, when it checks its leases; on SQLite it polls, and a file lock beside the
+database plays the advisory lock.
 
 Leases are an efficiency, not the safety net: every batch still locks its tracking row and
 advances it by compare-and-set, so even two instances that both believed they were active
@@ -95,7 +96,7 @@ class ProjectorDaemon:
                         if self._stopped.get(name) != stopped.position:
                             log.error("%s; the others go on (crm projections status, then retry)", stopped)
                             self._stopped[name] = stopped.position
-                self._wait(listener)
+                self._wait(listener, next_try)
                 rest = self.min_wake_seconds - (time.monotonic() - looked)
                 if rest > 0:
                     self.stop_event.wait(rest)
@@ -126,8 +127,9 @@ class ProjectorDaemon:
             and (self.runner.projectors[name].topics & topics or self.runner.idle_advance_due(name))
         ], head
 
-    def _wait(self, listener) -> None:
+    def _wait(self, listener, next_try: float) -> None:
+        """Until something commits (a notification), or the leases' next check; on SQLite, a poll."""
         if listener is None:
             self.stop_event.wait(self.poll_seconds)
-        else:
-            listener.wait(self.poll_seconds)  # any notification: something committed
+        else:  # an idle projector reads the log's head once a second, not at every poll interval
+            listener.wait(max(self.poll_seconds, next_try - time.monotonic()))
