@@ -78,7 +78,9 @@ def run_share(import_id: str, index: int, count: int, after: int, parent: int) -
 
 
 def _die_with(parent: int) -> None:
-    """Be killed when `parent` dies (Linux; elsewhere the share stops at its next wait)."""
+    """Be killed when `parent` dies (Linux; elsewhere the share stops at its next wait). Ctrl-C
+    reaches the whole process group: the parent stops the shares, without their tracebacks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # died before that took effect
