@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID
 
 from crm.write_model.base import CrmAggregate
 from crm.write_model.errors import DuplicateEmail
+from crm.write_model.stable_ids import uuid5
 from crm.write_model.validation import normalised_email
 
 

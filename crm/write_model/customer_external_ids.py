@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID
 
 from crm.write_model.base import CrmAggregate
+from crm.write_model.stable_ids import uuid5
 
 
 def customer_external_id(secret: bytes, restaurant_id: UUID, external_id: str) -> UUID:

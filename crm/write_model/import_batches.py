@@ -5,7 +5,7 @@ external-id index aggregates, visits through the customers' indexes and their ow
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -16,6 +16,7 @@ from crm.write_model.customers import Customer
 from crm.write_model.errors import ImportNotFound, StreamNotLive
 from crm.write_model.import_rows import CustomerRow, Rejection, VisitRow
 from crm.write_model.imports import Import
+from crm.write_model.stable_ids import uuid5
 from crm.write_model.visits import Visit
 from crm.write_model.vocabulary import ConsentSource, EmailConsent, ImportStatus
 

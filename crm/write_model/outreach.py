@@ -11,9 +11,10 @@ outcome) in batches marked `OutreachCreated`: those are read, and finished, as t
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from crm.write_model.base import CrmAggregate
+from crm.write_model.stable_ids import uuid5
 from crm.write_model.vocabulary import TERMINAL_OUTREACH, OutreachStatus
 
 
