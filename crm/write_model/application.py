@@ -45,7 +45,9 @@ class EventStorePort(Protocol):
 
     Beyond the library's interface, its recorder checks `conditions` (`StreamLive`, `NoneLive`) under its
     insert lock, saves `owners` (stream -> owning stream) with the events, and reads them back
-    (`owned_streams`, `select_streams`).
+    (`owned_streams`, `select_streams`); its mapper also notes erased streams and preloads keys
+    for a stretch of the log read (`note_erasures`, `preload_keys`) and encodes a batch's events
+    before their save (`encode_ahead`).
     """
 
     factory: InfrastructureFactory
