@@ -20,7 +20,7 @@ from crm.write_model.stable_ids import uuid5
 from crm.write_model.visits import Visit
 from crm.write_model.vocabulary import ConsentSource, EmailConsent, ImportStatus
 
-Turn = Callable[[Import], Import]
+Turn = Callable[[Import], Import]  # a batch's wait for its turn to save: the import as it then stands
 
 
 class ImportBatches(Commands):

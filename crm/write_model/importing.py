@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from crm.write_model import import_files, import_rows
 from crm.write_model.commands import RESTAURANT_LIVE, Recorded, StreamLive
 from crm.write_model.errors import InvalidInput, RestaurantNotFound, StreamNotLive
-from crm.write_model.import_batches import ImportBatches
+from crm.write_model.import_batches import ImportBatches, Turn
 from crm.write_model.import_rows import CustomerRow, Rejection, SeenInFile, VisitRow
 from crm.write_model.imports import Import, import_id
 from crm.write_model.vocabulary import IMPORT_BATCH_ROWS, ImportKind, ImportStatus
@@ -216,7 +216,7 @@ class ImportCommands(ImportBatches):
         held: Import,
         rows: list[CustomerRow | VisitRow | Rejection],
         holders: dict[UUID, UUID],
-        turn: Callable[[Import], Import],
+        turn: Turn,
     ) -> tuple[Recorded, Import]:
         """One attempt at a batch: the import reloaded (a retry, or another runner, may have
         moved it on), its rows matched to the log and saved with its progress once it is the
@@ -231,7 +231,7 @@ class ImportCommands(ImportBatches):
             return self._import_customers(batch, wanted, rejections, through, turn)
         return self._import_visits(batch, wanted, rejections, through, holders, turn)
 
-    def _turn(self, previous: int, share: ImportShare | None) -> Callable[[Import], Import]:
+    def _turn(self, previous: int, share: ImportShare | None) -> Turn:
         """What a batch after line `previous` calls before it records its progress: the import
         as the log holds it once the batches before are saved (in one process they are)."""
         if share is None:
