@@ -93,7 +93,7 @@ class ImportBatches(Commands):
         changed = _unique(changed)
         self.mapper.encode_ahead(event for aggregate in changed for event in aggregate.pending_events)
         batch = turn(batch)
-        if _done(batch, through):
+        if done(batch, through):
             return Recorded(batch.id), batch
         batch.record_batch(through, processed, counts, _report(rejections), at)
         recorded = self._save_recorded(
@@ -154,7 +154,7 @@ class ImportBatches(Commands):
             counts = {"imported": len(new), "updated": 0, "unchanged": len(visits) - len(new)}
             self.mapper.encode_ahead(event for visit in new for event in visit.pending_events)
             batch = turn(batch)
-            if _done(batch, through):
+            if done(batch, through):
                 return Recorded(batch.id), batch
             batch.record_batch(through, len(rows) + len(rejections), counts, _report(refused), at)
             customers = {visit.customer_id for visit in new}
@@ -212,7 +212,7 @@ def _visit_id(restaurant_id: UUID, customer_id: UUID, row: VisitRow) -> UUID:
     return uuid5(restaurant_id, f"import-visit:{customer_id}:{row.spend_cents}:{row.visited_at.isoformat()}")
 
 
-def _done(batch: Import, through: int) -> bool:
+def done(batch: Import, through: int) -> bool:
     """Whether the import went through line `through` already, or ended (another runner)."""
     return batch.through_line >= through or batch.status != ImportStatus.RUNNING
 

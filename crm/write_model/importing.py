@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from crm.write_model import import_files, import_rows
 from crm.write_model.commands import RESTAURANT_LIVE, Recorded, StreamLive
 from crm.write_model.errors import InvalidInput, RestaurantNotFound, StreamNotLive
-from crm.write_model.import_batches import ImportBatches, Turn
+from crm.write_model.import_batches import ImportBatches, Turn, done
 from crm.write_model.import_rows import CustomerRow, Rejection, SeenInFile, VisitRow
 from crm.write_model.imports import Import, import_id
 from crm.write_model.vocabulary import IMPORT_BATCH_ROWS, ImportKind, ImportStatus
@@ -222,7 +222,7 @@ class ImportCommands(ImportBatches):
         moved it on), its rows matched to the log and saved with its progress once it is the
         batch's `turn`."""
         batch = self._current_import(held)
-        if batch.through_line >= rows[-1].line or batch.status != ImportStatus.RUNNING:
+        if done(batch, rows[-1].line):
             return Recorded(batch.id), batch  # done by another runner meanwhile
         through = rows[-1].line
         rejections = [row for row in rows if isinstance(row, Rejection)]
@@ -240,7 +240,7 @@ class ImportCommands(ImportBatches):
         def wait(held: Import) -> Import:
             while True:
                 batch = self._current_import(held)
-                if batch.through_line >= previous or batch.status != ImportStatus.RUNNING:
+                if done(batch, previous):
                     return batch
                 while self.recorder.latest_version(batch.id) == batch.version:
                     if not share.alive():
