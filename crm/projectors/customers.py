@@ -112,7 +112,7 @@ class CustomerSpendProjector(Projector):
             "email_consent": EmailConsent.SUBSCRIBED.value,
             "email_consent_changed_at": event.timestamp,
             "erased_at": None,
-            "external_id": None,
+            "external_id": event.external_id,
         }
 
     @handle.register

@@ -43,16 +43,27 @@ class Customer(CrmAggregate):
         personal_data = True
 
     class Registered(Created):
+        """A new customer; `external_id`: their id in another system, when an import brings one
+        (a later one comes as `ExternalIdAssigned`)."""
+
+        class_version = 2
+        personal_fields = ("email", "first_name", "last_name", "external_id")
         restaurant_id: UUID
         email: str
         first_name: str
         last_name: str
+        external_id: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["external_id"] = None  # registered before a registration could carry one
 
         def apply(self, customer: Customer) -> None:
             customer.restaurant_id = self.restaurant_id
             customer.email = self.email
             customer.first_name = self.first_name
             customer.last_name = self.last_name
+            customer.external_id = self.external_id
             customer.deleted = False
             customer.erased = False
             customer.visits = {}
@@ -153,7 +164,15 @@ class Customer(CrmAggregate):
 
     @classmethod
     def register(
-        cls, id: UUID, restaurant_id: UUID, email: str, first_name: str, last_name: str, actor: str, at: datetime
+        cls,
+        id: UUID,
+        restaurant_id: UUID,
+        email: str,
+        first_name: str,
+        last_name: str,
+        actor: str,
+        at: datetime,
+        external_id: str | None = None,
     ) -> Customer:
         return cls._create(
             cls.Registered,
@@ -162,6 +181,7 @@ class Customer(CrmAggregate):
             email=email,
             first_name=first_name,
             last_name=last_name,
+            external_id=external_id,
             actor=actor,
             timestamp=at,
         )
@@ -246,5 +266,8 @@ class Customer(CrmAggregate):
 
 
 def redacted_state(event_state: dict, personal_fields: tuple[str, ...]) -> dict:
-    """An event's stored state with its personal fields replaced by ERASED."""
-    return {key: (ERASED if key in personal_fields else value) for key, value in event_state.items()}
+    """An event's stored state with its personal fields replaced by ERASED (one never given, such
+    as a registration's absent external id, stays absent)."""
+    return {
+        key: (ERASED if key in personal_fields and value is not None else value) for key, value in event_state.items()
+    }

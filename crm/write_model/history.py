@@ -40,6 +40,8 @@ def _plain(value: Any) -> Any:
 
 def _data(event) -> dict:
     data = {k: _plain(v) for k, v in vars(event).items() if k not in _ENVELOPE and k not in _KEPT_FOR_REPLAY}
+    if isinstance(event, Customer.Registered) and data.get("external_id") is None:
+        del data["external_id"]  # only an import's registrations carry one: the others read as before
     if isinstance(event, Visit.Event):
         data = {"visit_id": str(event.originator_id), **{k: v for k, v in data.items() if k not in _VISIT_LINKS}}
     return data

@@ -65,7 +65,7 @@ class ImportBatches(Commands):
             else:
                 self.keys.create(customer_id)  # stored with the events it encrypts
                 customer = Customer.register(
-                    customer_id, restaurant_id, row.email, row.first_name, row.last_name, actor, at
+                    customer_id, restaurant_id, row.email, row.first_name, row.last_name, actor, at, row.external_id
                 )
                 if email_index is None:
                     email_index = CustomerEmail.claim_new(email_ids[row.line], customer_id, actor, at)
@@ -78,8 +78,8 @@ class ImportBatches(Commands):
                     customer.unsubscribe(ConsentSource.IMPORT, actor, at)
                 owners[customer_id] = restaurant_id
                 changed.append(email_index)
-            if row.external_id and customer.external_id != row.external_id:
-                customer.assign_external_id(row.external_id, actor, at)
+            if row.external_id and (holder is None or customer.external_id != row.external_id):
+                customer.assign_external_id(row.external_id, actor, at)  # a new customer has it already
                 if external_index is None:
                     external_index = CustomerExternalId.claim_new(external_ids[row.line], customer_id, actor, at)
                     indexes[external_index.id] = external_index

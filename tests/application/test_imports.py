@@ -13,7 +13,7 @@ import pytest
 from eventsourcing.utils import get_topic
 
 from crm.adapters.personal_data import ENCRYPTED
-from crm.write_model.customers import Customer
+from crm.write_model.customers import ERASED, Customer
 from crm.write_model.errors import InvalidInput
 from crm.write_model.imports import import_id
 from crm.write_model.vocabulary import ImportKind
@@ -227,6 +227,30 @@ def test_an_erased_or_deleted_address_imports_as_a_new_customer_and_an_erased_on
     assert landed["GONE@example.com"]["email_consent"] == "unsubscribed"  # the suppression list holds
     assert landed["left@example.com"]["email_consent"] == "subscribed"
     assert erased not in (landed["GONE@example.com"]["id"], landed["left@example.com"]["id"])
+
+
+def test_a_new_customers_external_id_comes_in_its_registration_and_leaves_with_its_erasure(
+    run_import, container, restaurant_id, application
+):
+    ann = application.register_customer(restaurant_id, "ann@example.com", "Ann", actor="key:till", scope=None)
+    run_import(
+        restaurant_id, CUSTOMERS, csv_file("email,external_id", "ann@example.com,POS-A", "carl@example.com,POS-C")
+    )
+    landed = customers_of(container, restaurant_id)
+    carl = landed["carl@example.com"]["id"]
+    assert (landed["ann@example.com"]["external_id"], landed["carl@example.com"]["external_id"]) == ("POS-A", "POS-C")
+    # Check a new customer records one event, and a known one the assignment
+    carl_story = application.customer_history(carl, scope=None)
+    assert [(e["type"], e["data"].get("external_id")) for e in carl_story] == [("Registered", "POS-C")]
+    ann_story = application.customer_history(ann, scope=None)
+    assert [e["type"] for e in ann_story] == ["Registered", "ExternalIdAssigned"]
+    assert "external_id" not in ann_story[0]["data"]  # registered without one
+    # Check an erasure redacts it and lets another customer take it
+    application.erase_customer(carl, actor="key:till", scope=None)
+    assert application.customer_history(carl, scope=None)[0]["data"]["external_id"] == ERASED
+    again = run_import(restaurant_id, CUSTOMERS, csv_file("email,external_id", "dora@example.com,POS-C"))
+    assert (again["imported"], again["report"]) == (1, [])
+    assert customers_of(container, restaurant_id)["dora@example.com"]["external_id"] == "POS-C"
 
 
 def test_imported_events_name_the_import_and_who_started_it_and_keep_personal_data_encrypted(

@@ -43,7 +43,18 @@ def test_register_records_the_personal_details_and_the_actor():
     )
     assert event.actor == "front-desk"
     assert event.timestamp == NOW
+    assert event.external_id is None and customer.external_id is None
     assert customer.total_spend_cents == 0 and customer.last_visit_at is None
+
+
+def test_an_imported_registration_carries_the_external_id_in_the_one_event():
+    customer = Customer.register(uuid4(), uuid4(), "ann@example.com", "Ann", "Lee", "import", NOW, "POS-7")
+    [event] = new_events(customer)
+    assert isinstance(event, Customer.Registered) and event.external_id == "POS-7"
+    assert customer.external_id == "POS-7"
+    customer.assign_external_id("POS-7", "import", NOW)
+    assert new_events(customer) == []  # the same id again records nothing
+    assert "external_id" in Customer.Registered.personal_fields
 
 
 def test_an_earlier_visit_on_the_customer_stream_adds_to_the_totals(customer):
@@ -182,4 +193,14 @@ def test_redacted_state_replaces_only_the_personal_fields():
         "last_name": ERASED,
         "restaurant_id": "r",
         "timestamp": 1,
+    }
+
+
+def test_redacted_state_leaves_a_field_never_given_absent():
+    state = {"email": "ann@example.com", "first_name": "", "last_name": "", "external_id": None}
+    assert redacted_state(state, Customer.Registered.personal_fields) == {
+        "email": ERASED,
+        "first_name": ERASED,
+        "last_name": ERASED,
+        "external_id": None,
     }
