@@ -67,12 +67,14 @@ def run_share(import_id: str, index: int, count: int, after: int, parent: int) -
     _die_with(parent)
     from crm.bootstrap import build
     from crm.config import Settings
+    from crm.cyclic_gc import cycle_collection_paused
     from crm.write_model.importing import ImportShare
 
     container = build(Settings.from_env())
     try:
         share = ImportShare(index, count, after, alive=lambda: os.getppid() == parent)
-        container.application.continue_import(UUID(import_id), share=share)
+        with cycle_collection_paused():
+            container.application.continue_import(UUID(import_id), share=share)
     finally:
         container.close()
 

@@ -16,6 +16,7 @@ from uuid import UUID
 import click
 
 from crm.cli import import_processes, support
+from crm.cyclic_gc import cycle_collection_paused
 from crm.locks import exclusive, import_lock
 from crm.write_model.vocabulary import ImportKind
 
@@ -82,7 +83,8 @@ def _run(kind: ImportKind, file: BinaryIO, restaurant_id: UUID, processes: int |
                     app, started.id, count, lambda now: bar.update(now["done"] - bar.pos), FOLLOW_SECONDS
                 )
             if mine:  # in one process, or what the processes left (one failed)
-                app.continue_import(started.id, on_batch=lambda batch: bar.update(batch.done - bar.pos))
+                with cycle_collection_paused():
+                    app.continue_import(started.id, on_batch=lambda batch: bar.update(batch.done - bar.pos))
             else:  # a worker runs it (uploaded through the API, or this command's import resumed there)
                 click.echo(f"import {started.id} is running in another process; following it", err=True)
                 while progress["status"] == "running":

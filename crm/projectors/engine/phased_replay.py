@@ -21,8 +21,9 @@ from eventsourcing.utils import get_topic
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from crm.cyclic_gc import cycle_collection_paused
 from crm.projectors.base import Projector
-from crm.projectors.engine.replay import Reader, SideSession, cycle_collection_paused
+from crm.projectors.engine.replay import Reader, SideSession
 from crm.projectors.engine.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)

@@ -24,11 +24,12 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
+from crm.cyclic_gc import cycle_collection_paused
 from crm.locks import exclusive
 from crm.projectors.base import Projector
 from crm.projectors.engine import listener, tracking
 from crm.projectors.engine.phased_replay import can_replay_in_phases, replay_in_phases
-from crm.projectors.engine.replay import SIDE, Reader, SideSession, cycle_collection_paused
+from crm.projectors.engine.replay import SIDE, Reader, SideSession
 from crm.projectors.engine.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)

@@ -1,13 +1,11 @@
-"""What a rebuild's replay is made of: a session that writes to the side tables, a reader
-thread that reads and decodes ahead, and the garbage collector held off meanwhile."""
+"""What a rebuild's replay is made of: a session that writes to the side tables, and a reader
+thread that reads and decodes ahead (the garbage collector is held off meanwhile: `crm.cyclic_gc`)."""
 
 from __future__ import annotations
 
-import gc
 import queue
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
@@ -91,22 +89,3 @@ class Reader:
                 return
             except queue.Full:
                 continue
-
-
-@contextmanager
-def cycle_collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a replay runs.
-
-    A replay keeps a few batches of decoded events alive and allocates millions of objects;
-    each allocation threshold set off a collection that walked the live ones again. Measured
-    on a 1M-event log: a third of the rebuild's CPU. The replay makes little cyclic garbage;
-    it is collected once at the end.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-        gc.collect()
