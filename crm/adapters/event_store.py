@@ -126,18 +126,28 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         return ids
 
     def _note_bulk_rows(self, rows: int) -> None:
-        """Refresh PostgreSQL's statistics as bulk loads (an import's batches) grow the tables:
-        after 25,000 events, then each time the events this process bulk-loaded have doubled. A
-        table loaded faster than autovacuum analyzes it is planned at its old size, and the
-        batches' lookups of 1,000 ids turned into scans; doubling keeps the planner's idea of
-        the size within a factor of two at a cost that grows with the log of the load."""
+        """Refresh PostgreSQL's statistics once bulk loads (an import's batches) have doubled
+        the log since the planner last counted it: checked after every 25,000 events this process
+        loads. A table loaded faster than autovacuum analyzes it is planned at its old size, and
+        the batches' lookups of 1,000 ids turned into scans. A log already large is not analyzed
+        again for a load that does not double it (ANALYZE of a database of 6M events: 1.1-1.7 s
+        of PostgreSQL's CPU, twice in an import of 20,000 rows)."""
         self._bulk_rows = getattr(self, "_bulk_rows", 0) + rows
-        next_at = getattr(self, "_analyze_at", ANALYZE_AFTER_ROWS)
-        if self._bulk_rows < next_at or self.datastore.engine.dialect.name != "postgresql":
+        next_check = getattr(self, "_next_check", ANALYZE_AFTER_ROWS)
+        if self._bulk_rows < next_check or self.datastore.engine.dialect.name != "postgresql":
             return
-        self._analyze_at = 2 * self._bulk_rows
+        self._next_check = self._bulk_rows + ANALYZE_AFTER_ROWS
+        loaded = self._bulk_rows - getattr(self, "_analyzed_at", 0)
         with self.datastore.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            counted = connection.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"),
+                {"table": self.events_table_name},
+            ).scalar()
+            if counted is not None and loaded < counted:  # -1: never counted
+                return
+            connection.execute(text("ANALYZE"))
+        self._analyzed_at = self._bulk_rows
 
     def _insert(self, stored_events: Sequence[StoredEvent], domain_events: Sequence[object], **kwargs: Any):
         ids = self._append_in_one_round_trip(stored_events, domain_events, **kwargs)

@@ -12,38 +12,12 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, text
 
-from crm import bootstrap
-from crm.config import Settings
 from tests.scenarios import planned_campaign, seed_customers
 
 CUSTOMERS = 300
 MORE_CUSTOMERS = 5_000  # straight into the read table: a table PostgreSQL plans at its size
-
-
-@pytest.fixture
-def fresh(database_url):
-    """A container on a database of its own, migrated and never analyzed."""
-    name = f"crm_plans_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    settings = Settings(
-        database_url=make_url(database_url).set(database=name).render_as_string(hide_password=False),
-        secret_key="test-secret",
-    )
-    try:
-        bootstrap.migrate(settings)
-        container = bootstrap.build(settings)
-        yield container
-        container.close()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def plans_of(engine, read) -> list[str]:
