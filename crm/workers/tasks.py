@@ -7,6 +7,7 @@ from uuid import UUID
 
 from celery import shared_task
 
+from crm.cyclic_gc import cycle_collection_paused
 from crm.locks import exclusive, import_lock
 from crm.workers import runtime
 from crm.workers.sender import BatchSender
@@ -74,7 +75,9 @@ def run_import(import_id: str) -> None:
     with exclusive(container.engine, import_lock(import_id)) as mine:
         if not mine:
             return
-        app.continue_import(UUID(import_id), seconds=IMPORT_SLICE_SECONDS)
+        # For a slice of seconds: the other threads' cyclic garbage (the embedded worker's web) waits too.
+        with cycle_collection_paused():
+            app.continue_import(UUID(import_id), seconds=IMPORT_SLICE_SECONDS)
         more = app.import_running(UUID(import_id))
     if more:
         run_import.delay(import_id)
