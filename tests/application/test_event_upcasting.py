@@ -23,6 +23,16 @@ from crm.write_model.vocabulary import ConsentSource
 V1_STATE = b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-01-05T10:00:00+00:00"},"actor":"a","source":"api"}'
 
 
+def rebuild(settings) -> None:
+    """`crm projections rebuild`: every read table replayed from the log."""
+    result = CliRunner().invoke(
+        main,
+        ["projections", "rebuild"],
+        env={"DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key},
+    )
+    assert result.exit_code == 0, result.output
+
+
 def test_an_unsubscribe_stored_as_version_1_reads_with_no_campaign(application, container, settings):
     restaurant_id = application.open_restaurant("Pizza Palace", actor="admin")
     customer_id = application.register_customer(restaurant_id, "c0@example.com", actor="a", scope=None)
@@ -39,12 +49,7 @@ def test_an_unsubscribe_stored_as_version_1_reads_with_no_campaign(application, 
     assert isinstance(unsubscribed, Customer.Unsubscribed)
     assert (unsubscribed.source, unsubscribed.campaign_id) == ("api", None)
     assert container.application.repository.get(customer_id).email_consent == "unsubscribed"
-    result = CliRunner().invoke(
-        main,
-        ["projections", "rebuild"],
-        env={"DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key},
-    )
-    assert result.exit_code == 0, result.output
+    rebuild(settings)
     with container.engine.connect() as conn:
         rows = conn.execute(select(consent_changes.c.source, consent_changes.c.campaign_id)).all()
     assert [tuple(row) for row in rows] == [("api", None)]
@@ -75,12 +80,7 @@ def test_a_registration_stored_as_version_1_reads_with_no_external_id(applicatio
         "first_name": "Ann",
         "last_name": "",
     }
-    result = CliRunner().invoke(
-        main,
-        ["projections", "rebuild"],
-        env={"DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key},
-    )
-    assert result.exit_code == 0, result.output
+    rebuild(settings)
     with container.engine.connect() as conn:
         rows = conn.execute(select(customers.c.first_name, customers.c.external_id)).all()
     assert [tuple(row) for row in rows] == [("Ann", None)]
