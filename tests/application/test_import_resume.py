@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 from sqlalchemy import func, select
 
-from crm.adapters.stream_owners import stream_owners
-from crm.read_model.tables import customers, imports
+from crm.read_model.tables import customers
+from tests.import_runs import crm_import, final_state, progress
 
 ROWS = 12_000
 
@@ -32,63 +30,12 @@ def customers_file(tmp_path):
     return path
 
 
-def crm_import(settings, path, restaurant_id) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key}
-    env.pop("REDIS_URL", None)
-    command = [sys.executable, "-m", "crm", "import", "customers", str(path), "--restaurant", str(restaurant_id)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def progress(engine, restaurant_id) -> int:
-    with engine.connect() as connection:
-        done = connection.execute(select(imports.c.rows_done).where(imports.c.restaurant_id == restaurant_id)).scalar()
-    return done or 0
-
-
-def final_state(container, restaurant_id) -> dict:
-    container.read_side.wait_for(container.runner.head())
-    with container.engine.connect() as connection:
-        rows = connection.execute(
-            select(
-                customers.c.email,
-                customers.c.first_name,
-                customers.c.last_name,
-                customers.c.email_consent,
-                customers.c.external_id,
-            ).where(customers.c.restaurant_id == restaurant_id)
-        ).all()
-        owned = list(
-            connection.execute(
-                select(stream_owners.c.stream_id).where(stream_owners.c.owner_id == restaurant_id)
-            ).scalars()
-        )
-        summary = connection.execute(
-            select(
-                imports.c.status,
-                imports.c.rows_done,
-                imports.c.imported,
-                imports.c.updated,
-                imports.c.unchanged,
-                imports.c.rejected,
-            ).where(imports.c.restaurant_id == restaurant_id)
-        ).one()
-    [import_id] = [i["id"] for i in container.import_queries.imports(None, restaurant_id, 1, 10).items]
-    events = container.application.recorder.select_streams([*owned, import_id])
-    return {
-        "customers": sorted(tuple(row) for row in rows),
-        "customer events": sorted((e.topic, e.originator_version) for e in events if e.originator_id != import_id),
-        "import events": sorted((e.topic, e.originator_version) for e in events if e.originator_id == import_id),
-        "import": tuple(summary),
-        "report": list(container.import_queries.all_rejections(import_id)),
-    }
-
-
 def test_an_import_killed_mid_file_and_run_again_ends_as_a_clean_run(application, container, settings, customers_file):
     killed_there = application.open_restaurant("Killed mid-file", actor="admin")
     clean_there = application.open_restaurant("Clean run", actor="admin")
 
     # Check the import is stopped by kill -9 once some batches are saved and more remain.
-    first = crm_import(settings, customers_file, killed_there)
+    first = crm_import(settings, "customers", customers_file, killed_there)
     deadline = time.monotonic() + 120
     while progress(container.engine, killed_there) < 2_000 and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -99,19 +46,19 @@ def test_an_import_killed_mid_file_and_run_again_ends_as_a_clean_run(application
     assert 2_000 <= interrupted_at < ROWS
 
     # Check the same command goes on from there and completes.
-    second = crm_import(settings, customers_file, killed_there)
+    second = crm_import(settings, "customers", customers_file, killed_there)
     out, err = second.communicate(timeout=300)
     assert second.returncode == 0, err.decode()
     assert b"completed; 12000 of 12000 rows" in out
 
-    clean = crm_import(settings, customers_file, clean_there)
+    clean = crm_import(settings, "customers", customers_file, clean_there)
     out, err = clean.communicate(timeout=300)
     assert clean.returncode == 0, err.decode()
 
     resumed, once = final_state(container, killed_there), final_state(container, clean_there)
     assert resumed == once
     assert len(once["customers"]) == ROWS - 13  # 13 rows without an address
-    assert once["import"] == ("completed", ROWS, ROWS - 13, 0, 0, 13)
+    assert once["imports"] == [("customers", "completed", ROWS, ROWS - 13, 0, 0, 13)]
     with container.engine.connect() as connection:
         total = connection.execute(select(func.count()).where(customers.c.restaurant_id == killed_there)).scalar()
     assert total == ROWS - 13
