@@ -18,7 +18,7 @@ from crm.cli.imports import import_
 from crm.cli.operators import operator
 
 
-@click.group()
+@click.group(cls=support.Commands)
 def main() -> None:
     """CRM Backend Service."""
     settings = support.settings()
@@ -219,10 +219,20 @@ def projections_rebuild(names: tuple[str, ...], workers: int | None) -> None:
     from crm.bootstrap import rebuilder
     from crm.projectors.engine import RebuildRunning
 
+    rebuilding = rebuilder(container, workers)
     try:
-        rebuilder(container, workers).rebuild_all(names or None, progress=progress)
+        rebuilding.rebuild_all(names or None, progress=progress)
     except RebuildRunning as error:
         raise click.ClickException(str(error)) from None
+    except Exception as error:
+        problem = support.database_problem(error)
+        if problem is None:
+            raise
+        connections = 3 + (2 * rebuilding.workers if container.settings.database_url.startswith("postgresql") else 0)
+        raise click.ClickException(
+            f"{problem}\nNothing live has changed. This rebuild needs {connections} connections "
+            "(3, and 2 for each of its --workers processes)."
+        ) from None
     for bar in bars.values():
         bar.__exit__(None, None, None)
     elapsed = time.perf_counter() - started

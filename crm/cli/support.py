@@ -1,8 +1,9 @@
-"""What every `crm` command needs: the settings and the wired application, a configuration or
-domain error turned into the command's error message (exit code 1)."""
+"""What every `crm` command needs: the settings and the wired application, a configuration,
+domain or database error turned into the command's error message (exit code 1)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -50,3 +51,42 @@ def refusing(command: Callable[[], T]) -> T:
         return command()
     except DomainError as error:
         raise click.ClickException(str(error)) from None
+
+
+class Commands(click.Group):
+    """The `crm` group: a command that fails on the database itself (out of reach, too many
+    connections, a lock or statement timeout) ends with the database's own words and the URL
+    it used (password hidden), not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            problem = database_problem(error)
+            if problem is None:
+                raise
+            raise click.ClickException(problem) from None
+
+
+def database_problem(error: BaseException) -> str | None:
+    """What to tell of `error` if the database failed under it (or is not migrated for this
+    version), else None: a bug's error, such as a constraint or syntax error, keeps its traceback."""
+    exc = sys.modules.get("sqlalchemy.exc")  # loaded by whatever reached the database
+    cause: BaseException | None = error
+    while exc is not None and cause is not None and not isinstance(cause, exc.DBAPIError):
+        cause = cause.__cause__  # the event store's library wraps the driver's error in its own
+    if exc is None or cause is None:
+        return None
+    from crm.bootstrap import unmigrated
+
+    given = settings()
+    problem = unmigrated(given)  # a missing table is the likeliest error, and this says why
+    if problem is not None:
+        return problem
+    if not isinstance(cause, exc.OperationalError):
+        return None
+    said = " ".join(line.strip() for line in str(cause.orig).splitlines() if line.strip())
+    from sqlalchemy.engine import make_url
+
+    url = make_url(given.database_url).render_as_string(hide_password=True)
+    return f"the database failed ({url}): {said}"

@@ -66,6 +66,29 @@ def test_serve_and_projector_refuse_a_database_without_tables(tmp_path):
     assert not database.exists()  # nothing created in passing
 
 
+def test_a_command_against_a_database_out_of_reach_says_so_without_a_traceback():
+    env = {
+        "DATABASE_URL": "postgresql+psycopg2://ops:hunter2@127.0.0.1:9/crm",  # nothing listens on port 9
+        "SECRET_KEY": "x",
+        "LOG_LEVEL": "WARNING",
+    }
+    for command in (["projections", "status"], ["operator", "list"], ["migrate"]):
+        result = CliRunner().invoke(main, command, env=env)
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, SystemExit)  # a message, not an exception
+        assert result.output.startswith("Error: the database failed (postgresql+psycopg2://ops:***@127.0.0.1:9/crm): ")
+        assert "Connection refused" in result.output
+        assert "hunter2" not in result.output and "Traceback" not in result.output
+
+
+def test_a_command_against_a_database_never_migrated_says_to_migrate(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite3'}", "SECRET_KEY": "x", "LOG_LEVEL": "WARNING"}
+    for command in (["projections", "status"], ["history", "6f1c2c1e-0000-4000-8000-000000000000"]):
+        result = CliRunner().invoke(main, command, env=env)
+        assert result.exit_code == 1, result.output
+        assert result.output == "Error: the database is not migrated yet: run `crm migrate` first\n"
+
+
 def test_a_database_at_another_revision_is_refused_with_both_revisions(settings):
     assert unmigrated(settings) is None
     engine = create_engine(settings.database_url)
