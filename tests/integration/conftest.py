@@ -1,11 +1,7 @@
-import uuid
-
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from crm import bootstrap
-from crm.config import Settings
+from tests.integration.databases import database_of_its_own
 from tests.integration.private_postgres import PrivatePostgres
 from tests.integration.workers import RedisServer, free_port
 
@@ -34,20 +30,8 @@ def broker(tmp_path):
 @pytest.fixture
 def fresh(database_url):
     """A container on a database of its own, migrated and never analyzed."""
-    name = f"crm_fresh_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    settings = Settings(
-        database_url=make_url(database_url).set(database=name).render_as_string(hide_password=False),
-        secret_key="test-secret",
-    )
-    try:
+    with database_of_its_own(database_url, "crm_fresh") as (settings, _):
         bootstrap.migrate(settings)
         container = bootstrap.build(settings)
         yield container
         container.close()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -15,30 +14,20 @@ from sqlalchemy.engine import make_url
 from crm import bootstrap
 from crm.config import Settings
 from crm.read_model.tables import visits
+from tests.integration.databases import database_of_its_own
 
 
 @pytest.fixture
 def limited(database_url):
-    """Settings for a database owned by a role of its own, whose connections can be limited."""
-    name = f"crm_limited_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE ROLE "{name}" LOGIN'))
-        conn.execute(text(f'CREATE DATABASE "{name}" OWNER "{name}"'))
-    url = make_url(database_url).set(database=name, username=name, password=None)
-    settings = Settings(database_url=url.render_as_string(hide_password=False), secret_key="test-secret")
+    """Settings for a database owned by a role of its own, and how to limit its connections."""
+    with database_of_its_own(database_url, "crm_limited", own_role=True) as (settings, admin):
+        role = make_url(settings.database_url).username
 
-    def allow(connections: int) -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER ROLE "{name}" CONNECTION LIMIT {connections}'))
+        def allow(connections: int) -> None:
+            with admin.connect() as conn:
+                conn.execute(text(f'ALTER ROLE "{role}" CONNECTION LIMIT {connections}'))
 
-    try:
         yield settings, allow
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def rebuild(settings: Settings) -> subprocess.CompletedProcess:
