@@ -13,7 +13,7 @@ from crm import logs
 from crm.adapters.availability import database_unavailable
 from crm.config import Settings
 
-EMBEDDED_BROKER = "memory://"
+EMBEDDED_BROKER = "memory://localhost/"  # a host named: else kombu warns at every start that it chose one
 EMBEDDED_TRANSPORT = "crm.workers.memory_broker:Transport"
 OUTAGE_RETRY_SECONDS = 1.0  # the first retry after a database outage; doubling up to the cap
 OUTAGE_RETRY_CAP_SECONDS = 10.0

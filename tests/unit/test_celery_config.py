@@ -1,5 +1,6 @@
 """The Celery app is configured for at-least-once work with idempotent tasks."""
 
+import logging
 import socket
 import subprocess
 import sys
@@ -21,10 +22,15 @@ def test_at_least_once_settings():
     assert conf.broker_url == "redis://127.0.0.1:6379/0"
 
 
-def test_without_a_broker_the_embedded_memory_transport_is_used():
-    conf = celery_app.create_celery(Settings(secret_key="s")).conf
-    assert conf.broker_url == "memory://"
-    assert conf.broker_transport == "crm.workers.memory_broker:Transport"
+def test_without_a_broker_the_embedded_memory_transport_is_used(caplog):
+    app = celery_app.create_celery(Settings(secret_key="s"))
+    assert app.conf.broker_url == "memory://localhost/"
+    assert app.conf.broker_transport == "crm.workers.memory_broker:Transport"
+    # Check the worker's start (its banner reads the connection's info) logs no warning that
+    # kombu picked a host: there is none to pick.
+    with caplog.at_level(logging.WARNING, logger="kombu.connection"), app.connection_for_write() as connection:
+        connection.info()
+    assert not [r for r in caplog.records if r.name == "kombu.connection"]
 
 
 def test_a_broker_url_keeps_its_own_transport():
