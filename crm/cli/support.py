@@ -56,7 +56,7 @@ def refusing(command: Callable[[], T]) -> T:
 class Commands(click.Group):
     """The `crm` group: a command that fails on the database itself (out of reach, too many
     connections, a lock or statement timeout) ends with the database's own words and the URL
-    it used (password hidden), not a traceback."""
+    it used (password hidden), not a traceback; with LOG_LEVEL=DEBUG the traceback follows."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -64,6 +64,9 @@ class Commands(click.Group):
         except Exception as error:
             problem = database_problem(error)
             if problem is None:
+                raise
+            if settings().log_level == "DEBUG":  # SQLite reports a bug's bad SQL as operational too
+                click.echo(f"Error: {problem}", err=True)
                 raise
             raise click.ClickException(problem) from None
 

@@ -81,6 +81,14 @@ def test_a_command_against_a_database_out_of_reach_says_so_without_a_traceback()
         assert "hunter2" not in result.output and "Traceback" not in result.output
 
 
+def test_with_debug_logs_a_database_failure_keeps_its_traceback():
+    env = {"DATABASE_URL": "postgresql+psycopg2://ops@127.0.0.1:9/crm", "SECRET_KEY": "x", "LOG_LEVEL": "DEBUG"}
+    result = CliRunner().invoke(main, ["projections", "status"], env=env)
+    assert result.exit_code == 1
+    assert "Error: the database failed (postgresql+psycopg2://ops@127.0.0.1:9/crm): " in result.output
+    assert type(result.exception).__name__ == "OperationalError"  # raised on, for its traceback
+
+
 def test_a_command_against_a_database_never_migrated_says_to_migrate(tmp_path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite3'}", "SECRET_KEY": "x", "LOG_LEVEL": "WARNING"}
     for command in (["projections", "status"], ["history", "6f1c2c1e-0000-4000-8000-000000000000"]):
