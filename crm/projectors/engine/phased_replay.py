@@ -36,9 +36,31 @@ def can_replay_in_phases(projector: Projector) -> bool:
     return bool(projector.replay_phases) and covered == projector.topics  # else an event would be lost
 
 
+class PhaseWorkers:
+    """The `count` processes that replay the phases, each building its runner once with
+    `runner_factory`. They are started at once, so that their start (imports, connections:
+    about a second) overlaps what the rebuild does before its phases."""
+
+    def __init__(self, runner_factory: Callable[[], ProjectionRunner], count: int):
+        context = multiprocessing.get_context("spawn")  # a fork would copy this process's threads' locks
+        self.count = count
+        self.positions, self.stopping = context.Array("q", count), context.Event()
+        # An executor, not a Pool: a worker that dies or cannot start fails the phase at once
+        # (BrokenProcessPool) instead of leaving its task waiting for ever.
+        started = (runner_factory, self.positions, self.stopping)
+        self.pool = ProcessPoolExecutor(count, context, initializer=_start_worker, initargs=started)
+        for _ in range(count):  # a task each, while none is idle yet: the executor starts them all
+            self.pool.submit(_started)
+
+    def __enter__(self) -> PhaseWorkers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(wait=True)
+
+
 def replay_in_phases(
-    runner_factory: Callable[[], ProjectionRunner],
-    workers: int,
+    workers: PhaseWorkers,
     projector: Projector,
     connection: Connection,
     stop: int,
@@ -47,45 +69,39 @@ def replay_in_phases(
     analyze: Callable[[], None],
 ) -> int:
     """Replay `projector`'s events with ids up to `stop` into the side tables, phase after
-    phase, each by the same `workers` processes (each builds its runner once, with
-    `runner_factory`); then let the projector finish. `analyze` refreshes the side tables'
-    statistics between phases. Returns the events applied."""
-    context = multiprocessing.get_context("spawn")  # a fork would copy this process's threads' locks
-    positions, stopping = context.Array("q", workers), context.Event()
+    phase, each by all the `workers`; then let the projector finish. `analyze` refreshes the
+    side tables' statistics between phases. Returns the events applied."""
+    pool, positions, stopping, count = workers.pool, workers.positions, workers.stopping, workers.count
     phases, applied = projector.replay_phases, 0
-    # An executor, not a Pool: a worker that dies or cannot start fails the phase at once
-    # (BrokenProcessPool) instead of leaving its task waiting for ever.
-    started = (runner_factory, positions, stopping)
-    with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=started) as pool:
-        for number, phase in enumerate(phases):
-            began = time.perf_counter()
-            topics = sorted(get_topic(cls) for cls in phase)
-            parts = [
-                pool.submit(_replay_partition, projector.name, topics, stop, (part, workers), batch_size)
-                for part in range(workers)
-            ]
-            while not all(part.done() for part in parts):
-                futures.wait(parts, timeout=0.2, return_when=futures.FIRST_EXCEPTION)
-                if any(part.done() and part.exception() for part in parts):
-                    break
-                if progress:  # one bar over all phases
-                    progress(projector.name, (number * stop + min(positions[:])) // len(phases), stop)
-            try:
-                events = sum(part.result() for part in parts)  # raises what a worker raised
-            except BaseException:
-                stopping.set()  # the others stop at their next batch
-                raise
-            applied += events
-            log.info(
-                "%s: phase %d of %d, %d events by %d processes in %.1f s",
-                projector.name,
-                number + 1,
-                len(phases),
-                events,
-                workers,
-                time.perf_counter() - began,
-            )
-            analyze()  # the next phase looks up what this one wrote
+    for number, phase in enumerate(phases):
+        began = time.perf_counter()
+        topics = sorted(get_topic(cls) for cls in phase)
+        parts = [
+            pool.submit(_replay_partition, projector.name, topics, stop, (part, count), batch_size)
+            for part in range(count)
+        ]
+        while not all(part.done() for part in parts):
+            futures.wait(parts, timeout=0.2, return_when=futures.FIRST_EXCEPTION)
+            if any(part.done() and part.exception() for part in parts):
+                break
+            if progress:  # one bar over all phases
+                progress(projector.name, (number * stop + min(positions[:])) // len(phases), stop)
+        try:
+            events = sum(part.result() for part in parts)  # raises what a worker raised
+        except BaseException:
+            stopping.set()  # the others stop at their next batch
+            raise
+        applied += events
+        log.info(
+            "%s: phase %d of %d, %d events by %d processes in %.1f s",
+            projector.name,
+            number + 1,
+            len(phases),
+            events,
+            count,
+            time.perf_counter() - began,
+        )
+        analyze()  # the next phase looks up what this one wrote
     with SideSession(bind=connection) as session:
         projector.finish_phased_replay(session)
         session.commit()
@@ -97,6 +113,10 @@ _worker: dict = {}  # in a worker process: its runner, the positions shared for 
 
 def _start_worker(runner_factory, positions, stopping) -> None:
     _worker.update(runner=runner_factory(), positions=positions, stopping=stopping)
+
+
+def _started() -> None:
+    """A task that only makes the executor start a worker (`PhaseWorkers`)."""
 
 
 def _replay_partition(name: str, topics, stop: int, partition: tuple[int, int], batch_size: int) -> int:

@@ -4,7 +4,8 @@
    or an attached side database (SQLite), with the same names, columns and indexes.
 2. The whole log is replayed into them in large batches, while the live projection keeps
    serving readers and following new events (on PostgreSQL, in phases by several processes
-   for a projection that has them: `phased_replay.py`).
+   for a projection that has them: `phased_replay.py`; the others together, in one read of
+   the log).
 3. One short transaction locks the projection's tracking row (the live projector's batches
    wait on it), applies to the copies the few events that arrived meanwhile, swaps the copies
    in for the live tables and sets the position. Readers see the old tables or the new ones,
@@ -16,8 +17,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from pathlib import Path
 
+from eventsourcing.utils import get_topic
 from psycopg2.errors import LockNotAvailable
 from sqlalchemy import Index, MetaData, create_engine, select, text
 from sqlalchemy.engine import Connection, make_url
@@ -28,7 +31,7 @@ from crm.cyclic_gc import cycle_collection_paused
 from crm.locks import exclusive
 from crm.projectors.base import Projector
 from crm.projectors.engine import listener, tracking
-from crm.projectors.engine.phased_replay import can_replay_in_phases, replay_in_phases
+from crm.projectors.engine.phased_replay import PhaseWorkers, can_replay_in_phases, replay_in_phases
 from crm.projectors.engine.replay import SIDE, Reader, SideSession
 from crm.projectors.engine.runner import ProjectionRunner
 
@@ -62,33 +65,66 @@ class Rebuilder:
         self.analyze_after_events = ANALYZE_AFTER_EVENTS
 
     def rebuild_all(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> dict[str, int]:
-        """Rebuild the named projections (default: all); events applied per projection."""
-        return {name: self.rebuild(name, progress) for name in (names or self.runner.projectors)}
+        """Rebuild the named projections (default: all); events applied per projection.
+
+        On PostgreSQL the projections without phases are rebuilt together, first: each of
+        them reads a few topics of the whole log, and one read of it serves them all. The
+        processes that replay the phases of the others start meanwhile."""
+        names = list(names or self.runner.projectors)
+        if self.engine.dialect.name != "postgresql":
+            return {name: self.rebuild(name, progress) for name in names}
+        projectors = [self.runner.projectors[name] for name in names]
+        phased = [projector for projector in projectors if self._phased(projector)]
+        together = [projector for projector in projectors if projector not in phased]
+        applied: dict[str, int] = {}
+        with PhaseWorkers(self.runner_factory, self.workers) if phased else nullcontext() as workers:
+            if together:
+                applied.update(self._rebuild_postgres(together, progress))
+            for projector in phased:
+                applied.update(self._rebuild_postgres([projector], progress, workers))
+        return {name: applied[name] for name in names}
 
     def rebuild(self, name: str, progress: Progress | None = None) -> int:
         """Rebuild one projection; return the number of events applied to it."""
         projector = self.runner.projectors[name]
         if self.engine.dialect.name == "postgresql":
-            # One rebuild at a time: they would share the side schema.
-            with exclusive(self.engine, "crm:rebuild") as mine:
-                if not mine:
-                    raise RebuildRunning()
-                return self._rebuild(projector, self.engine.connect(), progress, self._swap_postgres)
+            return self._rebuild_postgres([projector], progress)[name]
         side_file = Path(f"{make_url(str(self.engine.url)).database}.{SIDE}-{name}")
         side_file.unlink(missing_ok=True)
         engine = create_engine(self.engine.url, poolclass=NullPool)
         connection = engine.connect()
         connection.exec_driver_sql(f"ATTACH DATABASE '{side_file}' AS {SIDE}")
         try:
-            return self._rebuild(projector, connection, progress, self._swap_sqlite)
+            return self._rebuild([projector], connection, progress, self._swap_sqlite)[name]
         finally:
             engine.dispose()
             for leftover in (side_file, Path(f"{side_file}-wal"), Path(f"{side_file}-shm")):
                 leftover.unlink(missing_ok=True)
 
+    def _rebuild_postgres(
+        self, projectors: list[Projector], progress: Progress | None, workers: PhaseWorkers | None = None
+    ) -> dict[str, int]:
+        # One rebuild at a time: they would share the side schema.
+        with exclusive(self.engine, "crm:rebuild") as mine:
+            if not mine:
+                raise RebuildRunning()
+            return self._rebuild(projectors, self.engine.connect(), progress, self._swap_postgres, workers)
+
     # -- the three steps --------------------------------------------------------------------
 
-    def _rebuild(self, projector: Projector, connection: Connection, progress: Progress | None, swap) -> int:
+    def _rebuild(
+        self,
+        projectors: list[Projector],
+        connection: Connection,
+        progress: Progress | None,
+        swap,
+        workers: PhaseWorkers | None = None,
+    ) -> dict[str, int]:
+        """Build `projectors`' tables beside the live ones, from one read of the log (or, for a
+        lone projection with phases, by several processes: `workers`, else started here), then
+        swap each in."""
+        if progress is not None and len(projectors) > 1:  # one bar for the one read of the log
+            progress = _under_one_name(progress, ", ".join(projector.name for projector in projectors))
         with connection, cycle_collection_paused():
             postgres = connection.dialect.name == "postgresql"
             self._analyze_at, self._replayed_events = (self.analyze_after_events if postgres else None), 0
@@ -99,110 +135,121 @@ class Rebuilder:
                     # windowed reads were then planned as a sort of every id in the window.
                     connection.execute(text(f'ANALYZE "{self.runner.recorder.events_table_name}"'))
                     self._log_analyzed = True
-            deferred = self._create_side_tables(projector, connection)
-            position, applied = 0, 0
-            if postgres and self._phased(projector):
-                position = self._head()
+            deferred = self._create_side_tables(projectors, connection)
+            position, applied = 0, {projector.name: 0 for projector in projectors}
+            if postgres and len(projectors) == 1 and self._phased(projectors[0]):
+                projector, position = projectors[0], self._head()
 
                 def analyze():
-                    self._analyze(projector, connection)
+                    self._analyze(projectors, connection)
                     connection.commit()
 
-                applied = replay_in_phases(
-                    self.runner_factory,
-                    self.workers,
-                    projector,
-                    connection,
-                    position,
-                    self.batch_size,
-                    progress,
-                    analyze,
-                )
-            position, more = self._replay_to_near_head(projector, connection, position, progress)
-            applied += more
+                with nullcontext(workers) if workers else PhaseWorkers(self.runner_factory, self.workers) as started:
+                    applied[projector.name] = replay_in_phases(
+                        started, projector, connection, position, self.batch_size, progress, analyze
+                    )
+            position = self._replay_to_near_head(projectors, connection, position, progress, applied)
             for index in deferred:  # cheaper built once over the whole table than row by row
                 index.create(connection)
             if postgres:  # for the catch-up's statements, now that the indexes are there
-                self._analyze(projector, connection)
+                self._analyze(projectors, connection)
             connection.commit()
             # Close enough that the swap, which holds the live tables, has little left to apply.
-            position, more = self._replay_to_near_head(projector, connection, position, progress, slack=200)
+            position = self._replay_to_near_head(projectors, connection, position, progress, applied, slack=200)
             if postgres:
                 connection.execute(text("SET synchronous_commit = on"))
-            return applied + more + swap(projector, connection, position, progress)
+            for projector in projectors:
+                applied[projector.name] += swap(projector, connection, position, progress)
+            if postgres:
+                connection.execute(text(f"DROP SCHEMA {SIDE}"))  # every table in it swapped in
+                connection.commit()
+            return applied
 
     def _replay_to_near_head(
-        self, projector: Projector, connection: Connection, position: int, progress, slack: int | None = None
-    ) -> tuple:
-        applied = 0
-        while True:  # replay up to the head, then again up to the new head, until close
+        self,
+        projectors: list[Projector],
+        connection: Connection,
+        position: int,
+        progress,
+        applied: dict[str, int],
+        slack: int | None = None,
+    ) -> int:
+        """Replay up to the head, then again up to the new head, until close; the position
+        reached (the events applied are added to `applied`)."""
+        while True:
             head = self._head()
             if head - position <= (self.batch_size if slack is None else slack):
-                return position, applied
-            position, count = self._replay(projector, connection, position, head, progress, commit_every_batch=True)
-            applied += count
+                return position
+            position, counts = self._replay(projectors, connection, position, head, progress, commit_every_batch=True)
+            for name, count in counts.items():
+                applied[name] += count
 
-    def _create_side_tables(self, projector: Projector, connection: Connection) -> list[Index]:
+    def _create_side_tables(self, projectors: list[Projector], connection: Connection) -> list[Index]:
         """Create empty copies of the tables; return the indexes left to build after the replay."""
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"DROP SCHEMA IF EXISTS {SIDE} CASCADE"))
             connection.execute(text(f"CREATE SCHEMA {SIDE}"))
         side, deferred = MetaData(), []
-        for table in projector.tables:  # same names, columns and indexes, in the side schema
-            copy = table.to_metadata(side, schema=SIDE)
-            later = [index for index in copy.indexes if index.name not in projector.replay_indexes]
-            copy.indexes.difference_update(later)
-            copy.create(connection)
-            deferred += later
+        for projector in projectors:
+            for table in projector.tables:  # same names, columns and indexes, in the side schema
+                copy = table.to_metadata(side, schema=SIDE)
+                later = [index for index in copy.indexes if index.name not in projector.replay_indexes]
+                copy.indexes.difference_update(later)
+                copy.create(connection)
+                deferred += later
         connection.commit()
         return deferred
 
     def _replay(
         self,
-        projector: Projector,
+        projectors: list[Projector],
         connection: Connection,
         start: int,
         stop: int,
         progress: Progress | None,
         commit_every_batch: bool,
-    ) -> tuple[int, int]:
-        """Apply the projector's events in (start, stop] to the side tables; return (stop, applied).
+    ) -> tuple[int, dict[str, int]]:
+        """Apply the projectors' events in (start, stop] to the side tables; return stop and the
+        events applied to each.
 
         A reader thread reads and decodes the next batch while this one is written: the
         database works on one while Python works on the other.
         """
-        position, applied = start, 0
-        reader = Reader(self.runner, self.batch_size, projector.topics, start, stop)
+        position, applied = start, {projector.name: 0 for projector in projectors}
+        topics = set().union(*(projector.topics for projector in projectors))
+        reader = Reader(self.runner, self.batch_size, topics, start, stop)
         with SideSession(bind=connection) as session, reader as batches:
             for events, end in batches:
-                projector.apply(events, session)
+                for projector in projectors:
+                    mine = events if len(projectors) == 1 else [e for e in events if _topic(e) in projector.topics]
+                    projector.apply(mine, session)
+                    applied[projector.name] += len(mine)
                 if commit_every_batch:
                     session.commit()
-                position, applied = end, applied + len(events)
+                position = end
                 if commit_every_batch:  # never inside the swap's transaction, which holds the locks
-                    self._replayed(projector, connection, len(events))
+                    self._replayed(projectors, connection, len(events))
                 if progress:
-                    progress(projector.name, position, stop)
+                    progress(projectors[0].name, position, stop)
         return position, applied
 
     def _swap_postgres(self, projector: Projector, connection: Connection, position: int, progress) -> int:
         live = connection.execute(text("SELECT current_schema()")).scalar_one()
         self._lock_live_tables(connection, projector, live)
         head = max(self._head(), tracking.position(connection, projector.name))
-        _, applied = self._replay(projector, connection, position, head, progress, commit_every_batch=False)
+        _, applied = self._replay([projector], connection, position, head, progress, commit_every_batch=False)
         for table in projector.tables:
             connection.execute(text(f'DROP TABLE "{live}"."{table.name}"'))
             connection.execute(text(f'ALTER TABLE {SIDE}."{table.name}" SET SCHEMA "{live}"'))
-        connection.execute(text(f"DROP SCHEMA {SIDE}"))
         tracking.set_position(connection, projector.name, head)
         listener.announce_projected(connection, projector.name, head)
         connection.commit()
-        return applied
+        return applied[projector.name]
 
     def _swap_sqlite(self, projector: Projector, connection: Connection, position: int, progress) -> int:
         tracking.hold_for_write(connection, projector.name)  # live batches wait for the swap
         head = max(self._head(), tracking.position(connection, projector.name))
-        _, applied = self._replay(projector, connection, position, head, progress, commit_every_batch=False)
+        _, applied = self._replay([projector], connection, position, head, progress, commit_every_batch=False)
         for table in reversed(projector.tables):
             connection.execute(table.delete())
         for table in projector.tables:
@@ -212,14 +259,14 @@ class Rebuilder:
         tracking.set_position(connection, projector.name, head)
         connection.commit()
         connection.exec_driver_sql(f"DETACH DATABASE {SIDE}")
-        return applied
+        return applied[projector.name]
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _phased(self, projector: Projector) -> bool:
         return self.runner_factory is not None and self.workers > 1 and can_replay_in_phases(projector)
 
-    def _replayed(self, projector: Projector, connection: Connection, events: int) -> None:
+    def _replayed(self, projectors: list[Projector], connection: Connection, events: int) -> None:
         """Analyze the side tables as they grow (PostgreSQL): fresh tables have no statistics,
         and a batch's lookups by id (a customer's restaurant, the totals' recount) were planned
         as scans of the whole table, each batch slower than the last. Doubling keeps the
@@ -230,13 +277,14 @@ class Rebuilder:
         self._replayed_events += events
         if self._replayed_events >= self._analyze_at:
             self._analyze_at = 2 * self._replayed_events
-            self._analyze(projector, connection)
+            self._analyze(projectors, connection)
             connection.commit()
 
     @staticmethod
-    def _analyze(projector: Projector, connection: Connection) -> None:
-        for table in projector.tables:
-            connection.execute(text(f'ANALYZE {SIDE}."{table.name}"'))
+    def _analyze(projectors: list[Projector], connection: Connection) -> None:
+        for projector in projectors:
+            for table in projector.tables:
+                connection.execute(text(f'ANALYZE {SIDE}."{table.name}"'))
 
     def _head(self) -> int:
         return self.runner.head()
@@ -264,3 +312,16 @@ class Rebuilder:
                 log.info("swap of %s waits for readers (attempt %d)", projector.name, attempt)
                 time.sleep(min(0.05 * attempt, 1.0))
         raise RuntimeError(f"could not lock the tables of {projector.name} for the swap")
+
+
+def _topic(event) -> str:
+    return get_topic(type(event))
+
+
+def _under_one_name(progress: Progress, name: str) -> Progress:
+    """`progress` told of every projection of a group under the group's `name`."""
+
+    def report(_projection: str, position: int, stop: int) -> None:
+        progress(name, position, stop)
+
+    return report
