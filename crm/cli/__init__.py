@@ -228,10 +228,11 @@ def projections_rebuild(names: tuple[str, ...], workers: int | None) -> None:
         problem = support.database_problem(error)
         if problem is None:
             raise
-        connections = 3 + (2 * rebuilding.workers if container.settings.database_url.startswith("postgresql") else 0)
+        if container.settings.is_sqlite:  # one file, no connection limit to speak of
+            raise click.ClickException(f"{problem}\nNothing live has changed.") from None
         raise click.ClickException(
-            f"{problem}\nNothing live has changed. This rebuild needs {connections} connections "
-            "(3, and 2 for each of its --workers processes)."
+            f"{problem}\nNothing live has changed. This rebuild needs {3 + 2 * rebuilding.workers} "
+            "connections (3, and 2 for each of its --workers processes)."
         ) from None
     for bar in bars.values():
         bar.__exit__(None, None, None)
