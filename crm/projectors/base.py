@@ -34,6 +34,9 @@ class Projector:
     # stream, wrote. What such events would change beyond their stream (a customer's totals
     # from its visits) is left to `finish_phased_replay`. Empty: the log is replayed in order.
     replay_phases: tuple[tuple[type, ...], ...] = ()
+    # Indexes the statements of those phases need; the others (`replay_indexes` too, unless
+    # named here) are built once the phases are done.
+    phased_replay_indexes: frozenset[str] = frozenset()
     phased = False  # this batch belongs to a phased replay
 
     @cached_property

@@ -55,7 +55,8 @@ class CustomerSpendProjector(Projector):
 
     # A rebuild replays the customers' own streams, then the visits' streams (each reads
     # only its customer's row, for the restaurant), each group's streams in parallel; the
-    # totals are recounted once at the end.
+    # totals are recounted once at the end, in one pass over every visit, which needs no index:
+    # so none is kept up to date row by row meanwhile (`phased_replay_indexes`).
     replay_phases = (
         (
             Customer.Registered,

@@ -9,9 +9,11 @@ from functools import partial
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import text
 
 from crm import bootstrap
-from crm.projectors.engine import Rebuilder
+from crm.projectors.engine import Rebuilder, rebuild
+from crm.projectors.engine.replay import SIDE
 from crm.write_model.customers import Customer
 from crm.write_model.visits import Visit
 from tests.scenarios import scripted_history, snapshot_tables
@@ -147,3 +149,41 @@ def test_the_partitions_of_a_log_read_split_its_streams_without_overlap(applicat
     streams = [{n.originator_id for n in part} for part in parts]
     assert not (streams[0] & streams[1] or streams[0] & streams[2] or streams[1] & streams[2])
     assert all(streams)  # the scripted history's streams are spread over every part
+
+
+def test_a_phased_replay_writes_without_secondary_indexes_and_the_swapped_tables_have_them_all(
+    application, container, clock, monkeypatch
+):
+    scripted_history(application, clock)
+    incremental = snapshot_tables(container)
+    side_indexes: list[set[str]] = []
+    replay_in_phases = rebuild.replay_in_phases
+
+    def noted(workers, projector, connection, *args):
+        side_indexes.append(_indexes(connection, SIDE))
+        return replay_in_phases(workers, projector, connection, *args)
+
+    monkeypatch.setattr(rebuild, "replay_in_phases", noted)
+    bootstrap.rebuilder(container, workers=2).rebuild_all(["customers"])
+
+    projector = container.runner.projectors["customers"]
+    every_index = {index.name for table in projector.tables for index in table.indexes}
+    assert "ix_visits_customer_visited" in every_index  # kept during a replay in order
+    assert side_indexes == [set()]  # during the phases: the primary keys alone
+    with container.engine.connect() as connection:
+        assert every_index <= _indexes(connection, None)
+    assert snapshot_tables(container) == incremental
+
+
+def _indexes(connection, schema: str | None) -> set[str]:
+    """The names of the indexes of the customers projection's tables in `schema` (None: the
+    live one), primary keys aside."""
+    return set(
+        connection.execute(
+            text(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = coalesce(:schema, current_schema())"
+                " AND tablename IN ('customers', 'visits', 'consent_changes') AND indexname NOT LIKE '%pkey'"
+            ),
+            {"schema": schema},
+        ).scalars()
+    )

@@ -135,9 +135,10 @@ class Rebuilder:
                     # windowed reads were then planned as a sort of every id in the window.
                     connection.execute(text(f'ANALYZE "{self.runner.recorder.events_table_name}"'))
                     self._log_analyzed = True
-            deferred = self._create_side_tables(projectors, connection)
+            phased = postgres and len(projectors) == 1 and self._phased(projectors[0])
+            deferred = self._create_side_tables(projectors, connection, phased)
             position, applied = 0, {projector.name: 0 for projector in projectors}
-            if postgres and len(projectors) == 1 and self._phased(projectors[0]):
+            if phased:
                 projector, position = projectors[0], self._head()
 
                 def analyze():
@@ -148,9 +149,9 @@ class Rebuilder:
                     applied[projector.name] = replay_in_phases(
                         started, projector, connection, position, self.batch_size, progress, analyze
                     )
+                deferred = _create_indexes(deferred, connection)  # before the catch-up's statements
             position = self._replay_to_near_head(projectors, connection, position, progress, applied)
-            for index in deferred:  # cheaper built once over the whole table than row by row
-                index.create(connection)
+            _create_indexes(deferred, connection)
             if postgres:  # for the catch-up's statements, now that the indexes are there
                 self._analyze(projectors, connection)
             connection.commit()
@@ -184,16 +185,18 @@ class Rebuilder:
             for name, count in counts.items():
                 applied[name] += count
 
-    def _create_side_tables(self, projectors: list[Projector], connection: Connection) -> list[Index]:
-        """Create empty copies of the tables; return the indexes left to build after the replay."""
+    def _create_side_tables(self, projectors: list[Projector], connection: Connection, phased: bool) -> list[Index]:
+        """Create empty copies of the tables; return the indexes left to build after the replay
+        (`phased`: a replay in phases, `phased_replay_indexes`; else `replay_indexes`)."""
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"DROP SCHEMA IF EXISTS {SIDE} CASCADE"))
             connection.execute(text(f"CREATE SCHEMA {SIDE}"))
         side, deferred = MetaData(), []
         for projector in projectors:
+            needed = projector.phased_replay_indexes if phased else projector.replay_indexes
             for table in projector.tables:  # same names, columns and indexes, in the side schema
                 copy = table.to_metadata(side, schema=SIDE)
-                later = [index for index in copy.indexes if index.name not in projector.replay_indexes]
+                later = [index for index in copy.indexes if index.name not in needed]
                 copy.indexes.difference_update(later)
                 copy.create(connection)
                 deferred += later
@@ -312,6 +315,14 @@ class Rebuilder:
                 log.info("swap of %s waits for readers (attempt %d)", projector.name, attempt)
                 time.sleep(min(0.05 * attempt, 1.0))
         raise RuntimeError(f"could not lock the tables of {projector.name} for the swap")
+
+
+def _create_indexes(indexes: list[Index], connection: Connection) -> list[Index]:
+    """Build `indexes`: cheaper once over a whole table than kept up to date row by row. None
+    are left to build."""
+    for index in indexes:
+        index.create(connection)
+    return []
 
 
 def _topic(event) -> str:
