@@ -176,12 +176,20 @@ class LogReads(StreamReads):
         with self._reading() as session:
             return session.execute(query).scalar_one()
 
-    def topics_between(self, start: int, stop: int) -> set[str]:
-        """The topics of the events with ids in (start, stop] (no state read, nothing decoded)."""
-        table = self.events_record_cls.__table__
-        query = select(table.c.topic).where(table.c.id > start, table.c.id <= stop).distinct()
+    def head_and_topics_after(self, start: int) -> tuple[int, set[str]]:
+        """The head of the log and the topics of the events after `start` up to it (no state
+        read, nothing decoded), in one statement: `crm projector` asks at every wake. With no
+        event after `start`, the head is given as `start`."""
+        query = self.__dict__.get("_head_and_topics_query")
+        if query is None:
+            table = self.events_record_cls.__table__
+            head = select(func.max(table.c.id)).scalar_subquery()  # one snapshot: the same head twice
+            query = self.__dict__["_head_and_topics_query"] = (
+                select(table.c.topic, head).where(table.c.id > bindparam("start"), table.c.id <= head).distinct()
+            )
         with self._reading() as session:
-            return set(session.execute(query).scalars())
+            rows = session.execute(query, {"start": start}).all()
+        return (rows[0][1] if rows else start), {topic for topic, _ in rows}
 
     def latest_version(self, originator_id: UUID) -> int:
         """The version of the aggregate's newest event (0 if it has none): one indexed lookup."""

@@ -7,12 +7,14 @@ from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
+from eventsourcing.utils import get_topic
 
 from crm import bootstrap
 from crm.cli import main
 from crm.projectors import all_projectors
 from crm.projectors.engine import ProjectorDaemon
 from crm.projectors.engine.leases import Leases
+from crm.write_model.visits import Visit
 from tests.commands import Caller
 from tests.integration.workers import wait_until
 
@@ -154,6 +156,21 @@ def test_a_wake_follows_only_the_projections_the_new_events_concern(background, 
     # Check following to that head brings the projection there in one batch.
     assert runner.follow("customers", head + 1) == 1
     assert runner.reached["customers"] == head + 1
+
+
+def test_a_wake_reads_the_head_and_the_topics_after_a_position_together(background):
+    application = background.application
+    recorder = application.recorder
+    assert recorder.head_and_topics_after(0) == (0, set())  # an empty log
+    restaurant_id = application.open_restaurant("Pizza Palace", actor="admin").id
+    customer_id = application.register_customer(restaurant_id, "a@example.com", actor="admin", scope=None).id
+    head = recorder.head()
+    logged = {n.topic for n in recorder.select_notifications(1, 100)}
+
+    assert recorder.head_and_topics_after(0) == (head, logged)
+    application.record_visit(customer_id, 500, actor="admin", scope=None)
+    assert recorder.head_and_topics_after(head) == (head + 1, {get_topic(Visit.VisitRecorded)})
+    assert recorder.head_and_topics_after(head + 1) == (head + 1, set())  # nothing after it
 
 
 def test_an_idle_projector_on_postgresql_looks_once_a_second_and_wakes_at_a_commit(

@@ -108,18 +108,18 @@ class ProjectorDaemon:
         """The held projections that new events concern, or that are due to move past others,
         and the head of the log they are to follow up to (None: each reads it).
 
-        One query for all of them (the topics since the least advanced), instead of one locked
-        transaction per projection at every wake: most commands concern one projection.
+        One query for all of them (the head, and the topics since the least advanced), instead
+        of one locked transaction per projection at every wake: most commands concern one
+        projection.
         """
         names = [name for name in self.names if name in held]
         known = [self.runner.reached.get(name) for name in names]
         if not names or None in known:  # first wake: each one reads its own position
             return names, None
-        head = self.runner.head()
         start = min(known)
+        head, topics = self.runner.recorder.head_and_topics_after(start)
         if head <= start:
             return [], head
-        topics = self.runner.recorder.topics_between(start, head)
         return [
             name
             for name in names

@@ -54,16 +54,6 @@ def record(engine: Engine, name: str, notification, error: BaseException) -> Non
         )
 
 
-def blocked(engine: Engine, name: str, position: int) -> bool:
-    """Whether the projection stopped at `position`: an unresolved letter lies ahead of it (the
-    letters of skipped events lie behind)."""
-    query = select(letters.c.position).where(
-        letters.c.projection == name, letters.c.resolved_at.is_(None), letters.c.position > position
-    )
-    with engine.connect() as conn:
-        return conn.execute(query.limit(1)).first() is not None
-
-
 def unresolved(engine: Engine) -> dict[str, list[dict]]:
     """Every projection's letters not yet retried, oldest first."""
     query = select(letters).where(letters.c.resolved_at.is_(None)).order_by(letters.c.projection, letters.c.position)

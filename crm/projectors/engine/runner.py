@@ -105,7 +105,7 @@ class ProjectionRunner:
                     # The tracking row, locked first (FOR UPDATE on PostgreSQL), makes a second
                     # runner in any process wait for this batch and then find the work done.
                     with self._datastore.transaction(commit=True) as session:
-                        start = tracking.locked_position(session, name)
+                        start, stopped = tracking.locked_position_and_stop(session, name)
                         if target is not None and start >= target:
                             self.reached_up_to([name], start)
                             return applied
@@ -119,11 +119,7 @@ class ProjectionRunner:
                         if skip_idle and not notifications and end == head:
                             self.reached_up_to([name], start)
                             return applied
-                        if (
-                            notifications
-                            and self.on_error == "stop"
-                            and dead_letters.blocked(self._engine, name, start)
-                        ):
+                        if notifications and stopped and self.on_error == "stop":
                             raise ProjectionStopped(name, start)
                         self._apply_batch(projector, start, end, notifications)
                         if not notifications:

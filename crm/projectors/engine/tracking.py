@@ -7,13 +7,13 @@ or a Core `Connection` (a rebuild's swap works on a connection).
 from __future__ import annotations
 
 from psycopg2.errors import DivisionByZero
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crm import dialects
 from crm.adapters.deferred_writes import DeferredWrites
-from crm.read_model.tables import projection_tracking
+from crm.read_model.tables import projection_dead_letters, projection_tracking
 
 Executor = Session | Connection
 
@@ -42,6 +42,21 @@ def locked_position(executor: Executor, name: str) -> int:
         executor.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
         value = executor.execute(query).scalar()
     return value
+
+
+def locked_position_and_stop(executor: Executor, name: str) -> tuple[int, bool]:
+    """`locked_position`, and whether the projection is stopped there: an unresolved dead
+    letter lies ahead of it (the letters of skipped events lie behind). One statement."""
+    table, letters = projection_tracking, projection_dead_letters
+    ahead = exists().where(
+        letters.c.projection == name, letters.c.resolved_at.is_(None), letters.c.position > table.c.position
+    )
+    query = select(table.c.position, ahead).where(table.c.name == name).with_for_update(of=table)
+    row = executor.execute(query).first()
+    if row is None:  # first use: the row created at 0
+        locked_position(executor, name)
+        row = executor.execute(query).first()
+    return row[0], row[1]
 
 
 def hold_for_write(executor: Executor, name: str) -> int:
