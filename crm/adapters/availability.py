@@ -11,6 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import InterfaceError as SQLAlchemyInterfaceError
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 
+from crm.adapters.prepared_statements import lost
+
 _UNAVAILABLE = (
     SQLAlchemyOperationalError,
     SQLAlchemyInterfaceError,
@@ -26,6 +28,8 @@ def database_unavailable(error: BaseException) -> bool:
     lock it would not give in time): what failed may simply be tried again. The pool drops the
     dead connections on its own; the next attempt gets fresh ones."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if lost(_driver_error(error)):  # its prepared statements gone: the connection was dropped
         return True
     if not isinstance(error, _UNAVAILABLE):
         return False

@@ -8,7 +8,9 @@ travels the same way with the move of its position (`tracking.advance_after`).
 
 Rendering is SQLAlchemy's own: the statement compiled for the dialect with the parameters'
 keys (as an execution would compile it), its bind processors applied, and the values quoted
-by psycopg2 (`cursor.mogrify`), so the text is what an execution would have sent.
+by psycopg2 (`cursor.mogrify`), so the text is what an execution would have sent. Each
+statement is prepared on the connection the first time (`prepared_statements`) and sent as its
+`EXECUTE` with those values: PostgreSQL then neither parses nor plans it again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.engine import Connection
+
+from crm.adapters.prepared_statements import ensure_prepared, prepared
 
 _CACHE_SIZE = 64
 
@@ -34,6 +38,7 @@ class DeferredWrites:
         # statement of their own.
         self.cursor = connection.connection.cursor()
         self._pending: list[str] = []
+        self._prepares = connection.dialect.name == "postgresql"
 
     def get_bind(self) -> Connection:
         return self._connection
@@ -49,12 +54,18 @@ class DeferredWrites:
             self.send()
             return self._connection.execute(statement, params, **kwargs)
         processors = compiled._bind_processors
+        statement = prepared(compiled) if self._prepares else None
+        if statement is not None and not ensure_prepared(self._connection.connection, statement):
+            statement = None
         for row in rows:
             values = compiled.construct_params(row)
             for name, process in processors.items():
                 if name in values:
                     values[name] = process(values[name])
-            self._pending.append(self.cursor.mogrify(compiled.string, values).decode())
+            if statement is not None:
+                self._pending.append(statement.execute_text(self.cursor, values))
+            else:
+                self._pending.append(self.cursor.mogrify(compiled.string, values).decode())
         return None
 
     def take(self) -> str:

@@ -40,6 +40,7 @@ from crm.adapters.deferred_writes import DeferredWrites
 from crm.adapters.locked_append import append_locked
 from crm.adapters.log_reads import LogReads, StreamReads, as_uuid
 from crm.adapters.personal_data import PersonalDataMapper
+from crm.adapters.prepared_statements import lost
 from crm.adapters.stream_owners import stream_owners
 from crm.write_model.commands import NoneLive, StreamLive
 from crm.write_model.errors import EventStoreBusy, StreamNotLive, StreamsStillLive
@@ -197,6 +198,8 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
                 try:
                     plan.apply(writes)
                 except Exception as error:  # the slow path keeps the command and reports the lag
+                    if lost(error):
+                        connection.invalidate()
                     raise _ProjectionBehind() from error
                 before = writes.take()
                 dbapi = connection.connection  # the pool's DBAPI connection
@@ -214,6 +217,9 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
                         before=before,
                     )
                 except DatabaseError as error:  # (a busy lock or a taken version is raised as such)
+                    if lost(error):  # its statements were not what this process held: a new one
+                        connection.invalidate()
+                        raise _ProjectionBehind() from error
                     if not before or _deadlock(error):
                         raise
                     # A write sent ahead of the lock failed (a projection's, or a key already

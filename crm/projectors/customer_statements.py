@@ -75,10 +75,11 @@ INSERT_VISIT = visits.insert().from_select(
     ).where(customers.c.id == bindparam("customer_id")),
 )
 
+_last_visit = bindparam("last_visit", type_=DateTime(timezone=True))
 _latest_visit = case(
     (
-        or_(customers.c.last_visit_at.is_(None), customers.c.last_visit_at < bindparam("last_visit")),
-        bindparam("last_visit"),
+        or_(customers.c.last_visit_at.is_(None), customers.c.last_visit_at < _last_visit),
+        _last_visit,
     ),
     else_=customers.c.last_visit_at,
 )

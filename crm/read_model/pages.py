@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
+from crm.adapters.prepared_statements import Prepared, ensure_prepared, lost, prepared
 from crm.read_model import cursors
 
 
@@ -73,6 +74,21 @@ def by_id(query: Select, id_column, scope_column) -> Select:
     return query.add_columns(scope_column.label(OWNER)).where(id_column == bindparam("id"))
 
 
+_compiled: dict[int, tuple[Select, Any, Prepared | None]] = {}
+
+
+def _compiled_once(query: Select, dialect) -> tuple[Any, Prepared | None]:
+    """`query` compiled for `dialect`, and as a statement to prepare unless its rows need
+    SQLAlchemy's processing (rows of an `EXECUTE` come as psycopg2 gives them); once per query
+    (the queries given are built once, at import)."""
+    held = _compiled.get(id(query))
+    if held is None or held[0] is not query:
+        compiled = query.compile(dialect=dialect)
+        processed = any(column[3]._cached_result_processor(dialect, None) for column in compiled._result_columns)
+        held = _compiled[id(query)] = (query, compiled, None if processed else prepared(compiled))
+    return held[1], held[2]
+
+
 def _row(row) -> dict[str, Any]:
     return {key: _utc(value) for key, value in row._mapping.items()}
 
@@ -95,12 +111,35 @@ class QueriesBase:
 
     def _one_by_id(self, query: Select, id: UUID, scope: UUID | None) -> dict | None:
         """One row by a query `by_id` built (once, not per call: the rows read back after every
-        command), None if it is not of the restaurant `scope`."""
-        row = self._one(query, {"id": id})
+        command; on PostgreSQL prepared on each connection), None if it is not of the
+        restaurant `scope`."""
+        with self.engine.connect() as conn:
+            try:
+                row = self._prepared_first(conn, query, {"id": id})
+            except Exception as error:  # (psycopg2's own, from a PREPARE)
+                if not lost(error):
+                    raise
+                conn.invalidate()  # a new connection, whose statements are known
+                conn.rollback()
+                row = conn.execute(query, {"id": id}).first()
         if row is None:
             return None
+        row = _row(row)
         owner = row.pop(OWNER)
         return None if scope is not None and owner != scope else row
+
+    @staticmethod
+    def _prepared_first(conn, query: Select, params: dict):
+        """The first row of `query` (a statement built once), prepared on the connection if
+        it is PostgreSQL's (`crm.adapters.prepared_statements`)."""
+        if conn.dialect.name == "postgresql":
+            compiled, statement = _compiled_once(query, conn.dialect)
+            if statement is not None and ensure_prepared(conn.connection, statement):
+                values = compiled.construct_params(params)
+                for name, process in compiled._bind_processors.items():
+                    values[name] = process(values[name])
+                return conn.exec_driver_sql(statement.execute_sql, statement.arguments(values)).first()
+        return conn.execute(query, params).first()
 
     def _page(self, query: Select, order_by: tuple, page: int, page_size: int) -> Page:
         with self.engine.connect() as conn:

@@ -14,6 +14,7 @@ import uuid
 
 from sqlalchemy import event, text
 
+from crm.adapters.prepared_statements import ensure_prepared, named
 from tests.scenarios import planned_campaign, seed_customers
 
 CUSTOMERS = 300
@@ -21,7 +22,9 @@ MORE_CUSTOMERS = 5_000  # straight into the read table: a table PostgreSQL plans
 
 
 def plans_of(engine, read) -> list[str]:
-    """The plans of the statements `read()` runs, as PostgreSQL would execute them now."""
+    """The plans of the statements `read()` runs, as PostgreSQL would execute them now; of a
+    prepared statement's EXECUTE, its first plans (for the values given) and the generic plan
+    it may settle on after five executions, one after the other."""
     statements = []
 
     def seen(conn, cursor, statement, parameters, context, executemany):
@@ -38,9 +41,25 @@ def plans_of(engine, read) -> list[str]:
             if statement.startswith("SET "):  # a page's planner settings, for the statements after it
                 conn.exec_driver_sql(statement, parameters)
                 continue
+            if statement.startswith("EXECUTE "):
+                plans.append(_prepared_plans(conn, statement, parameters))
+                continue
             rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
             plans.append("\n".join(row[0] for row in rows))
     return plans
+
+
+def _prepared_plans(conn, statement: str, parameters) -> str:
+    made = named(statement.split()[1])
+    assert made is not None, statement
+    ensure_prepared(conn.connection, made)  # on this connection too
+    plans = []
+    for mode in ("force_custom_plan", "force_generic_plan"):
+        conn.exec_driver_sql(f"SET LOCAL plan_cache_mode = {mode}")
+        rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+        plans.append("\n".join(row[0] for row in rows))
+    conn.exec_driver_sql("SET LOCAL plan_cache_mode = auto")
+    return "\n".join(plans)
 
 
 def test_a_customer_by_id_is_read_through_the_primary_key(fresh):

@@ -17,6 +17,7 @@ from eventsourcing.persistence import Mapper, Notification
 
 from crm.adapters.availability import database_unavailable
 from crm.adapters.deferred_writes import DeferredWrites
+from crm.adapters.prepared_statements import lost
 from crm.projectors.base import Projector
 from crm.projectors.engine import dead_letters, listener, tracking
 from crm.projectors.engine.dead_letters import ProjectionStopped
@@ -227,9 +228,15 @@ class ProjectionRunner:
             if start and session.get_bind().dialect.name == "postgresql":
                 # The batch's writes, its notice and the move of its position in one round trip.
                 writes = DeferredWrites(session.connection())
-                projector.apply(events, writes)
-                notice = listener.projected_notice(projector.name, end) if self.announce else ""
-                if not tracking.advance_after(writes, projector.name, start, end, notice):
+                try:
+                    projector.apply(events, writes)
+                    notice = listener.projected_notice(projector.name, end) if self.announce else ""
+                    moved = tracking.advance_after(writes, projector.name, start, end, notice)
+                except Exception as error:
+                    if lost(error):  # not the events' fault: tried again on a new connection
+                        session.connection().invalidate()
+                    raise
+                if not moved:
                     raise LostRace()
                 return
             if not tracking.advance(session, projector.name, start, end):
