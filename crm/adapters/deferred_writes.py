@@ -55,7 +55,7 @@ class DeferredWrites:
             return self._connection.execute(statement, params, **kwargs)
         processors = compiled._bind_processors
         statement = prepared(compiled) if self._prepares else None
-        if statement is not None and not ensure_prepared(self._connection.connection, statement):
+        if statement is not None and not ensure_prepared(self._connection, statement):
             statement = None
         for row in rows:
             values = compiled.construct_params(row)

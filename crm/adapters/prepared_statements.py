@@ -118,16 +118,16 @@ def _type_name(dialect, type_) -> str:
         return "unknown"
 
 
-def ensure_prepared(dbapi_connection, statement: Prepared) -> bool:
-    """Prepare `statement` on this DBAPI connection (the pool's, whose `info` lasts as long as
-    it does) unless it already is; False if the connection holds its maximum already. Runs in
-    the connection's transaction, if one is open: `PREPARE` outlives its rollback."""
-    names: set = dbapi_connection.info.setdefault(_INFO_KEY, set())
+def ensure_prepared(connection, statement: Prepared) -> bool:
+    """Prepare `statement` on the DBAPI connection under this SQLAlchemy `connection` (the
+    pool's, whose `info` lasts as long as it does) unless it already is; False if it holds its
+    maximum already. Runs in the connection's transaction: `PREPARE` outlives its rollback.
+    Sent through SQLAlchemy, so that a connection found dead is dropped from the pool."""
+    names: set = connection.connection.info.setdefault(_INFO_KEY, set())
     if statement.name in names:
         return True
     if len(names) >= MAX_PER_CONNECTION:
         return False
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute(f"PREPARE {statement.name} ({', '.join(statement.types)}) AS {statement.sql}")
+    connection.exec_driver_sql(f"PREPARE {statement.name} ({', '.join(statement.types)}) AS {statement.sql}")
     names.add(statement.name)
     return True

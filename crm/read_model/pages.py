@@ -13,6 +13,7 @@ from uuid import UUID
 
 from sqlalchemy import Select, Subquery, and_, bindparam, func, or_, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -116,7 +117,7 @@ class QueriesBase:
         with self.engine.connect() as conn:
             try:
                 row = self._prepared_first(conn, query, {"id": id})
-            except Exception as error:  # (psycopg2's own, from a PREPARE)
+            except DBAPIError as error:
                 if not lost(error):
                     raise
                 conn.invalidate()  # a new connection, whose statements are known
@@ -134,7 +135,7 @@ class QueriesBase:
         it is PostgreSQL's (`crm.adapters.prepared_statements`)."""
         if conn.dialect.name == "postgresql":
             compiled, statement = _compiled_once(query, conn.dialect)
-            if statement is not None and ensure_prepared(conn.connection, statement):
+            if statement is not None and ensure_prepared(conn, statement):
                 values = compiled.construct_params(params)
                 for name, process in compiled._bind_processors.items():
                     values[name] = process(values[name])

@@ -41,6 +41,8 @@ def plans_of(engine, read) -> list[str]:
             if statement.startswith("SET "):  # a page's planner settings, for the statements after it
                 conn.exec_driver_sql(statement, parameters)
                 continue
+            if statement.startswith("PREPARE "):  # (the EXECUTE that follows is explained)
+                continue
             if statement.startswith("EXECUTE "):
                 plans.append(_prepared_plans(conn, statement, parameters))
                 continue
@@ -52,7 +54,7 @@ def plans_of(engine, read) -> list[str]:
 def _prepared_plans(conn, statement: str, parameters) -> str:
     made = named(statement.split()[1])
     assert made is not None, statement
-    ensure_prepared(conn.connection, made)  # on this connection too
+    ensure_prepared(conn, made)  # on this connection too
     plans = []
     for mode in ("force_custom_plan", "force_generic_plan"):
         conn.exec_driver_sql(f"SET LOCAL plan_cache_mode = {mode}")

@@ -85,7 +85,7 @@ def test_prepared_statements_follow_their_tables_through_a_rebuild(application, 
 
     with container.engine.connect() as connection:
         with connection.begin():
-            assert ensure_prepared(connection.connection, read_back)
+            assert ensure_prepared(connection, read_back)
         # The read tables are built again and swapped in while this connection holds its statements
         Rebuilder(container.runner).rebuild_all(["customers"])
         with connection.begin():
