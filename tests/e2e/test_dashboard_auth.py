@@ -261,6 +261,13 @@ def test_the_api_needs_no_csrf_token_and_ignores_the_dashboard_session(dash, adm
     # Check a dashboard session opens no door of the API.
     assert dash.get("/api/restaurants/").status_code == 401
     assert dash.client.post("/api/restaurants/", json={"name": "X"}).status_code == 401
+    # Check the API neither reads nor writes the session (the dashboard's cookie goes with each
+    # request from this browser): no cookie set, nothing varies on it, the session still stands.
+    assert dash.client.get_cookie("session") is not None
+    for response in (admin.get("/api/restaurants/"), admin.post("/api/restaurants/", json={"name": "New"})):
+        assert response.status_code in (200, 201)
+        assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", "")
+    assert dash.get("/internal/campaigns/").status_code == 200
 
 
 def test_pages_use_bootstrap_from_the_package_and_refuse_framing(dash, visitor):

@@ -21,6 +21,7 @@ from crm.http.dashboard import (  # noqa: F401  (their routes join the blueprint
     segments,
 )
 from crm.http.dashboard.base import Dashboard, bp
+from crm.http.dashboard.sessions import DashboardSessions
 
 __all__ = ["init_app"]
 
@@ -38,6 +39,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a token lives as long as the login session
     app.extensions["crm_dashboard"] = Dashboard(queries=container.dashboard_queries, operators=container.operators)
+    app.session_interface = DashboardSessions()
     csrf = CSRFProtect(app)
     for blueprint in list(app.blueprints.values()):
         if (blueprint.url_prefix or "").startswith("/api") or getattr(blueprint, "csrf_exempt", False):
