@@ -24,14 +24,21 @@ from crm.adapters.prepared_statements import ensure_prepared, prepared
 _CACHE_SIZE = 64
 
 
+class WritesMustWait(Exception):
+    """Kept writes were to be sent ahead of the statement they are held for (a read came first),
+    on a connection where they would commit by themselves."""
+
+
 class DeferredWrites:
     """Stands in for a `Session` while a projector writes, on a Core `Connection` in a
     transaction: INSERT, UPDATE and DELETE statements without RETURNING are kept as SQL text
     (`take` hands them over); anything that reads (a SELECT, RETURNING, a COPY through
-    `connection()`) first sends what is kept, in order."""
+    `connection()`) first sends what is kept, in order. With `hold`, on a connection outside a
+    transaction block, what is kept may not be sent ahead: `WritesMustWait` instead."""
 
-    def __init__(self, connection: Connection):
+    def __init__(self, connection: Connection, *, hold: bool = False):
         self._connection = connection
+        self._hold = hold  # kept writes may only go with the statement that follows them
         self.info: dict = {}  # a projector's session info (no side schema: the live tables)
         self._dialect = connection.dialect
         # The transaction's own DBAPI cursor: for quoting, and for whoever sends `take()` with a
@@ -76,7 +83,11 @@ class DeferredWrites:
         return text
 
     def send(self) -> None:
-        """Run the kept statements now, in the connection's transaction."""
+        """Run the kept statements now, in the connection's transaction; `WritesMustWait` if
+        they may only go with the statement that follows them (a connection outside a
+        transaction block would commit them alone)."""
+        if self._pending and self._hold:
+            raise WritesMustWait()
         if self._pending:
             sql = "; ".join(self._pending)
             self._pending.clear()

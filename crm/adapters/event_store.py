@@ -34,6 +34,7 @@ from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from crm.adapters.autocommit import autocommit
 from crm.adapters.bulk_append import first_not_live, insert_many
 from crm.adapters.customer_keys import KEYS_ERASED_CHANNEL, KeyStore, KeyTaken
 from crm.adapters.deferred_writes import DeferredWrites
@@ -192,8 +193,16 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
         try:
             # A Core connection, not a session: nothing else shares this transaction, and an
             # ORM session's set-up, events and commit cost as much as the rest of the save.
-            with self.datastore.engine.connect() as connection, connection.begin():
-                writes = DeferredWrites(connection)  # keys and projection go with the locked part
+            # Outside a transaction block (`autocommit`), the locked string is the whole
+            # transaction: it commits by itself, or is refused and rolled back whole.
+            with (
+                self.datastore.engine.connect() as connection,
+                autocommit(connection) as implicit,
+                connection.begin(),
+            ):
+                # Keys and projection go with the locked part; outside a block, a write that
+                # could not wait for it would commit alone, so it takes the slow path instead.
+                writes = DeferredWrites(connection, hold=implicit)
                 committed += self._store_pending_keys(writes, stored_events, unchecked=True)
                 try:
                     plan.apply(writes)

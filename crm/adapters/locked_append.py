@@ -7,13 +7,21 @@ It takes the lock, checks the save's `StreamLive` conditions (stream live, and o
 given owner), inserts the events and the stream owners, and advances the tracking position of
 each projection the caller already brought up to date before the lock (its own events applied
 from memory), provided nothing of that projection's topics was recorded between its position
-and these events. What was not advanced (a projection that lacked earlier events) the caller
-handles on the slow path. The same string may start with writes held back for it (the save's
-new data keys and its own projection, `DeferredWrites`), which run before the lock.
+and these events. The same string may start with writes held back for it (the save's new data
+keys and its own projection, `DeferredWrites`), which run before the lock.
+
+A save that must not commit (a condition failed; a projection lacked earlier events, which the
+caller then handles on the slow path) is refused by the statement itself: it raises through
+`crm_refuse_save` (migration 0019), which rolls back everything the string did. So the string
+needs no decision of the caller's before its commit, and on a connection outside a transaction
+block (`crm.adapters.autocommit`) it is one implicit transaction that PostgreSQL commits as
+soon as its last statement has run: no `BEGIN`, no `COMMIT` of their own, and the lock is not
+held across a round trip to this process.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,10 +29,12 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg2 import IntegrityError as DatabaseIntegrityError
-from psycopg2.errors import LockNotAvailable
+from psycopg2.errors import LockNotAvailable, RaiseException
 
 from crm.write_model.commands import StreamLive
 from crm.write_model.errors import EventStoreBusy
+
+REFUSED = "crm_save_refused"  # the message of `crm_refuse_save` (migration 0019)
 
 
 @dataclass(frozen=True)
@@ -92,13 +102,18 @@ def append_locked(
         if before and error.diag.table_name not in (events_table, "stream_owners"):
             raise  # refused by a read table: the caller's projection failed, not the save
         raise IntegrityError(error) from error  # a version already taken: optimistic concurrency
+    except RaiseException as error:
+        if error.diag.message_primary != REFUSED:
+            raise
+        prepared[name] = generation  # it ran, so it was prepared
+        if error.diag.message_hint == "not live":
+            return Appended([], [UUID(i) for i in json.loads(error.diag.message_detail)], set())
+        return Appended([], [], set(json.loads(error.diag.message_detail)))
     prepared[name] = generation
-    not_live, inserted, advanced = cursor.fetchone()
-    if not_live:
-        return Appended([], [UUID(i) for i in not_live], set())
+    _, inserted = cursor.fetchone()
     id_of = {(UUID(originator), version): id for id, originator, version in inserted}
     ids = [id_of[(UUID(str(e.originator_id)), e.originator_version)] for e in stored_events]
-    return Appended(ids, [], set(advanced))
+    return Appended(ids, [], {projection for projection, _ in tracking})
 
 
 @lru_cache(maxsize=64)
@@ -127,7 +142,7 @@ WITH live AS (
     ) AS ok
     FROM ({live}) AS c(id, topics, owner)
 ), go AS (
-    SELECT coalesce(bool_and(ok), true) AS ok FROM live
+    SELECT coalesce(bool_and(ok IS TRUE), true) AS ok FROM live  -- (a stream never recorded: NULL)
 ), ins AS (
     INSERT INTO {events_table} (originator_id, originator_version, topic, state)
     SELECT v.oid, v.ver, v.topic, v.state FROM ({rows}) AS v(oid, ver, topic, state, n), go
@@ -146,7 +161,14 @@ WITH live AS (
     RETURNING t.name
 )
 SELECT
-    (SELECT coalesce(json_agg(id), '[]') FROM live WHERE ok IS NOT TRUE),
-    (SELECT coalesce(json_agg(json_build_array(id, originator_id, originator_version)), '[]') FROM ins),
-    (SELECT coalesce(json_agg(name), '[]') FROM trk)
+    CASE
+        WHEN NOT go.ok THEN crm_refuse_save(
+            'not live', (SELECT json_agg(id)::text FROM live WHERE ok IS NOT TRUE)
+        )
+        WHEN (SELECT count(*) FROM trk) < {projections} THEN crm_refuse_save(
+            'behind', (SELECT coalesce(json_agg(name), '[]')::text FROM trk)
+        )
+    END,
+    (SELECT coalesce(json_agg(json_build_array(id, originator_id, originator_version)), '[]') FROM ins)
+FROM go
 """

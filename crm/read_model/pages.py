@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
+from crm.adapters.autocommit import autocommit
 from crm.adapters.prepared_statements import Prepared, ensure_prepared, lost, prepared
 from crm.read_model import cursors
 
@@ -106,15 +107,15 @@ class QueriesBase:
         return query if scope is None else query.where(column == scope)
 
     def _one(self, query: Select, params: dict | None = None) -> dict | None:
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, autocommit(conn):  # one statement: no BEGIN, no ROLLBACK
             row = conn.execute(query, params).first()
         return None if row is None else _row(row)
 
     def _one_by_id(self, query: Select, id: UUID, scope: UUID | None) -> dict | None:
         """One row by a query `by_id` built (once, not per call: the rows read back after every
         command; on PostgreSQL prepared on each connection), None if it is not of the
-        restaurant `scope`."""
-        with self.engine.connect() as conn:
+        restaurant `scope`. One statement, sent outside a transaction block (`autocommit`)."""
+        with self.engine.connect() as conn, autocommit(conn):
             try:
                 row = self._prepared_first(conn, query, {"id": id})
             except DBAPIError as error:
