@@ -25,8 +25,8 @@ _CACHE_SIZE = 64
 
 
 class WritesMustWait(Exception):
-    """Kept writes were to be sent ahead of the statement they are held for (a read came first),
-    on a connection where they would commit by themselves."""
+    """Writes were to be sent ahead of the statement the kept ones are held for, on a
+    connection where they would commit by themselves."""
 
 
 class DeferredWrites:
@@ -34,7 +34,9 @@ class DeferredWrites:
     transaction: INSERT, UPDATE and DELETE statements without RETURNING are kept as SQL text
     (`take` hands them over); anything that reads (a SELECT, RETURNING, a COPY through
     `connection()`) first sends what is kept, in order. With `hold`, on a connection outside a
-    transaction block, what is kept may not be sent ahead: `WritesMustWait` instead."""
+    transaction block, where whatever is sent commits at once: only a SELECT runs, and only
+    while nothing is kept; a write that cannot be kept (a list expanded at execution), the
+    connection itself, or a read after a kept write raise `WritesMustWait` instead."""
 
     def __init__(self, connection: Connection, *, hold: bool = False):
         self._connection = connection
@@ -51,6 +53,8 @@ class DeferredWrites:
         return self._connection
 
     def connection(self) -> Connection:
+        if self._hold:  # what is done through it (a COPY) would commit alone
+            raise WritesMustWait()
         self.send()
         return self._connection
 
@@ -58,6 +62,8 @@ class DeferredWrites:
         rows = params if isinstance(params, list) else [params or {}]
         compiled = None if kwargs or not rows else _compiled(statement, self._dialect, rows[0])
         if compiled is None:
+            if self._hold and not getattr(statement, "is_select", False):
+                raise WritesMustWait()  # a write that cannot be kept would commit alone
             self.send()
             return self._connection.execute(statement, params, **kwargs)
         processors = compiled._bind_processors

@@ -84,12 +84,19 @@ def test_a_save_whose_projection_lacks_earlier_events_is_refused_whole(container
         assert other.execute(text("SELECT position FROM projection_tracking WHERE name = 'tests'")).scalar() == 0
 
 
-def test_held_writes_are_never_sent_alone_outside_a_block(container):
+def test_no_write_is_sent_alone_outside_a_block(container):
     with container.engine.connect() as connection, autocommit(connection):
         writes = DeferredWrites(connection, hold=True)
+        # Check a write that cannot be kept (a list expanded at execution), or the connection
+        # itself (a COPY), is refused even while nothing is kept: it would commit at once.
+        with pytest.raises(WritesMustWait):
+            writes.execute(restaurants.delete().where(restaurants.c.id.in_([uuid4()])))
+        with pytest.raises(WritesMustWait):
+            writes.connection()
+        assert writes.execute(select(restaurants.c.id)).all() == []  # a read, nothing kept: runs
         writes.execute(restaurants.insert(), _restaurant_row(connection, "Alone"))
         with pytest.raises(WritesMustWait):
-            writes.execute(select(restaurants.c.id))  # a read would send them first
+            writes.execute(select(restaurants.c.id))  # a read would send the kept write first
     with container.engine.connect() as other:
         assert other.execute(select(restaurants.c.id).where(restaurants.c.name == "Alone")).first() is None
 
@@ -97,13 +104,7 @@ def test_held_writes_are_never_sent_alone_outside_a_block(container):
 def test_a_refused_command_whose_projection_reads_leaves_nothing_behind(application, container, monkeypatch):
     restaurant_id = application.open_restaurant("Closing", actor="admin")
     application.delete_restaurant(restaurant_id, actor="admin", scope=None)
-    applied = CustomerSpendProjector.apply
-
-    def apply_then_read(self, events, session):
-        applied(self, events, session)
-        session.execute(select(customers.c.id)).all()  # a read after the held writes
-
-    monkeypatch.setattr(CustomerSpendProjector, "apply", apply_then_read)
+    monkeypatch.setattr(CustomerSpendProjector, "apply", _then_read(CustomerSpendProjector.apply, customers))
     customer_id = uuid4()
     with pytest.raises(InvalidInput):
         application.register_customer(
@@ -152,3 +153,11 @@ def _versions(connection, stream: UUID) -> list[int]:
 def _restaurant_row(connection, name: str) -> dict:
     now = connection.execute(text("SELECT now()")).scalar_one()
     return {"id": uuid4(), "name": name, "timezone": "UTC", "created_at": now}
+
+
+def _then_read(apply, table):
+    def apply_then_read(self, events, session):
+        apply(self, events, session)
+        session.execute(select(table.c.id)).all()  # a read after the held writes
+
+    return apply_then_read
