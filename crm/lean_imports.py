@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 _PACKAGES = ("sqlalchemy_utils", "sqlalchemy_utils.types")
+_PUBLIC_DUNDERS = frozenset({"__all__", "__version__"})  # a star import, a version check: uses
 
 
 def defer_sqlalchemy_utils() -> None:
@@ -44,10 +45,11 @@ def _shell(name: str, directory: Path) -> ModuleType:
     module.__file__ = str(init)
     module.__path__ = [str(directory)]
     module.__package__ = name
+    module.__loader__ = module.__spec__.loader
 
     def __getattr__(attribute: str):
-        if attribute.startswith("__"):
-            raise AttributeError(attribute)
+        if attribute.startswith("__") and attribute not in _PUBLIC_DUNDERS:
+            raise AttributeError(attribute)  # what the import system looks for, not a use
         del module.__getattr__  # once: the initialiser's own imports find what it has set
         module.__spec__.loader.exec_module(module)
         return getattr(module, attribute)

@@ -42,3 +42,17 @@ def test_the_rest_of_the_library_is_there_for_whoever_asks():
         """
     )
     assert out.split() == ["True", "PhoneNumberType", "True"]
+
+
+def test_a_version_check_or_a_star_import_runs_the_initialiser():
+    out = _run(
+        """
+        import crm.adapters.event_store
+        import sqlalchemy_utils
+        print(bool(sqlalchemy_utils.__version__))
+        namespace = {}
+        exec("from sqlalchemy_utils.types import *", namespace)
+        print("PhoneNumberType" in namespace)
+        """
+    )
+    assert out.split() == ["True", "True"]
