@@ -52,15 +52,51 @@ def _metrics_directory() -> None:
 _STOPPING = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
+_held_in: int | None = None  # the process whose stopping signals are held over a fork
+
+
+def _hold_stopping_signals(server, worker) -> None:
+    """Just before the arbiter forks a worker: the stopping signals wait in the kernel until the
+    new process can act on them. A signal that reaches a Python process before it has run after
+    the fork trips the inherited handler, and then CPython clears every tripped signal on its
+    way out of `fork()`: the arbiter's SIGTERM to a worker it had just forked was lost, and the
+    server waited out its whole graceful timeout (30 s) for that worker."""
+    global _held_in
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    _held_in = os.getpid()
+
+
+def _release_in_arbiter() -> None:
+    """After the fork, in the arbiter: what came meanwhile is delivered to its handlers now."""
+    global _held_in
+    if _held_in == os.getpid():
+        _held_in = None
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+
+
+_fork_hooked = False
+
+
+def _release_after_each_fork() -> None:
+    global _fork_hooked
+    if not _fork_hooked:
+        os.register_at_fork(after_in_parent=_release_in_arbiter)
+        _fork_hooked = True
+
+
 def _stop_on_signals_while_booting(server, worker) -> None:
     """A new worker process inherits the arbiter's signal handlers, which only queue the signal
     for the arbiter: a SIGTERM that came before the worker set its own was lost, and a server
     stopped just as it started a worker waited out the whole graceful timeout (30 s) for it.
     Until the worker installs its handlers, these signals end it at once: it serves nothing yet."""
+    global _held_in
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, signal.SIG_DFL)
-    # One that came between the fork and here went to the inherited handler, which queued it on
-    # this process's copy of the arbiter: the server is stopping, so this worker stops now.
+    # Held since the fork (see _hold_stopping_signals): one sent meanwhile is delivered here.
+    _held_in = None
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+    # One that came before the fork, or a SIGQUIT, went to the inherited handler, which queued
+    # it on this process's copy of the arbiter: the server is stopping, so this worker stops now.
     if any(number in _STOPPING for number in _queued_signals(server)):
         sys.exit(0)
 
@@ -155,9 +191,11 @@ def serve(settings: Settings, host: str, port: int) -> None:
             # A request whose body will not be read closes its connection, and says so.
             self.cfg.set("pre_request", close_when_body_too_long(settings.max_body_bytes))
             self.cfg.set("child_exit", lambda server, worker: metrics.mark_process_dead(worker.pid))
+            self.cfg.set("pre_fork", _hold_stopping_signals)
             self.cfg.set("post_fork", _stop_on_signals_while_booting)
 
         def load(self):
             return _web_app(settings)
 
+    _release_after_each_fork()
     _Gunicorn().run()

@@ -57,3 +57,42 @@ signals.put_nowait(int(sys.argv[1]))
 _stop_on_signals_while_booting(server=SimpleNamespace(SIG_QUEUE=signals), worker=None)
 print("booted")
 """
+
+
+# An arbiter (a queueing handler) forks workers with the hooks around the fork, or without, and
+# sends each SIGTERM the moment it is forked, before it has run. Each worker "boots" for half a
+# second. Prints how the workers ended, and whether the arbiter still held the signal afterwards.
+FORKED = """
+import os, queue, signal, sys, time
+from types import SimpleNamespace
+from crm import serve
+server = SimpleNamespace(SIG_QUEUE=queue.SimpleQueue())
+signal.signal(signal.SIGTERM, lambda number, frame: server.SIG_QUEUE.put_nowait(number))
+hooked = sys.argv[1] == "hooks"
+if hooked:
+    serve._release_after_each_fork()
+ended = []
+for _ in range(10):
+    if hooked:
+        serve._hold_stopping_signals(server, None)
+    pid = os.fork()
+    if pid == 0:
+        if hooked:
+            serve._stop_on_signals_while_booting(server, None)
+        time.sleep(0.5)
+        os._exit(3)
+    os.kill(pid, signal.SIGTERM)
+    status = os.waitpid(pid, 0)[1]
+    ended.append(-os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+print(sorted(set(ended)), signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+"""
+
+
+def test_a_worker_sent_sigterm_before_it_has_run_stops():
+    run = subprocess.run([sys.executable, "-c", FORKED, "hooks"], capture_output=True, text=True, timeout=60)
+    assert run.stdout.split() == [f"[{-signal.SIGTERM}]", "False"], run.stderr
+
+
+def test_without_holding_it_over_the_fork_that_sigterm_is_lost():
+    run = subprocess.run([sys.executable, "-c", FORKED, "none"], capture_output=True, text=True, timeout=60)
+    assert run.stdout.split() == ["[3]", "False"], run.stderr
