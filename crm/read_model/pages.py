@@ -76,19 +76,51 @@ def by_id(query: Select, id_column, scope_column) -> Select:
     return query.add_columns(scope_column.label(OWNER)).where(id_column == bindparam("id"))
 
 
-_compiled: dict[int, tuple[Select, Any, Prepared | None]] = {}
+@dataclass(frozen=True)
+class _Compiled:
+    """A query compiled once for a dialect (the queries given are built once, at import or per
+    list shape). `raw`: its rows as psycopg2 gives them are its rows (no column needs
+    SQLAlchemy's processing) and its parameters need no expansion at execution, so its SQL can
+    be sent as it is; `prepared`: the same as a statement to prepare, if it can be one."""
+
+    query: Select
+    compiled: Any
+    raw: bool
+    prepared: Prepared | None
+
+    def values(self, params: dict) -> dict:
+        """The driver's parameters of an execution with `params`."""
+        values = self.compiled.construct_params(params)
+        for name, process in self.compiled._bind_processors.items():
+            values[name] = process(values[name])
+        return values
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The keys of a row's columns, as SQLAlchemy's result of the query names them."""
+        return tuple(column[0] for column in self.compiled._result_columns)
 
 
-def _compiled_once(query: Select, dialect) -> tuple[Any, Prepared | None]:
-    """`query` compiled for `dialect`, and as a statement to prepare unless its rows need
-    SQLAlchemy's processing (rows of an `EXECUTE` come as psycopg2 gives them); once per query
-    (the queries given are built once, at import)."""
+_compiled: dict[int, _Compiled] = {}
+
+
+def _compiled_once(query: Select, dialect) -> _Compiled:
+    """`query` compiled for `dialect`, once per query."""
     held = _compiled.get(id(query))
-    if held is None or held[0] is not query:
+    if held is None or held.query is not query:
         compiled = query.compile(dialect=dialect)
         processed = any(column[3]._cached_result_processor(dialect, None) for column in compiled._result_columns)
-        held = _compiled[id(query)] = (query, compiled, None if processed else prepared(compiled))
-    return held[1], held[2]
+        expanded = compiled.post_compile_params or compiled.literal_execute_params or compiled.positional
+        statement = None if processed else prepared(compiled)
+        held = _compiled[id(query)] = _Compiled(query, compiled, not (processed or expanded), statement)
+    return held
+
+
+# The count and the page read a range of the index in the list's order. A table that just grew
+# (a campaign's 50,000 records, an import) has statistics saying a campaign has a few dozen
+# rows: PostgreSQL would fetch them all and sort them for every page, or count through another
+# list's index. Sent with the statement, as one implicit transaction: `SET LOCAL` ends with it.
+_SORT_OFF = "SET LOCAL enable_sort = off"
 
 
 def _row(row) -> dict[str, Any]:
@@ -135,12 +167,10 @@ class QueriesBase:
         """The first row of `query` (a statement built once), prepared on the connection if
         it is PostgreSQL's (`crm.adapters.prepared_statements`)."""
         if conn.dialect.name == "postgresql":
-            compiled, statement = _compiled_once(query, conn.dialect)
+            held = _compiled_once(query, conn.dialect)
+            statement = held.prepared
             if statement is not None and ensure_prepared(conn, statement):
-                values = compiled.construct_params(params)
-                for name, process in compiled._bind_processors.items():
-                    values[name] = process(values[name])
-                return conn.exec_driver_sql(statement.execute_sql, statement.arguments(values)).first()
+                return conn.exec_driver_sql(statement.execute_sql, statement.arguments(held.values(params))).first()
         return conn.execute(query, params).first()
 
     def _page(self, query: Select, order_by: tuple, page: int, page_size: int) -> Page:
@@ -179,20 +209,14 @@ class QueriesBase:
             postgres = conn.dialect.name == "postgresql"
             statements = self._page_statements(listed, order_by, rows_of, after is not None, postgres)
             if postgres:
-                # The count and the page read a range of the index in the list's order. A table
-                # that just grew (a campaign's 50,000 records, an import) has statistics saying
-                # a campaign has a few dozen rows: PostgreSQL would fetch them all and sort them
-                # for every page, or count through another list's index.
-                conn.exec_driver_sql("SET LOCAL enable_sort = off")
-            if count is None:
-                count = conn.execute(statements.count, listed.params).scalar_one()
-            result = conn.execute(statements.page, params)
-            names = tuple(result.keys())
-            # One fetch for the page's rows (iterating fetches them one call at a time).
-            # PostgreSQL's datetimes carry their zone: only SQLite's need `_utc`'s repair.
-            if postgres:
-                rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+                count, names, fetched = self._read_sorted(conn, statements, count, listed.params, params)
+                rows = [dict(zip(names, row, strict=True)) for row in fetched]
             else:
+                if count is None:
+                    count = conn.execute(statements.count, listed.params).scalar_one()
+                result = conn.execute(statements.page, params)
+                names = tuple(result.keys())
+                # SQLite hands back naive datetimes: `_utc`'s repair (PostgreSQL's carry their zone).
                 rows = [{name: _utc(value) for name, value in zip(names, row, strict=True)} for row in result]
         more = len(rows) > page_size
         rows = rows[:page_size]
@@ -201,6 +225,32 @@ class QueriesBase:
             for key in statements.added:
                 del row[key]
         return Page(count, rows, page, page_size, after, more)
+
+    @staticmethod
+    def _read_sorted(
+        conn, statements: PageStatements, count: int | None, count_params: dict, params: dict
+    ) -> tuple[int, tuple[str, ...], list]:
+        """The count (unless known), and the page's column keys and rows, read on PostgreSQL
+        without sorting (`_SORT_OFF`). Each statement is sent with the setting in one string
+        outside a transaction block: a round trip each, where a transaction took a `BEGIN`, the
+        `SET` and a `ROLLBACK` of their own besides. A statement whose SQL cannot be sent as it
+        is, or a connection that cannot leave its transaction mode, reads in a transaction."""
+        page = _compiled_once(statements.page, conn.dialect)
+        counted = None if count is not None else _compiled_once(statements.count, conn.dialect)
+        if page.raw and (counted is None or counted.raw):
+            with autocommit(conn) as implicit:
+                if implicit:
+                    if counted is not None:
+                        sql = f"{_SORT_OFF}; {counted.compiled.string}"
+                        count = conn.exec_driver_sql(sql, counted.values(count_params)).scalar_one()
+                    sql = f"{_SORT_OFF}; {page.compiled.string}"
+                    # One fetch for the page's rows (iterating fetches them one call at a time).
+                    return count, page.keys, conn.exec_driver_sql(sql, page.values(params)).fetchall()
+        conn.exec_driver_sql(_SORT_OFF)
+        if count is None:
+            count = conn.execute(statements.count, count_params).scalar_one()
+        result = conn.execute(statements.page, params)
+        return count, tuple(result.keys()), result.fetchall()
 
     def _page_statements(
         self,

@@ -38,9 +38,11 @@ def plans_of(engine, read) -> list[str]:
     plans = []
     with engine.begin() as conn:
         for statement, parameters in statements:
-            if statement.startswith("SET "):  # a page's planner settings, for the statements after it
-                conn.exec_driver_sql(statement, parameters)
-                continue
+            if statement.startswith("SET "):  # a page's planner settings, for the statement after it
+                setting, _, statement = statement.partition("; ")  # (sent with it, in one string)
+                conn.exec_driver_sql(setting)
+                if not statement:
+                    continue
             if statement.startswith("PREPARE "):  # (the EXECUTE that follows is explained)
                 continue
             if statement.startswith("EXECUTE "):
