@@ -43,6 +43,7 @@ from crm.adapters.log_reads import LogReads, StreamReads, as_uuid
 from crm.adapters.personal_data import PersonalDataMapper
 from crm.adapters.prepared_statements import lost
 from crm.adapters.stream_owners import stream_owners
+from crm.adapters.uuid_reads import read_uuids_by_value
 from crm.write_model.commands import NoneLive, StreamLive
 from crm.write_model.errors import EventStoreBusy, StreamNotLive, StreamsStillLive
 
@@ -461,6 +462,7 @@ def open_event_store(url: str, secret: bytes, *, create_tables: bool = False, lo
     transcoder = factory.transcoder()
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):  # as the library's Application does
         transcoder.register(transcoding)
+    read_uuids_by_value(factory.datastore.engine)
     keys = KeyStore(factory.datastore, secret)
     recorder = factory.application_recorder()
     recorder.keys = keys
