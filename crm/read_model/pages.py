@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, Subquery, and_, bindparam, func, or_, select
+from sqlalchemy import Integer, Select, Subquery, and_, bindparam, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import operators
@@ -240,12 +240,16 @@ class QueriesBase:
         if page.raw and (counted is None or counted.raw):
             with autocommit(conn) as implicit:
                 if implicit:
-                    if counted is not None:
-                        sql = f"{_SORT_OFF}; {counted.compiled.string}"
-                        count = conn.exec_driver_sql(sql, counted.values(count_params)).scalar_one()
-                    sql = f"{_SORT_OFF}; {page.compiled.string}"
-                    # One fetch for the page's rows (iterating fetches them one call at a time).
-                    return count, page.keys, conn.exec_driver_sql(sql, page.values(params)).fetchall()
+                    try:
+                        if counted is not None:
+                            count = _send_sorted(conn, counted, count_params).scalar_one()
+                        # One fetch for the page's rows (iterating fetches them one call at a time).
+                        return count, page.keys, _send_sorted(conn, page, params).fetchall()
+                    except DBAPIError as error:
+                        if not lost(error):
+                            raise
+                        conn.invalidate()  # a new connection, whose statements are known
+                        conn.rollback()
         conn.exec_driver_sql(_SORT_OFF)
         if count is None:
             count = conn.execute(statements.count, count_params).scalar_one()
@@ -274,8 +278,8 @@ class QueriesBase:
             after = [bindparam(f"_after{n}", type_=term.element.type) for n, term in enumerate(order_by)]
             query = query.where(_beyond(order_by, after))
         else:
-            query = query.offset(bindparam("_offset"))
-        one_page = query.order_by(*order_by).limit(bindparam("_limit")).subquery("page")
+            query = query.offset(bindparam("_offset", type_=Integer))
+        one_page = query.order_by(*order_by).limit(bindparam("_limit", type_=Integer)).subquery("page")
         page = rows_of(one_page)
         # An order value the answer's rows hold as they are (the id) is read from there; the
         # others are added as `_key<n>` (each value read twice would be parsed twice).
@@ -291,6 +295,20 @@ class QueriesBase:
         page = page.add_columns(*added).order_by(*(_same_order(one_page, t) for t in order_by))
         statements = PageStatements(count, page, tuple(keys), tuple(label.name for label in added))
         return self._prepared.setdefault(key, statements)
+
+
+def _send_sorted(conn, held: _Compiled, params: dict):
+    """`held` run with `params` after `_SORT_OFF`, in one string: as a statement prepared on the
+    connection if it can be one (`crm.adapters.prepared_statements`). PostgreSQL plans a page's
+    statement in about as long as it runs it (0.2-0.4 ms); prepared, it may settle on a generic
+    plan after five runs, and with sorting off every plan reads the list's index in its order,
+    so the generic plan is the custom plans' (`tests/integration/test_plans_without_statistics.py`
+    checks both)."""
+    values = held.values(params)
+    statement = held.prepared
+    if statement is not None and ensure_prepared(conn, statement):
+        return conn.exec_driver_sql(f"{_SORT_OFF}; {statement.execute_sql}", statement.arguments(values))
+    return conn.exec_driver_sql(f"{_SORT_OFF}; {held.compiled.string}", values)
 
 
 def _beyond(order_by: tuple[UnaryExpression, ...], values: list):

@@ -10,6 +10,7 @@ read that whole index for one row: 133 index pages for one customer among 5,000.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from sqlalchemy import event, text
@@ -152,3 +153,24 @@ def test_a_campaigns_records_find_their_customers_by_primary_key(fresh):
     assert queries.outreach(record["id"], restaurant_id)["customer_email"] is None
     assert queries.outreach(record["id"], uuid.uuid4()) is None
     assert queries.campaign_outreach(campaign_id, uuid.uuid4(), None, 1, 50) is None
+
+
+def test_the_pages_of_the_customer_lists_read_their_index_in_its_order_whatever_the_plan(fresh):
+    # Prepared, a page's statement may settle on a generic plan: each plan, custom and generic,
+    # of each list's first page and of a page after a cursor reads the list's index in order.
+    restaurant_id = fresh.application.open_restaurant("Lists", actor="test").id
+    seed_customers(fresh, restaurant_id, MORE_CUSTOMERS, fresh.clock())
+    queries, now = fresh.queries, fresh.clock()
+    lists = {
+        "ix_customers_spend": lambda after: queries.high_spenders(None, restaurant_id, 7_000, 1, 50, after),
+        "ix_customers_last_active": lambda after: queries.inactive_customers(None, restaurant_id, 0, now, 1, 50, after),
+        "ix_customers_restaurant_created": lambda after: queries.customers(None, restaurant_id, None, 1, 50, after),
+    }
+    for index, read in lists.items():
+        after = read(None).after
+        assert after is not None  # a list of several pages
+        for cursor in (None, after):
+            *_, page_plan = plans_of(fresh.engine, lambda read=read, cursor=cursor: read(cursor))
+            in_order = re.findall(rf"Index Scan (?:Backward )?using {index} on customers", page_plan)
+            assert len(in_order) == 2, page_plan  # the custom plan's, the generic plan's
+            assert "Sort" not in page_plan and page_plan.count("restaurants_pkey") == 2, page_plan
