@@ -128,6 +128,7 @@ def ensure_prepared(connection, statement: Prepared) -> bool:
         return True
     if len(names) >= MAX_PER_CONNECTION:
         return False
-    connection.exec_driver_sql(f"PREPARE {statement.name} ({', '.join(statement.types)}) AS {statement.sql}")
+    types = f" ({', '.join(statement.types)})" if statement.types else ""  # ("()" is not SQL)
+    connection.exec_driver_sql(f"PREPARE {statement.name}{types} AS {statement.sql}")
     names.add(statement.name)
     return True

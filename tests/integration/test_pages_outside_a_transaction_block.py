@@ -82,3 +82,16 @@ def test_a_page_read_in_a_transaction_has_the_same_rows(container):
     _, rows = walk(container.queries, restaurant_id)
     assert all(row["created_at"].utcoffset() is not None for row in rows)
     assert {type(row["id"]).__name__ for row in rows} == {"UUID"}
+
+
+def test_a_list_without_parameters_is_prepared_too(container):
+    # Every customer of every restaurant: the count has no parameter at all.
+    restaurant_id = container.application.open_restaurant("Pages", actor="test").id
+    seed_customers(container, restaurant_id, 60, container.clock())
+
+    sent = sent_while(container.engine, lambda: container.queries.customers(None, None, None, 1, PAGE))
+
+    prepares = [statement for statement, *_ in sent if statement.startswith("PREPARE ")]
+    assert any(" AS SELECT count(*)" in statement and "() AS" not in statement for statement in prepares), prepares
+    page = container.queries.customers(None, None, None, 1, PAGE)
+    assert page.count == 60 and len(page.items) == PAGE
