@@ -162,3 +162,25 @@ def test_connections_whose_statements_the_server_lost_are_replaced_and_nothing_f
         background.close()
     customer = container.queries.customer(customer_id, None)
     assert (customer["total_spend_cents"], customer["visit_count"]) == (2100, 6)
+
+
+def test_a_list_page_whose_statements_the_server_lost_is_read_on_a_new_connection(application, container):
+    restaurant_id = application.open_restaurant("Prepared Lists", actor="admin")
+    for n in range(3):
+        application.register_customer(restaurant_id, f"l{n}@example.com", actor="admin", scope=None)
+    first = container.queries.customers(None, restaurant_id, None, 1, 2)
+    statements = [s for held in container.queries._prepared.values() for s in (held.count, held.page)]
+    replaced = []
+    event.listen(container.engine, "invalidate", lambda *args: replaced.append(args))
+
+    # Check the first page (its count and its rows) and the page after its cursor
+    with lost_on_the_server(container.engine, *statements):
+        again = container.queries.customers(None, restaurant_id, None, 1, 2)
+    assert len(replaced) >= 1
+    assert (again.count, again.items) == (first.count, first.items) and first.count == 3
+    replaced.clear()
+    second = container.queries.customers(None, restaurant_id, None, 1, 2, first.after)
+    statements = [s for held in container.queries._prepared.values() for s in (held.count, held.page)]
+    with lost_on_the_server(container.engine, *statements):
+        assert container.queries.customers(None, restaurant_id, None, 1, 2, first.after).items == second.items
+    assert len(replaced) >= 1 and len(second.items) == 1
