@@ -6,14 +6,14 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.serving import ServerDidNotStart, serve_on_free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OPERATOR = ("ops@example.com", "correct horse battery")  # the operator the browser tests create
@@ -42,10 +42,13 @@ def require_browser():
     return sync_playwright
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class Served:
@@ -53,14 +56,13 @@ class Served:
 
     def __init__(self, directory: Path, **settings: str):
         self.directory = directory
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.port: int | None = None  # chosen by start()
+        self.base: str | None = None
         self.env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{directory / 'crm.sqlite3'}",
             "SECRET_KEY": "browser-test-secret",
             "HOST": "127.0.0.1",
-            "PORT": str(self.port),
             "LOG_LEVEL": "WARNING",
             # No broker: `crm serve` runs the campaign worker in its own process.
             "CELERY_BROKER_URL": "",
@@ -83,28 +85,28 @@ class Served:
     def start(self) -> Served:
         self.crm("migrate")
         self.key = self.crm("apikey", "create", "--admin", "--name", "seeder")
-        log = open(self.directory / "serve.log", "w")  # noqa: SIM115 (closed with the process)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "crm", "serve"], env=self.env, cwd=self.directory, stdout=log, stderr=log
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("crm serve did not start:\n" + (self.directory / "serve.log").read_text())
-                time.sleep(0.1)
+        log_path = self.directory / "serve.log"
+
+        def start(port: int) -> subprocess.Popen:
+            with open(log_path, "a") as log:
+                return subprocess.Popen(
+                    [sys.executable, "-m", "crm", "serve"],
+                    env={**self.env, "PORT": str(port)},
+                    cwd=self.directory,
+                    stdout=log,
+                    stderr=log,
+                )
+
+        try:
+            self.process, self.port = serve_on_free_port(start, _stop, lambda: log_path.read_text(errors="replace"))
+        except ServerDidNotStart as error:
+            pytest.fail(f"crm serve did not start: {error}")
+        self.base = f"http://127.0.0.1:{self.port}"
+        return self
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            _stop(self.process)
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)

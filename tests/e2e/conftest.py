@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 pytest.register_assert_rewrite("tests.e2e.e2e_support")
 
 from tests.e2e.e2e_support import Make  # noqa: E402
+from tests.serving import ServerDidNotStart, serve_on_free_port  # noqa: E402
 
 
 @pytest.fixture
@@ -107,38 +106,24 @@ def dash(client, operator_account) -> DashboardClient:
 # -- a real `crm serve` ----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def served(settings, container, tmp_path):
     """`crm serve` on a free port, its output in a file (a pipe nobody reads fills up, and a
     server blocked writing its log does not stop when told to)."""
-    port = free_port()
     key = container.api_keys.issue("served-admin", None)
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key, "PORT": str(port)}
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key}
     log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "crm", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail(log_path.read_text(errors="replace"))
-                time.sleep(0.1)
-        else:
-            pytest.fail("crm serve did not start within 30 s")
-        yield port, key
-    finally:
+
+    def start(port: int) -> subprocess.Popen:
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "crm", "serve"],
+                env={**env, "PORT": str(port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(process: subprocess.Popen) -> None:
         process.terminate()
         try:
             process.wait(timeout=20)
@@ -148,3 +133,12 @@ def served(settings, container, tmp_path):
             pytest.fail(
                 "crm serve did not stop within 20 s of SIGTERM:\n" + log_path.read_text(errors="replace")[-3000:]
             )
+
+    try:
+        process, port = serve_on_free_port(start, stop, lambda: log_path.read_text(errors="replace"))
+    except ServerDidNotStart as error:
+        pytest.fail(f"crm serve did not start: {error}")
+    try:
+        yield port, key
+    finally:
+        stop(process)

@@ -24,8 +24,9 @@ from sqlalchemy.engine import make_url
 
 from crm.adapters.deliveries import simulated_deliveries
 from crm.workers.delivery import SimulatedBackend
-from tests.integration.workers import WorkerProcess, caught_up, free_port, smtp_sink, wait_until
+from tests.integration.workers import WorkerProcess, caught_up, smtp_sink, wait_until
 from tests.scenarios import snapshot_tables
+from tests.serving import ServerDidNotStart, serve_on_free_port
 
 SENDER = "crm@example.com"
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -36,8 +37,8 @@ class ServeProcess:
     """`python -m crm serve` (gunicorn) on a free port, in its own process group, logging to a file."""
 
     def __init__(self, settings, broker_url: str, log_path: Path, key: str, **env):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.port: int | None = None  # chosen by start()
+        self.base: str | None = None
         self.key = key
         self.env = {
             **os.environ,
@@ -46,8 +47,6 @@ class ServeProcess:
             # A broker: campaigns go to `crm worker`, none to a worker embedded in the web process.
             "CELERY_BROKER_URL": broker_url,
             "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "PUBLIC_BASE_URL": self.base,
             "WEB_CONCURRENCY": "2",
             "LOG_LEVEL": "INFO",
             **{name.upper(): str(value) for name, value in env.items()},
@@ -55,15 +54,31 @@ class ServeProcess:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> ServeProcess:
+    def _launch(self, port: int) -> subprocess.Popen:
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
+            return subprocess.Popen(
                 [sys.executable, "-m", "crm", "serve"],
-                env=self.env,
+                env={**self.env, "PORT": str(port), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+    @staticmethod
+    def _stop(process: subprocess.Popen) -> None:
+        process.terminate()  # gunicorn's master stops its workers, then itself
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def start(self) -> ServeProcess:
+        try:
+            self.process, self.port = serve_on_free_port(self._launch, self._stop, self.log)
+        except ServerDidNotStart as error:
+            pytest.fail(f"crm serve did not start: {error}")
+        self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -79,12 +94,7 @@ class ServeProcess:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.terminate()  # gunicorn's master stops its workers, then itself
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        self._stop(self.process)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]

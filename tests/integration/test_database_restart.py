@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -15,8 +14,8 @@ import uuid
 
 from crm import bootstrap
 from crm.config import Settings
-from tests.integration.workers import free_port
 from tests.scenarios import snapshot_tables
+from tests.serving import serve_on_free_port
 
 
 def post(port: int, path: str, key: str, body: dict) -> tuple[int, str | None]:
@@ -70,24 +69,34 @@ def test_writes_get_503_while_the_database_is_down_and_recover_by_themselves(pri
     key = container.api_keys.issue("restart", None)
     restaurant = str(container.application.open_restaurant("Pizza Palace", actor="admin").id)
     container.close()
-    port = free_port()
-    log = open(tmp_path / "serve.log", "wb")
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "SECRET_KEY": settings.secret_key,
-        "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "RATE_LIMIT": "off",
         "CELERY_BROKER_URL": "",
         "REDIS_URL": "",
     }
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "crm", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    log_path = tmp_path / "serve.log"
+
+    def start(port: int) -> subprocess.Popen:
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "crm", "serve"],
+                env={**env, "PORT": str(port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(process: subprocess.Popen) -> None:
+        process.terminate()
+        process.wait(timeout=30)
+
+    serve, port = serve_on_free_port(start, stop, lambda: log_path.read_text(errors="replace"))
     writer = Writer(port, key, restaurant)
     try:
-        wait_until(lambda: _listening(port), 30, "crm serve did not start")
         writer.start()
         wait_until(lambda: writer.count("up", 201) >= 20, 30, "no writes before the restart")
 
@@ -100,9 +109,7 @@ def test_writes_get_503_while_the_database_is_down_and_recover_by_themselves(pri
     finally:
         writer.stop.set()
         writer.join(timeout=20)
-        serve.terminate()
-        serve.wait(timeout=30)
-        log.close()
+        stop(serve)
 
     statuses = {status for _, status, _ in writer.answers}
     server_log = (tmp_path / "serve.log").read_text(errors="replace")
@@ -125,11 +132,3 @@ def test_writes_get_503_while_the_database_is_down_and_recover_by_themselves(pri
         assert snapshot_tables(container) == live
     finally:
         container.close()
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False

@@ -11,6 +11,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from crm.workers.delivery import OutgoingMessage, PermanentDeliveryError, SmtpBackend, TransientDeliveryError
+from tests.serving import free_port
 
 SENDER = "crm@example.com"
 PASSWORD = "correct horse battery staple"
@@ -37,12 +38,6 @@ class Mailbox:
         self.envelopes.append(envelope)
         self.logins.append(session.auth_data.login if session.authenticated else None)
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def only_user_with_password(server, session, envelope, mechanism, auth_data):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 
-from tests.integration.workers import free_port
+from tests.serving import serve_on_free_port
 
 
 def get(port: int, path: str, key: str | None = None) -> tuple[int, str]:
@@ -25,28 +24,32 @@ def get(port: int, path: str, key: str | None = None) -> tuple[int, str]:
 
 def test_a_scrape_adds_up_the_requests_of_every_worker_process(settings, container, tmp_path):
     key = container.api_keys.issue("metrics-walk", None)
-    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "SECRET_KEY": settings.secret_key,
-        "PORT": str(port),
         "WEB_CONCURRENCY": "3",
         "CELERY_BROKER_URL": "",
         "REDIS_URL": "",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    log = open(tmp_path / "serve.log", "wb")
-    serve = subprocess.Popen([sys.executable, "-m", "crm", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    log_path = tmp_path / "serve.log"
+
+    def start(port: int) -> subprocess.Popen:
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "crm", "serve"],
+                env={**env, "PORT": str(port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(process: subprocess.Popen) -> None:
+        process.terminate()
+        process.wait(timeout=30)
+
+    serve, port = serve_on_free_port(start, stop, lambda: log_path.read_text(errors="replace"))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "crm serve did not start"
-                time.sleep(0.1)
         # New connections, until a second worker has answered: gunicorn spreads them over the
         # workers that are up, and on a busy machine the first one up can take the first dozens.
         sent, deadline = 0, time.monotonic() + 60
@@ -67,6 +70,4 @@ def test_a_scrape_adds_up_the_requests_of_every_worker_process(settings, contain
             )
             assert counted and float(counted.group(1)) == sent, text[:2000]
     finally:
-        serve.terminate()
-        serve.wait(timeout=30)
-        log.close()
+        stop(serve)

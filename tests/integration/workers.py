@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,12 +18,7 @@ from aiosmtpd.controller import Controller
 
 from crm.projectors import all_projectors
 from crm.projectors.engine import tracking
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.serving import free_port
 
 
 class WorkerProcess:

@@ -1,0 +1,100 @@
+"""Free ports, and servers started on one that are known to be the ones listening there.
+
+A free port is only free when it is asked for: between `free_port()` and the server's bind,
+another process (a server another test worker is starting) may take it. The new server then
+fails to bind and retries, while the port already answers, and requests meant for it reach the
+other server: a test of `crm serve` on SQLite saw 401 for a key it had just created, from some
+other test's server. `serve_on_free_port` waits until the started process itself holds the
+listening socket, and moves to another port when another process holds it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+
+_LISTEN = "0A"  # the TCP state LISTEN in /proc/net/tcp
+
+
+def free_port() -> int:
+    """A port nobody listens on now (see the module's docstring for what that promises)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _listening_sockets(port: int) -> set[str]:
+    """The inodes of the sockets listening on TCP `port` in this network namespace (Linux)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as rows:
+                next(rows)
+                for row in rows:
+                    fields = row.split()
+                    if fields[3] == _LISTEN and int(fields[1].rpartition(":")[2], 16) == port:
+                        inodes.add(f"socket:[{fields[9]}]")
+        except FileNotFoundError:
+            continue
+    return inodes
+
+
+def _holds(pid: int, inodes: set[str]) -> bool:
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:  # gone
+        return False
+    for descriptor in descriptors:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{descriptor}") in inodes:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def listener(process: subprocess.Popen, port: int) -> str | None:
+    """Who listens on `port`: "ours" when `process` holds the socket, "other" when another
+    process does, None when nobody does yet."""
+    inodes = _listening_sockets(port)
+    if not inodes:
+        return None
+    return "ours" if _holds(process.pid, inodes) else "other"
+
+
+class ServerDidNotStart(AssertionError):
+    pass
+
+
+def serve_on_free_port(
+    start: Callable[[int], subprocess.Popen],
+    stop: Callable[[subprocess.Popen], None],
+    log: Callable[[], str],
+    *,
+    timeout: float = 30,
+    attempts: int = 5,
+) -> tuple[subprocess.Popen, int]:
+    """Start a server with `start(port)` on a free port, and return it and the port once that
+    process listens there. When another process took the port first, `stop` the server and
+    start it again on another port."""
+    for _ in range(attempts):
+        port = free_port()
+        process = start(port)
+        deadline = time.monotonic() + timeout
+        while True:
+            holder = listener(process, port)
+            if holder == "ours":
+                return process, port
+            if holder == "other":
+                stop(process)
+                break
+            if process.poll() is not None:
+                raise ServerDidNotStart(f"the server exited ({process.returncode}):\n{log()[-4000:]}")
+            if time.monotonic() > deadline:
+                stop(process)
+                raise ServerDidNotStart(f"the server did not listen within {timeout:.0f} s:\n{log()[-4000:]}")
+            time.sleep(0.05)
+    raise ServerDidNotStart(f"another process took each of {attempts} free ports first")
