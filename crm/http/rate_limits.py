@@ -4,9 +4,10 @@ Each credential gets `RATE_LIMIT` (default 1000 per second) over every route tog
 key (by a hash of what the caller presents, valid or not), or, without one, the client's
 address. The one-click unsubscribe link is also limited per token (`RATE_LIMIT_UNSUBSCRIBE`,
 default 10 per minute). Counters live in Redis when a broker is configured (shared by every web
-process), else in memory. Over a limit: 429, a JSON body and `Retry-After`. If Redis fails,
-or stops answering for a second, requests are served (limits fall back to memory for a few
-seconds, then Redis is tried again) rather than refused. `RATE_LIMIT=off` turns the limits off.
+process, taken a block of requests at a time: `crm.http.rate_leases`), else in memory. Over a
+limit: 429, a JSON body and `Retry-After`. If Redis fails, or stops answering for a second,
+requests are served (limits fall back to memory for a few seconds, then Redis is tried again)
+rather than refused. `RATE_LIMIT=off` turns the limits off.
 
 The check is one `before_request` over `limits` itself rather than Flask-Limiter: with one
 application-wide limit, Flask-Limiter's per-request resolution of route, blueprint and default
@@ -20,12 +21,14 @@ import logging
 import math
 import time
 
+import redis
 from flask import Flask, jsonify, request
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from crm.config import Settings
+from crm.http.rate_leases import SharedLeases
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +59,10 @@ class RateLimits:
         self.limits = parse_many(settings.rate_limit)  # e.g. "10/second;1000/hour": each is counted
         self.unsubscribe_limits = parse_many(settings.rate_limit_unsubscribe)
         self.memory = FixedWindowRateLimiter(MemoryStorage())
-        shared = None
+        self.shared: SharedLeases | None = None
         if settings.broker_url:  # a Redis that stops answering costs a request 1 s, not a hang
-            shared = storage_from_string(settings.broker_url, socket_timeout=1, socket_connect_timeout=1)
-        self.shared = FixedWindowRateLimiter(shared) if shared else None
-        self.shared_errors = shared.base_exceptions if shared else ()
+            client = redis.Redis.from_url(settings.broker_url, socket_timeout=1, socket_connect_timeout=1)
+            self.shared = SharedLeases(client, PREFIX)
         self.shared_down_until = 0.0
 
     def check(self):
@@ -71,33 +73,30 @@ class RateLimits:
         if request.blueprint == UNSUBSCRIBE_BLUEPRINT and request.method == "POST":
             counted += [(limit, "unsubscribe", unsubscribe_token()) for limit in self.unsubscribe_limits]
         for limit, scope, key in counted:
-            limiter = self._limiter()
-            try:
-                allowed = limiter.hit(limit, PREFIX, scope, key)
-            except self.shared_errors:
-                log.warning("rate limit storage unreachable: counting in memory for %.0f s", FALLBACK_SECONDS)
-                self.shared_down_until = time.monotonic() + FALLBACK_SECONDS
-                limiter = self.memory
-                allowed = limiter.hit(limit, PREFIX, scope, key)
-            if not allowed:
-                return self._too_many(limiter, limit, scope, key)
+            retry_in = self._hit(limit, scope, key)
+            if retry_in is not None:
+                return _too_many(limit, retry_in)
         return None
 
-    def _limiter(self) -> FixedWindowRateLimiter:
-        if self.shared is None or time.monotonic() < self.shared_down_until:
-            return self.memory
-        return self.shared
+    def _hit(self, limit: RateLimitItem, scope: str, key: str) -> float | None:
+        """None if the request is allowed, else the seconds until the limit's window ends."""
+        if self.shared is not None and time.monotonic() >= self.shared_down_until:
+            try:
+                return self.shared.hit(limit, scope, key)
+            except redis.RedisError:
+                log.warning("rate limit storage unreachable: counting in memory for %.0f s", FALLBACK_SECONDS)
+                self.shared_down_until = time.monotonic() + FALLBACK_SECONDS
+        if self.memory.hit(limit, PREFIX, scope, key):
+            return None
+        return self.memory.get_window_stats(limit, PREFIX, scope, key).reset_time - time.time()
 
-    def _too_many(self, limiter: FixedWindowRateLimiter, limit: RateLimitItem, scope: str, key: str):
-        try:
-            reset = limiter.get_window_stats(limit, PREFIX, scope, key).reset_time
-        except self.shared_errors:
-            reset = time.time() + limit.get_expiry()
-        retry_after = max(1, math.ceil(reset - time.time()))  # when the window resets
-        response = jsonify({"message": f"Too many requests: at most {limit}. Retry in {retry_after} s."})
-        response.status_code = 429
-        response.headers["Retry-After"] = str(retry_after)
-        return response
+
+def _too_many(limit: RateLimitItem, retry_in: float):
+    retry_after = max(1, math.ceil(retry_in))  # when the window resets
+    response = jsonify({"message": f"Too many requests: at most {limit}. Retry in {retry_after} s."})
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -7,9 +7,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
+import redis
+from limits import parse
 
 from crm import bootstrap
-from crm.http import create_app, rate_limits
+from crm.http import create_app, rate_leases, rate_limits
 from tests.integration.workers import RedisServer, free_port
 
 
@@ -80,3 +82,54 @@ def test_a_redis_that_stops_answering_costs_a_request_a_second_not_a_hang(settin
             assert statuses == [200, 200, 200, 200, 429]  # counted in memory meanwhile, limit and all
         finally:
             container.close()
+
+
+def test_processes_take_a_large_limit_from_redis_in_blocks_and_never_exceed_it(settings, clock, redis_server):
+    # 256 a minute: each Redis round trip takes a lease of 4 requests (lease_size).
+    with two_web_processes(settings, clock, redis_server.url, "256/minute", "leased") as (clients, headers, _):
+        client = redis.Redis.from_url(redis_server.url)
+        client.config_resetstat()
+        statuses = [clients[n % 2].get("/api/restaurants/", headers=headers).status_code for n in range(300)]
+        takes = client.info("commandstats")["cmdstat_evalsha"]["calls"]
+
+    served = statuses.count(200)
+    # Check the limit held, and was refused early by at most what the other process leased and
+    # did not spend (3 of a lease of 4); then everything after is refused.
+    assert 256 - 3 <= served <= 256
+    assert statuses[:served] == [200] * served and set(statuses[served:]) == {429}
+    # Check one round trip served a lease of 4 (and each refused request asked once more).
+    assert takes <= 256 // 4 + 2 + (300 - served)
+
+
+def test_a_lease_ends_with_its_window(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    leases = rate_leases.SharedLeases(client, "test")
+    limit = parse("256/second")  # leases of 4
+    key = f"test/{limit.key_for('all', 'k')}"
+    assert leases.hit(limit, "all", "k") is None
+    assert int(client.get(key)) == 4
+    time.sleep(1.1)  # the window ended with 3 of the lease unspent
+
+    assert leases.hit(limit, "all", "k") is None
+
+    assert int(client.get(key)) == 4  # a new window's lease: the old one's rest was dropped
+
+
+def test_threads_of_two_processes_at_a_limit_never_exceed_it(redis_server):
+    limit = parse("256/minute")
+    processes = [rate_leases.SharedLeases(redis.Redis.from_url(redis_server.url), "test") for _ in range(2)]
+    allowed: list[bool] = []
+
+    def send(leases):
+        for _ in range(100):
+            allowed.append(leases.hit(limit, "all", "busy") is None)
+
+    threads = [threading.Thread(target=send, args=(leases,)) for leases in processes for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(allowed) == 800
+    # At most the limit; at least what 8 threads could each have left unspent of a lease of 4.
+    assert 256 - 8 * 3 <= allowed.count(True) <= 256
