@@ -29,6 +29,7 @@ from crm.http import (
     visits,
 )
 from crm.http.api import Api
+from crm.http.json_answers import JSONAnswers
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     settings = settings or (container.settings if container else Settings.from_env())
     container = container or build(settings)
     app = Flask(__name__)
+    app.json = JSONAnswers(app)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
