@@ -102,6 +102,30 @@ def lost(error: BaseException) -> bool:
     return isinstance(error, InvalidSqlStatementName | DuplicatePreparedStatement)
 
 
+def driver_cursor(connection, sql: str, arguments):
+    """A cursor of the driver's connection under this SQLAlchemy `connection` (psycopg2's),
+    having run `sql` with `arguments`: a read without SQLAlchemy's execution context and result,
+    whose set-up took more of a web process's CPU than PostgreSQL took to read a row by its id.
+    Its errors are the driver's (`crm.adapters.availability` knows them); a connection they leave
+    dead is invalidated here, as SQLAlchemy would: the pool gets a new one instead of failing to
+    reset it. The engine's listeners of cursor executions (statement counts, plans in tests,
+    instrumentation) are told of it."""
+    driver = connection.connection.driver_connection
+    cursor = driver.cursor()
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute:
+        dispatch.before_cursor_execute(connection, cursor, sql, arguments, None, False)
+    try:
+        cursor.execute(sql, arguments)
+    except Exception:
+        if driver.closed:  # the server dropped it (restarted, terminated the backend)
+            connection.invalidate()
+        raise
+    if dispatch.after_cursor_execute:
+        dispatch.after_cursor_execute(connection, cursor, sql, arguments, None, False)
+    return cursor
+
+
 def named(name: str) -> Prepared | None:
     """The statement of this name made in this process, if any (what an `EXECUTE` runs)."""
     return next((p for p in _by_text.values() if p is not None and p.name == name), None)

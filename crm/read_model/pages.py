@@ -13,12 +13,11 @@ from uuid import UUID
 
 from sqlalchemy import Integer, Select, Subquery, and_, bindparam, func, or_, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
 from crm.adapters.autocommit import autocommit
-from crm.adapters.prepared_statements import Prepared, ensure_prepared, lost, prepared
+from crm.adapters.prepared_statements import Prepared, driver_cursor, ensure_prepared, lost, prepared
 from crm.read_model import cursors
 
 
@@ -150,28 +149,33 @@ class QueriesBase:
         with self.engine.connect() as conn, autocommit(conn):
             try:
                 row = self._prepared_first(conn, query, {"id": id})
-            except DBAPIError as error:
+            except Exception as error:  # (the driver's own, or SQLAlchemy's around it)
                 if not lost(error):
                     raise
                 conn.invalidate()  # a new connection, whose statements are known
                 conn.rollback()
-                row = conn.execute(query, {"id": id}).first()
+                found = conn.execute(query, {"id": id}).first()
+                row = None if found is None else _row(found)
         if row is None:
             return None
-        row = _row(row)
         owner = row.pop(OWNER)
         return None if scope is not None and owner != scope else row
 
     @staticmethod
-    def _prepared_first(conn, query: Select, params: dict):
-        """The first row of `query` (a statement built once), prepared on the connection if
-        it is PostgreSQL's (`crm.adapters.prepared_statements`)."""
+    def _prepared_first(conn, query: Select, params: dict) -> dict | None:
+        """The first row of `query` (a statement built once) as a dict, prepared on the
+        connection if it is PostgreSQL's (`crm.adapters.prepared_statements`) and read from the
+        driver's cursor: a prepared statement's rows need none of SQLAlchemy's processing."""
         if conn.dialect.name == "postgresql":
             held = _compiled_once(query, conn.dialect)
             statement = held.prepared
             if statement is not None and ensure_prepared(conn, statement):
-                return conn.exec_driver_sql(statement.execute_sql, statement.arguments(held.values(params))).first()
-        return conn.execute(query, params).first()
+                arguments = statement.arguments(held.values(params))
+                with driver_cursor(conn, statement.execute_sql, arguments) as cursor:
+                    row = cursor.fetchone()
+                return None if row is None else dict(zip(held.keys, row, strict=True))
+        row = conn.execute(query, params).first()
+        return None if row is None else _row(row)
 
     def _page(self, query: Select, order_by: tuple, page: int, page_size: int) -> Page:
         with self.engine.connect() as conn:
@@ -242,10 +246,11 @@ class QueriesBase:
                 if implicit:
                     try:
                         if counted is not None:
-                            count = _send_sorted(conn, counted, count_params).scalar_one()
-                        # One fetch for the page's rows (iterating fetches them one call at a time).
-                        return count, page.keys, _send_sorted(conn, page, params).fetchall()
-                    except DBAPIError as error:
+                            with _send_sorted(conn, counted, count_params) as cursor:
+                                (count,) = cursor.fetchone()
+                        with _send_sorted(conn, page, params) as cursor:
+                            return count, page.keys, cursor.fetchall()
+                    except Exception as error:  # (the driver's own, or SQLAlchemy's around it)
                         if not lost(error):
                             raise
                         conn.invalidate()  # a new connection, whose statements are known
@@ -298,8 +303,9 @@ class QueriesBase:
 
 
 def _send_sorted(conn, held: _Compiled, params: dict):
-    """`held` run with `params` after `_SORT_OFF`, in one string: as a statement prepared on the
-    connection if it can be one (`crm.adapters.prepared_statements`). PostgreSQL plans a page's
+    """A driver's cursor (`driver_cursor`) that ran `held` with `params` after `_SORT_OFF`, in
+    one string: as a statement prepared on the connection if it can be one
+    (`crm.adapters.prepared_statements`). PostgreSQL plans a page's
     statement in about as long as it runs it (0.2-0.4 ms); prepared, it may settle on a generic
     plan after five runs, and with sorting off every plan reads the list's index in its order,
     so the generic plan is the custom plans' (`tests/integration/test_plans_without_statistics.py`
@@ -307,8 +313,8 @@ def _send_sorted(conn, held: _Compiled, params: dict):
     values = held.values(params)
     statement = held.prepared
     if statement is not None and ensure_prepared(conn, statement):
-        return conn.exec_driver_sql(f"{_SORT_OFF}; {statement.execute_sql}", statement.arguments(values))
-    return conn.exec_driver_sql(f"{_SORT_OFF}; {held.compiled.string}", values)
+        return driver_cursor(conn, f"{_SORT_OFF}; {statement.execute_sql}", statement.arguments(values))
+    return driver_cursor(conn, f"{_SORT_OFF}; {held.compiled.string}", values)
 
 
 def _beyond(order_by: tuple[UnaryExpression, ...], values: list):
