@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 _LISTEN = "0A"  # the TCP state LISTEN in /proc/net/tcp
 
@@ -98,3 +100,34 @@ def serve_on_free_port(
                 raise ServerDidNotStart(f"the server did not listen within {timeout:.0f} s:\n{log()[-4000:]}")
             time.sleep(0.05)
     raise ServerDidNotStart(f"another process took each of {attempts} free ports first")
+
+
+def crm_serve(env: dict, log_path: Path, **popen) -> Callable[[int], subprocess.Popen]:
+    """A `start` for `serve_on_free_port`: `python -m crm serve` with `env` on the port given,
+    its output appended to `log_path` (a pipe nobody reads fills up, and a server blocked
+    writing its log does not stop when told to)."""
+
+    def start(port: int) -> subprocess.Popen:
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "crm", "serve"],
+                env={**env, "PORT": str(port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                **popen,
+            )
+
+    return start
+
+
+def terminate(process: subprocess.Popen, timeout: float = 20) -> bool:
+    """SIGTERM, and wait for the process to end; False if it had not within `timeout` seconds
+    (it is then killed)."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+        return False

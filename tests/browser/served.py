@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import ServerDidNotStart, serve_on_free_port
+from tests.serving import ServerDidNotStart, crm_serve, serve_on_free_port, terminate
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OPERATOR = ("ops@example.com", "correct horse battery")  # the operator the browser tests create
@@ -40,15 +40,6 @@ def require_browser():
             pytest.fail(f"CRM_REQUIRE_BROWSER is set but {problem}")
         pytest.skip(problem)
     return sync_playwright
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class Served:
@@ -86,19 +77,9 @@ class Served:
         self.crm("migrate")
         self.key = self.crm("apikey", "create", "--admin", "--name", "seeder")
         log_path = self.directory / "serve.log"
-
-        def start(port: int) -> subprocess.Popen:
-            with open(log_path, "a") as log:
-                return subprocess.Popen(
-                    [sys.executable, "-m", "crm", "serve"],
-                    env={**self.env, "PORT": str(port)},
-                    cwd=self.directory,
-                    stdout=log,
-                    stderr=log,
-                )
-
+        start = crm_serve(self.env, log_path, cwd=self.directory)
         try:
-            self.process, self.port = serve_on_free_port(start, _stop, lambda: log_path.read_text(errors="replace"))
+            self.process, self.port = serve_on_free_port(start, terminate, lambda: log_path.read_text(errors="replace"))
         except ServerDidNotStart as error:
             pytest.fail(f"crm serve did not start: {error}")
         self.base = f"http://127.0.0.1:{self.port}"
@@ -106,7 +87,7 @@ class Served:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            terminate(self.process)
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)

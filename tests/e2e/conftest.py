@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import uuid
 
@@ -13,7 +12,7 @@ import pytest
 pytest.register_assert_rewrite("tests.e2e.e2e_support")
 
 from tests.e2e.e2e_support import Make  # noqa: E402
-from tests.serving import ServerDidNotStart, serve_on_free_port  # noqa: E402
+from tests.serving import ServerDidNotStart, crm_serve, serve_on_free_port, terminate  # noqa: E402
 
 
 @pytest.fixture
@@ -114,28 +113,14 @@ def served(settings, container, tmp_path):
     env = {**os.environ, "DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key}
     log_path = tmp_path / "serve.log"
 
-    def start(port: int) -> subprocess.Popen:
-        with open(log_path, "ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "crm", "serve"],
-                env={**env, "PORT": str(port)},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
     def stop(process: subprocess.Popen) -> None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        if not terminate(process):
             pytest.fail(
                 "crm serve did not stop within 20 s of SIGTERM:\n" + log_path.read_text(errors="replace")[-3000:]
             )
 
     try:
-        process, port = serve_on_free_port(start, stop, lambda: log_path.read_text(errors="replace"))
+        process, port = serve_on_free_port(crm_serve(env, log_path), stop, lambda: log_path.read_text(errors="replace"))
     except ServerDidNotStart as error:
         pytest.fail(f"crm serve did not start: {error}")
     try:

@@ -15,7 +15,7 @@ import uuid
 from crm import bootstrap
 from crm.config import Settings
 from tests.scenarios import snapshot_tables
-from tests.serving import serve_on_free_port
+from tests.serving import crm_serve, serve_on_free_port, terminate
 
 
 def post(port: int, path: str, key: str, body: dict) -> tuple[int, str | None]:
@@ -80,20 +80,10 @@ def test_writes_get_503_while_the_database_is_down_and_recover_by_themselves(pri
     }
     log_path = tmp_path / "serve.log"
 
-    def start(port: int) -> subprocess.Popen:
-        with open(log_path, "ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "crm", "serve"],
-                env={**env, "PORT": str(port)},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
     def stop(process: subprocess.Popen) -> None:
-        process.terminate()
-        process.wait(timeout=30)
+        assert terminate(process, 30), "crm serve did not stop within 30 s of SIGTERM"
 
+    start = crm_serve(env, log_path, start_new_session=True)
     serve, port = serve_on_free_port(start, stop, lambda: log_path.read_text(errors="replace"))
     writer = Writer(port, key, restaurant)
     try:

@@ -6,10 +6,9 @@ import http.client
 import os
 import re
 import subprocess
-import sys
 import time
 
-from tests.serving import serve_on_free_port
+from tests.serving import crm_serve, serve_on_free_port, terminate
 
 
 def get(port: int, path: str, key: str | None = None) -> tuple[int, str]:
@@ -35,20 +34,10 @@ def test_a_scrape_adds_up_the_requests_of_every_worker_process(settings, contain
     }
     log_path = tmp_path / "serve.log"
 
-    def start(port: int) -> subprocess.Popen:
-        with open(log_path, "ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "crm", "serve"],
-                env={**env, "PORT": str(port)},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
     def stop(process: subprocess.Popen) -> None:
-        process.terminate()
-        process.wait(timeout=30)
+        assert terminate(process, 30), "crm serve did not stop within 30 s of SIGTERM"
 
-    serve, port = serve_on_free_port(start, stop, lambda: log_path.read_text(errors="replace"))
+    serve, port = serve_on_free_port(crm_serve(env, log_path), stop, lambda: log_path.read_text(errors="replace"))
     try:
         # New connections, until a second worker has answered: gunicorn spreads them over the
         # workers that are up, and on a busy machine the first one up can take the first dozens.
