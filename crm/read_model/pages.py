@@ -305,11 +305,10 @@ class QueriesBase:
 def _send_sorted(conn, held: _Compiled, params: dict):
     """A driver's cursor (`driver_cursor`) that ran `held` with `params` after `_SORT_OFF`, in
     one string: as a statement prepared on the connection if it can be one
-    (`crm.adapters.prepared_statements`). PostgreSQL plans a page's
-    statement in about as long as it runs it (0.2-0.4 ms); prepared, it may settle on a generic
-    plan after five runs, and with sorting off every plan reads the list's index in its order,
-    so the generic plan is the custom plans' (`tests/integration/test_plans_without_statistics.py`
-    checks both)."""
+    (`crm.adapters.prepared_statements`). PostgreSQL plans a page's statement in about as long
+    as it runs it (0.2-0.4 ms); prepared, it may settle on a generic plan after five runs, and
+    with sorting off every plan reads the list's index in its order, so the generic plan is the
+    custom plans' (`tests/integration/test_plans_without_statistics.py` checks both)."""
     values = held.values(params)
     statement = held.prepared
     if statement is not None and ensure_prepared(conn, statement):
