@@ -2,6 +2,8 @@
 row a view reads back run as `EXECUTE`s, give what the plain statements gave, and follow their
 tables through a rebuild's swap."""
 
+import re
+import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -13,7 +15,7 @@ from sqlalchemy import event, text
 from crm import bootstrap
 from crm.adapters.availability import database_unavailable
 from crm.adapters.deferred_writes import DeferredWrites
-from crm.adapters.prepared_statements import ensure_prepared, prepared
+from crm.adapters.prepared_statements import ensure_prepared, named, prepared
 from crm.projectors.customer_statements import ADD_VISITS, INSERT_VISIT
 from crm.projectors.engine import Rebuilder, dead_letters
 from crm.read_model.queries import _CUSTOMER_BY_ID, _VISIT_BY_ID
@@ -65,16 +67,29 @@ def test_read_backs_give_the_rows_the_plain_queries_give(application, container,
         plain_customer = dict(connection.execute(_CUSTOMER_BY_ID, {"id": customer_id}).one()._mapping)
         plain_visit = dict(connection.execute(_VISIT_BY_ID, {"id": visit_id}).one()._mapping)
 
-    for _ in range(2):  # prepared, then executed again
-        customer = container.queries.customer(customer_id, restaurant_id)
-        visit = container.queries.visit(visit_id, restaurant_id)
-        assert customer == {k: v for k, v in plain_customer.items() if k not in ("_owner", "deleted_at")}
-        assert visit == {k: v for k, v in plain_visit.items() if k not in ("_owner", "deleted_at")}
-    assert container.queries.customer(customer_id, uuid4()) is None  # another restaurant's
-    assert container.queries.visit(uuid4(), None) is None
-    with container.engine.connect() as connection:
-        statements = _prepared_here(connection)
-    assert any("FROM customers" in statement for statement in statements.values())
+    executed: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.current_thread() is this_thread:  # (not a background thread's statements)
+            executed.append(statement)
+
+    this_thread = threading.current_thread()
+    event.listen(container.engine, "before_cursor_execute", note)
+    try:
+        for _ in range(2):  # prepared, then executed again
+            customer = container.queries.customer(customer_id, restaurant_id)
+            visit = container.queries.visit(visit_id, restaurant_id)
+            assert customer == {k: v for k, v in plain_customer.items() if k not in ("_owner", "deleted_at")}
+            assert visit == {k: v for k, v in plain_visit.items() if k not in ("_owner", "deleted_at")}
+        assert container.queries.customer(customer_id, uuid4()) is None  # another restaurant's
+        assert container.queries.visit(uuid4(), None) is None
+    finally:
+        event.remove(container.engine, "before_cursor_execute", note)
+    # Each read ran as the EXECUTE of a statement prepared from its query (whichever of the
+    # pool's connections it took).
+    names = [statement.split()[1] for statement in executed if statement.startswith("EXECUTE crm_s_")]
+    assert len(names) == 6, executed
+    assert {"customers", "visits"} <= {re.search(r"\bFROM\s+(\w+)", named(name).sql).group(1) for name in names}
 
 
 def test_prepared_statements_follow_their_tables_through_a_rebuild(application, container, clock):

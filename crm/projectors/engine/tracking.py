@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from crm import dialects
 from crm.adapters.deferred_writes import DeferredWrites
+from crm.adapters.prepared_statements import driver_cursor
 from crm.read_model.tables import projection_dead_letters, projection_tracking
 
 Executor = Session | Connection
@@ -47,6 +48,12 @@ def locked_position(executor: Executor, name: str) -> int:
 def locked_position_and_stop(executor: Executor, name: str) -> tuple[int, bool]:
     """`locked_position`, and whether the projection is stopped there: an unresolved dead
     letter lies ahead of it (the letters of skipped events lie behind). One statement."""
+    if _dialect(executor) == "postgresql":  # asked at every wake of `crm projector`: no statement built
+        connection = executor.connection() if isinstance(executor, Session) else executor
+        with driver_cursor(connection, _LOCKED_POSITION_AND_STOP, (name,)) as cursor:
+            row = cursor.fetchone()
+        if row is not None:
+            return row[0], row[1]
     table, letters = projection_tracking, projection_dead_letters
     ahead = exists().where(
         letters.c.projection == name, letters.c.resolved_at.is_(None), letters.c.position > table.c.position
@@ -57,6 +64,14 @@ def locked_position_and_stop(executor: Executor, name: str) -> tuple[int, bool]:
         locked_position(executor, name)
         row = executor.execute(query).first()
     return row[0], row[1]
+
+
+_LOCKED_POSITION_AND_STOP = f"""
+SELECT t.position, EXISTS (
+    SELECT 1 FROM {projection_dead_letters.name} l
+    WHERE l.projection = t.name AND l.resolved_at IS NULL AND l.position > t.position
+) FROM {projection_tracking.name} t WHERE t.name = %s FOR UPDATE OF t
+"""
 
 
 def hold_for_write(executor: Executor, name: str) -> int:
