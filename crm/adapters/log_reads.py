@@ -149,10 +149,9 @@ class LogReads(StreamReads):
         inclusive_of_start: bool = True,
         partition: tuple[int, int] | None = None,
     ) -> list[Notification]:
-        if partition is None:
-            found = self._driver_notifications(start, limit, stop, topics, inclusive_of_start)
-            if found is not None:
-                return found
+        found = self._driver_notifications(start, limit, stop, topics, inclusive_of_start, partition)
+        if found is not None:
+            return found
         return self._core_notifications(start, limit, stop, topics, inclusive_of_start, partition)
 
     def _core_notifications(
@@ -164,7 +163,7 @@ class LogReads(StreamReads):
         inclusive_of_start: bool,
         partition: tuple[int, int] | None,
     ) -> list[Notification]:
-        """`select_notifications` as a SQLAlchemy statement (SQLite; a partition's read)."""
+        """`select_notifications` as a SQLAlchemy statement (SQLite)."""
         table = self.events_record_cls.__table__
         query = select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
         if start is not None:
@@ -185,9 +184,15 @@ class LogReads(StreamReads):
         ]
 
     def _driver_notifications(
-        self, start: int | None, limit: int, stop: int | None, topics: Sequence[str], inclusive_of_start: bool
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None,
+        topics: Sequence[str],
+        inclusive_of_start: bool,
+        partition: tuple[int, int] | None = None,
     ) -> list[Notification] | None:
-        """`select_notifications` without a partition, on PostgreSQL (else None)."""
+        """`select_notifications` on PostgreSQL (else None)."""
         where, arguments = [], []
         if start is not None:
             where.append("id >= %s" if inclusive_of_start else "id > %s")
@@ -198,6 +203,9 @@ class LogReads(StreamReads):
         if topics:
             where.append("topic = ANY(%s)")
             arguments.append(list(topics))
+        if partition is not None:  # streams split by the last byte of their id
+            where.append("get_byte(uuid_send(originator_id), 15) %% %s = %s")
+            arguments.extend((partition[1], partition[0]))
         rows = self._driver_rows(
             f"SELECT id, originator_id, originator_version, topic, state FROM {self.events_table_name}"
             f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY id LIMIT %s",
