@@ -7,7 +7,7 @@ projection engine and the campaign follower read the log through these methods o
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from sqlalchemy import Uuid, bindparam, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from crm.adapters.autocommit import autocommit
 from crm.adapters.prepared_statements import driver_cursor
 from crm.adapters.stream_owners import stream_owners
 
@@ -36,14 +37,15 @@ class StreamReads:
     """A stream's events, read in Core (a mixin of the log's recorder and the snapshots')."""
 
     @contextmanager
-    def _reading(self) -> Iterator[Any]:
+    def _reading(self, one_statement: bool = False) -> Iterator[Any]:
         """What a read executes on: the caller's transaction, if one is open; else, on
         PostgreSQL, a Core connection of its own (a read through an ORM session costs twice the
         CPU: the session's set-up and rollback; a worker checks its campaign's newest version
-        every few milliseconds while it sends); else the library's transaction (SQLite's locks)."""
+        every few milliseconds while it sends), outside a transaction block for `one_statement`
+        (one round trip: no BEGIN, no ROLLBACK); else the library's transaction (SQLite's locks)."""
         engine = self.datastore.engine
         if transactions.get(None) is None and engine.dialect.name == "postgresql":
-            with engine.connect() as connection:
+            with engine.connect() as connection, autocommit(connection) if one_statement else nullcontext():
                 yield connection
         else:
             with self.transaction(commit=False) as session:
@@ -57,7 +59,7 @@ class StreamReads:
         running a SQLAlchemy statement took more of the projector's CPU than applying events."""
         if self.datastore.engine.dialect.name != "postgresql":
             return None
-        with self._reading() as executor:
+        with self._reading(one_statement=True) as executor:
             connection = executor.connection() if isinstance(executor, Session) else executor
             with driver_cursor(connection, sql, arguments) as cursor:
                 return cursor.fetchall()
@@ -222,7 +224,8 @@ class LogReads(StreamReads):
 
     def head(self) -> int:
         """The highest notification id recorded (0 for an empty log). Asked many times a second
-        (followers, read-your-writes waits): one Core statement built once, not an ORM query."""
+        (followers, read-your-writes waits): one statement, read from the driver's cursor on
+        PostgreSQL (`_driver_rows`), else a Core statement built once, not an ORM query."""
         rows = self._driver_rows(f"SELECT max(id) FROM {self.events_table_name}", ())
         if rows is not None:
             return rows[0][0] or 0

@@ -7,11 +7,13 @@ from __future__ import annotations
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
+from psycopg2.extensions import STATUS_READY
 from sqlalchemy import text
 
 from crm.projectors.engine import dead_letters, tracking
 from crm.write_model.customers import Customer
 from crm.write_model.visits import Visit
+from tests.integration.test_pages_outside_a_transaction_block import sent_while
 
 
 def _customer(application) -> UUID:
@@ -110,3 +112,24 @@ def test_the_locked_tracking_row_says_whether_a_dead_letter_lies_ahead(container
     with engine.begin() as connection:
         tracking.set_position(connection, "customers", first.id)
         assert tracking.locked_position_and_stop(connection, "customers") == (first.id, False)
+
+
+def test_a_read_on_a_connection_of_its_own_is_one_statement_outside_a_transaction_block(container):
+    application = container.application
+    customer = _customer(application)
+    recorder = application.recorder
+    head = recorder.head()
+    reads = [
+        recorder.head,
+        lambda: recorder.latest_version(customer),
+        lambda: recorder.head_and_topics_after(0),
+        lambda: recorder.read_window(0, head, 100),
+    ]
+    for read in reads:
+        sent = sent_while(container.engine, read)
+        # One round trip: no BEGIN of the driver's before it, no ROLLBACK after it.
+        assert [(in_autocommit, status) for _, in_autocommit, status in sent] == [(True, STATUS_READY)], sent
+    # In the caller's transaction (a projector's batch), the reads take part in it.
+    with application.recorder.transaction(commit=False):
+        sent = sent_while(container.engine, lambda: [read() for read in reads])
+    assert len(sent) == len(reads) and not any(in_autocommit for _, in_autocommit, _ in sent)
