@@ -4,6 +4,8 @@ the same rows as read in a transaction."""
 
 from __future__ import annotations
 
+import threading
+
 from psycopg2.extensions import STATUS_READY
 from sqlalchemy import event, text
 
@@ -28,10 +30,14 @@ def walk(queries: Queries, restaurant_id) -> tuple[list[int], list[dict]]:
 
 def sent_while(engine, read) -> list[tuple[str, bool, int]]:
     """Each statement `read()` sends: its text, and whether its connection was in autocommit
-    and outside a transaction when it was sent."""
+    and outside a transaction when it was sent. Statements other threads send meanwhile (the
+    container's background followers share the engine) are not counted."""
     sent = []
+    reader = threading.get_ident()
 
     def seen(conn, cursor, statement, parameters, context, executemany):
+        if threading.get_ident() != reader:
+            return
         driver = conn.connection.driver_connection
         sent.append((statement, driver.autocommit, driver.status))
 
