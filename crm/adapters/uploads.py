@@ -65,3 +65,8 @@ class Uploads:
     def delete(self, import_id: UUID) -> None:
         with self._datastore.transaction(commit=True) as session:
             session.execute(delete(import_uploads).where(import_uploads.c.import_id == import_id))
+
+    def kept(self) -> list[UUID]:
+        """The imports whose files are kept."""
+        with self._datastore.transaction(commit=False) as session:
+            return list(session.execute(select(import_uploads.c.import_id).where(import_uploads.c.part == 0)).scalars())

@@ -115,8 +115,9 @@ class CampaignFollower:
         return bool(found) or self._position < head
 
     def sweep(self, idle_for: timedelta | None) -> None:
-        """Queue the unfinished work of running campaigns (all, or those idle for `idle_for`); a
-        campaign in its restaurant's quiet hours is noted in `waiting` instead (`wake_waiting`)."""
+        """Queue the unfinished work of running campaigns and imports (all, or those idle for
+        `idle_for`); a campaign in its restaurant's quiet hours is noted in `waiting` instead
+        (`wake_waiting`). The files of imports that ended are deleted if still kept."""
         from crm.workers import tasks
 
         now = self.container.clock()
@@ -125,6 +126,7 @@ class CampaignFollower:
         quiet = self.container.campaign_queries.quiet_hours_of([campaign_id for campaign_id, _, _ in needing])
         for import_id in self.container.import_queries.unfinished(idle_since):
             tasks.run_import.delay(str(import_id))
+        self.container.application.let_go_of_ended_imports_files()
         if idle_for is None:
             self.waiting.clear()
         for campaign_id, resolved, batches in needing:

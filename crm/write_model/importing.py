@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from crm.write_model import import_files, import_rows
 from crm.write_model.commands import RESTAURANT_LIVE, Recorded, StreamLive
-from crm.write_model.errors import InvalidInput, RestaurantNotFound, StreamNotLive
+from crm.write_model.errors import ImportNotFound, InvalidInput, RestaurantNotFound, StreamNotLive
 from crm.write_model.import_batches import ImportBatches, Turn, done
 from crm.write_model.import_rows import CustomerRow, Rejection, SeenInFile, VisitRow
 from crm.write_model.imports import Import, import_id
@@ -64,6 +64,8 @@ class UploadStore(Protocol):
     def open(self, import_id: UUID) -> BinaryIO | None: ...
 
     def delete(self, import_id: UUID) -> None: ...
+
+    def kept(self) -> list[UUID]: ...
 
 
 class ImportCommands(ImportBatches):
@@ -180,6 +182,21 @@ class ImportCommands(ImportBatches):
     def import_running(self, id: UUID) -> bool:
         """Whether an import still has rows to go through."""
         return self._import(id, None).status == ImportStatus.RUNNING
+
+    def let_go_of_ended_imports_files(self) -> list[UUID]:
+        """Delete the files still kept for imports that have ended (a runner stopped between an
+        import's end and its file's deletion); the ids let go. A file whose import is not in the
+        log (yet, or ever: a start that stopped before its save) stays."""
+        let_go = []
+        for id in self.uploads.kept():
+            try:
+                ended = not self.import_running(id)
+            except ImportNotFound:
+                continue
+            if ended:
+                self.uploads.delete(id)
+                let_go.append(id)
+        return let_go
 
     # -- batches ------------------------------------------------------------------------
 

@@ -398,3 +398,24 @@ def test_a_run_with_a_time_limit_imports_for_four_times_as_long_as_reading_the_d
     # Its first new batch was ready after 4 s (2 rows read again, 2 new ones), so the run goes
     # on for 16 s more, to the batch that ends after them: 20 rows read, 18 of them new.
     assert application.import_progress(import_id) == {"rows": 40, "done": 20, "through": 21, "status": "running"}
+
+
+def test_the_files_of_ended_imports_still_kept_are_let_go_and_no_other(application, container, restaurant_id):
+    uploads = container.application.uploads
+    ended = application.start_import(
+        restaurant_id, CUSTOMERS, "a.csv", csv_file("email", "ann@example.com"), actor="key:ops", scope=None
+    )
+    application.continue_import(ended)
+    # A runner stopped between the import's end and its file's deletion: the file stays behind.
+    uploads.put(ended, csv_file("email", "ann@example.com"))
+    running = application.start_import(
+        restaurant_id, CUSTOMERS, "b.csv", csv_file("email", "bob@example.com"), actor="key:ops", scope=None
+    )
+    unsaved = import_id(restaurant_id, CUSTOMERS, "0" * 64)  # a start that stopped before its save
+    uploads.put(unsaved, csv_file("email"))
+
+    assert container.application.let_go_of_ended_imports_files() == [ended]
+
+    assert uploads.open(ended) is None
+    assert sorted(uploads.kept()) == sorted([running, unsaved])
+    assert container.application.let_go_of_ended_imports_files() == []

@@ -48,6 +48,9 @@ def test_a_worker_imports_a_started_file_and_another_finishes_it_after_a_kill(
     second = WorkerProcess(settings, broker.url, tmp_path / "second.log").start()
     try:
         wait_until(lambda: state(container, import_id).get("status") == "completed", 120, message=second.log())
+        # The file is let go once done (just after the completion is recorded: waited for
+        # before the worker is stopped).
+        wait_until(lambda: not _kept(container, import_id), 10, message=second.log())
     finally:
         second.stop()
     done = state(container, import_id)
@@ -59,4 +62,10 @@ def test_a_worker_imports_a_started_file_and_another_finishes_it_after_a_kill(
             )
         ).one()
     assert tuple(count) == (ROWS - 20, ROWS - 20)  # each row once, none twice
-    assert container.application.uploads.open(import_id) is None  # the file is let go once done
+
+
+def _kept(container, import_id) -> bool:
+    kept = container.application.uploads.open(import_id)
+    if kept is not None:
+        kept.close()
+    return kept is not None
