@@ -67,8 +67,15 @@ class SharedLeases:
         granted = min(size, limit.amount - (count - size))
         if granted <= 0:
             return left_ms / 1000
+        ends, left = asked_at + left_ms / 1000, granted - 1  # this request takes one
         with self._lock:
             if len(self._held) >= _MAX_HELD:
                 self._held.clear()
-            self._held[key] = (asked_at + left_ms / 1000, granted - 1)  # this request takes one
+            held = self._held.get(key)
+            if held is not None and held[1] > 0 and time.monotonic() < held[0]:
+                # Other threads took leases meanwhile: their rest is kept with this one's (not
+                # dropped, which refused up to a fifth of a busy key's limit), all of it ending
+                # with the earlier window, so none is spent after its own window.
+                ends, left = min(ends, held[0]), left + held[1]
+            self._held[key] = (ends, left)
         return None
