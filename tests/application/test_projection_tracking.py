@@ -5,6 +5,7 @@ from uuid import uuid4
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table
+from sqlalchemy.exc import OperationalError
 
 from crm.projectors.engine import dead_letters, tracking
 from crm.projectors.engine.runner import LostRace
@@ -87,3 +88,17 @@ def test_a_command_projects_its_own_events_in_its_transaction(container, monkeyp
     recorded = application.register_customer(restaurant_id, "a@example.com", actor="admin", scope=None)
     assert container.read_side.wait_for(recorded.position, container.read_side.concerned(recorded.topics))
     assert container.queries.customer(recorded.id, None)["email"] == "a@example.com"
+
+
+def test_an_inline_projection_stopped_by_an_outage_is_a_warning_without_a_traceback(container, monkeypatch, caplog):
+    def connection_lost(events, session):
+        raise OperationalError("RELEASE SAVEPOINT sa_savepoint_1", {}, Exception("server closed"), True)
+
+    monkeypatch.setattr(container.runner.projectors["restaurants"], "apply", connection_lost)
+    with caplog.at_level(logging.WARNING, logger="crm.projectors.engine.inline"):
+        recorded = container.application.open_restaurant("Pizza Palace", actor="admin")
+
+    assert [n.id for n in container.application.recorder.select_notifications(1, 10)] == [recorded.position]
+    [record] = [r for r in caplog.records if r.name == "crm.projectors.engine.inline"]
+    assert (record.levelno, record.exc_info) == (logging.WARNING, None)
+    assert "the database is unavailable (OperationalError)" in record.getMessage()

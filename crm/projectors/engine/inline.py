@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from eventsourcing.utils import get_topic
 from sqlalchemy.orm import Session
 
+from crm.adapters.availability import database_unavailable
 from crm.projectors.engine import tracking
 from crm.projectors.engine.runner import ProjectionRunner
 
@@ -83,8 +84,15 @@ class InlineProjection:
             with session.begin_nested():
                 for name in names:
                     self._project(session, name, events, first, last)
-        except Exception:
-            log.exception("inline projection failed; the read model lags until the next catch-up")
+        except Exception as error:
+            if database_unavailable(error):  # an outage: the command's own save fails with it
+                log.warning(
+                    "inline projection stopped: the database is unavailable (%s); the read model lags "
+                    "until the next catch-up",
+                    type(error).__name__,
+                )
+            else:
+                log.exception("inline projection failed; the read model lags until the next catch-up")
             return None
         return lambda: self.runner.reached_up_to(names, last)
 
