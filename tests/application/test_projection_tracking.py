@@ -102,3 +102,10 @@ def test_an_inline_projection_stopped_by_an_outage_is_a_warning_without_a_traceb
     [record] = [r for r in caplog.records if r.name == "crm.projectors.engine.inline"]
     assert (record.levelno, record.exc_info) == (logging.WARNING, None)
     assert "the database is unavailable (OperationalError)" in record.getMessage()
+
+    # Check the wait that catches up after the command reports the same outage the same way.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="crm.projectors.engine.read_side"):
+        assert container.read_side.wait_for(recorded.position, ["restaurants"]) is False
+    [record] = [r for r in caplog.records if r.name == "crm.projectors.engine.read_side"]
+    assert (record.levelno, record.exc_info) == (logging.WARNING, None)

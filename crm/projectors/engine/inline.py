@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from eventsourcing.utils import get_topic
 from sqlalchemy.orm import Session
 
-from crm.adapters.availability import database_unavailable
 from crm.projectors.engine import tracking
+from crm.projectors.engine.lag import report_lag
 from crm.projectors.engine.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)
@@ -85,14 +85,7 @@ class InlineProjection:
                 for name in names:
                     self._project(session, name, events, first, last)
         except Exception as error:
-            if database_unavailable(error):  # an outage: the command's own save fails with it
-                log.warning(
-                    "inline projection stopped: the database is unavailable (%s); the read model lags "
-                    "until the next catch-up",
-                    type(error).__name__,
-                )
-            else:
-                log.exception("inline projection failed; the read model lags until the next catch-up")
+            report_lag(log, error)
             return None
         return lambda: self.runner.reached_up_to(names, last)
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 
 from crm.projectors.engine.dead_letters import ProjectionStopped
+from crm.projectors.engine.lag import report_lag
 from crm.projectors.engine.runner import ProjectionRunner
 from crm.projectors.engine.watcher import ProjectionWatcher
 
@@ -60,8 +61,8 @@ class ReadSide:
         except ProjectionStopped as stopped:  # an event it cannot apply: kept, shown by status and /readyz
             log.warning("%s; the read model lags until it is retried", stopped)
             return False
-        except Exception:  # the command has committed; a lagging read model must not undo its answer
-            log.exception("inline projection failed; the read model lags until the next catch-up")
+        except Exception as error:  # the command has committed; a lagging read model must not undo its answer
+            report_lag(log, error)
             return False
         return True
 
