@@ -35,7 +35,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from crm.adapters.autocommit import autocommit
-from crm.adapters.bulk_append import first_not_live, insert_many
+from crm.adapters.bulk_append import first_ended_since, first_not_live, insert_many
 from crm.adapters.customer_keys import KEYS_ERASED_CHANNEL, KeyStore, KeyTaken
 from crm.adapters.deferred_writes import DeferredWrites
 from crm.adapters.locked_append import append_locked
@@ -344,6 +344,18 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
                 return False
         return True
 
+    def live_since_head(self, conditions: Sequence[StreamLive]) -> int:
+        """Check `conditions` now, outside the insert lock (else `StreamNotLive`); the log's head
+        before the check. Saved with `checked_through` set to it, they cost the locked part of
+        the save only a look at the events since (PostgreSQL; elsewhere they are checked whole).
+
+        The head is read first: the lock makes events commit in id order, so whatever commits
+        after it has a higher id, and the check under the lock looks at all of those."""
+        head = self.head()
+        with self.transaction(commit=False) as session:
+            self._check_streams_live(session, conditions)
+        return head
+
     def _check(self, session: Session, condition: StreamLive | NoneLive) -> None:
         """Under the insert lock, so no event can slip in between the check and the insert."""
         table = self.events_record_cls.__table__
@@ -384,8 +396,12 @@ class CoreApplicationRecorder(LogReads, SQLAlchemyApplicationRecorder):
                 self._check(session, condition)
             return
         if session.get_bind().dialect.name == "postgresql":
-            failing = first_not_live(session, self.events_table_name, conditions)
-            if failing is not None:
+            checked = [c for c in conditions if c.checked_through is not None]
+            whole = [c for c in conditions if c.checked_through is None]
+            failing = (whole and first_not_live(session, self.events_table_name, whole)) or (
+                checked and first_ended_since(session, self.events_table_name, checked)
+            )
+            if failing:
                 raise StreamNotLive(failing)
             return
         table = self.events_record_cls.__table__

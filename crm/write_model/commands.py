@@ -86,11 +86,16 @@ class StreamLive:
     """A condition of a save, checked by the event store under its insert lock: the newest
     event of stream `id` has one of the `live` topics (so the stream exists, is of the
     expected kind, and has not ended) and, if `owner` is given, that stream owns it (a
-    restaurant its customer: tenancy). Else `StreamNotLive`."""
+    restaurant its customer: tenancy). Else `StreamNotLive`.
+
+    `checked_through`: the log's head when the event store last found it true
+    (`live_since_head`); under the lock only the stream's events after it are then looked at,
+    since a stream's owner never changes and a stream that ended never lives again."""
 
     id: UUID
     live: frozenset[str]
     owner: UUID | None = None
+    checked_through: int | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ external-id index aggregates, visits through the customers' indexes and their ow
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -153,17 +154,21 @@ class ImportBatches(Commands):
             new = [visit for visit_id, visit in visits.items() if visit_id not in recorded_before]
             counts = {"imported": len(new), "updated": 0, "unchanged": len(visits) - len(new)}
             self.mapper.encode_ahead(event for visit in new for event in visit.pending_events)
-            batch = turn(batch)
-            if done(batch, through):
-                return Recorded(batch.id), batch
-            batch.record_batch(through, len(rows) + len(rejections), counts, _report(refused), at)
             customers = {visit.customer_id for visit in new}
             try:
+                # Checked now, while another share saves its batch; the save then looks only
+                # at what the log gained since (the saves go one at a time, in file order).
+                conditions = [StreamLive(c, CUSTOMER_LIVE, owner=restaurant_id) for c in customers]
+                head = self.recorder.live_since_head(conditions)
+                batch = turn(batch)
+                if done(batch, through):
+                    return Recorded(batch.id), batch
+                batch.record_batch(through, len(rows) + len(rejections), counts, _report(refused), at)
                 recorded = self._save_recorded(
                     batch.id,
                     batch,
                     *new,
-                    conditions=[StreamLive(c, CUSTOMER_LIVE, owner=restaurant_id) for c in customers],
+                    conditions=[replace(c, checked_through=head) for c in conditions],
                     owners={visit.id: visit.customer_id for visit in new},
                 )
                 return recorded, batch

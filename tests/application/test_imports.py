@@ -281,6 +281,37 @@ def test_visits_of_another_restaurants_or_a_deleted_customer_are_unknown(
     assert container.queries.customers(None, other, None, 1, 10, None).items[0]["visit_count"] == 0
 
 
+def test_a_customer_deleted_after_the_batch_was_checked_is_refused_by_its_save(
+    run_import, container, restaurant_id, application, monkeypatch
+):
+    # A batch's customers are checked before it waits for its turn, and its save looks only at
+    # what the log gained since: a deletion in between must still refuse that customer's rows.
+    ann = application.register_customer(restaurant_id, "ann@example.com", actor="admin", scope=None)
+    bob = application.register_customer(restaurant_id, "bob@example.com", actor="admin", scope=None)
+    recorder = container.application.recorder
+    checked_through = []
+
+    def check_then_delete_bob(conditions):
+        head = type(recorder).live_since_head(recorder, conditions)
+        checked_through.append(head)
+        if len(checked_through) == 1:
+            application.delete_customer(bob, actor="admin", scope=None)
+        return head
+
+    monkeypatch.setattr(recorder, "live_since_head", check_then_delete_bob)
+    # 80 visits: a save of more events than one round trip takes (the bulk path, on PostgreSQL).
+    rows = [f"{who}@example.com,{day}.50,2026-03-{day:02d}" for who in ("ann", "bob") for day in range(1, 29)]
+    rows += [f"{who}@example.com,{day}.75,2026-04-{day:02d}" for who in ("ann", "bob") for day in range(1, 13)]
+    imported = run_import(restaurant_id, VISITS, csv_file("email,spend,visited_at", *rows))
+    assert len(checked_through) == 2  # checked again once bob's rows were refused
+    refused = {r["line"] for r in imported["report"] if r["reason"] == "unknown customer"}
+    assert refused == {line for line, row in enumerate(rows, start=2) if row.startswith("bob@")}
+    assert (imported["imported"], imported["rejected"]) == (40, 40)
+    ann_row = container.queries.customers(None, restaurant_id, None, 1, 10, None).items[0]
+    assert ann_row["id"] == ann and ann_row["visit_count"] == 40
+    assert not container.application.recorder.owned_streams(bob)  # none of bob's visits saved
+
+
 def test_bom_semicolons_quotes_and_fields_over_several_lines_are_read(run_import, container, restaurant_id):
     imported = run_import(
         restaurant_id,
