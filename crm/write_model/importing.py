@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -34,6 +35,9 @@ from crm.write_model.vocabulary import IMPORT_BATCH_ROWS, ImportKind, ImportStat
 # A run with a time limit imports for at least this many times as long as it took to read the
 # rows done before it again (a 5-second run into a million-row file would only read).
 _READ_AGAIN_TIMES = 4
+# A kept file whose import is not in the log this long after it was stored is let go: its
+# start stopped between storing it and saving the import (which takes a moment).
+ABANDONED_UPLOAD_AGE = timedelta(hours=1)
 # How often a share waits on the log for the batch before its own to be saved.
 _TURN_POLL_SECONDS = 0.003
 
@@ -59,13 +63,13 @@ class ImportAbandoned(Exception):
 class UploadStore(Protocol):
     """Where an import's file waits until the import is done (a port: the adapters keep it)."""
 
-    def put(self, import_id: UUID, content: BinaryIO) -> None: ...
+    def put(self, import_id: UUID, content: BinaryIO, at: datetime) -> None: ...
 
     def open(self, import_id: UUID) -> BinaryIO | None: ...
 
     def delete(self, import_id: UUID) -> None: ...
 
-    def kept(self) -> list[UUID]: ...
+    def kept(self) -> dict[UUID, datetime]: ...  # with when each was stored
 
 
 class ImportCommands(ImportBatches):
@@ -99,7 +103,7 @@ class ImportCommands(ImportBatches):
                 return self._unchanged(id, Import)
             if not self.recorder.holds(restaurant_live):  # before the file is stored (checked again in the save)
                 raise StreamNotLive(restaurant_id)
-            self.uploads.put(id, content)  # the file first: a worker may take the import up at once
+            self.uploads.put(id, content, self.clock())  # the file first: a worker may take the import up at once
             started = Import.start(restaurant_id, kind, filename, facts.sha256, facts.rows, actor, self.clock())
             return self._save_recorded(id, started, conditions=[restaurant_live])
 
@@ -185,14 +189,16 @@ class ImportCommands(ImportBatches):
 
     def let_go_of_ended_imports_files(self) -> list[UUID]:
         """Delete the files still kept for imports that have ended (a runner stopped between an
-        import's end and its file's deletion); the ids let go. A file whose import is not in the
-        log (yet, or ever: a start that stopped before its save) stays."""
+        import's end and its file's deletion), and those whose import is not in the log an hour
+        after they were stored (a start that stopped before its save); the ids let go. A file
+        stored more recently whose import is not in the log yet stays: its start may be saving."""
         let_go = []
-        for id in self.uploads.kept():
+        abandoned_before = self.clock() - ABANDONED_UPLOAD_AGE
+        for id, stored_at in self.uploads.kept().items():
             try:
                 ended = not self.import_running(id)
             except ImportNotFound:
-                continue
+                ended = stored_at < abandoned_before
             if ended:
                 self.uploads.delete(id)
                 let_go.append(id)

@@ -4,15 +4,21 @@ commands' rules, and a file imported again changing nothing."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from types import SimpleNamespace
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from eventsourcing.utils import get_topic
+from sqlalchemy import create_engine, insert, select, text
 
 from crm.adapters.personal_data import ENCRYPTED
+from crm.adapters.uploads import import_uploads
+from crm.bootstrap import MIGRATIONS
 from crm.write_model.customers import ERASED, Customer
 from crm.write_model.errors import InvalidInput
 from crm.write_model.imports import import_id
@@ -431,22 +437,60 @@ def test_a_run_with_a_time_limit_imports_for_four_times_as_long_as_reading_the_d
     assert application.import_progress(import_id) == {"rows": 40, "done": 20, "through": 21, "status": "running"}
 
 
-def test_the_files_of_ended_imports_still_kept_are_let_go_and_no_other(application, container, restaurant_id):
+def test_the_files_of_ended_imports_still_kept_are_let_go_and_no_other(application, container, restaurant_id, clock):
     uploads = container.application.uploads
     ended = application.start_import(
         restaurant_id, CUSTOMERS, "a.csv", csv_file("email", "ann@example.com"), actor="key:ops", scope=None
     )
     application.continue_import(ended)
     # A runner stopped between the import's end and its file's deletion: the file stays behind.
-    uploads.put(ended, csv_file("email", "ann@example.com"))
+    uploads.put(ended, csv_file("email", "ann@example.com"), clock())
     running = application.start_import(
         restaurant_id, CUSTOMERS, "b.csv", csv_file("email", "bob@example.com"), actor="key:ops", scope=None
     )
-    unsaved = import_id(restaurant_id, CUSTOMERS, "0" * 64)  # a start that stopped before its save
-    uploads.put(unsaved, csv_file("email"))
+    # A start that stopped before its save: its import never reaches the log.
+    unsaved = import_id(restaurant_id, CUSTOMERS, "0" * 64)
+    uploads.put(unsaved, csv_file("email"), clock())
 
     assert container.application.let_go_of_ended_imports_files() == [ended]
 
     assert uploads.open(ended) is None
     assert sorted(uploads.kept()) == sorted([running, unsaved])
     assert container.application.let_go_of_ended_imports_files() == []
+    # Stored just under an hour ago, the unsaved start's file may still be saving: it stays;
+    # past the hour it goes. A running import's file stays however old.
+    clock.advance(minutes=59)
+    assert container.application.let_go_of_ended_imports_files() == []
+    clock.advance(minutes=2)
+    assert container.application.let_go_of_ended_imports_files() == [unsaved]
+    assert uploads.open(unsaved) is None
+    assert list(uploads.kept()) == [running]
+
+
+def test_a_file_kept_before_its_time_was_recorded_counts_from_the_default(container):
+    # Files stored by a version that did not record the time get the database's (the migration's
+    # default): a time the sweep can compare, in UTC, on either database.
+    stored = uuid4()
+    with container.engine.begin() as connection:
+        connection.execute(insert(import_uploads), {"import_id": stored, "part": 0, "data": b"email\n"})
+    kept = container.application.uploads.kept()
+    assert abs(kept[stored] - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+def test_migration_0020_dates_the_files_already_kept(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'upgrade.sqlite3'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    kept = uuid4()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0019")
+        connection.execute(
+            text("INSERT INTO import_uploads (import_id, part, data) VALUES (:id, 0, :data)"),
+            {"id": kept.hex, "data": b"email\n"},
+        )
+        command.upgrade(config, "0020")
+    with engine.connect() as connection:
+        stored_at = connection.execute(select(import_uploads.c.stored_at)).scalar_one()
+    engine.dispose()
+    assert abs(stored_at - datetime.now(UTC).replace(tzinfo=None)) < timedelta(minutes=1)
