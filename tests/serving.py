@@ -78,12 +78,15 @@ def serve_on_free_port(
     *,
     timeout: float = 30,
     attempts: int = 5,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen, int]:
     """Start a server with `start(port)` on a free port, and return it and the port once that
     process listens there. When another process took the port first, `stop` the server and
-    start it again on another port."""
-    for _ in range(attempts):
-        port = free_port()
+    start it again on another port. With `port` (a server started again where its clients
+    expect it), on that port only: another process holding it fails."""
+    fixed = port
+    for _ in range(1 if fixed else attempts):
+        port = fixed or free_port()
         process = start(port)
         deadline = time.monotonic() + timeout
         while True:
@@ -99,6 +102,8 @@ def serve_on_free_port(
                 stop(process)
                 raise ServerDidNotStart(f"the server did not listen within {timeout:.0f} s:\n{log()[-4000:]}")
             time.sleep(0.05)
+    if fixed:
+        raise ServerDidNotStart(f"another process holds port {fixed}")
     raise ServerDidNotStart(f"another process took each of {attempts} free ports first")
 
 

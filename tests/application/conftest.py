@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from crm.adapters.dispatch_markers import RedisDispatchMarkers
-from tests.integration.workers import RedisServer, free_port
+from tests.integration.workers import RedisServer
 
 
 @pytest.fixture(scope="module")
 def marker_store(tmp_path_factory):
     """A redis-server of the module's own."""
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis")).start()
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
 

@@ -126,7 +126,7 @@ class StoppingBackend(RecordingBackend):
 @pytest.fixture
 def own_marker_store(tmp_path):
     """A marker store of the test's own, to stop at will."""
-    server = RedisServer(free_port(), tmp_path).start()
+    server = RedisServer(tmp_path).start()
     yield server
     server.stop()
 

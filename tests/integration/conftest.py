@@ -3,7 +3,7 @@ import pytest
 from crm import bootstrap
 from tests.integration.databases import database_of_its_own
 from tests.integration.private_postgres import PrivatePostgres
-from tests.integration.workers import RedisServer, free_port
+from tests.integration.workers import RedisServer
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +22,7 @@ def private_pg():
 @pytest.fixture
 def broker(tmp_path):
     """A redis-server of the test's own, as the workers' broker."""
-    server = RedisServer(free_port(), tmp_path).start()
+    server = RedisServer(tmp_path).start()
     yield server
     server.stop()
 

@@ -12,12 +12,12 @@ from limits import parse
 
 from crm import bootstrap
 from crm.http import create_app, rate_leases, rate_limits
-from tests.integration.workers import RedisServer, free_port
+from tests.integration.workers import RedisServer
 
 
 @pytest.fixture
 def redis_server(tmp_path):
-    server = RedisServer(free_port(), tmp_path).start()
+    server = RedisServer(tmp_path).start()
     yield server
     server.stop()
 

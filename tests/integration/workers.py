@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 
 from crm.projectors import all_projectors
 from crm.projectors.engine import tracking
-from tests.serving import free_port
+from tests.serving import free_port, serve_on_free_port
 
 
 class WorkerProcess:
@@ -126,10 +126,13 @@ class ProjectorProcess:
 
 
 class RedisServer:
-    """A private redis-server on its own port, started and stopped by the test."""
+    """A private redis-server on a free port, started and stopped by the test; started again, on
+    the same port (its clients' URL). It is known to be the one listening there: a redis-server
+    that cannot bind exits, and a ping would reach whichever server took the port
+    (`serve_on_free_port`)."""
 
-    def __init__(self, port: int, workdir: Path):
-        self.port = port
+    def __init__(self, workdir: Path):
+        self.port: int | None = None
         self.workdir = workdir
         self.process: subprocess.Popen | None = None
 
@@ -138,22 +141,9 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        log = self.workdir / "redis.log"
+        self.process, self.port = serve_on_free_port(
+            self._spawn, _stop, lambda: log.read_text() if log.exists() else "", timeout=10, port=self.port
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -162,12 +152,37 @@ class RedisServer:
                 return self
             except redis.exceptions.ConnectionError:
                 time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
+        raise RuntimeError("private redis-server did not answer")
+
+    def _spawn(self, port: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--logfile",
+                str(self.workdir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+            _stop(self.process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=10)
 
 
 class Loop:

@@ -65,3 +65,16 @@ def test_a_server_that_exits_before_it_listens_is_reported_with_its_log():
 
     with pytest.raises(serving.ServerDidNotStart, match=r"exited \(4\):\nthe log"):
         serving.serve_on_free_port(exits, stop, lambda: "the log")
+
+
+def test_a_server_started_again_on_its_port_fails_when_another_process_holds_it():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        taken_port = taken.getsockname()[1]
+        started: list[subprocess.Popen] = []
+
+        with pytest.raises(serving.ServerDidNotStart, match=f"another process holds port {taken_port}"):
+            serving.serve_on_free_port(lambda p: started.append(start(p)) or started[-1], stop, str, port=taken_port)
+        # Check it was tried there once, and stopped.
+        assert len(started) == 1 and started[0].returncode is not None
