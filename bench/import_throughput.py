@@ -10,6 +10,9 @@ finds its customers by external id, a visit per row spread over every customer, 
 so no run matches another's rows). Prints rows/s per run and the median, and the processes'
 CPU time beside the wall time (what the database's side took is the rest). `--processes 1 2`
 runs `crm import --processes 1` and `--processes 2` in turns (0: the command's default).
+`--fresh-database` runs each in a new database of its own (PostgreSQL): a run then does not
+meet the dead rows and grown indexes of the runs before it, which this machine's PostgreSQL,
+without autovacuum, keeps.
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+
+import psycopg2
+from sqlalchemy.engine import make_url
 
 from crm.bootstrap import build, migrate
 from crm.config import Settings
@@ -46,8 +54,8 @@ def visits_file(path: Path, prefix: str, rows: int, customers: int) -> None:
             )
 
 
-def timed_import(kind: str, path: Path, restaurant_id, processes: int | None = None) -> tuple[float, float]:
-    """Wall and CPU seconds of one `crm import` (its processes' CPU summed)."""
+def timed_import(kind: str, path: Path, restaurant_id, processes: int | None, url: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one `crm import` into the database at `url` (its processes' CPU summed)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     more = ["--processes", str(processes)] if processes else []
@@ -56,10 +64,33 @@ def timed_import(kind: str, path: Path, restaurant_id, processes: int | None = N
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "DATABASE_URL": url},
     )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+@contextmanager
+def database(settings: Settings, fresh: bool, label: str):
+    """The database a run imports into, migrated: `DATABASE_URL`'s, or with `fresh` (PostgreSQL)
+    one of the run's own, created on the same server and dropped after."""
+    if not fresh:
+        migrate(settings)
+        yield settings
+        return
+    server = make_url(settings.database_url)
+    name = f"crm_import_{label}_{os.getpid()}"
+    admin = psycopg2.connect(server.set(drivername="postgresql").render_as_string(hide_password=False))
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    try:
+        own = replace(settings, database_url=server.set(database=name).render_as_string(hide_password=False))
+        migrate(own)
+        yield own
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
 
 
 def main() -> None:
@@ -73,33 +104,38 @@ def main() -> None:
         default=[0],
         help="crm import --processes N for each (0: its default), in turns",
     )
+    parser.add_argument(
+        "--fresh-database",
+        action="store_true",
+        help="each run in a new database on DATABASE_URL's server (PostgreSQL), dropped after",
+    )
     args = parser.parse_args()
     settings = Settings.from_env()
-    migrate(settings)
-    container = build(settings)
     results: dict[tuple[str, int], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for run in range(args.runs):
             for processes in args.processes:
                 prefix = f"r{run}-p{processes}-{os.getpid()}-{int(time.time())}"
-                restaurant_id = container.application.open_restaurant(f"Import bench {prefix}", actor="bench").id
-                customers_path, visits_path = Path(scratch, "customers.csv"), Path(scratch, "visits.csv")
-                customers_file(customers_path, prefix, args.rows)
-                visits_file(visits_path, prefix, args.rows, args.rows)
-                for kind, path in (("customers", customers_path), ("visits", visits_path)):
-                    wall, cpu = timed_import(kind, path, restaurant_id, processes)
-                    results.setdefault((kind, processes), []).append((wall, cpu))
-                    print(
-                        f"run {run + 1} {kind:<9} processes {processes or 'default'}: "
-                        f"{args.rows / wall:8.0f} rows/s  ({wall:.1f} s, CPU {cpu:.1f} s)"
-                    )
+                with database(settings, args.fresh_database, f"r{run}_p{processes}") as target:
+                    container = build(target)
+                    restaurant_id = container.application.open_restaurant(f"Import bench {prefix}", actor="bench").id
+                    container.close()
+                    customers_path, visits_path = Path(scratch, "customers.csv"), Path(scratch, "visits.csv")
+                    customers_file(customers_path, prefix, args.rows)
+                    visits_file(visits_path, prefix, args.rows, args.rows)
+                    for kind, path in (("customers", customers_path), ("visits", visits_path)):
+                        wall, cpu = timed_import(kind, path, restaurant_id, processes, target.database_url)
+                        results.setdefault((kind, processes), []).append((wall, cpu))
+                        print(
+                            f"run {run + 1} {kind:<9} processes {processes or 'default'}: "
+                            f"{args.rows / wall:8.0f} rows/s  ({wall:.1f} s, CPU {cpu:.1f} s)"
+                        )
     for (kind, processes), runs in sorted(results.items()):
         median = statistics.median(args.rows / wall for wall, _ in runs)
         print(
             f"median {kind:<9} processes {processes or 'default'}: {median:8.0f} rows/s "
             f"over {len(runs)} runs of {args.rows} rows"
         )
-    container.close()
 
 
 if __name__ == "__main__":
