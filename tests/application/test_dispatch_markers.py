@@ -12,8 +12,8 @@ from crm.adapters.dispatch_markers import NoMarkers, RedisDispatchMarkers
 from crm.workers.delivery import ConsoleBackend, OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
 from crm.workers.sender import FLUSH_EVERY, BatchSender
 from tests.application.test_delivery_retries import outreach_by_address
-from tests.integration.workers import free_port
 from tests.scenarios import planned_campaign
+from tests.serving import free_port
 
 
 class Crash(BaseException):

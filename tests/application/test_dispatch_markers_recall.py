@@ -17,8 +17,9 @@ from crm.write_model.vocabulary import WORKER_ACTOR as WORKER
 from crm.write_model.vocabulary import ConsentSource
 from tests.application.test_delivery_retries import outreach_by_address
 from tests.application.test_dispatch_markers import Crash, RecordingBackend
-from tests.integration.workers import RedisServer, free_port
+from tests.integration.workers import RedisServer
 from tests.scenarios import planned_campaign
+from tests.serving import free_port
 
 
 def addresses(*numbers: int) -> list[str]:

@@ -8,10 +8,10 @@ import subprocess
 import uuid
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from crm.workers.delivery import OutgoingMessage, SmtpBackend, TransientDeliveryError
-from tests.integration.workers import Mailbox, free_port
+from tests.integration.workers import Mailbox
+from tests.smtp_sinks import SinkController
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def tls_relay(certificate):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True)
+    controller = SinkController(mailbox, tls_context=context, require_starttls=True)
     controller.start()
     mailbox.port = controller.port
     yield mailbox

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.integration.workers import free_port
+from tests.serving import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -15,7 +15,6 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
@@ -36,7 +35,8 @@ from tests.integration.outages import (
     until,
 )
 from tests.integration.test_projector_processes import RECONNECTING, assert_no_range_applied_twice
-from tests.integration.workers import PROJECTIONS, VisitWriter, caught_up, free_port, positions
+from tests.integration.workers import PROJECTIONS, VisitWriter, caught_up, positions
+from tests.smtp_sinks import SinkController
 
 EVERYONE = {"segment_type": "high_spenders", "segment_value": 0}  # every customer spends >= 0
 # How long the database stays down at least: every process retries (about once a second) and
@@ -180,7 +180,7 @@ def test_the_projector_catches_up_by_itself_after_a_restart_that_found_it_behind
 @pytest.fixture
 def slow_mailbox():
     handler = SlowMailbox(delay=0.02)
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = SinkController(handler)
     controller.start()
     handler.port = controller.port
     yield handler

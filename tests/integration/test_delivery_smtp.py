@@ -7,11 +7,11 @@ from email import message_from_bytes, policy
 from email.utils import parsedate_to_datetime
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from crm.workers.delivery import OutgoingMessage, PermanentDeliveryError, SmtpBackend, TransientDeliveryError
 from tests.serving import free_port
+from tests.smtp_sinks import SinkController
 
 SENDER = "crm@example.com"
 PASSWORD = "correct horse battery staple"
@@ -46,7 +46,7 @@ def only_user_with_password(server, session, envelope, mechanism, auth_data):
 
 
 def serve(handler, **smtp_options):
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **smtp_options)
+    controller = SinkController(handler, **smtp_options)
     controller.start()
     return controller
 

@@ -14,11 +14,11 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import redis
-from aiosmtpd.controller import Controller
 
 from crm.projectors import all_projectors
 from crm.projectors.engine import tracking
-from tests.serving import free_port, serve_on_free_port
+from tests.serving import serve_on_free_port
+from tests.smtp_sinks import SinkController
 
 
 class WorkerProcess:
@@ -280,7 +280,7 @@ def smtp_sink():
     """A loopback SMTP server in this process, independent of the workers: yields its Mailbox
     (with `.port`)."""
     handler = Mailbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = SinkController(handler)
     controller.start()
     handler.port = controller.port
     try:

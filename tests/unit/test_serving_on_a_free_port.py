@@ -3,6 +3,7 @@ between `free_port()` and their bind (tests/serving.py)."""
 
 from __future__ import annotations
 
+import smtplib
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import sys
 import pytest
 
 from tests import serving
+from tests.smtp_sinks import SinkController
 
 # A server that, like gunicorn, retries its bind while the port is taken, then listens and waits.
 SERVER = """
@@ -78,3 +80,27 @@ def test_a_server_started_again_on_its_port_fails_when_another_process_holds_it(
             serving.serve_on_free_port(lambda p: started.append(start(p)) or started[-1], stop, str, port=taken_port)
         # Check it was tried there once, and stopped.
         assert len(started) == 1 and started[0].returncode is not None
+
+
+def test_an_smtp_sink_reports_the_port_the_system_gave_it_and_answers_there():
+    handler = _Counting()
+    first, second = SinkController(handler), SinkController(handler)
+    first.start()
+    second.start()
+    try:
+        assert first.port not in (0, second.port)
+        for controller in (first, second):
+            with smtplib.SMTP("127.0.0.1", controller.port, timeout=5) as client:
+                client.sendmail("a@example.com", ["b@example.com"], b"Subject: hi\r\n\r\nhello")
+        assert handler.received == 2
+    finally:
+        first.stop()
+        second.stop()
+
+
+class _Counting:
+    received = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received += 1
+        return "250 OK"
