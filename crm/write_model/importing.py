@@ -17,7 +17,7 @@ missing external id; an import never resubscribes anyone), visits by an id deriv
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
@@ -54,6 +54,10 @@ class ImportShare:
     count: int
     after: int
     alive: Callable[[], bool]
+    # The file's batches after `after` as `import_batches` reads them, from the process that
+    # read the file once for all; of the other shares' batches only the last row (where each
+    # ends) is needed. None: this process reads the file itself.
+    batches: Iterable[list] | None = None
 
 
 class ImportAbandoned(Exception):
@@ -143,13 +147,18 @@ class ImportCommands(ImportBatches):
         except RestaurantNotFound:
             return self._end(batch, "the restaurant was deleted")
         reading_since = time.monotonic()
-        content = self.uploads.open(id)
-        if content is None:
-            return self._end(batch, "the uploaded file is no longer kept")
         after = share.after if share is not None else batch.through_line
+        content, reading = None, None  # this process's own reading of the file, if it reads it
+        if share is not None and share.batches is not None:
+            batches = share.batches
+        else:
+            content = self.uploads.open(id)
+            if content is None:
+                return self._end(batch, "the uploaded file is no longer kept")
+            batches = reading = self._batches(batch, content, ZoneInfo(restaurant.timezone), after)
         previous, mine = after, share is None or share.index == 0  # the line before a batch; whether it is ours
         try:
-            for number, rows in enumerate(self._batches(batch, content, ZoneInfo(restaurant.timezone), after)):
+            for number, rows in enumerate(batches):
                 mine = share is None or number % share.count == share.index
                 if not mine:
                     previous = rows[-1].line
@@ -171,11 +180,33 @@ class ImportCommands(ImportBatches):
                 if deadline is not None and time.monotonic() >= deadline:
                     return last
         finally:
-            content.close()
+            if reading is not None:
+                reading.close()  # before the file it reads
+            if content is not None:
+                content.close()
         if not mine:  # another share has the last batch, and completes the import
             return last
         recorded = self._end(self._turn(previous, share)(batch), None)
         return recorded if recorded.position else last
+
+    def import_batches(self, id: UUID, after: int) -> Iterator[list[CustomerRow | VisitRow | Rejection]]:
+        """The rows of a running import's file after line `after`, checked, in the batches
+        `continue_import` imports (none when the import has ended or its restaurant was
+        deleted; `FileNotFoundError` when its file is no longer kept: `continue_import` then
+        ends it). `crm import` reads the file once with this and hands the batches to its
+        processes (`ImportShare.batches`)."""
+        batch = self._import(id, None)
+        if batch.status != ImportStatus.RUNNING:
+            return
+        try:
+            restaurant = self._restaurant(batch.restaurant_id, None)
+        except RestaurantNotFound:
+            return
+        content = self.uploads.open(id)
+        if content is None:
+            raise FileNotFoundError(f"the file of import {id} is no longer kept")
+        with content:
+            yield from self._batches(batch, content, ZoneInfo(restaurant.timezone), after)
 
     def import_progress(self, id: UUID) -> dict:
         """Where an import stands, read from its events: `rows` in the file, `done` so far, the

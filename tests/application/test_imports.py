@@ -4,6 +4,7 @@ commands' rules, and a file imported again changing nothing."""
 from __future__ import annotations
 
 import io
+import threading
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from types import SimpleNamespace
@@ -18,7 +19,7 @@ from sqlalchemy import create_engine, insert, select, text
 
 from crm.adapters.personal_data import ENCRYPTED
 from crm.adapters.uploads import import_uploads
-from crm.bootstrap import MIGRATIONS
+from crm.bootstrap import MIGRATIONS, build
 from crm.write_model.customers import ERASED, Customer
 from crm.write_model.errors import InvalidInput
 from crm.write_model.imports import import_id
@@ -435,6 +436,60 @@ def test_a_run_with_a_time_limit_imports_for_four_times_as_long_as_reading_the_d
     # Its first new batch was ready after 4 s (2 rows read again, 2 new ones), so the run goes
     # on for 16 s more, to the batch that ends after them: 20 rows read, 18 of them new.
     assert application.import_progress(import_id) == {"rows": 40, "done": 20, "through": 21, "status": "running"}
+
+
+def test_processes_handed_their_batches_import_the_file_as_one_does_without_reading_it(
+    application, container, restaurant_id, monkeypatch
+):
+    """`crm import` reads the file once (`import_batches`) and hands each of its processes its
+    batches whole and, of the others', the last row (where each ends)."""
+    from crm.write_model import importing
+
+    monkeypatch.setattr(importing, "IMPORT_BATCH_ROWS", 2)
+    lines = [
+        "email,first_name",
+        *(f"guest{n}@example.com,Guest {n}" for n in range(6)),
+        "bad,Bad",
+        "guest1@example.com,Again",
+    ]
+    import_id = application.start_import(restaurant_id, CUSTOMERS, "file.csv", csv_file(*lines), actor="k", scope=None)
+    batches = list(application.import_batches(import_id, 0))
+    assert [[row.line for row in rows] for rows in batches] == [[2, 3], [4, 5], [6, 7], [8, 9]]
+    assert [[row.line for row in rows] for rows in application.import_batches(import_id, 5)] == [[6, 7], [8, 9]]
+    application.uploads.delete(import_id)  # the processes never read it
+    with pytest.raises(FileNotFoundError):
+        list(application.import_batches(import_id, 0))
+
+    failures = []
+
+    def share(index: int) -> None:  # a process of its own: an application of its own
+        handed = [rows if number % 2 == index else rows[-1:] for number, rows in enumerate(batches)]
+        own = build(container.settings)
+        try:
+            own.application.continue_import(
+                import_id, share=importing.ImportShare(index, 2, 0, alive=lambda: True, batches=iter(handed))
+            )
+        except Exception as error:  # reported by the assertion below
+            failures.append(error)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=share, args=(index,)) for index in (1, 0)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert application.import_progress(import_id) == {"rows": 8, "done": 8, "through": 9, "status": "completed"}
+    container.read_side.wait_for(container.runner.head())
+    found = container.import_queries.import_(import_id, None)
+    assert (found["imported"], found["rejected"]) == (6, 2)
+    assert [(r["line"], r["field"]) for r in container.import_queries.all_rejections(import_id)] == [
+        (8, "email"),
+        (9, "email"),
+    ]
+    assert list(application.import_batches(import_id, 0)) == []  # ended: nothing to hand out
+    assert sorted(customers_of(container, restaurant_id)) == [f"guest{n}@example.com" for n in range(6)]
 
 
 def test_the_files_of_ended_imports_still_kept_are_let_go_and_no_other(application, container, restaurant_id, clock):

@@ -69,7 +69,7 @@ def under_way_in_two(settings, engine, path: Path, restaurant_id) -> tuple[subpr
     while progress(engine, restaurant_id) < 3_000 and command.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     children = Path(f"/proc/{command.pid}/task/{command.pid}/children").read_text().split()
-    shares = [int(c) for c in children if b"pipe_handle" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    shares = [int(c) for c in children if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
     assert len(shares) == 2
     return command, shares
 
@@ -110,6 +110,24 @@ def test_when_one_of_its_processes_dies_the_command_finishes_the_import_alone(
     assert f"completed; {CUSTOMER_ROWS} of {CUSTOMER_ROWS} rows" in out.decode()
     imported(settings, "customers", people, clean_there, 1)
     assert final_state(container, killed_there) == final_state(container, clean_there)
+
+
+def test_a_restaurant_deleted_during_an_import_in_two_processes_fails_it_and_the_command_ends(
+    application, container, settings, tmp_path
+):
+    # A restaurant with customers cannot be deleted: a file of addresses that are not ones.
+    broken = tmp_path / "customers.csv"
+    broken.write_text("\n".join(["email", *(f"broken-{n}" for n in range(60_000))]) + "\n")
+    restaurant_id = application.open_restaurant("Deleted meanwhile", actor="admin")
+    command, _ = under_way_in_two(settings, container.engine, broken, restaurant_id)
+    application.delete_restaurant(restaurant_id, actor="admin", scope=None)
+
+    # Check the process whose save met the deletion ends the import, and the other one goes
+    # through its batches left (as done) instead of waiting for them for ever.
+    out, err = command.communicate(timeout=120)
+    assert command.returncode == 1, (out.decode(), err.decode())
+    assert "failed" in out.decode() and "the restaurant was deleted" in err.decode()
+    assert progress(container.engine, restaurant_id) < 60_000
 
 
 def test_the_processes_die_with_the_command(application, container, settings, tmp_path):
