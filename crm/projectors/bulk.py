@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from crm.adapters.copy_stream import copy_in
 
 _FEW = 10
+_PAGE = 1_000
 _BY_KEY = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off;"
 _ANY_JOIN = "SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -52,26 +53,35 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         cursor.close()
 
 
-def update_from_values(
+def update_from_arrays(
     session: Session, table: Table, sql: str, columns: tuple[tuple[str, str], ...], rows: list[dict]
 ) -> None:
     """Run `sql` (an UPDATE of `{table}`: `table` in the schema the session writes to, FROM
-    `(VALUES %s)`) once per 1,000 `rows` (PostgreSQL; `columns`: each value's key and SQL type)."""
-    from psycopg2.extras import execute_values
-
+    `unnest({arrays})`) once per 1,000 `rows` (PostgreSQL; `columns`: each value's key and SQL
+    type: uuid, a number or timestamptz), each column's values passed as one array literal
+    (written here in one join: psycopg2 would adapt a VALUES list, or a list, a value at a
+    time, three times the CPU)."""
     schema = getattr(session, "info", {}).get("schema")
     target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
-    template = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
-    values = [tuple(str(row[key]) if kind == "uuid" else row[key] for key, kind in columns) for row in rows]
-    # Joined by hash, the VALUES would have the planner read the whole table for each
+    arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+    # Joined by hash, the rows would have the planner read the whole table for each
     # thousand rows (a sequential scan grows with the table); by the primary key it reads
     # only the rows updated.
-    statement = f"{_BY_KEY} {sql.format(table=target)}; {_ANY_JOIN}"
+    statement = f"{_BY_KEY} {sql.format(table=target, arrays=arrays)}; {_ANY_JOIN}"
     cursor = session.connection().connection.cursor()
     try:
-        execute_values(cursor, statement, values, template=template, page_size=1000)
+        for start in range(0, len(rows), _PAGE):
+            page = rows[start : start + _PAGE]
+            cursor.execute(statement, [_array(page, key, kind) for key, kind in columns])
     finally:
         cursor.close()
+
+
+def _array(rows: list[dict], key: str, kind: str) -> str:
+    """The rows' values of `key` as a PostgreSQL array literal: uuids, numbers and ISO 8601
+    times hold no character that needs quoting there."""
+    text = datetime.isoformat if kind == "timestamptz" else str
+    return "{" + ",".join("NULL" if row[key] is None else text(row[key]) for row in rows) + "}"
 
 
 @cache

@@ -105,7 +105,7 @@ ADD_VISITS = (
 
 # The same, for many customers in one statement (PostgreSQL): an import's batch adds visits
 # to a thousand customers, one UPDATE each would be a thousand round trips.
-ADD_VISITS_FROM_VALUES = """
+ADD_VISITS_FROM_ARRAYS = """
 UPDATE {table} AS c SET
     total_spend_cents = c.total_spend_cents + v.spend,
     visit_count = c.visit_count + v.visits,
@@ -115,7 +115,7 @@ UPDATE {table} AS c SET
         THEN v.first_visit ELSE c.first_visit_at END,
     last_active_at = CASE WHEN c.last_visit_at IS NULL OR c.last_visit_at < v.last_visit
         THEN v.last_visit ELSE c.last_visit_at END
-FROM (VALUES %s) AS v(id, spend, visits, last_visit, first_visit)
+FROM unnest({arrays}) AS v(id, spend, visits, last_visit, first_visit)
 WHERE c.id = v.id
 """
 ADD_VISITS_ROW = (

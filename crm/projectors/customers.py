@@ -10,10 +10,10 @@ from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from crm.projectors.base import Projector
-from crm.projectors.bulk import insert_rows, update_from_values
+from crm.projectors.bulk import insert_rows, update_from_arrays
 from crm.projectors.customer_statements import (
     ADD_VISITS,
-    ADD_VISITS_FROM_VALUES,
+    ADD_VISITS_FROM_ARRAYS,
     ADD_VISITS_ROW,
     ERASE,
     FEW_VISITS,
@@ -293,7 +293,7 @@ class CustomerSpendProjector(Projector):
                 row["last_visit"] = max(row["last_visit"], visit["visited_at"])
                 row["first_visit"] = min(row["first_visit"], visit["visited_at"])
         if len(totals) > FEW_VISITS and session.get_bind().dialect.name == "postgresql":
-            update_from_values(session, customers, ADD_VISITS_FROM_VALUES, ADD_VISITS_ROW, list(totals.values()))
+            update_from_arrays(session, customers, ADD_VISITS_FROM_ARRAYS, ADD_VISITS_ROW, list(totals.values()))
         elif totals:
             session.execute(ADD_VISITS, list(totals.values()))
 

@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, insert, select, text
 from crm.adapters.personal_data import ENCRYPTED
 from crm.adapters.uploads import import_uploads
 from crm.bootstrap import MIGRATIONS, build
+from crm.read_model.tables import customers as customers_table
 from crm.write_model.customers import ERASED, Customer
 from crm.write_model.errors import InvalidInput
 from crm.write_model.imports import import_id
@@ -317,6 +318,41 @@ def test_a_customer_deleted_after_the_batch_was_checked_is_refused_by_its_save(
     ann_row = container.queries.customers(None, restaurant_id, None, 1, 10, None).items[0]
     assert ann_row["id"] == ann and ann_row["visit_count"] == 40
     assert not container.application.recorder.owned_streams(bob)  # none of bob's visits saved
+
+
+def test_a_batch_of_visits_adds_to_each_customers_totals_and_keeps_their_later_visits(
+    run_import, container, restaurant_id, application
+):
+    # Twelve customers in one batch: their totals in one statement (PostgreSQL); one of them
+    # visited later already, and another earlier, than the file's visits.
+    people = [f"guest{n}@example.com" for n in range(12)]
+    ids = {email: application.register_customer(restaurant_id, email, actor="admin", scope=None) for email in people}
+    application.record_visit(ids[people[0]], 500, datetime(2026, 5, 1, 12, tzinfo=UTC), actor="admin", scope=None)
+    application.record_visit(ids[people[1]], 700, datetime(2026, 1, 1, 12, tzinfo=UTC), actor="admin", scope=None)
+    rows = [f"{email},{n + 1}.25,2026-03-{n + 1:02d}T19:30:00+01:00" for n, email in enumerate(people)]
+    rows += [f"{email},2.00,2026-04-{n + 1:02d}T08:00:00+00:00" for n, email in enumerate(people)]
+    imported = run_import(restaurant_id, VISITS, csv_file("email,spend,visited_at", *rows))
+    assert (imported["imported"], imported["rejected"]) == (24, 0)
+
+    container.read_side.wait_for(container.runner.head())
+    with container.engine.connect() as connection:
+        totals = customers_table.c.visit_count, customers_table.c.total_spend_cents
+        times = customers_table.c.first_visit_at, customers_table.c.last_visit_at
+        found = {row.id: row for row in connection.execute(select(customers_table.c.id, *totals, *times)).all()}
+    for n, email in enumerate(people):
+        march, april = datetime(2026, 3, n + 1, 18, 30, tzinfo=UTC), datetime(2026, 4, n + 1, 8, tzinfo=UTC)
+        visits, spend, first, last = 2, (n + 1) * 100 + 25 + 200, march, april
+        if n == 0:
+            visits, spend, last = 3, spend + 500, datetime(2026, 5, 1, 12, tzinfo=UTC)
+        if n == 1:
+            visits, spend, first = 3, spend + 700, datetime(2026, 1, 1, 12, tzinfo=UTC)
+        customer = found[ids[email]]
+        assert (customer.visit_count, customer.total_spend_cents) == (visits, spend), email
+        assert (_utc(customer.first_visit_at), _utc(customer.last_visit_at)) == (first, last), email
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # SQLite keeps no zone
 
 
 def test_bom_semicolons_quotes_and_fields_over_several_lines_are_read(run_import, container, restaurant_id):
